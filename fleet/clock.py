@@ -1,0 +1,89 @@
+"""Clocks. Nothing in fleet reads the wall clock except ``SystemClock``; everything else receives a Clock."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current instant, timezone-aware UTC."""
+        ...
+
+    def sleep(self, seconds: float) -> None:
+        """Wait; a fake clock advances instead of waiting."""
+        ...
+
+
+class SystemClock:
+    """The wall clock. The only place in fleet that reads real time."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, seconds))
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+class FakeClock:
+    """A virtual clock for tests, simulations and forecasts. Thread-safe; ``sleep`` advances it."""
+
+    def __init__(self, start: datetime | None = None):
+        self._now = start or datetime(2026, 1, 5, 0, 0, tzinfo=UTC)
+        if self._now.tzinfo is None:
+            raise ValueError("FakeClock needs a timezone-aware start")
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def sleep(self, seconds: float) -> None:
+        self.advance(timedelta(seconds=max(0.0, seconds)))
+
+    def advance(self, delta: timedelta | float) -> datetime:
+        if not isinstance(delta, timedelta):
+            delta = timedelta(seconds=delta)
+        with self._lock:
+            self._now = self._now + delta
+            return self._now
+
+    def set(self, instant: datetime) -> None:
+        with self._lock:
+            self._now = instant
+
+
+class ScaledClock:
+    """Virtual time that runs ``factor`` times faster than real time from ``start`` (used by demos)."""
+
+    def __init__(self, start: datetime, factor: float, base: SystemClock | None = None):
+        self._base = base or SystemClock()
+        self._start = start
+        self._t0 = self._base.monotonic()
+        self.factor = factor
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=(self._base.monotonic() - self._t0) * self.factor)
+
+    def sleep(self, seconds: float) -> None:
+        self._base.sleep(seconds / self.factor)
+
+
+def utc(dt: datetime) -> datetime:
+    """Normalise to aware UTC (naive input is taken as UTC)."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """RFC 3339 in UTC with a ``Z``."""
+    if dt is None:
+        return None
+    return utc(dt).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,140 @@
+"""Load and validate user files; every problem comes back as ``file:line: field: message``.
+
+Loading is all-or-nothing: if any document has a problem, InputError lists them all and nothing is returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from fleet.errors import InputError, Problem
+from fleet.policy.models import KINDS, FleetConfig, Inventory, ProviderOffers, UpgradePolicy
+from fleet.policy.source import Document, format_path, load_documents, yaml_files
+from fleet.provider import Cluster, NodePool, VersionOffers
+
+
+@dataclass
+class Loaded:
+    policies: list[UpgradePolicy] = field(default_factory=list)
+    inventories: list[Inventory] = field(default_factory=list)
+    configs: list[FleetConfig] = field(default_factory=list)
+    sources: dict[int, tuple[str, int]] = field(default_factory=dict)  # id(model) -> (file, line)
+
+
+def _problems_from(doc: Document, exc: ValidationError) -> list[Problem]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "union[")))
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "literal_error":
+            msg = msg.replace("Input should be", "must be")
+        out.append(Problem(doc.file, doc.line_of(loc), format_path(loc), msg))
+    return out
+
+
+def validate_document(doc: Document, kinds: tuple[str, ...] | None = None) -> Any:
+    data = doc.data
+    if not isinstance(data, dict):
+        raise InputError([Problem(doc.file, doc.start_line, "", "expected a mapping with apiVersion, kind, metadata, spec")])
+    kind = data.get("kind")
+    allowed = kinds or tuple(KINDS)
+    if kind not in allowed:
+        raise InputError([Problem(doc.file, doc.line_of(("kind",)), "kind",
+                                  f"expected one of {', '.join(allowed)}, got {kind!r}")])
+    try:
+        return KINDS[kind].model_validate(data)
+    except ValidationError as exc:
+        raise InputError(_problems_from(doc, exc)) from None
+
+
+def load_files(paths: list[str | Path], kinds: tuple[str, ...] | None = None) -> Loaded:
+    """Load every YAML document under ``paths``; raise InputError listing every problem found."""
+    problems: list[Problem] = []
+    loaded = Loaded()
+    files = yaml_files(paths)
+    for p in paths:
+        if not Path(p).exists():
+            problems.append(Problem(str(p), None, "", "no such file or directory"))
+    seen_policy: dict[str, str] = {}
+    for f in files:
+        try:
+            docs = load_documents(f)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        for doc in docs:
+            if doc.data is None:
+                continue
+            try:
+                model = validate_document(doc, kinds)
+            except InputError as exc:
+                problems.extend(exc.problems)
+                continue
+            loaded.sources[id(model)] = (doc.file, doc.start_line)
+            if isinstance(model, UpgradePolicy):
+                where = f"{doc.file}:{doc.start_line}"
+                if model.name in seen_policy:
+                    problems.append(Problem(doc.file, doc.line_of(("metadata", "name")), "metadata.name",
+                                            f"policy {model.name!r} is already defined at {seen_policy[model.name]}"))
+                    continue
+                seen_policy[model.name] = where
+                loaded.policies.append(model)
+            elif isinstance(model, Inventory):
+                loaded.inventories.append(model)
+            else:
+                loaded.configs.append(model)
+    if problems:
+        raise InputError(problems)
+    return loaded
+
+
+def load_policies(path: str | Path | list[str | Path]) -> list[UpgradePolicy]:
+    paths = path if isinstance(path, list) else [path]
+    return load_files(paths, kinds=("UpgradePolicy",)).policies
+
+
+def load_inventory(path: str | Path) -> Inventory:
+    loaded = load_files([path], kinds=("Inventory",))
+    if len(loaded.inventories) != 1:
+        raise InputError([Problem(str(path), None, "", f"expected one Inventory document, found {len(loaded.inventories)}")])
+    return loaded.inventories[0]
+
+
+def load_config(path: str | Path) -> FleetConfig:
+    loaded = load_files([path], kinds=("FleetConfig",))
+    if len(loaded.configs) != 1:
+        raise InputError([Problem(str(path), None, "", f"expected one FleetConfig document, found {len(loaded.configs)}")])
+    return loaded.configs[0]
+
+
+def resolve_path(config_file: str | Path, value: str) -> Path:
+    """Paths in a FleetConfig are relative to the config file's folder."""
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else (Path(config_file).resolve().parent / p)
+
+
+def inventory_clusters(inv: Inventory) -> tuple[list[Cluster], dict[str, VersionOffers]]:
+    """Turn an Inventory into provider value types plus each provider's fallback offers."""
+    clusters = []
+    for c in inv.clusters:
+        pools = tuple(NodePool(p.name, p.version, p.nodes, tuple(p.available)) for p in c.node_pools)
+        clusters.append(Cluster(
+            provider=c.provider, location=c.location, name=c.name, control_plane=c.control_plane,
+            node_pools=pools, labels=dict(c.labels), id=c.id or "", provider_type=c.provider,
+            available=tuple(c.available), auto_upgrade=c.auto_upgrade,
+        ))
+    offers: dict[str, VersionOffers] = {}
+    for prov, spec in inv.offers.items():
+        if isinstance(spec, ProviderOffers):
+            offers[prov] = VersionOffers(tuple(spec.control_plane), {"*": tuple(spec.node_pools)} if spec.node_pools else {})
+        else:
+            offers[prov] = VersionOffers(tuple(spec))
+    return clusters, offers

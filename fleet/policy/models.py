@@ -1,0 +1,382 @@
+"""Strict models of everything a user writes: UpgradePolicy, Inventory, FleetConfig.
+
+Every model forbids unknown fields; field names are the camelCase spellings users write in YAML.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from datetime import datetime, timedelta
+from functools import cached_property
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrulestr
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from fleet.policy.types import HHMM, Duration, IntOrPercent, VersionStr
+
+API_VERSION = "fleet.dev/v1alpha1"
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_DAY_ALIASES = {d.lower(): i for i, d in enumerate(WEEKDAYS)} | {
+    full: i for i, full in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
+}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel,
+                              populate_by_name=False, str_strip_whitespace=True)
+
+
+class Metadata(Strict):
+    name: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME_RE.match(v) or len(v) > 253:
+            raise ValueError("must be lowercase letters, digits, '-' or '.', starting and ending alphanumeric")
+        return v
+
+
+# ---- selectors -----------------------------------------------------------------------------------------
+
+class Selector(Strict):
+    """Matches clusters: all given parts must match; an empty selector matches every cluster."""
+
+    providers: list[str] = Field(default_factory=list, description="provider names or types")
+    match_labels: dict[str, str] = Field(default_factory=dict)
+    names: list[str] = Field(default_factory=list, description="globs over cluster name or id")
+
+    @cached_property
+    def _name_re(self) -> re.Pattern[str] | None:
+        if not self.names:
+            return None
+        return re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in self.names))
+
+    def matches(self, provider: str, provider_type: str, name: str, cluster_id: str,
+                labels: Any) -> bool:
+        if self.providers and provider not in self.providers and provider_type not in self.providers:
+            return False
+        for k, v in self.match_labels.items():
+            if labels.get(k) != v:
+                return False
+        rx = self._name_re
+        if rx is not None and not (rx.match(name) or rx.match(cluster_id)):
+            return False
+        return True
+
+
+# ---- policy --------------------------------------------------------------------------------------------
+
+_TARGET_RE = re.compile(r"^(latest|latest-1|v?\d+\.\d+(\.\d+([-+].+)?)?)$")
+
+
+class Target(Strict):
+    version: str = Field(description="latest | latest-1 | '1.30' (newest patch) | '1.30.4' (exact)")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, v: Any) -> Any:
+        if isinstance(v, int | float) and not isinstance(v, bool):
+            raise ValueError(f"write the version as a string (quote {v!r}): YAML reads 1.30 as the number 1.3")
+        if isinstance(v, str) and not _TARGET_RE.match(v.strip()):
+            raise ValueError("must be 'latest', 'latest-1', a minor such as '1.30' or an exact version such as '1.30.4'")
+        return v
+
+
+class BlueGreenSpec(Strict):
+    batch_node_count: int | None = Field(default=None, ge=1)
+    batch_percentage: IntOrPercent | None = None
+    batch_soak: Duration | None = None
+    node_pool_soak: Duration | None = None
+
+    @model_validator(mode="after")
+    def _one_batch(self) -> BlueGreenSpec:
+        if self.batch_node_count is not None and self.batch_percentage is not None:
+            raise ValueError("set batchNodeCount or batchPercentage, not both")
+        if isinstance(self.batch_percentage, int):
+            raise ValueError("batchPercentage must be a percentage such as '25%'")
+        return self
+
+
+class NodePoolsSpec(Strict):
+    upgrade: Literal["lockstep", "skip-level"] = "lockstep"
+    strategy: Literal["surge", "blue-green"] = "surge"
+    max_surge: IntOrPercent = 1
+    max_unavailable: IntOrPercent = 0
+    blue_green: BlueGreenSpec | None = None
+    drain_timeout: Duration | None = None
+    node_soak: Duration | None = None
+
+    @model_validator(mode="after")
+    def _budget(self) -> NodePoolsSpec:
+        def zero(v: int | str) -> bool:
+            return v == 0 or v == "0%"
+        if zero(self.max_surge) and zero(self.max_unavailable):
+            raise ValueError("maxSurge and maxUnavailable cannot both be 0: nodes could never be replaced")
+        if self.blue_green is not None and self.strategy != "blue-green":
+            raise ValueError("blueGreen settings need strategy: blue-green")
+        return self
+
+
+class Window(Strict):
+    """A recurring maintenance window: ``days`` or an RFC 5545 ``rrule``, a local ``start`` and a ``duration``."""
+
+    days: list[str] | None = None
+    rrule: str | None = None
+    start: HHMM
+    duration: Duration
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("list at least one day")
+        out = []
+        for d in v:
+            key = str(d).strip().lower()
+            if key not in _DAY_ALIASES:
+                raise ValueError(f"unknown day {d!r}; use {', '.join(WEEKDAYS)}")
+            out.append(WEEKDAYS[_DAY_ALIASES[key]])
+        return out
+
+    @field_validator("rrule")
+    @classmethod
+    def _rrule(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        text = v.strip()
+        if text.upper().startswith("RRULE:"):
+            text = text[6:]
+        upper = text.upper()
+        if "DTSTART" in upper:
+            raise ValueError("leave DTSTART out: the window's start gives the time of day")
+        if any(part in upper for part in ("BYHOUR", "BYMINUTE", "BYSECOND")):
+            raise ValueError("BYHOUR/BYMINUTE/BYSECOND are not allowed: the window's start gives the time of day")
+        if re.search(r"FREQ=(HOURLY|MINUTELY|SECONDLY)", upper):
+            raise ValueError("FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY")
+        try:
+            rrulestr(text, dtstart=datetime(2024, 1, 1))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"invalid RRULE: {exc}") from None
+        return text
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, v: timedelta) -> timedelta:
+        if v <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        if v > timedelta(days=7):
+            raise ValueError("a window may last at most 7 days")
+        return v
+
+    @model_validator(mode="after")
+    def _one_recurrence(self) -> Window:
+        if (self.days is None) == (self.rrule is None):
+            raise ValueError("give either days or rrule (exactly one)")
+        return self
+
+
+class Exclusion(Strict):
+    """A freeze: no upgrades (or no minor upgrades) start between ``start`` and ``end``."""
+
+    name: str | None = None
+    start: datetime
+    end: datetime
+    scope: Literal["no-upgrades", "no-minor-upgrades"] = "no-upgrades"
+
+    @model_validator(mode="after")
+    def _order(self) -> Exclusion:
+        a, b = self.start, self.end
+        if (a.tzinfo is None) == (b.tzinfo is None) and b <= a:
+            raise ValueError("end must be after start")
+        return self
+
+
+class Maintenance(Strict):
+    timezone: str = "UTC"
+    windows: list[Window] = Field(default_factory=list)
+    exclusions: list[Exclusion] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {v!r} (e.g. 'Europe/Berlin', 'UTC')") from None
+        return v
+
+
+class Wave(Strict):
+    name: str
+    selector: Selector = Field(default_factory=Selector)
+    soak: Duration = timedelta(0)
+    approval: Literal["none", "required"] = "none"
+
+
+class Rollout(Strict):
+    waves: list[Wave] = Field(default_factory=list)
+    max_concurrent_clusters: int = Field(default=1, ge=1)
+    max_failures: int = Field(default=1, ge=1)
+
+    @field_validator("waves")
+    @classmethod
+    def _unique(cls, v: list[Wave]) -> list[Wave]:
+        names = [w.name for w in v]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate wave names: {', '.join(sorted(dup))}")
+        return v
+
+
+class UpgradePolicySpec(Strict):
+    selector: Selector = Field(default_factory=Selector)
+    priority: int = 0
+    target: Target
+    path: Literal["patch-first-then-minor", "minor-by-minor"] = "patch-first-then-minor"
+    node_pools: NodePoolsSpec = Field(default_factory=NodePoolsSpec)
+    maintenance: Maintenance = Field(default_factory=Maintenance)
+    rollout: Rollout = Field(default_factory=Rollout)
+
+
+class UpgradePolicy(Strict):
+    api_version: Literal["fleet.dev/v1alpha1"]
+    kind: Literal["UpgradePolicy"]
+    metadata: Metadata
+    spec: UpgradePolicySpec
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+# ---- inventory -----------------------------------------------------------------------------------------
+
+class InventoryNodePool(Strict):
+    name: str
+    version: VersionStr
+    nodes: int = Field(default=1, ge=0)
+    available: list[VersionStr] = Field(default_factory=list)
+
+
+class InventoryCluster(Strict):
+    provider: str
+    location: str
+    name: str
+    id: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    control_plane: VersionStr
+    node_pools: list[InventoryNodePool] = Field(default_factory=list)
+    available: list[VersionStr] = Field(default_factory=list)
+    auto_upgrade: str | None = None
+
+    @field_validator("node_pools")
+    @classmethod
+    def _unique(cls, v: list[InventoryNodePool]) -> list[InventoryNodePool]:
+        names = [p.name for p in v]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate node pool names: {', '.join(sorted(dup))}")
+        return v
+
+
+class ProviderOffers(Strict):
+    control_plane: list[VersionStr] = Field(default_factory=list)
+    node_pools: list[VersionStr] = Field(default_factory=list)
+
+
+class Inventory(Strict):
+    api_version: Literal["fleet.dev/v1alpha1"]
+    kind: Literal["Inventory"]
+    metadata: Metadata | None = None
+    clusters: list[InventoryCluster] = Field(default_factory=list)
+    offers: dict[str, list[VersionStr] | ProviderOffers] = Field(default_factory=dict)
+
+
+# ---- fleet configuration -------------------------------------------------------------------------------
+
+class ProviderConfig(Strict):
+    name: str
+    type: str
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class StateConfig(Strict):
+    url: str = "sqlite:///fleet-state.db"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not (v.startswith("sqlite://") or v.startswith("postgresql")):
+            raise ValueError("must be sqlite:///PATH or postgresql+psycopg://...")
+        return v
+
+
+class HttpConfig(Strict):
+    listen: str = "127.0.0.1:8080"
+    token_file: str | None = None
+    read_only_token_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    max_body_bytes: int = Field(default=65536, ge=1024)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("must be HOST:PORT, e.g. 0.0.0.0:8080")
+        return v
+
+
+class LeaderElectionConfig(Strict):
+    backend: Literal["none", "database", "kubernetes"] = "none"
+    lease_duration: Duration = timedelta(seconds=15)
+    namespace: str = "default"
+    lease_name: str = "fleet-leader"
+    kubeconfig: str | None = None
+    context: str | None = None
+
+
+class FleetConfigSpec(Strict):
+    providers: list[ProviderConfig]
+    policies: str
+    state: StateConfig = Field(default_factory=StateConfig)
+    reconcile_interval: Duration = timedelta(seconds=60)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    leader_election: LeaderElectionConfig = Field(default_factory=LeaderElectionConfig)
+    shards: int = Field(default=1, ge=1)
+
+    @field_validator("providers")
+    @classmethod
+    def _unique(cls, v: list[ProviderConfig]) -> list[ProviderConfig]:
+        if not v:
+            raise ValueError("list at least one provider")
+        names = [p.name for p in v]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate provider names: {', '.join(sorted(dup))}")
+        return v
+
+
+class FleetConfig(Strict):
+    api_version: Literal["fleet.dev/v1alpha1"]
+    kind: Literal["FleetConfig"]
+    metadata: Metadata
+    spec: FleetConfigSpec
+
+
+KINDS: dict[str, type[Strict]] = {
+    "UpgradePolicy": UpgradePolicy,
+    "Inventory": Inventory,
+    "FleetConfig": FleetConfig,
+}

@@ -1,0 +1,196 @@
+"""The provider contract: what every adapter implements, its value types, and the entry-point registry.
+
+Adapters live in ``providers/<name>/`` and are found through the entry-point group ``fleet.providers``
+(``name = "package.module:Class"``). Each imports only its own SDK; fleet never imports a cloud SDK.
+
+Contract (see docs/ARCHITECTURE.md):
+
+- ``discover()`` reads the clusters in the provider's scopes.
+- ``offers(cluster)`` returns the versions the cloud says this cluster may move to.
+- ``start(cluster, step)`` begins one step and returns an OperationRef. It is idempotent: when the
+  cluster is already at, or already moving to, ``step.to`` it returns the existing operation (or a
+  completed one) and issues nothing new.
+- ``poll(cluster, op)`` reports an operation's state; it never blocks.
+- ``check_step(cluster, step)`` returns warnings for knobs the provider cannot honour (pure).
+
+Errors: adapters raise fleet.errors.TemporaryProviderError / PermanentProviderError only.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib.metadata import entry_points
+from typing import Any, Protocol, runtime_checkable
+
+from fleet.errors import MissingExtraError, ProviderNotFound
+
+ENTRY_POINT_GROUP = "fleet.providers"
+
+
+@dataclass(frozen=True, slots=True)
+class NodePool:
+    name: str
+    version: str
+    nodes: int = 1
+    available: tuple[str, ...] = ()   # versions offered to this pool (e.g. EKS AMI releases), if distinct
+    healthy: bool = True
+    upgrading: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    provider: str                   # provider instance name (as in FleetConfig; the type in inventories)
+    location: str
+    name: str
+    control_plane: str
+    node_pools: tuple[NodePool, ...] = ()
+    labels: Mapping[str, str] = field(default_factory=dict)
+    id: str = ""
+    provider_type: str = ""         # eks, gke, aks, oke, capi, kops, sim, or anything else
+    available: tuple[str, ...] = ()  # versions offered to the control plane, when known at discovery
+    auto_upgrade: str | None = None  # the cloud's own auto-upgrade setting, if on (e.g. 'REGULAR channel')
+    healthy: bool = True
+    upgrading: bool = False
+    pools_follow_control_plane: bool = False  # managed topology: one step moves everything (CAPI ClusterClass)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            object.__setattr__(self, "id", f"{self.provider}/{self.location}/{self.name}")
+        if not self.provider_type:
+            object.__setattr__(self, "provider_type", self.provider)
+
+    def pool(self, name: str) -> NodePool | None:
+        for p in self.node_pools:
+            if p.name == name:
+                return p
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class VersionOffers:
+    control_plane: tuple[str, ...] = ()
+    node_pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # pool name -> versions
+
+    def for_pool(self, pool: str) -> tuple[str, ...]:
+        return self.node_pools.get(pool) or self.node_pools.get("*") or self.control_plane
+
+
+class Component(StrEnum):
+    CONTROL_PLANE = "control-plane"
+    NODE_POOL = "node-pool"
+
+
+@dataclass(frozen=True, slots=True)
+class BlueGreen:
+    batch_node_count: int | None = None
+    batch_percentage: float | None = None   # 0..1
+    batch_soak_seconds: int | None = None
+    node_pool_soak_seconds: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    component: Component
+    to: str
+    from_: str
+    pool: str | None = None
+    max_surge: int | None = None
+    max_unavailable: int | None = None
+    strategy: str = "surge"                 # surge | blue-green
+    blue_green: BlueGreen | None = None
+    drain_timeout_seconds: int | None = None
+    node_soak_seconds: int | None = None
+    # the policy's literal knobs (e.g. "25%"), for providers that take percentages natively
+    max_surge_spec: str | None = None
+    max_unavailable_spec: str | None = None
+
+    @property
+    def key(self) -> str:
+        target = "cp" if self.component is Component.CONTROL_PLANE else f"pool:{self.pool}"
+        return f"{target}@{self.to}"
+
+
+class OperationState(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class OperationRef:
+    id: str
+    cluster_id: str
+    step_key: str
+    data: Mapping[str, Any] = field(default_factory=dict)  # adapter-private, JSON-serialisable
+
+
+@dataclass(frozen=True, slots=True)
+class OperationStatus:
+    state: OperationState
+    message: str = ""
+    progress: float | None = None       # 0..1 when the cloud reports it
+    poll_after: float | None = None     # seconds the adapter suggests before the next poll
+
+
+@runtime_checkable
+class Provider(Protocol):
+    name: str
+
+    def discover(self) -> list[Cluster]: ...
+
+    def offers(self, cluster: Cluster) -> VersionOffers: ...
+
+    def start(self, cluster: Cluster, step: Step) -> OperationRef: ...
+
+    def poll(self, cluster: Cluster, op: OperationRef) -> OperationStatus: ...
+
+    def check_step(self, cluster: Cluster, step: Step) -> list[str]: ...
+
+
+# ---- registry ------------------------------------------------------------------------------------------
+
+_EXTRAS = {"eks": "eks", "gke": "gke", "aks": "aks", "oke": "oke", "capi": "capi", "kops": "kops"}
+
+
+def known_provider_types() -> list[str]:
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
+def load_provider_class(type_name: str) -> type:
+    """Find a provider class by its entry-point name; unknown names list the known ones."""
+    matches = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == type_name]
+    if not matches:
+        known = ", ".join(known_provider_types()) or "(none installed)"
+        raise ProviderNotFound(f"unknown provider type {type_name!r}; known types: {known}")
+    try:
+        cls = matches[0].load()
+    except ModuleNotFoundError as exc:
+        extra = _EXTRAS.get(type_name, type_name)
+        raise MissingExtraError(
+            f"provider {type_name!r} needs an SDK that is not installed ({exc.name}); "
+            f"install it with: pip install 'fleet-upgrader[{extra}]'"
+        ) from exc
+    for attr in ("discover", "offers", "start", "poll"):
+        if not callable(getattr(cls, attr, None)):
+            raise ProviderNotFound(f"provider {type_name!r} ({matches[0].value}) does not implement {attr}()")
+    return cls
+
+
+def create_provider(type_name: str, name: str, settings: Mapping[str, Any], **context: Any) -> Provider:
+    """Instantiate a provider: ``Class(name=..., settings=..., **context)``; context carries e.g. the clock."""
+    cls = load_provider_class(type_name)
+    return cls(name=name, settings=dict(settings), **context)
+
+
+def import_optional(module: str, extra: str) -> Any:
+    """Import an SDK module inside an adapter, naming the pip extra when it is missing."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        raise MissingExtraError(
+            f"{module} is not installed; install it with: pip install 'fleet-upgrader[{extra}]'"
+        ) from exc
