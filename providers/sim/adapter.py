@@ -1,0 +1,181 @@
+"""SimProvider: implements fleet.provider.Provider over a SimWorld (in memory, virtual time)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from fleet.clock import Clock, SystemClock, iso
+from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.provider import (Cluster, Component, OperationRef, OperationState, OperationStatus, Step,
+                            VersionOffers)
+from fleet.versions import parse_version
+from providers.sim.world import Faults, SimOperation, SimWorld
+
+_WORLDS: dict[str, SimWorld] = {}
+
+
+def _duration(value: Any, default: timedelta) -> timedelta:
+    from fleet.policy.types import parse_duration
+    return default if value is None else parse_duration(value)
+
+
+class SimProvider:
+    """Settings (all optional): ``inventory`` (an Inventory file to seed from), ``stateFile`` (persist the
+    world as JSON so it survives restarts), ``controlPlaneDuration`` / ``nodePoolDuration`` (virtual time
+    per step, default 20m / 10m), ``faults`` (``apiErrorRate``, ``stepFailureRate``, ``seed``,
+    ``failSteps``: ["cluster-id|step-key"])."""
+
+    type = "sim"
+
+    def __init__(self, name: str = "sim", settings: Mapping[str, Any] | None = None, *,
+                 clock: Clock | None = None, world: SimWorld | None = None, config_dir: str | None = None,
+                 **_: Any):
+        self.name = name
+        settings = dict(settings or {})
+        self.clock = clock or SystemClock()
+        if world is None:
+            world = self._world_from_settings(settings, config_dir)
+        self.world = world
+
+    def _world_from_settings(self, settings: dict[str, Any], config_dir: str | None) -> SimWorld:
+        from pathlib import Path
+        allowed = {"inventory", "stateFile", "controlPlaneDuration", "nodePoolDuration", "faults"}
+        unknown = set(settings) - allowed
+        if unknown:
+            raise ValueError(f"unknown sim settings: {', '.join(sorted(unknown))} (known: {', '.join(sorted(allowed))})")
+        base = Path(config_dir) if config_dir else Path.cwd()
+        f = settings.get("faults") or {}
+        faults = Faults(api_error_rate=float(f.get("apiErrorRate", 0.0)),
+                        step_failure_rate=float(f.get("stepFailureRate", 0.0)),
+                        fail_steps=set(f.get("failSteps", [])), seed=int(f.get("seed", 0)))
+        state_file = settings.get("stateFile")
+        world = SimWorld(self.clock,
+                         cp_duration=_duration(settings.get("controlPlaneDuration"), timedelta(minutes=20)),
+                         pool_duration=_duration(settings.get("nodePoolDuration"), timedelta(minutes=10)),
+                         faults=faults, state_file=(base / state_file) if state_file else None)
+        inv = settings.get("inventory")
+        if inv:
+            from fleet.policy.loader import inventory_clusters, load_inventory
+            clusters, offers = inventory_clusters(load_inventory(base / inv))
+            seeded = []
+            for c in clusters:
+                if not c.available and c.provider in offers:
+                    from dataclasses import replace
+                    c = replace(c, available=offers[c.provider].control_plane)
+                seeded.append(c)
+            world.seed_if_empty(seeded)
+        return world
+
+    # ---- contract -------------------------------------------------------------------------------------
+    def _call(self, method: str) -> None:
+        w = self.world
+        w.calls[method] += 1
+        if w.faults.latency_s:
+            self.clock.sleep(w.faults.latency_s)
+        if w.maybe_api_error():
+            raise TemporaryProviderError(f"simulated API error in {method}", provider=self.name, code="503",
+                                         retry_after=5.0)
+
+    def discover(self) -> list[Cluster]:
+        with self.world.lock:
+            self._call("discover")
+            self.world.settle()
+            return [self.world.snapshot(cid, self.name) for cid in sorted(self.world.clusters)]
+
+    def describe(self, cluster_id: str) -> Cluster:
+        with self.world.lock:
+            self._call("describe")
+            self.world.settle()
+            if cluster_id not in self.world.clusters:
+                raise PermanentProviderError(f"cluster {cluster_id} not found", provider=self.name, code="404")
+            return self.world.snapshot(cluster_id, self.name)
+
+    def offers(self, cluster: Cluster) -> VersionOffers:
+        with self.world.lock:
+            self._call("offers")
+            c = self._cluster(cluster)
+            return VersionOffers(tuple(c.available), {p.name: tuple(p.available) for p in c.pools if p.available})
+
+    def check_step(self, cluster: Cluster, step: Step) -> list[str]:
+        return []
+
+    def _cluster(self, cluster: Cluster):  # noqa: ANN202
+        c = self.world.clusters.get(cluster.id)
+        if c is None:
+            raise PermanentProviderError(f"cluster {cluster.id} not found", provider=self.name, code="404")
+        return c
+
+    def start(self, cluster: Cluster, step: Step) -> OperationRef:
+        w = self.world
+        with w.lock:
+            self._call("start")
+            w.settle()
+            c = self._cluster(cluster)
+            running = w.running_op(c.id)
+            if running is not None:
+                if running.step_key == step.key:
+                    return self._ref(running)          # already moving to this version: same operation
+                raise TemporaryProviderError(f"operation {running.id} already in progress on {c.id}",
+                                             provider=self.name, code="409", retry_after=60.0)
+            current = c.control_plane if step.component is Component.CONTROL_PLANE else self._pool(c, step).version
+            if parse_version(current) == parse_version(step.to):
+                done = [o for o in w.operations.values() if o.cluster_id == c.id and o.step_key == step.key
+                        and o.state == "succeeded"]
+                if done:
+                    return self._ref(done[-1])
+                op = SimOperation(w.next_id(), c.id, step.key, step.component.value, step.pool, step.to,
+                                  iso(self.clock.now()) or "", 0.0, state="succeeded")
+                w.operations[op.id] = op
+                w.save()
+                return self._ref(op)
+            if step.component is Component.CONTROL_PLANE:
+                offered = c.available
+                duration = w.cp_duration
+            else:
+                pool = self._pool(c, step)
+                offered = pool.available or c.available
+                duration = w.pool_duration * max(1, pool.nodes) / max(1, step.max_surge or step.max_unavailable or 1)
+                if not parse_version(step.to).not_newer_than(parse_version(c.control_plane)):
+                    raise PermanentProviderError(f"node pool {step.pool} cannot run {step.to}, newer than the "
+                                                 f"control plane {c.control_plane}", provider=self.name, code="400")
+            if offered and step.to not in offered:
+                raise PermanentProviderError(f"version {step.to} is not offered for {c.id}", provider=self.name,
+                                             code="400")
+            op = SimOperation(w.next_id(), c.id, step.key, step.component.value, step.pool, step.to,
+                              self.clock.now().isoformat(), duration.total_seconds(),
+                              fail=w.maybe_step_failure(f"{c.id}|{step.key}"),
+                              budget={"maxSurge": step.max_surge, "maxUnavailable": step.max_unavailable,
+                                      "strategy": step.strategy})
+            w.operations[op.id] = op
+            w.upgrade_log.append((c.id, step.key))
+            w.save()
+            return self._ref(op)
+
+    def _pool(self, c, step: Step):  # noqa: ANN001, ANN202
+        for p in c.pools:
+            if p.name == step.pool:
+                return p
+        raise PermanentProviderError(f"node pool {step.pool} not found in {c.id}", provider=self.name, code="404")
+
+    def _ref(self, op: SimOperation) -> OperationRef:
+        return OperationRef(op.id, op.cluster_id, op.step_key, {"started_at": op.started_at})
+
+    def poll(self, cluster: Cluster, op: OperationRef) -> OperationStatus:
+        w = self.world
+        with w.lock:
+            self._call("poll")
+            w.settle()
+            o = w.operations.get(op.id)
+            if o is None:
+                raise PermanentProviderError(f"operation {op.id} not found", provider=self.name, code="404")
+            if o.state == "succeeded":
+                return OperationStatus(OperationState.SUCCEEDED, "done", 1.0)
+            if o.state == "failed":
+                return OperationStatus(OperationState.FAILED, "simulated step failure")
+            from datetime import datetime
+            elapsed = (self.clock.now() - datetime.fromisoformat(o.started_at)).total_seconds()
+            remaining = max(1.0, o.duration_s - elapsed)
+            return OperationStatus(OperationState.RUNNING, "in progress",
+                                   min(1.0, elapsed / o.duration_s) if o.duration_s else None, poll_after=remaining)

@@ -1,0 +1,190 @@
+"""The simulation's state: clusters, node pools and operations that take (virtual) time.
+
+Every call is counted so tests can prove that no upgrade was issued twice. The world can be persisted to a
+JSON file so a simulated fleet survives a daemon restart.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fleet.clock import Clock, iso
+from fleet.provider import Cluster, NodePool
+
+
+@dataclass
+class SimPool:
+    name: str
+    version: str
+    nodes: int = 1
+    available: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SimCluster:
+    id: str
+    provider: str
+    location: str
+    name: str
+    control_plane: str
+    pools: list[SimPool] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    available: list[str] = field(default_factory=list)
+    auto_upgrade: str | None = None
+    healthy: bool = True
+
+
+@dataclass
+class SimOperation:
+    id: str
+    cluster_id: str
+    step_key: str
+    component: str
+    pool: str | None
+    to: str
+    started_at: str
+    duration_s: float
+    fail: bool = False
+    state: str = "running"        # running | succeeded | failed
+    budget: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Faults:
+    """Fault injection. Rates are probabilities per call, drawn from a seeded RNG (deterministic runs)."""
+
+    api_error_rate: float = 0.0      # TemporaryProviderError (5xx / throttling) on any call
+    step_failure_rate: float = 0.0   # an operation that ends FAILED
+    latency_s: float = 0.0           # added to each call through the clock (virtual latency)
+    fail_steps: set[str] = field(default_factory=set)   # "cluster_id|step_key" that must fail
+    unhealthy_after: set[str] = field(default_factory=set)  # cluster ids reported unhealthy after a step
+    seed: int = 0
+
+
+class SimWorld:
+    def __init__(self, clock: Clock, *, cp_duration: timedelta = timedelta(minutes=20),
+                 pool_duration: timedelta = timedelta(minutes=10), faults: Faults | None = None,
+                 state_file: str | Path | None = None):
+        self.clock = clock
+        self.cp_duration = cp_duration
+        self.pool_duration = pool_duration
+        self.faults = faults or Faults()
+        self.rng = random.Random(self.faults.seed)
+        self.clusters: dict[str, SimCluster] = {}
+        self.operations: dict[str, SimOperation] = {}
+        self.calls: Counter[str] = Counter()          # method -> count
+        self.upgrade_log: list[tuple[str, str]] = []  # (cluster_id, step_key) for every operation created
+        self.lock = threading.RLock()
+        self.state_file = Path(state_file) if state_file else None
+        self._seq = 0
+        if self.state_file and self.state_file.exists():
+            self._load()
+
+    # ---- seeding ------------------------------------------------------------------------------------
+    def add(self, c: Cluster) -> None:
+        with self.lock:
+            self.clusters[c.id] = SimCluster(
+                id=c.id, provider=c.provider, location=c.location, name=c.name, control_plane=c.control_plane,
+                pools=[SimPool(p.name, p.version, p.nodes, list(p.available)) for p in c.node_pools],
+                labels=dict(c.labels), available=list(c.available), auto_upgrade=c.auto_upgrade)
+            self.save()
+
+    def seed_if_empty(self, clusters: list[Cluster]) -> None:
+        with self.lock:
+            if not self.clusters:
+                for c in clusters:
+                    self.add(c)
+
+    # ---- time ---------------------------------------------------------------------------------------
+    def settle(self) -> None:
+        """Complete every operation whose time has come; versions change only then."""
+        now = self.clock.now()
+        changed = False
+        with self.lock:
+            for op in self.operations.values():
+                if op.state != "running":
+                    continue
+                if now >= datetime.fromisoformat(op.started_at) + timedelta(seconds=op.duration_s):
+                    changed = True
+                    if op.fail:
+                        op.state = "failed"
+                        continue
+                    op.state = "succeeded"
+                    c = self.clusters[op.cluster_id]
+                    if op.component == "control-plane":
+                        c.control_plane = op.to
+                    else:
+                        for p in c.pools:
+                            if p.name == op.pool:
+                                p.version = op.to
+                    if op.cluster_id in self.faults.unhealthy_after:
+                        c.healthy = False
+            if changed:
+                self.save()
+
+    def running_op(self, cluster_id: str) -> SimOperation | None:
+        for op in self.operations.values():
+            if op.cluster_id == cluster_id and op.state == "running":
+                return op
+        return None
+
+    def next_id(self) -> str:
+        self._seq += 1
+        return f"sim-op-{self._seq:06d}"
+
+    def maybe_api_error(self) -> bool:
+        return self.faults.api_error_rate > 0 and self.rng.random() < self.faults.api_error_rate
+
+    def maybe_step_failure(self, key: str) -> bool:
+        if key in self.faults.fail_steps:
+            return True
+        return self.faults.step_failure_rate > 0 and self.rng.random() < self.faults.step_failure_rate
+
+    # ---- persistence --------------------------------------------------------------------------------
+    def save(self) -> None:
+        if not self.state_file:
+            return
+        data = {
+            "seq": self._seq,
+            "clusters": [asdict(c) for c in self.clusters.values()],
+            "operations": [asdict(o) for o in self.operations.values()],
+            "upgrade_log": self.upgrade_log,
+            "calls": dict(self.calls),
+            "saved_at": iso(self.clock.now()),
+        }
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(self.state_file)
+
+    def _load(self) -> None:
+        assert self.state_file is not None
+        data = json.loads(self.state_file.read_text())
+        self._seq = data["seq"]
+        for c in data["clusters"]:
+            pools = [SimPool(**p) for p in c.pop("pools")]
+            self.clusters[c["id"]] = SimCluster(pools=pools, **c)
+        for o in data["operations"]:
+            self.operations[o["id"]] = SimOperation(**o)
+        self.upgrade_log = [tuple(x) for x in data["upgrade_log"]]
+        self.calls = Counter(data.get("calls", {}))
+
+    # ---- views --------------------------------------------------------------------------------------
+    def snapshot(self, cid: str, provider_name: str) -> Cluster:
+        """The cluster as the provider named ``provider_name`` reports it; its type stays the seeded one
+        (a simulated EKS cluster is planned with EKS spelling rules and matched by ``providers: [eks]``)."""
+        c = self.clusters[cid]
+        running = self.running_op(cid)
+        return Cluster(
+            provider=provider_name, location=c.location, name=c.name, control_plane=c.control_plane,
+            node_pools=tuple(NodePool(p.name, p.version, p.nodes, tuple(p.available),
+                                      upgrading=bool(running and running.pool == p.name)) for p in c.pools),
+            labels=dict(c.labels), id=c.id, provider_type=c.provider, available=tuple(c.available),
+            auto_upgrade=c.auto_upgrade, healthy=c.healthy, upgrading=running is not None,
+        )
