@@ -1,18 +1,19 @@
 """What each provider's test harness offers the one contract suite (tests/providers/test_contract.py).
 
 A harness starts its provider's emulator on 127.0.0.1 (ephemeral port) and builds adapters pointed at it.
-Register a harness by adding ``tests/providers/harness_<type>.py`` defining ``make_harness() -> Harness``
-and listing the type in HARNESS_TYPES below.
+Register a harness by adding ``tests/providers/harness_<type>.py`` defining ``make_harness() -> Harness``;
+it is found by its file name.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from fleet.clock import FakeClock
 from fleet.provider import Provider
 
-HARNESS_TYPES = ["sim"]
+HARNESS_TYPES = sorted(f.stem.removeprefix("harness_") for f in Path(__file__).parent.glob("harness_*.py"))
 
 
 class Harness(Protocol):

@@ -1,0 +1,135 @@
+"""A small recording HTTP server that the cloud emulators build on (stdlib only, no SDK).
+
+Routes are ``(METHOD, regex, handler)``; a handler gets ``(match, body, request)`` and returns
+``(status, body_or_None, headers)``. Every request is recorded in ``log``. One-shot faults can be queued
+(``inject``) and are served before routing: ``throttle`` (429 + Retry-After), ``server-error`` (500/503),
+``forbidden`` (403), ``timeout`` (the response is delayed past the client's timeout). Each emulator renders
+the body of a fault in its own cloud's error shape through ``error_body``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Handler = Callable[[re.Match[str], Any, "Request"], tuple[int, Any, dict[str, str] | None]]
+
+FAULT_STATUS = {"throttle": 429, "server-error": 503, "forbidden": 403, "not-found": 404}
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: Any
+    raw: bytes = b""
+
+    def param(self, name: str) -> str | None:
+        from urllib.parse import parse_qs
+        vals = parse_qs(self.query).get(name)
+        return vals[0] if vals else None
+
+
+@dataclass
+class EmulatorServer:
+    """Serve ``routes`` on 127.0.0.1 (ephemeral port unless given). Use ``start()``/``stop()`` or ``with``."""
+
+    routes: list[tuple[str, str, Handler]]
+    error_body: Callable[[str, int], Any] = lambda fault, status: {"error": {"code": fault, "message": fault}}
+    port: int = 0
+    retry_after: int = 2
+    log: list[Request] = field(default_factory=list)
+    faults: list[str] = field(default_factory=list)
+    timeout_delay_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        self._routes = [(m, re.compile(p), h) for m, p, h in self.routes]
+        self._lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler_class())
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name=f"emulator-{self.port}", daemon=True)
+
+    def inject(self, fault: str) -> None:
+        """Make the next request fail with ``fault``."""
+        with self._lock:
+            self.faults.append(fault)
+
+    def _next_fault(self) -> str | None:
+        with self._lock:
+            return self.faults.pop(0) if self.faults else None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class H(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _do(self) -> None:
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                path, _, query = self.path.partition("?")
+                try:
+                    body = json.loads(raw) if raw.strip() else None
+                except ValueError:
+                    body = raw.decode(errors="replace")
+                req = Request(self.command, path, query, dict(self.headers), body, raw)
+                outer.log.append(req)
+                fault = outer._next_fault()
+                headers: dict[str, str] | None = None
+                if fault == "timeout":
+                    time.sleep(outer.timeout_delay_s)
+                    fault = "server-error"
+                if fault:
+                    status = FAULT_STATUS.get(fault, 500)
+                    out = outer.error_body(fault, status)
+                    headers = {"Retry-After": str(outer.retry_after)} if status in (429, 503) else None
+                else:
+                    for m, rx, h in outer._routes:
+                        mt = rx.fullmatch(path)
+                        if m == self.command and mt:
+                            try:
+                                status, out, headers = h(mt, body, req)
+                            except Exception as exc:  # an emulator bug must show up as a 500, not a hang
+                                status, out = 500, {"error": {"code": "EmulatorError", "message": repr(exc)}}
+                            break
+                    else:
+                        status, out = 404, outer.error_body("not-found", 404)
+                data = b"" if out is None else (out if isinstance(out, bytes) else json.dumps(out).encode())
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _do
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return H
+
+    def start(self) -> EmulatorServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
