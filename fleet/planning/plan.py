@@ -1,0 +1,105 @@
+"""The Plan: what the planner computes for every cluster. Plain data; JSON documented in docs/plan-format.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fleet.clock import iso
+from fleet.planning.windows import Interval
+from fleet.provider import BlueGreen, Component, Step
+
+STATUSES = ("up-to-date", "needs-upgrade", "ahead", "blocked", "unmanaged")
+
+
+@dataclass(slots=True)
+class PlannedStep:
+    component: Component
+    to: str
+    from_: str
+    pool: str | None = None
+    max_surge: int | None = None
+    max_unavailable: int | None = None
+    minor: bool = False           # changes the minor (matters for no-minor-upgrades exclusions)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"component": self.component.value, "pool": self.pool, "from": self.from_, "to": self.to,
+                "maxSurge": self.max_surge, "maxUnavailable": self.max_unavailable}
+
+    @property
+    def key(self) -> str:
+        target = "cp" if self.component is Component.CONTROL_PLANE else f"pool:{self.pool}"
+        return f"{target}@{self.to}"
+
+
+@dataclass(slots=True)
+class ClusterPlan:
+    id: str
+    provider: str
+    provider_type: str
+    name: str
+    location: str
+    labels: dict[str, str]
+    policy: str | None
+    status: str
+    control_plane: str
+    node_pools: dict[str, str]
+    target: str | None = None
+    steps: list[PlannedStep] = field(default_factory=list)
+    next_window: Interval | None = None
+    wave: str | None = None
+    wave_index: int = 0
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    auto_upgrade: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        nw = None
+        if self.next_window is not None:
+            nw = {"start": iso(self.next_window.start), "end": iso(self.next_window.end)}
+        return {
+            "id": self.id, "provider": self.provider, "policy": self.policy, "status": self.status,
+            "current": {"controlPlane": self.control_plane, "nodePools": dict(self.node_pools)},
+            "target": self.target, "steps": [s.to_dict() for s in self.steps], "nextWindow": nw,
+            "wave": self.wave, "reasons": list(self.reasons), "warnings": list(self.warnings),
+        }
+
+    @property
+    def path(self) -> list[str]:
+        """Control-plane path for display: current, then each control-plane step's version."""
+        return [self.control_plane] + [s.to for s in self.steps if s.component is Component.CONTROL_PLANE]
+
+
+@dataclass(slots=True)
+class Plan:
+    at: datetime
+    clusters: list[ClusterPlan]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"at": iso(self.at), "clusters": [c.to_dict() for c in self.clusters]}
+
+    def by_id(self) -> dict[str, ClusterPlan]:
+        return {c.id: c for c in self.clusters}
+
+
+def step_for_provider(ps: PlannedStep, spec: Any) -> Step:
+    """Turn a planned step into the provider's Step with the policy's node-pool knobs (``spec`` is a
+    NodePoolsSpec)."""
+    bg = None
+    if ps.component is Component.NODE_POOL and spec.strategy == "blue-green" and spec.blue_green is not None:
+        b = spec.blue_green
+        pct = float(str(b.batch_percentage).rstrip("%")) / 100 if b.batch_percentage is not None else None
+        bg = BlueGreen(b.batch_node_count, pct,
+                       int(b.batch_soak.total_seconds()) if b.batch_soak is not None else None,
+                       int(b.node_pool_soak.total_seconds()) if b.node_pool_soak is not None else None)
+    pool_step = ps.component is Component.NODE_POOL
+    return Step(
+        component=ps.component, to=ps.to, from_=ps.from_, pool=ps.pool,
+        max_surge=ps.max_surge, max_unavailable=ps.max_unavailable,
+        strategy=spec.strategy if pool_step else "surge", blue_green=bg,
+        drain_timeout_seconds=int(spec.drain_timeout.total_seconds()) if pool_step and spec.drain_timeout else None,
+        node_soak_seconds=int(spec.node_soak.total_seconds()) if pool_step and spec.node_soak else None,
+        max_surge_spec=str(spec.max_surge) if pool_step else None,
+        max_unavailable_spec=str(spec.max_unavailable) if pool_step else None,
+    )

@@ -1,0 +1,281 @@
+"""compute_plan: a pure function of (policies, observed clusters, offers, now) -> Plan.
+
+No I/O, no clock: ``now`` is a parameter. Provider knob checks come in as pure callables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from fleet.errors import PlanningError
+from fleet.planning.budgets import resolve_fenceposts
+from fleet.planning.paths import PATHS, NoPath, check_path
+from fleet.planning.plan import ClusterPlan, Plan, PlannedStep, step_for_provider
+from fleet.planning.windows import Schedule
+from fleet.policy.models import UpgradePolicy
+from fleet.provider import Cluster, Component, Step, VersionOffers
+from fleet.versions import InvalidVersion, Version, max_kubelet_skew, newest_of_minor, parse_version
+
+StepChecker = Callable[[Cluster, Step], list[str]]
+DEFAULT_WAVE = "default"
+
+
+class Blocked(Exception):
+    """This cluster cannot be planned; the message is the reason shown to the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    policy: UpgradePolicy
+    schedule: Schedule
+
+
+def compile_policies(policies: Sequence[UpgradePolicy]) -> list[_Compiled]:
+    return [_Compiled(p, Schedule.from_maintenance(p.spec.maintenance)) for p in policies]
+
+
+def _parse_all(values: Sequence[str]) -> list[Version]:
+    out = []
+    for v in values:
+        try:
+            out.append(parse_version(v))
+        except InvalidVersion:
+            continue
+    return out
+
+
+def resolve_target(spec: str, offered: list[Version], current: Version) -> Version:
+    """The version a target spelling means for this cluster. Raises Blocked when nothing satisfies it."""
+    candidates = offered + [current]
+    if spec == "latest":
+        return max(candidates)
+    if spec == "latest-1":
+        top = max(candidates).minor_key
+        below = (top[0], top[1] - 1)
+        v = newest_of_minor(candidates, below)
+        if v is None:
+            raise Blocked(f"target latest-1: no offered version of {below[0]}.{below[1]}")
+        return v
+    want = parse_version(spec)
+    if want.patch is None:
+        v = newest_of_minor(candidates, want.minor_key)
+        if v is None:
+            if current.minor_key > want.minor_key:
+                return want  # the caller sees the cluster is ahead
+            raise Blocked(f"target {spec}: no offered version of {want.minor_str}")
+        return v
+    if current > want and not current.same_release(want):
+        return want
+    exact = [v for v in candidates if v.same_release(want)]
+    if not exact:
+        raise Blocked(f"target {spec} is not offered (offered: {', '.join(str(v) for v in sorted(offered)) or 'none'})")
+    spelled = [v for v in exact if v.raw == spec]
+    return spelled[0] if spelled else max(exact)
+
+
+def _pool_version_for(cp: Version, pool_offered: list[Version] | None) -> Version:
+    """The version a pool moves to when following a control plane at ``cp``."""
+    if not pool_offered:
+        return cp
+    best = None
+    for v in pool_offered:
+        if v.minor_key == cp.minor_key and v.not_newer_than(cp) and (best is None or v > best):
+            best = v
+    if best is None:
+        raise Blocked(f"no node version offered for {cp.minor_str}")
+    return best
+
+
+def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version], current: Version,
+                offers: VersionOffers, warnings: list[str]) -> list[PlannedStep]:
+    spec = policy.spec.node_pools
+    steps: list[PlannedStep] = []
+    pools: dict[str, Version] = {}
+    pool_offers: dict[str, list[Version] | None] = {}
+    nodes: dict[str, int] = {}
+    for p in cluster.node_pools:
+        try:
+            pv = parse_version(p.version)
+        except InvalidVersion:
+            raise Blocked(f"node pool {p.name} reports an unreadable version {p.version!r}") from None
+        if not pv.not_newer_than(current):
+            warnings.append(f"node pool {p.name} ({p.version}) is newer than the control plane ({cluster.control_plane})")
+        pools[p.name] = pv
+        own = p.available or offers.node_pools.get(p.name) or offers.node_pools.get("*")
+        pool_offers[p.name] = _parse_all(own) if own else None
+        nodes[p.name] = p.nodes
+
+    def pool_step(name: str, to: Version) -> None:
+        frm = pools[name]
+        if not to > frm:
+            return
+        surge, unavail = resolve_fenceposts(spec.max_surge, spec.max_unavailable, nodes[name])
+        steps.append(PlannedStep(Component.NODE_POOL, str(to), str(frm), name, surge, unavail,
+                                 minor=to.minor_key != frm.minor_key))
+        pools[name] = to
+
+    def cp_step(frm: Version, to: Version) -> None:
+        steps.append(PlannedStep(Component.CONTROL_PLANE, str(to), str(frm), minor=to.minor_key != frm.minor_key))
+
+    if cluster.pools_follow_control_plane:
+        if cluster.node_pools:
+            warnings.append("node pools follow the control plane (managed topology): one step moves all")
+        prev = current
+        for v in cp_path:
+            cp_step(prev, v)
+            prev = v
+        return steps
+
+    cp = current
+    # pools already too far behind go first
+    for name, pv in pools.items():
+        if cp.minors_from(pv) > max_kubelet_skew(cp):
+            pool_step(name, _pool_version_for(cp, pool_offers[name]))
+    lockstep = policy.spec.node_pools.upgrade == "lockstep"
+    if lockstep and policy.spec.path == "patch-first-then-minor" and cp_path:
+        # patch first for pools too: newest node version of the current minor (e.g. EKS AMI releases)
+        first = cp_path[0]
+        if first.minor_key != cp.minor_key:
+            for name in pools:
+                target = _pool_version_for(cp, pool_offers[name])
+                if target.minor_key == cp.minor_key:
+                    pool_step(name, target)
+    for v in cp_path:
+        for name, pv in pools.items():
+            if v.minors_from(pv) > max_kubelet_skew(v):
+                pool_step(name, _pool_version_for(cp, pool_offers[name]))
+        cp_step(cp, v)
+        cp = v
+        if lockstep:
+            for name in pools:
+                pool_step(name, _pool_version_for(cp, pool_offers[name]))
+    for name in pools:  # pools end at the control plane's final version (lockstep: already there)
+            pool_step(name, _pool_version_for(cp, pool_offers[name]))
+    return steps
+
+
+def _check_steps(current: Version, pools: Mapping[str, Version], steps: list[PlannedStep]) -> None:
+    """Safety invariants of a whole step list (raise PlanningError: a bug, not user error)."""
+    cp = current
+    pv = dict(pools)
+    for s in steps:
+        to = parse_version(s.to)
+        if s.component is Component.CONTROL_PLANE:
+            if not to > cp or to.minors_from(cp) > 1:
+                raise PlanningError(f"unsafe control-plane step {cp} → {to}")
+            cp = to
+            for name, v in pv.items():
+                if cp.minors_from(v) > max_kubelet_skew(cp):
+                    raise PlanningError(f"pool {name} at {v} beyond the skew limit of {cp}")
+        else:
+            assert s.pool is not None
+            if not to > pv[s.pool] or not to.not_newer_than(cp):
+                raise PlanningError(f"unsafe node-pool step {s.pool}: {pv[s.pool]} → {to} under {cp}")
+            pv[s.pool] = to
+
+
+def _match(cluster: Cluster, compiled: Sequence[_Compiled]) -> tuple[_Compiled | None, str | None]:
+    best: list[_Compiled] = []
+    for c in compiled:
+        sel = c.policy.spec.selector
+        if sel.matches(cluster.provider, cluster.provider_type, cluster.name, cluster.id, cluster.labels):
+            if not best or c.policy.spec.priority > best[0].policy.spec.priority:
+                best = [c]
+            elif c.policy.spec.priority == best[0].policy.spec.priority:
+                best.append(c)
+    if not best:
+        return None, None
+    if len(best) > 1:
+        names = " and ".join(repr(b.policy.name) for b in best)
+        return None, f"policies {names} both select this cluster with priority {best[0].policy.spec.priority}"
+    return best[0], None
+
+
+def _wave(cluster: Cluster, policy: UpgradePolicy) -> tuple[str, int]:
+    waves = policy.spec.rollout.waves
+    for i, w in enumerate(waves):
+        if w.selector.matches(cluster.provider, cluster.provider_type, cluster.name, cluster.id, cluster.labels):
+            return w.name, i
+    return DEFAULT_WAVE, len(waves)
+
+
+def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers: VersionOffers | None,
+                         now: datetime, checker: StepChecker | None = None) -> ClusterPlan:
+    cp = ClusterPlan(
+        id=cluster.id, provider=cluster.provider, provider_type=cluster.provider_type, name=cluster.name,
+        location=cluster.location, labels=dict(cluster.labels), policy=None, status="unmanaged",
+        control_plane=cluster.control_plane, node_pools={p.name: p.version for p in cluster.node_pools},
+        auto_upgrade=cluster.auto_upgrade,
+    )
+    if cluster.auto_upgrade:
+        cp.warnings.append(f"the cloud's own auto-upgrade is on ({cluster.auto_upgrade}): two schedulers on one cluster")
+    chosen, tie = _match(cluster, compiled)
+    if tie:
+        cp.status = "blocked"
+        cp.reasons.append(tie)
+        return cp
+    if chosen is None:
+        cp.reasons.append("no policy selects this cluster")
+        return cp
+    policy = chosen.policy
+    cp.policy = policy.name
+    cp.wave, cp.wave_index = _wave(cluster, policy)
+    offers = offers or VersionOffers()
+    try:
+        current = parse_version(cluster.control_plane)
+    except InvalidVersion:
+        cp.status = "blocked"
+        cp.reasons.append(f"unreadable control-plane version {cluster.control_plane!r}")
+        return cp
+    offered = _parse_all(cluster.available or offers.control_plane)
+    try:
+        if not offered:
+            raise Blocked("the provider offers no versions for this cluster")
+        target = resolve_target(policy.spec.target.version, offered, current)
+        cp.target = str(target)
+        if target < current and not target.same_release(current):
+            cp.status = "ahead"
+            cp.reasons.append(f"control plane {current} is newer than the target {target}; never downgraded")
+            return cp
+        path = PATHS[policy.spec.path](current, target, offered) if target > current else []
+        check_path(current, path, target)
+        cp.steps = _plan_steps(cluster, policy, path, current, offers, cp.warnings)
+        _check_steps(current, {p.name: parse_version(p.version) for p in cluster.node_pools}, cp.steps)
+    except (Blocked, NoPath) as exc:
+        cp.status = "blocked"
+        cp.reasons.append(str(exc))
+        return cp
+    if not cp.steps:
+        cp.status = "up-to-date"
+        return cp
+    cp.status = "needs-upgrade"
+    if checker is not None:
+        seen: set[str] = set()
+        for s in cp.steps:
+            for w in checker(cluster, step_for_provider(s, policy.spec.node_pools)):
+                if w not in seen:
+                    seen.add(w)
+                    cp.warnings.append(w)
+    cp.next_window = chosen.schedule.next_allowed(now, cp.steps[0].minor)
+    if cp.next_window is None:
+        cp.reasons.append("no maintenance window allows the next step within the next 400 days")
+    return cp
+
+
+def compute_plan(policies: Sequence[UpgradePolicy], clusters: Sequence[Cluster],
+                 offers: Mapping[str, VersionOffers] | Callable[[Cluster], VersionOffers | None],
+                 now: datetime, checkers: Mapping[str, StepChecker] | None = None) -> Plan:
+    """Plan every cluster. ``offers`` maps a provider name or type to fallback offers (or is a function of
+    the cluster); ``checkers`` maps a provider name to its (pure) ``check_step``."""
+    compiled = compile_policies(policies)
+    out = []
+    for c in clusters:
+        if callable(offers):
+            o = offers(c)
+        else:
+            o = offers.get(c.provider) or offers.get(c.provider_type)
+        out.append(compute_cluster_plan(c, compiled, o, now, (checkers or {}).get(c.provider)))
+    out.sort(key=lambda p: p.id)
+    return Plan(now, out)
