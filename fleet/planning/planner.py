@@ -202,7 +202,8 @@ def _wave(cluster: Cluster, policy: UpgradePolicy) -> tuple[str, int]:
 
 
 def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers: VersionOffers | None,
-                         now: datetime, checker: StepChecker | None = None) -> ClusterPlan:
+                         now: datetime, checker: StepChecker | None = None, *, forced: bool = False) -> ClusterPlan:
+    """Plan one cluster. ``forced``: plan under ``compiled[0]`` whatever its selector says (a run's snapshot)."""
     cp = ClusterPlan(
         id=cluster.id, provider=cluster.provider, provider_type=cluster.provider_type, name=cluster.name,
         location=cluster.location, labels=dict(cluster.labels), policy=None, status="unmanaged",
@@ -211,7 +212,7 @@ def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers
     )
     if cluster.auto_upgrade:
         cp.warnings.append(f"the cloud's own auto-upgrade is on ({cluster.auto_upgrade}): two schedulers on one cluster")
-    chosen, tie = _match(cluster, compiled)
+    chosen, tie = (compiled[0], None) if forced else _match(cluster, compiled)
     if tie:
         cp.status = "blocked"
         cp.reasons.append(tie)

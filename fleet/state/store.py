@@ -1,0 +1,184 @@
+"""The state store: SQLite by default, PostgreSQL for HA. Every call is one committed transaction.
+
+Writes may be fenced: when ``fence`` is set to ``(lease_name, epoch)`` every write transaction first checks
+that the lease row still carries that epoch and raises FencedError otherwise, so a leader that lost its
+lease cannot record (or, since the engine records intent before calling a provider, issue) anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, create_engine, event, func, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from fleet.clock import utc
+from fleet.errors import FencedError, StateError
+from fleet.state import schema as S
+
+ACTIVE_STEP_STATES = ("intent", "running", "verifying")
+
+
+def _norm(row: Any) -> dict[str, Any]:
+    out = dict(row._mapping)
+    for k, v in out.items():
+        if isinstance(v, datetime):
+            out[k] = utc(v)
+    return out
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("sqlite:///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(eng, "connect")
+        def _pragmas(dbapi_conn: Any, _: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+        return eng
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Store:
+    def __init__(self, url: str, *, migrate: bool = True):
+        self.url = url
+        try:
+            self.engine = make_engine(url)
+            if migrate:
+                self.migrate()
+        except SQLAlchemyError as exc:
+            raise StateError(f"cannot open the state store: {exc.__class__.__name__}: {exc}") from exc
+        self.fence: tuple[str, int] | None = None
+        self.after_commit: Callable[[str], None] | None = None   # test hook: called after each write commit
+        self._lock = threading.RLock()
+
+    # ---- schema -------------------------------------------------------------------------------------
+    def migrate(self) -> None:
+        from alembic import command
+        from alembic.config import Config
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727001)")  # one migrator at a time
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def schema_version(self) -> str | None:
+        with self.engine.connect() as conn:
+            try:
+                return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            except SQLAlchemyError:
+                return None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- transactions -------------------------------------------------------------------------------
+    @contextmanager
+    def write(self, what: str = "write") -> Iterator[Connection]:
+        try:
+            with self._lock, self.engine.begin() as conn:
+                if self.fence is not None:
+                    name, epoch = self.fence
+                    q = select(S.leases.c.epoch).where(S.leases.c.name == name)
+                    if conn.dialect.name == "postgresql":
+                        q = q.with_for_update()
+                    current = conn.execute(q).scalar()
+                    if current != epoch:
+                        raise FencedError(f"write refused: lease {name} is at epoch {current}, this writer holds {epoch}")
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StateError(f"state store {what} failed: {exc.__class__.__name__}") from exc
+        if self.after_commit is not None:
+            self.after_commit(what)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StateError(f"state store read failed: {exc.__class__.__name__}") from exc
+
+    # ---- events (append-only audit log) ---------------------------------------------------------------
+    def add_event(self, conn: Connection, at: datetime, kind: str, *, actor: str = "engine", run_id: str | None = None,
+                  cluster_id: str | None = None, step_key: str | None = None, operation_id: str | None = None,
+                  message: str = "", data: dict[str, Any] | None = None) -> None:
+        conn.execute(insert(S.events).values(at=at, actor=actor, kind=kind, run_id=run_id, cluster_id=cluster_id,
+                                             step_key=step_key, operation_id=operation_id, message=message, data=data))
+
+    def events(self, *, cluster_id: str | None = None, run_id: str | None = None, kind: str | None = None,
+               limit: int = 1000, after_id: int = 0) -> list[dict[str, Any]]:
+        q = select(S.events).where(S.events.c.id > after_id)
+        if cluster_id:
+            q = q.where(S.events.c.cluster_id == cluster_id)
+        if run_id:
+            q = q.where(S.events.c.run_id == run_id)
+        if kind:
+            q = q.where(S.events.c.kind == kind)
+        with self.read() as conn:
+            return [_norm(r) for r in conn.execute(q.order_by(S.events.c.id).limit(limit))]
+
+    # ---- control ------------------------------------------------------------------------------------
+    def get_control(self, key: str, default: Any = None) -> Any:
+        with self.read() as conn:
+            row = conn.execute(select(S.control.c.value).where(S.control.c.key == key)).first()
+        return default if row is None else row[0]
+
+    def set_control(self, conn: Connection, key: str, value: Any) -> None:
+        n = conn.execute(update(S.control).where(S.control.c.key == key).values(value=value)).rowcount
+        if not n:
+            conn.execute(insert(S.control).values(key=key, value=value))
+
+    # ---- runs ---------------------------------------------------------------------------------------
+    def runs(self, *, active_only: bool = False, policy: str | None = None) -> list[dict[str, Any]]:
+        q = select(S.runs)
+        if active_only:
+            q = q.where(S.runs.c.status.in_(("running", "halted")))
+        if policy:
+            q = q.where(S.runs.c.policy == policy)
+        with self.read() as conn:
+            return [_norm(r) for r in conn.execute(q.order_by(S.runs.c.created_at, S.runs.c.id))]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self.read() as conn:
+            r = conn.execute(select(S.runs).where(S.runs.c.id == run_id)).first()
+        return _norm(r) if r else None
+
+    def run_clusters(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        q = select(S.run_clusters)
+        if run_id:
+            q = q.where(S.run_clusters.c.run_id == run_id)
+        with self.read() as conn:
+            return [_norm(r) for r in conn.execute(q.order_by(S.run_clusters.c.wave_index, S.run_clusters.c.cluster_id))]
+
+    def steps(self, *, run_id: str | None = None, cluster_id: str | None = None,
+              open_only: bool = False) -> list[dict[str, Any]]:
+        q = select(S.steps)
+        if run_id:
+            q = q.where(S.steps.c.run_id == run_id)
+        if cluster_id:
+            q = q.where(S.steps.c.cluster_id == cluster_id)
+        if open_only:
+            q = q.where(S.steps.c.state.in_(ACTIVE_STEP_STATES))
+        with self.read() as conn:
+            return [_norm(r) for r in conn.execute(q.order_by(S.steps.c.id))]
+
+    def step_count(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(S.steps)).scalar() or 0)
