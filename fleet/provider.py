@@ -76,7 +76,11 @@ class VersionOffers:
     node_pools: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # pool name -> versions
 
     def for_pool(self, pool: str) -> tuple[str, ...]:
-        return self.node_pools.get(pool) or self.node_pools.get("*") or self.control_plane
+        if pool in self.node_pools:
+            return self.node_pools[pool]
+        if "*" in self.node_pools:
+            return self.node_pools["*"]
+        return self.control_plane
 
 
 class Component(StrEnum):

@@ -57,7 +57,8 @@ class EmulatorServer:
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, name=f"emulator-{self.port}", daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name=f"emulator-{self.port}", daemon=True)
 
     def inject(self, fault: str) -> None:
         """Make the next request fail with ``fault``."""
@@ -73,6 +74,7 @@ class EmulatorServer:
 
         class H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True   # no 40 ms delayed-ACK stall per response
 
             def _do(self) -> None:
                 n = int(self.headers.get("Content-Length") or 0)

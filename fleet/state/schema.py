@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import (JSON, BigInteger, Column, DateTime, Integer, MetaData, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
 metadata = MetaData()
 
@@ -59,7 +58,7 @@ steps = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
-    UniqueConstraint("run_id", "cluster_id", "step_key", name="uq_step"),
+    Index("ix_steps_run_cluster", "run_id", "cluster_id"),
 )
 
 events = Table(

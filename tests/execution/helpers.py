@@ -63,3 +63,8 @@ def drive(engine: Engine, clock: FakeClock, *, until: datetime | None = None, ma
 def all_at(world: SimWorld, version: str) -> bool:
     return all(c.control_plane == version and all(p.version == version for p in c.pools)
                for c in world.clusters.values())
+
+
+def finished(store: Store, world: SimWorld, version: str = "1.30.4"):  # noqa: ANN201
+    """A done() for drive(): the fleet is at ``version`` and the engine has closed every run."""
+    return lambda: all_at(world, version) and bool(store.runs()) and not store.runs(active_only=True)

@@ -65,8 +65,8 @@ def upgrade() -> None:
         sa.Column("created_at", TZ, nullable=False),
         sa.Column("started_at", TZ),
         sa.Column("finished_at", TZ),
-        sa.UniqueConstraint("run_id", "cluster_id", "step_key", name="uq_step"),
     )
+    op.create_index("ix_steps_run_cluster", "steps", ["run_id", "cluster_id"])
     op.create_table(
         "events",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
