@@ -1,0 +1,434 @@
+"""AksProvider: fleet's Provider over azure-mgmt-containerservice (ARM ``Microsoft.ContainerService``).
+
+Settings (camelCase, validated strictly):
+
+- ``subscriptions`` (required): subscription ids to discover in.
+- ``resourceGroups``: only these resource groups (in every subscription); default: the whole subscription.
+- ``endpoint``: ARM base URL override (sovereign clouds, emulators). Over plain ``http://`` no real token is
+  ever sent: the bearer policy is replaced by a HeadersPolicy with a placeholder (the sdk-lab workaround).
+- ``cloud``: AZURE_PUBLIC_CLOUD | AZURE_CHINA_CLOUD | AZURE_US_GOVERNMENT (ARM endpoint and token scope).
+- ``apiVersion``: pin the ARM api-version (default: the SDK's).
+- ``includePreview``: offer preview Kubernetes versions (default false).
+- ``timeoutSeconds``: connect/read timeout per request (default 30). ``pollIntervalSeconds``: the poll_after
+  suggested when ARM sends no Retry-After (default 30).
+
+The credential is azure-identity's DefaultAzureCredential unless one is passed as ``credential=``.
+Operations: ``start`` sends one PUT (``begin_create_or_update`` with ``polling=False``) and keeps the
+``Azure-AsyncOperation`` URL in ``OperationRef.data``; ``poll`` sends one GET of that URL through the client's
+pipeline (or of the resource when the URL is unknown, e.g. after a crash) and never waits.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+
+from fleet.clock import Clock, SystemClock
+from fleet.errors import PermanentProviderError
+from fleet.provider import (
+    Cluster,
+    Component,
+    NodePool,
+    OperationRef,
+    OperationState,
+    OperationStatus,
+    Step,
+    VersionOffers,
+    import_optional,
+)
+from fleet.versions import InvalidVersion, parse_version
+from providers.aks.budgets import compute_upgrade_settings
+from providers.aks.errors import is_sdk_error, map_azure_error
+
+log = logging.getLogger("providers.aks")
+T = TypeVar("T")
+
+BUSY_STATES = frozenset({"Upgrading", "Updating", "Creating", "Scaling"})
+FAILED_STATES = frozenset({"Failed", "Canceled"})
+PLACEHOLDER_AUTH = "Bearer fleet-plain-http-placeholder"
+_ARM_ID = re.compile(r"(?i)^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.ContainerService"
+                     r"/managedClusters/([^/]+)$")
+
+
+class AksSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True)
+
+    subscriptions: list[str] = Field(min_length=1)
+    resource_groups: list[str] | None = None
+    endpoint: str | None = None
+    cloud: Literal["AZURE_PUBLIC_CLOUD", "AZURE_CHINA_CLOUD", "AZURE_US_GOVERNMENT"] | None = None
+    api_version: str | None = None
+    include_preview: bool = False
+    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    poll_interval_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, v: str | None) -> str | None:
+        if v is not None and urlparse(v).scheme not in ("http", "https"):
+            raise ValueError("must be an http:// or https:// URL")
+        return v.rstrip("/") if v else v
+
+
+def parse_settings(settings: Mapping[str, Any] | None) -> AksSettings:
+    try:
+        return AksSettings.model_validate(dict(settings or {}))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<settings>'}: {e['msg']}"
+                             for e in exc.errors())
+        raise ValueError(f"invalid aks settings: {problems}") from None
+
+
+@dataclass(frozen=True)
+class ArmRef:
+    subscription: str
+    resource_group: str
+    name: str
+
+    @classmethod
+    def parse(cls, arm_id: str) -> ArmRef:
+        mt = _ARM_ID.match(arm_id or "")
+        if not mt:
+            raise PermanentProviderError(f"not a managed cluster resource id: {arm_id!r}", code="bad-id")
+        return cls(*mt.groups())
+
+    @property
+    def arm_id(self) -> str:
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/"
+                f"Microsoft.ContainerService/managedClusters/{self.name}")
+
+
+def _text(value: Any) -> str | None:
+    """SDK enums are str-Enums: take their value, never their repr."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
+
+
+def _same(a: str | None, b: str | None) -> bool:
+    if not a or not b:
+        return False
+    try:
+        return parse_version(a) == parse_version(b)
+    except InvalidVersion:
+        return a == b
+
+
+class AksProvider:
+    type = "aks"
+
+    def __init__(self, name: str = "aks", settings: Mapping[str, Any] | None = None, *,
+                 clock: Clock | None = None, config_dir: str | None = None, credential: Any = None, **_: Any):
+        self.name = name
+        self.settings = parse_settings(settings)
+        self.clock = clock or SystemClock()
+        self._credential = credential
+        self._clients: dict[str, Any] = {}
+        self._index: dict[str, ArmRef] = {}
+        self._sdk_module = import_optional("azure.mgmt.containerservice", "aks")
+
+    # ---- SDK plumbing -----------------------------------------------------------------------------------
+    @property
+    def _plain_http(self) -> bool:
+        return bool(self.settings.endpoint) and urlparse(self.settings.endpoint or "").scheme == "http"
+
+    def _base_url(self) -> str:
+        if self.settings.endpoint:
+            return self.settings.endpoint
+        from azure.core import AzureClouds
+        from azure.mgmt.core.tools import get_arm_endpoints
+        return str(get_arm_endpoints(AzureClouds[self.settings.cloud or "AZURE_PUBLIC_CLOUD"])["resource_manager"])
+
+    def _client(self, subscription: str) -> Any:
+        client = self._clients.get(subscription)
+        if client is not None:
+            return client
+        s = self.settings
+        kwargs: dict[str, Any] = {"retry_total": 0, "connection_timeout": s.timeout_seconds,
+                                  "read_timeout": s.timeout_seconds, "polling_interval": 0}
+        if s.endpoint:
+            kwargs["base_url"] = s.endpoint
+        if s.api_version:
+            kwargs["api_version"] = s.api_version
+        if s.cloud:
+            from azure.core import AzureClouds
+            kwargs["cloud_setting"] = AzureClouds[s.cloud]
+        if self._plain_http:
+            # sdk-lab workaround (A): the bearer policy refuses http; never send a real token in clear text.
+            from azure.core.pipeline.policies import HeadersPolicy
+            kwargs["authentication_policy"] = HeadersPolicy({"Authorization": PLACEHOLDER_AUTH})
+            credential = self._credential or object()
+        else:
+            if self._credential is None:    # one credential (and token cache) for every subscription
+                self._credential = import_optional("azure.identity", "aks").DefaultAzureCredential()
+            credential = self._credential
+        client = self._sdk_module.ContainerServiceClient(credential, subscription, **kwargs)
+        self._clients[subscription] = client
+        return client
+
+    def _sdk(self, action: str, fn: Callable[[], T]) -> T:
+        """Run one SDK call; every SDK exception is translated here (the boundary)."""
+        try:
+            return fn()
+        except Exception as exc:
+            if is_sdk_error(exc):
+                raise map_azure_error(exc, provider=self.name, action=action, clock=self.clock) from exc
+            raise
+
+    # ---- discovery --------------------------------------------------------------------------------------
+    def discover(self) -> list[Cluster]:
+        clusters: dict[str, Cluster] = {}
+        index: dict[str, ArmRef] = {}
+        unseen_groups = {rg.lower(): rg for rg in self.settings.resource_groups or []}
+        for sub in self.settings.subscriptions:
+            client = self._client(sub)
+            if self.settings.resource_groups:
+                found = []
+                for rg in self.settings.resource_groups:
+                    try:
+                        found += self._sdk(f"list managed clusters in {sub}/{rg}",
+                                           lambda c=client, rg=rg: list(c.managed_clusters.list_by_resource_group(rg)))
+                    except PermanentProviderError as err:
+                        if not err.code.endswith("/ResourceGroupNotFound"):
+                            raise
+                        continue                # the group exists in another subscription (checked below)
+                    unseen_groups.pop(rg.lower(), None)
+            else:
+                found = self._sdk(f"list managed clusters in {sub}", lambda c=client: list(c.managed_clusters.list()))
+            for mc in found:
+                cluster = self.compute_cluster(mc)
+                if cluster.id in clusters:
+                    log.warning("duplicate cluster id, keeping the first", extra={
+                        "provider": self.name, "cluster": cluster.id, "reason": cluster.extra.get("armId")})
+                    continue
+                clusters[cluster.id] = cluster
+                index[cluster.id] = ArmRef.parse(str(mc.id))
+        if unseen_groups:
+            raise PermanentProviderError(f"resource group(s) {', '.join(sorted(unseen_groups.values()))} not "
+                                         "found in any configured subscription", provider=self.name,
+                                         code="404/ResourceGroupNotFound")
+        self._index = index
+        return [clusters[k] for k in sorted(clusters)]
+
+    def compute_cluster(self, mc: Any) -> Cluster:
+        """A fleet Cluster from an SDK ManagedCluster (pure)."""
+        ref = ArmRef.parse(str(mc.id))
+        p = mc.properties or self._sdk_module.models.ManagedClusterProperties()
+        pools, modes = [], {}
+        for ap in p.agent_pool_profiles or []:
+            state = _text(ap.provisioning_state) or "Succeeded"
+            running = ap.power_state is None or (_text(ap.power_state.code) or "Running") == "Running"
+            pools.append(NodePool(name=ap.name, version=ap.current_orchestrator_version or ap.orchestrator_version
+                                  or "", nodes=ap.count or 0, healthy=state not in FAILED_STATES and running,
+                                  upgrading=state in BUSY_STATES))
+            modes[ap.name] = _text(ap.mode) or "User"
+        state = _text(p.provisioning_state) or "Succeeded"
+        running = p.power_state is None or (_text(p.power_state.code) or "Running") == "Running"
+        aup = p.auto_upgrade_profile
+        channel = (_text(aup.upgrade_channel) if aup is not None else None) or "none"
+        return Cluster(
+            provider=self.name, provider_type=self.type, location=mc.location, name=mc.name,
+            control_plane=p.current_kubernetes_version or p.kubernetes_version or "", node_pools=tuple(pools),
+            labels=dict(mc.tags or {}), auto_upgrade=None if channel.lower() == "none" else f"upgrade channel {channel}",
+            healthy=state not in FAILED_STATES and running, upgrading=state in BUSY_STATES,
+            extra={"subscription": ref.subscription, "resourceGroup": ref.resource_group, "armId": ref.arm_id,
+                   "provisioningState": state, "kubernetesVersion": p.kubernetes_version, "poolModes": modes,
+                   "upgradeChannel": channel})
+
+    def _locate(self, cluster: Cluster) -> ArmRef:
+        arm_id = (cluster.extra or {}).get("armId")
+        if arm_id:
+            return ArmRef.parse(str(arm_id))
+        if cluster.id not in self._index:
+            self.discover()
+        ref = self._index.get(cluster.id)
+        if ref is None:
+            raise PermanentProviderError(f"cluster {cluster.id} not found in the configured scopes",
+                                         provider=self.name, code="404")
+        return ref
+
+    # ---- offers ------------------------------------------------------------------------------------------
+    def _versions(self, upgrades: Any) -> tuple[str, ...]:
+        vs = {u.kubernetes_version for u in upgrades or []
+              if u.kubernetes_version and (self.settings.include_preview or not u.is_preview)}
+        return tuple(sorted(vs, key=parse_version))
+
+    def offers(self, cluster: Cluster) -> VersionOffers:
+        ref = self._locate(cluster)
+        client = self._client(ref.subscription)
+        prof = self._sdk(f"get upgrade profile of {cluster.id}",
+                         lambda: client.managed_clusters.get_upgrade_profile(ref.resource_group, ref.name))
+        props = prof.properties
+        control_plane = self._versions(props.control_plane_profile.upgrades if props.control_plane_profile else [])
+        names = [p.name for p in cluster.node_pools] or [p.name for p in props.agent_pool_profiles or [] if p.name]
+        pools: dict[str, tuple[str, ...]] = {}
+        for pool in names:
+            ap = self._sdk(f"get upgrade profile of {cluster.id} pool {pool}",
+                           lambda pool=pool: client.agent_pools.get_upgrade_profile(ref.resource_group, ref.name, pool))
+            pools[pool] = self._versions(ap.properties.upgrades if ap.properties else [])
+        return VersionOffers(control_plane, pools)
+
+    def check_step(self, cluster: Cluster, step: Step) -> list[str]:
+        return compute_upgrade_settings(cluster, step)[1]
+
+    # ---- start -------------------------------------------------------------------------------------------
+    def start(self, cluster: Cluster, step: Step) -> OperationRef:
+        ref = self._locate(cluster)
+        if step.component is Component.CONTROL_PLANE:
+            return self._start_control_plane(cluster, ref, step)
+        return self._start_pool(cluster, ref, step)
+
+    def _start_control_plane(self, cluster: Cluster, ref: ArmRef, step: Step) -> OperationRef:
+        client = self._client(ref.subscription)
+        mc = self._sdk(f"get {cluster.id}", lambda: client.managed_clusters.get(ref.resource_group, ref.name))
+        p = mc.properties
+        state = _text(p.provisioning_state) or "Succeeded"
+        if _same(p.current_kubernetes_version or p.kubernetes_version, step.to) and state not in BUSY_STATES:
+            return self._ref(cluster, ref, step, done=True)
+        if _same(p.kubernetes_version, step.to) and state in BUSY_STATES:
+            return self._ref(cluster, ref, step)            # already moving there: follow the resource
+        # Control plane only, as AKS does it: kubernetesVersion changes, every pool's orchestratorVersion is
+        # sent unchanged (a pool without one would be upgraded along with the control plane).
+        p.kubernetes_version = step.to
+        for ap in p.agent_pool_profiles or []:
+            ap.orchestrator_version = ap.orchestrator_version or ap.current_orchestrator_version
+        headers = self._sdk(f"upgrade control plane of {cluster.id} to {step.to}", lambda: client.managed_clusters
+                            .begin_create_or_update(ref.resource_group, ref.name, mc, polling=False,
+                                                    cls=_response_headers, **_if_match(mc.e_tag)).result())
+        return self._issued(cluster, ref, step, headers)
+
+    def _start_pool(self, cluster: Cluster, ref: ArmRef, step: Step) -> OperationRef:
+        client = self._client(ref.subscription)
+        pool = step.pool or ""
+        ap = self._sdk(f"get {cluster.id} pool {pool}",
+                       lambda: client.agent_pools.get(ref.resource_group, ref.name, pool))
+        p = ap.properties
+        state = _text(p.provisioning_state) or "Succeeded"
+        if _same(p.current_orchestrator_version or p.orchestrator_version, step.to) and state not in BUSY_STATES:
+            return self._ref(cluster, ref, step, done=True)
+        if _same(p.orchestrator_version, step.to) and state in BUSY_STATES:
+            return self._ref(cluster, ref, step)
+        wanted, _ = compute_upgrade_settings(cluster, step)
+        settings = dict(p.upgrade_settings) if p.upgrade_settings is not None else {}
+        settings.update(wanted)
+        p.orchestrator_version = step.to
+        p.upgrade_settings = self._sdk_module.models.AgentPoolUpgradeSettings(settings)
+        headers = self._sdk(f"upgrade {cluster.id} pool {pool} to {step.to}", lambda: client.agent_pools
+                            .begin_create_or_update(ref.resource_group, ref.name, pool, ap, polling=False,
+                                                    cls=_response_headers, **_if_match(p.e_tag)).result())
+        return self._issued(cluster, ref, step, headers)
+
+    def _issued(self, cluster: Cluster, ref: ArmRef, step: Step, headers: Mapping[str, str]) -> OperationRef:
+        op = self._ref(cluster, ref, step, async_url=headers.get("azure-asyncoperation"))
+        log.info("upgrade requested", extra={"provider": self.name, "cluster": cluster.id, "operation": op.id,
+                                             "reason": step.key})
+        return op
+
+    def _ref(self, cluster: Cluster, ref: ArmRef, step: Step, *, async_url: str | None = None,
+             done: bool = False) -> OperationRef:
+        data: dict[str, Any] = {"subscription": ref.subscription, "resourceGroup": ref.resource_group,
+                                "cluster": ref.name, "component": step.component.value, "pool": step.pool,
+                                "to": step.to}
+        if done:
+            data["done"] = True
+            return OperationRef(f"{ref.arm_id}#{step.key}#done", cluster.id, step.key, data)
+        if async_url:
+            data["asyncUrl"] = async_url
+            return OperationRef(urlparse(async_url).path.rsplit("/", 1)[-1], cluster.id, step.key, data)
+        return OperationRef(f"{ref.arm_id}#{step.key}", cluster.id, step.key, data)
+
+    # ---- poll --------------------------------------------------------------------------------------------
+    def _trusted(self, url: str) -> bool:
+        """Only follow operation URLs on the ARM endpoint we were configured with (the token goes along)."""
+        a, b = urlparse(url), urlparse(self._base_url())
+        return (a.scheme, a.netloc.lower()) == (b.scheme, b.netloc.lower())
+
+    def poll(self, cluster: Cluster, op: OperationRef) -> OperationStatus:
+        d = op.data
+        if d.get("done"):
+            return OperationStatus(OperationState.SUCCEEDED, f"already at {d.get('to')}", 1.0)
+        if not all(d.get(k) for k in ("subscription", "resourceGroup", "cluster", "to")):
+            raise PermanentProviderError(f"operation {op.id} was not started by an aks provider", provider=self.name,
+                                         code="bad-operation")
+        ref = ArmRef(str(d["subscription"]), str(d["resourceGroup"]), str(d["cluster"]))
+        url = d.get("asyncUrl")
+        if url and self._trusted(str(url)):
+            from azure.core.exceptions import ResourceNotFoundError
+            try:
+                return self._poll_async(ref, str(url))
+            except PermanentProviderError as err:
+                if not isinstance(err.__cause__, ResourceNotFoundError):
+                    raise
+                log.info("async operation expired, reading the resource", extra={
+                    "provider": self.name, "cluster": op.cluster_id, "operation": op.id})
+        return self._poll_resource(ref, d)
+
+    def _poll_async(self, ref: ArmRef, url: str) -> OperationStatus:
+        from azure.core.exceptions import ResourceNotFoundError, map_error
+        from azure.core.rest import HttpRequest
+        client = self._client(ref.subscription)
+
+        def get() -> Any:
+            resp = client.send_request(HttpRequest("GET", url))
+            map_error(resp.status_code, resp, {404: ResourceNotFoundError})
+            resp.raise_for_status()
+            return resp
+
+        resp = self._sdk(f"poll operation of {ref.arm_id}", get)
+        body = resp.json() or {}
+        status = str(body.get("status") or "InProgress")
+        if status == "Succeeded":
+            return OperationStatus(OperationState.SUCCEEDED, "Succeeded", 1.0)
+        if status in FAILED_STATES:
+            err = body.get("error") or {}
+            msg = f"{status}: {err.get('code', '')}: {err.get('message', '')}".strip(": ")
+            return OperationStatus(OperationState.FAILED, msg or status)
+        pct = body.get("percentComplete")
+        return OperationStatus(OperationState.RUNNING, status, float(pct) / 100 if pct is not None else None,
+                               poll_after=self._poll_after(resp.headers.get("Retry-After")))
+
+    def _poll_after(self, retry_after: str | None) -> float:
+        try:
+            return max(1.0, float(retry_after)) if retry_after else self.settings.poll_interval_seconds
+        except ValueError:
+            return self.settings.poll_interval_seconds
+
+    def _poll_resource(self, ref: ArmRef, d: Mapping[str, Any]) -> OperationStatus:
+        client = self._client(ref.subscription)
+        if d.get("component") == Component.CONTROL_PLANE.value:
+            mc = self._sdk(f"get {ref.arm_id}", lambda: client.managed_clusters.get(ref.resource_group, ref.name))
+            state, current = mc.properties.provisioning_state, mc.properties.current_kubernetes_version
+        else:
+            ap = self._sdk(f"get {ref.arm_id} pool {d.get('pool')}",
+                           lambda: client.agent_pools.get(ref.resource_group, ref.name, str(d.get("pool"))))
+            state, current = ap.properties.provisioning_state, ap.properties.current_orchestrator_version
+        state = _text(state) or "Succeeded"
+        if state in BUSY_STATES:
+            return OperationStatus(OperationState.RUNNING, f"provisioningState {state}",
+                                   poll_after=self.settings.poll_interval_seconds)
+        if state in FAILED_STATES:
+            return OperationStatus(OperationState.FAILED, f"provisioningState {state}")
+        if _same(current, str(d.get("to"))):
+            return OperationStatus(OperationState.SUCCEEDED, "Succeeded", 1.0)
+        return OperationStatus(OperationState.FAILED, f"operation ended with version {current}, not {d.get('to')}")
+
+
+def _if_match(etag: str | None) -> dict[str, Any]:
+    """Optimistic concurrency: the PUT carries back the GET's eTag, so a concurrent change gets 412 (Temporary)
+    instead of being overwritten by our full-resource PUT."""
+    if not etag:
+        return {}
+    from azure.core import MatchConditions
+    return {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+
+
+def _response_headers(pipeline_response: Any, deserialized: Any, headers: Any) -> dict[str, str]:
+    """``cls`` callback for a begin_* call with polling=False: the initial PUT's response headers (lower-cased)."""
+    return {k.lower(): v for k, v in pipeline_response.http_response.headers.items()}

@@ -1,0 +1,102 @@
+"""The one place where azure-core exceptions become fleet provider errors (the adapter's boundary).
+
+::
+
+    azure.core.exceptions.AzureError
+     ├── ServiceRequestError (+ ServiceRequestTimeoutError)     connection failed / timed out   -> Temporary
+     ├── ServiceResponseError (+ ServiceResponseTimeoutError)   read failed / timed out         -> Temporary
+     ├── HttpResponseError                                      by status code, see below
+     │    ├── ClientAuthenticationError (401; identity: CredentialUnavailableError,
+     │    │                              AuthenticationRequiredError)                          -> Permanent
+     │    ├── ResourceNotFoundError (404)                                                       -> Permanent
+     │    ├── ResourceExistsError (409: AKS "operation in progress")                            -> Temporary
+     │    ├── ResourceModifiedError (412: etag race)                                            -> Temporary
+     │    ├── ResourceNotModifiedError (304)                                                    -> Permanent
+     │    ├── TooManyRedirectsError                                                             -> Permanent
+     │    ├── ODataV4Error                                                                      by status
+     │    └── DecodeError, IncompleteReadError (a garbled/cut response)                         -> Temporary
+     ├── StreamConsumedError, StreamClosedError, ResponseNotReadError (client bugs)             -> Permanent
+     └── (anything else)                                                                        -> Permanent
+    SerializationError, DeserializationError (ValueError)                                       -> Permanent
+
+Status codes: 408, 409, 412, 429 and every 5xx are Temporary (``Retry-After`` honoured, seconds or an
+HTTP date); every other 4xx is Permanent. The ARM error code (e.g. ``OperationNotAllowed``) is kept in
+``code`` as ``"<status>/<ARM code>"``.
+"""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+from fleet.clock import Clock
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+
+TEMPORARY_STATUS = frozenset({408, 409, 412, 429})
+DEFAULT_RETRY_AFTER = {409: 60.0, 429: 10.0}
+
+
+def _retry_after(response: Any, clock: Clock | None) -> float | None:
+    headers = getattr(response, "headers", None) or {}
+    raw = headers.get("Retry-After") or headers.get("retry-after")
+    if not raw:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    if clock is None:
+        return None
+    try:
+        return max(0.0, (parsedate_to_datetime(raw) - clock.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def map_azure_error(exc: BaseException, *, provider: str, action: str, clock: Clock | None = None) -> ProviderError:
+    """Translate one SDK exception; the caller does ``raise map_azure_error(...) from exc``."""
+    from azure.core import exceptions as ae
+
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, (ae.ServiceRequestError, ae.ServiceResponseError)):
+        kind = "timed out" if isinstance(exc, (ae.ServiceRequestTimeoutError, ae.ServiceResponseTimeoutError)) \
+            else "connection failed"
+        return TemporaryProviderError(f"{action}: {kind}: {_first_line(exc)}", provider=provider,
+                                      code="connection", retry_after=5.0)
+    if isinstance(exc, ae.HttpResponseError):
+        status = exc.status_code or getattr(exc.response, "status_code", None)
+        arm_code = getattr(getattr(exc, "error", None), "code", None) or ""
+        code = f"{status}/{arm_code}" if arm_code else str(status or "")
+        message = f"{action}: {status or ''} {_first_line(exc)}".strip()
+        if isinstance(exc, ae.ClientAuthenticationError):
+            return PermanentProviderError(message, provider=provider, code=code or "401")
+        if isinstance(exc, ae.TooManyRedirectsError):
+            return PermanentProviderError(message, provider=provider, code=code or "redirects")
+        if isinstance(exc, (ae.ResourceExistsError, ae.ResourceModifiedError)) or (
+                status is not None and (status in TEMPORARY_STATUS or status >= 500)):
+            retry = _retry_after(exc.response, clock)
+            if retry is None:
+                retry = DEFAULT_RETRY_AFTER.get(status or 0, 15.0)
+            return TemporaryProviderError(message, provider=provider, code=code, retry_after=retry)
+        if isinstance(exc, ae.DecodeError) and (status is None or status < 400):
+            return TemporaryProviderError(message, provider=provider, code=code or "decode", retry_after=5.0)
+        return PermanentProviderError(message, provider=provider, code=code)
+    if isinstance(exc, ae.AzureError):
+        return PermanentProviderError(f"{action}: {type(exc).__name__}: {_first_line(exc)}", provider=provider,
+                                      code=type(exc).__name__)
+    if isinstance(exc, (ae.SerializationError, ae.DeserializationError)):
+        return PermanentProviderError(f"{action}: {type(exc).__name__}: {_first_line(exc)}", provider=provider,
+                                      code=type(exc).__name__)
+    return PermanentProviderError(f"{action}: unexpected {type(exc).__name__}: {_first_line(exc)}",
+                                  provider=provider, code="unexpected")
+
+
+def is_sdk_error(exc: BaseException) -> bool:
+    from azure.core import exceptions as ae
+    return isinstance(exc, (ae.AzureError, ae.SerializationError, ae.DeserializationError))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__

@@ -1,0 +1,1 @@
+"""Google Kubernetes Engine: the adapter (``GkeProvider``) and a local REST emulator (``GkeEmulator``)."""

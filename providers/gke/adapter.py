@@ -1,0 +1,346 @@
+"""GkeProvider: fleet's Provider over google-cloud-container (``ClusterManagerClient``, REST transport).
+
+Settings (camelCase, validated strictly)::
+
+    projects: [my-project, ...]        required; the GCP projects to discover in
+    locations: ["-"]                   regions/zones to list ("-" = every location of the project)
+    endpoint: http://127.0.0.1:8080    API endpoint override (emulator, sovereign cloud); default Google's
+    credentials: default | anonymous   default = Application Default Credentials chain
+    credentialsFile: sa.json           a service-account key file (relative to the config directory)
+    timeoutSeconds: 30                 per-request timeout (SDK retries are off: the engine retries)
+    pollIntervalSeconds: 30            suggested delay between polls of a running operation
+
+Control-plane step: ``UpdateMaster(masterVersion)``. Node-pool step: ``UpdateNodePool(nodeVersion,
+imageType, upgradeSettings)`` with the budget from providers.gke.budget. Both return a GKE Operation that is
+polled with ``GetOperation``. ``start`` is idempotent: the cluster's current versions, the running operations
+(``ListOperations``) and their target versions (``FetchClusterUpgradeInfo``/``FetchNodePoolUpgradeInfo``)
+are read before anything is issued. SDK exceptions are translated in providers.gke.errors.map_sdk_error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fleet.clock import Clock, SystemClock
+from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.provider import (
+    Cluster,
+    Component,
+    NodePool,
+    OperationRef,
+    OperationState,
+    OperationStatus,
+    Step,
+    VersionOffers,
+    import_optional,
+)
+from fleet.versions import InvalidVersion, parse_version
+from providers.gke.budget import check_step as compute_warnings
+from providers.gke.budget import compute_upgrade_settings
+from providers.gke.errors import map_sdk_error
+
+log = logging.getLogger("providers.gke")
+T = TypeVar("T")
+_TARGET_RE = re.compile(r"/(?:locations|zones)/(?P<loc>[^/]+)/clusters/(?P<cluster>[^/]+)"
+                        r"(?:/nodePools/(?P<pool>[^/]+))?$")
+_UNHEALTHY_CLUSTER = {"ERROR", "DEGRADED"}
+_UNHEALTHY_POOL = {"ERROR", "RUNNING_WITH_ERROR"}
+
+
+class GkeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    projects: list[str] = Field(min_length=1)
+    locations: list[str] = Field(default_factory=lambda: ["-"], min_length=1)
+    endpoint: str | None = None
+    credentials: Literal["default", "anonymous"] = "default"
+    credentials_file: str | None = Field(default=None, alias="credentialsFile")
+    timeout_seconds: float = Field(default=30.0, gt=0, alias="timeoutSeconds")
+    poll_interval_seconds: float = Field(default=30.0, gt=0, alias="pollIntervalSeconds")
+
+
+@dataclass(frozen=True)
+class _Target:
+    project: str
+    location: str
+    cluster: str
+
+    @property
+    def path(self) -> str:
+        return f"projects/{self.project}/locations/{self.location}/clusters/{self.cluster}"
+
+    def pool_path(self, pool: str) -> str:
+        return f"{self.path}/nodePools/{pool}"
+
+    @property
+    def parent(self) -> str:
+        return f"projects/{self.project}/locations/{self.location}"
+
+
+def _enum_name(value: Any) -> str:
+    return getattr(value, "name", str(value))
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return parse_version(a) == parse_version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def _ascending(versions: list[str]) -> tuple[str, ...]:
+    good = []
+    for v in dict.fromkeys(versions):
+        try:
+            good.append((parse_version(v), v))
+        except InvalidVersion:
+            log.debug("ignoring unparseable GKE version %r", v)
+    return tuple(v for _, v in sorted(good, key=lambda item: item[0]))
+
+
+class GkeProvider:
+    type = "gke"
+
+    def __init__(self, name: str = "gke", settings: Mapping[str, Any] | None = None, *,
+                 clock: Clock | None = None, config_dir: str | None = None, **_: Any):
+        self.name = name
+        self.clock = clock or SystemClock()
+        try:
+            self.settings = GkeSettings.model_validate(dict(settings or {}))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<settings>'}: {e['msg']}"
+                                 for e in exc.errors())
+            raise ValueError(f"gke provider {name!r}: invalid settings: {problems}") from None
+        self._key_file: Path | None = None
+        if self.settings.credentials_file:
+            self._key_file = Path(config_dir or ".") / self.settings.credentials_file
+            if not self._key_file.is_file():
+                raise ValueError(f"gke provider {name!r}: credentialsFile: {self._key_file} does not exist")
+        self._client_obj: Any = None
+        self._lock = threading.Lock()
+        self._index: dict[str, _Target] = {}
+
+    # ---- SDK boundary -------------------------------------------------------------------------------
+    def _client(self) -> Any:
+        with self._lock:
+            if self._client_obj is None:
+                container_v1 = import_optional("google.cloud.container_v1", "gke")
+                credentials = None                      # None: the client runs the default credentials chain
+                if self.settings.credentials == "anonymous":
+                    credentials = import_optional("google.auth.credentials", "gke").AnonymousCredentials()
+                elif self._key_file is not None:
+                    sa = import_optional("google.oauth2.service_account", "gke")
+                    credentials = sa.Credentials.from_service_account_file(
+                        str(self._key_file), scopes=["https://www.googleapis.com/auth/cloud-platform"])
+                options = {"api_endpoint": self.settings.endpoint} if self.settings.endpoint else None
+                self._client_obj = container_v1.ClusterManagerClient(
+                    credentials=credentials, transport="rest", client_options=options)
+            return self._client_obj
+
+    def _call(self, what: str, fn: Callable[[Any, dict[str, Any]], T]) -> T:
+        """Run one SDK call (no SDK retries, a short timeout); SDK exceptions become fleet errors here."""
+        try:
+            return fn(self._client(), {"retry": None, "timeout": self.settings.timeout_seconds})
+        except Exception as exc:
+            mapped = map_sdk_error(exc, provider=self.name, what=what)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    # ---- discovery ----------------------------------------------------------------------------------
+    def discover(self) -> list[Cluster]:
+        found: dict[str, Cluster] = {}
+        for project in self.settings.projects:
+            for location in self.settings.locations:
+                parent = f"projects/{project}/locations/{location}"
+                resp = self._call(f"list clusters in {parent}",
+                                  lambda c, kw, parent=parent: c.list_clusters(parent=parent, **kw))
+                if resp.missing_zones:
+                    log.warning("GKE could not list clusters in zones %s of project %s",
+                                ", ".join(resp.missing_zones), project)
+                for gc in resp.clusters:
+                    cluster = self.observe_cluster(project, gc)
+                    prior = found.get(cluster.id)
+                    if prior is not None and prior.extra.get("project") != project:
+                        log.warning("cluster id %s exists in projects %s and %s; keeping the first", cluster.id,
+                                    prior.extra.get("project"), project)
+                        continue
+                    found[cluster.id] = cluster
+                    self._index[cluster.id] = _Target(project, cluster.location, cluster.name)
+        return [found[k] for k in sorted(found)]
+
+    def observe_cluster(self, project: str, gc: Any) -> Cluster:
+        """A container_v1.Cluster as fleet's Cluster (pure)."""
+        channel = _enum_name(gc.release_channel.channel) if "release_channel" in gc else "UNSPECIFIED"
+        auto = []
+        if channel not in ("UNSPECIFIED", "0"):
+            auto.append(f"release channel {channel}")
+        pools_auto = [p.name for p in gc.node_pools if p.management.auto_upgrade]
+        if pools_auto:
+            auto.append(f"node auto-upgrade on {', '.join(pools_auto)}")
+        pools = tuple(NodePool(name=p.name, version=p.version,
+                               nodes=p.initial_node_count * max(1, len(p.locations)),
+                               healthy=_enum_name(p.status) not in _UNHEALTHY_POOL,
+                               upgrading=_enum_name(p.status) == "RECONCILING")
+                      for p in gc.node_pools)
+        status = _enum_name(gc.status)
+        return Cluster(
+            provider=self.name, provider_type=self.type, location=gc.location, name=gc.name,
+            control_plane=gc.current_master_version, node_pools=pools, labels=dict(gc.resource_labels),
+            auto_upgrade="; ".join(auto) or None, healthy=status not in _UNHEALTHY_CLUSTER,
+            upgrading=status == "RECONCILING" or any(p.upgrading for p in pools),
+            extra={"project": project, "releaseChannel": channel, "status": status,
+                   "poolZones": {p.name: len(p.locations) for p in gc.node_pools}})
+
+    def _target(self, cluster: Cluster) -> _Target:
+        project = (cluster.extra or {}).get("project")
+        if project:
+            return _Target(project, cluster.location, cluster.name)
+        if cluster.id not in self._index and len(self.settings.projects) == 1:
+            return _Target(self.settings.projects[0], cluster.location, cluster.name)
+        if cluster.id not in self._index:
+            self.discover()
+        if cluster.id not in self._index:
+            raise PermanentProviderError(f"cluster {cluster.id} not found in projects "
+                                         f"{', '.join(self.settings.projects)}", provider=self.name, code="404")
+        return self._index[cluster.id]
+
+    # ---- offers -------------------------------------------------------------------------------------
+    def offers(self, cluster: Cluster) -> VersionOffers:
+        t = self._target(cluster)
+        cfg = self._call(f"get server config for {t.parent}",
+                         lambda c, kw: c.get_server_config(name=t.parent, **kw))
+        masters = list(cfg.valid_master_versions)
+        channel = (cluster.extra or {}).get("releaseChannel")
+        for ch in cfg.channels:
+            if channel not in (None, "UNSPECIFIED") and _enum_name(ch.channel) == channel and ch.valid_versions:
+                masters = list(ch.valid_versions)
+        nodes = list(cfg.valid_node_versions)
+        try:
+            cp = parse_version(cluster.control_plane)
+            nodes = [v for v in nodes if _parses(v) and parse_version(v).not_newer_than(cp)]
+        except InvalidVersion:
+            pass
+        return VersionOffers(control_plane=_ascending(masters), node_pools={"*": _ascending(nodes)})
+
+    # ---- budgets ------------------------------------------------------------------------------------
+    def check_step(self, cluster: Cluster, step: Step) -> list[str]:
+        return compute_warnings(cluster, step)
+
+    # ---- start --------------------------------------------------------------------------------------
+    def start(self, cluster: Cluster, step: Step) -> OperationRef:
+        t = self._target(cluster)
+        gc = self._call(f"get cluster {t.path}", lambda c, kw: c.get_cluster(name=t.path, **kw))
+        pool_name = step.pool if step.component is Component.NODE_POOL else None
+        if pool_name is None:
+            current = gc.current_master_version
+        else:
+            pool = next((p for p in gc.node_pools if p.name == pool_name), None)
+            if pool is None:
+                raise PermanentProviderError(f"node pool {pool_name} not found in {cluster.id}",
+                                             provider=self.name, code="404")
+            current = pool.version
+        ops = self._call(f"list operations in {t.parent}",
+                         lambda c, kw: c.list_operations(parent=t.parent, **kw)).operations
+        if _same_version(current, step.to):
+            return self._completed(t, cluster, step, ops)
+        running = [o for o in ops if _enum_name(o.status) in ("PENDING", "RUNNING", "ABORTING")
+                   and self._op_target(o, t) is not None]
+        kind = "UPGRADE_MASTER" if pool_name is None else "UPGRADE_NODES"
+        for o in running:
+            if (_enum_name(o.operation_type) == kind and self._op_target(o, t) == (pool_name or "")
+                    and _same_version(self._running_target(t, pool_name) or "", step.to)):
+                log.info("upgrade of %s to %s already running as %s", cluster.id, step.to, o.name)
+                return self._ref(t, cluster, step, o)
+        if running:
+            raise TemporaryProviderError(
+                f"GKE operation {running[0].name} ({_enum_name(running[0].operation_type)}) is running on "
+                f"{cluster.id}; try {step.key} later", provider=self.name, code="FAILED_PRECONDITION",
+                retry_after=self.settings.poll_interval_seconds)
+        if pool_name is None:
+            op = self._call(f"update master of {t.path} to {step.to}",
+                            lambda c, kw: c.update_master(name=t.path, master_version=step.to, **kw))
+        else:
+            op = self._call(f"update node pool {t.pool_path(pool_name)} to {step.to}",
+                            lambda c, kw: c.update_node_pool(request=self._pool_request(t, pool, step), **kw))
+        log.info("requested upgrade of %s (%s) to %s: operation %s", cluster.id, step.key, step.to, op.name)
+        return self._ref(t, cluster, step, op)
+
+    def _pool_request(self, t: _Target, pool: Any, step: Step) -> Any:
+        container_v1 = import_optional("google.cloud.container_v1", "gke")
+        fields: dict[str, Any] = {"name": t.pool_path(pool.name), "node_version": step.to,
+                                  "image_type": pool.config.image_type or "COS_CONTAINERD"}
+        settings = compute_upgrade_settings(step)
+        if settings is not None:
+            fields["upgrade_settings"] = container_v1.NodePool.UpgradeSettings(**settings)
+        return container_v1.UpdateNodePoolRequest(**fields)
+
+    @staticmethod
+    def _op_target(op: Any, t: _Target) -> str | None:
+        """'' when ``op`` targets the cluster itself, the pool name for a pool, None for other clusters."""
+        m = _TARGET_RE.search(op.target_link or "")
+        if m is None or m["cluster"] != t.cluster or m["loc"] != t.location:
+            return None
+        return m["pool"] or ""
+
+    def _running_target(self, t: _Target, pool: str | None) -> str | None:
+        """The target version of the upgrade running on the cluster (or pool), from GKE's upgrade info."""
+        if pool is None:
+            info = self._call(f"fetch upgrade info of {t.path}",
+                              lambda c, kw: c.fetch_cluster_upgrade_info(name=t.path, **kw))
+        else:
+            info = self._call(f"fetch upgrade info of {t.pool_path(pool)}",
+                              lambda c, kw: c.fetch_node_pool_upgrade_info(name=t.pool_path(pool), **kw))
+        running = [d for d in info.upgrade_details if _enum_name(d.state) == "RUNNING"]
+        return running[-1].target_version if running else None
+
+    def _completed(self, t: _Target, cluster: Cluster, step: Step, ops: list[Any]) -> OperationRef:
+        want = step.pool if step.component is Component.NODE_POOL else ""
+        kind = "UPGRADE_NODES" if want else "UPGRADE_MASTER"
+        done = [o for o in ops if _enum_name(o.status) == "DONE" and _enum_name(o.operation_type) == kind
+                and self._op_target(o, t) == want and not (o.error.code or o.error.message)]
+        if done:
+            return self._ref(t, cluster, step, max(done, key=lambda o: o.end_time or o.start_time))
+        return OperationRef(id=f"{cluster.id}#{step.key}", cluster_id=cluster.id, step_key=step.key,
+                            data={"done": True, "target": step.to})
+
+    def _ref(self, t: _Target, cluster: Cluster, step: Step, op: Any) -> OperationRef:
+        location = op.location or t.location
+        name = op.name if op.name.startswith("projects/") else \
+            f"projects/{t.project}/locations/{location}/operations/{op.name}"
+        return OperationRef(id=name, cluster_id=cluster.id, step_key=step.key,
+                            data={"name": name, "target": step.to})
+
+    # ---- poll ---------------------------------------------------------------------------------------
+    def poll(self, cluster: Cluster, op: OperationRef) -> OperationStatus:
+        if op.data.get("done"):
+            return OperationStatus(OperationState.SUCCEEDED, f"already at {op.data.get('target')}", 1.0)
+        name = str(op.data.get("name") or op.id)
+        o = self._call(f"get operation {name}", lambda c, kw: c.get_operation(name=name, **kw))
+        status = _enum_name(o.status)
+        if status == "DONE":
+            if o.error.code or o.error.message or o.status_message:
+                return OperationStatus(OperationState.FAILED,
+                                       o.error.message or o.status_message or f"operation {o.name} failed")
+            return OperationStatus(OperationState.SUCCEEDED, o.detail or "done", 1.0)
+        metrics = {m.name: m.int_value for m in o.progress.metrics}
+        total, done = metrics.get("NODES_TOTAL"), metrics.get("NODES_DONE")
+        progress = min(1.0, done / total) if total and done is not None else None
+        return OperationStatus(OperationState.RUNNING, f"{_enum_name(o.operation_type)} {status.lower()}",
+                               progress, poll_after=self.settings.poll_interval_seconds)
+
+
+def _parses(version: str) -> bool:
+    try:
+        parse_version(version)
+    except InvalidVersion:
+        return False
+    return True

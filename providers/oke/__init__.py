@@ -1,0 +1,1 @@
+"""Oracle Container Engine for Kubernetes (OKE): the adapter (``adapter.OkeProvider``) and a local emulator."""

@@ -1,0 +1,382 @@
+"""OkeProvider: Oracle Container Engine for Kubernetes through the official ``oci`` SDK (ContainerEngineClient).
+
+Settings (camelCase, strict):
+
+- ``compartments`` (required): compartment OCIDs to discover clusters in.
+- ``regions``: region names (default: the region of the OCI config / ``auth``).
+- ``endpoint``: service endpoint override, e.g. a sovereign realm or an emulator; ``{region}`` is replaced by
+  the region (required when more than one region is set).
+- ``configFile`` / ``profile``: the OCI CLI config (default ``~/.oci/config``, ``DEFAULT``).
+- ``auth``: ``{tenancy, user, fingerprint, privateKey | privateKeyFile, passphrase?, region?}`` for an
+  in-memory API-key signer instead of the config file.
+- ``timeoutSeconds`` (default 10): HTTP read timeout; ``pollIntervalSeconds`` (default 30): suggested poll delay.
+
+Steps: the control plane moves with ``UpdateCluster(kubernetesVersion)``; a node pool with
+``UpdateNodePool(kubernetesVersion, nodePoolCyclingDetails{isNodeCyclingEnabled, maximumSurge,
+maximumUnavailable})`` (see budget.py). Both return a work request, which poll() reads.
+
+Idempotency: OKE's work requests do not say which version they move to, so start() records its target in
+the freeform tag ``fleet-upgrade-target`` in the same update request. A running work request whose resource
+carries the same target is "ours" and is returned; any other running update is refused as temporary.
+
+OKE has no cloud-side auto-upgrade of the control plane, so Cluster.auto_upgrade is always None.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from fleet.clock import Clock, SystemClock
+from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.provider import (
+    Cluster,
+    Component,
+    NodePool,
+    OperationRef,
+    OperationState,
+    OperationStatus,
+    Step,
+    VersionOffers,
+    import_optional,
+)
+from fleet.versions import InvalidVersion, parse_version
+from providers.oke.budget import compute_cycling
+from providers.oke.errors import translate_error
+
+log = logging.getLogger("providers.oke")
+
+TARGET_TAG = "fleet-upgrade-target"
+RUNNING_WR = ["ACCEPTED", "IN_PROGRESS", "CANCELING"]
+GONE = {"DELETING", "DELETED"}
+DONE_PREFIX = "done:"
+MAX_PAGES = 100
+
+
+class _Auth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tenancy: str
+    user: str
+    fingerprint: str
+    private_key: SecretStr | None = Field(None, alias="privateKey")
+    private_key_file: str | None = Field(None, alias="privateKeyFile")
+    passphrase: SecretStr | None = None
+    region: str | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> _Auth:
+        if (self.private_key is None) == (self.private_key_file is None):
+            raise ValueError("set exactly one of privateKey or privateKeyFile")
+        return self
+
+
+class OkeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    compartments: list[str] = Field(min_length=1)
+    regions: list[str] = Field(default_factory=list)
+    endpoint: str | None = None
+    config_file: str | None = Field(None, alias="configFile")
+    profile: str = "DEFAULT"
+    auth: _Auth | None = None
+    timeout_seconds: float = Field(10.0, alias="timeoutSeconds", gt=0)
+    poll_interval_seconds: float = Field(30.0, alias="pollIntervalSeconds", gt=0)
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> OkeSettings:
+        if self.endpoint is not None:
+            if not self.endpoint.startswith(("http://", "https://")):
+                raise ValueError("endpoint must start with http:// or https://")
+            if len(self.regions) > 1 and "{region}" not in self.endpoint:
+                raise ValueError("endpoint must contain {region} when several regions are set")
+        return self
+
+
+def parse_settings(settings: Mapping[str, Any]) -> OkeSettings:
+    try:
+        return OkeSettings.model_validate(dict(settings))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"invalid oke settings: {problems}") from None
+
+
+def oke_version(version: str) -> str:
+    """OKE spells versions ``v1.30.1``."""
+    v = version.strip()
+    return v if v.startswith("v") else f"v{v}"
+
+
+def _same(a: str | None, b: str) -> bool:
+    try:
+        return a is not None and parse_version(a) == parse_version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def _sorted_versions(versions: set[str]) -> tuple[str, ...]:
+    return tuple(sorted(versions, key=parse_version))
+
+
+class OkeProvider:
+    type = "oke"
+
+    def __init__(self, name: str = "oke", settings: Mapping[str, Any] | None = None, *, clock: Clock | None = None,
+                 config_dir: str | None = None, **_: Any):
+        self.name = name
+        self.settings = parse_settings(settings or {})
+        self.clock = clock or SystemClock()
+        self._config_dir = Path(config_dir) if config_dir else None
+        self._oci = import_optional("oci", "oke")
+        self._clients: dict[str, Any] = {}
+        self._base_config: dict[str, Any] | None = None
+
+    # ---- SDK plumbing -----------------------------------------------------------------------------------
+    def _call(self, action: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Every SDK call goes through here: foreign errors become Temporary/PermanentProviderError."""
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            err = translate_error(exc, provider=self.name, action=action)
+            if err is None:
+                raise
+            log.info("oke call failed", extra={"provider": self.name, "operation": action, "reason": err.code})
+            raise err from exc
+
+    def _path(self, p: str) -> str:
+        path = Path(p).expanduser()
+        return str(self._config_dir / path if self._config_dir and not path.is_absolute() else path)
+
+    def _config(self) -> dict[str, Any]:
+        if self._base_config is None:
+            s, oci = self.settings, self._oci
+            if s.auth is not None:
+                cfg: dict[str, Any] = {"tenancy": s.auth.tenancy, "user": s.auth.user,
+                                       "fingerprint": s.auth.fingerprint, "region": s.auth.region}
+                if s.auth.private_key_file:
+                    cfg["key_file"] = self._path(s.auth.private_key_file)
+                else:
+                    cfg["key_content"] = s.auth.private_key.get_secret_value() if s.auth.private_key else None
+                if s.auth.passphrase is not None:
+                    cfg["pass_phrase"] = s.auth.passphrase.get_secret_value()
+            else:
+                file = self._path(s.config_file) if s.config_file else oci.config.DEFAULT_LOCATION
+                cfg = self._call("read OCI config", oci.config.from_file, file_location=file, profile_name=s.profile)
+            self._base_config = cfg
+        return self._base_config
+
+    def regions(self) -> list[str]:
+        if self.settings.regions:
+            return list(self.settings.regions)
+        region = self._config().get("region")
+        if not region:
+            raise PermanentProviderError("no OCI region: set regions in the oke settings", provider=self.name,
+                                         code="InvalidConfig")
+        return [region]
+
+    def _client(self, region: str) -> Any:
+        if region not in self._clients:
+            oci, s = self._oci, self.settings
+            cfg = {**self._config(), "region": region}
+            kwargs: dict[str, Any] = {
+                "retry_strategy": oci.retry.NoneRetryStrategy(),
+                "circuit_breaker_strategy": oci.circuit_breaker.NoCircuitBreakerStrategy(),
+                "timeout": (min(5.0, s.timeout_seconds), s.timeout_seconds)}
+            if s.auth is not None:
+                kwargs["signer"] = self._call(
+                    "load API key", oci.signer.Signer, cfg["tenancy"], cfg["user"], cfg["fingerprint"],
+                    private_key_file_location=cfg.get("key_file"), pass_phrase=cfg.get("pass_phrase"),
+                    private_key_content=cfg.get("key_content"))
+            if s.endpoint:
+                kwargs["service_endpoint"] = s.endpoint.replace("{region}", region)
+            self._clients[region] = self._call("create ContainerEngineClient",
+                                               oci.container_engine.ContainerEngineClient, cfg, **kwargs)
+        return self._clients[region]
+
+    def _all(self, action: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Any]:
+        """Follow ``opc-next-page``. (oci.pagination wraps calls in the SDK's default retry strategy, which
+        sleeps; fleet retries on its own schedule, so pages are fetched here without retries.)"""
+        items: list[Any] = []
+        page: str | None = None
+        for _ in range(MAX_PAGES):
+            resp = self._call(action, fn, *args, **({**kwargs, "page": page} if page else kwargs))
+            items.extend(resp.data or [])
+            page = resp.next_page
+            if not page:
+                return items
+        raise TemporaryProviderError(f"{action}: more than {MAX_PAGES} pages", provider=self.name, code="Paging")
+
+    # ---- discovery ------------------------------------------------------------------------------------
+    def discover(self) -> list[Cluster]:
+        out: list[Cluster] = []
+        for region in self.regions():
+            ce = self._client(region)
+            for comp in self.settings.compartments:
+                clusters = [c for c in self._all("list clusters", ce.list_clusters, comp)
+                            if c.lifecycle_state not in GONE]
+                if not clusters:
+                    continue
+                opts = self._call("get cluster options", ce.get_cluster_options, "all", compartment_id=comp,
+                                  should_list_all_patch_versions=True).data.kubernetes_versions or []
+                for c in clusters:
+                    pools = self._all("list node pools", ce.list_node_pools, comp, cluster_id=c.id)
+                    out.append(self._to_cluster(region, comp, c, pools, opts))
+        return out
+
+    def _to_cluster(self, region: str, comp: str, c: Any, pools: list[Any], opts: list[str]) -> Cluster:
+        node_pools = tuple(
+            NodePool(p.name, p.kubernetes_version, nodes=_pool_size(p),
+                     healthy=p.lifecycle_state in ("ACTIVE", "UPDATING"), upgrading=p.lifecycle_state == "UPDATING")
+            for p in pools if p.lifecycle_state not in GONE)
+        tags = dict(c.freeform_tags or {})
+        tags.pop(TARGET_TAG, None)
+        return Cluster(
+            provider=self.name, location=region, name=c.name, control_plane=c.kubernetes_version,
+            node_pools=node_pools, labels=tags, provider_type=self.type,
+            available=self._cp_versions(c.kubernetes_version, c.available_kubernetes_upgrades, opts),
+            auto_upgrade=None,   # OKE never upgrades a control plane by itself
+            healthy=c.lifecycle_state in ("ACTIVE", "UPDATING"),
+            upgrading=c.lifecycle_state == "UPDATING" or any(p.upgrading for p in node_pools),
+            extra={"clusterId": c.id, "compartmentId": comp, "region": region, "type": c.type,
+                   "lifecycleState": c.lifecycle_state,
+                   "nodePoolIds": {p.name: p.id for p in pools if p.lifecycle_state not in GONE}})
+
+    @staticmethod
+    def _cp_versions(current: str, upgrades: list[str] | None, opts: list[str]) -> tuple[str, ...]:
+        """The current version, OKE's availableKubernetesUpgrades, and every newer supported version."""
+        vs = {current, *(upgrades or [])}
+        try:
+            cur = parse_version(current)
+            vs.update(v for v in opts if parse_version(v) > cur)
+            return _sorted_versions(vs)
+        except InvalidVersion:
+            return tuple(sorted(vs))
+
+    def _locate(self, cluster: Cluster) -> tuple[Any, str, str]:
+        """(client, compartment, cluster OCID) for a discovered cluster, finding it by name if needed."""
+        extra = cluster.extra or {}
+        region = extra.get("region") or cluster.location
+        ce = self._client(region)
+        if extra.get("clusterId") and extra.get("compartmentId"):
+            return ce, extra["compartmentId"], extra["clusterId"]
+        for comp in self.settings.compartments:
+            found = [c for c in self._all("list clusters", ce.list_clusters, comp, name=cluster.name)
+                     if c.lifecycle_state not in GONE]
+            if found:
+                return ce, comp, found[0].id
+        raise PermanentProviderError(f"cluster {cluster.id} not found in {region}", provider=self.name,
+                                     code="NotAuthorizedOrNotFound")
+
+    def offers(self, cluster: Cluster) -> VersionOffers:
+        ce, comp, cid = self._locate(cluster)
+        c = self._call("get cluster", ce.get_cluster, cid).data
+        opts = self._call("get cluster options", ce.get_cluster_options, cid, compartment_id=comp,
+                          should_list_all_patch_versions=True).data.kubernetes_versions or []
+        return VersionOffers(self._cp_versions(c.kubernetes_version, c.available_kubernetes_upgrades, opts),
+                             {"*": _sorted_versions(set(opts))})
+
+    # ---- steps ----------------------------------------------------------------------------------------
+    def check_step(self, cluster: Cluster, step: Step) -> list[str]:
+        if step.component is Component.CONTROL_PLANE:
+            return []
+        pool = cluster.pool(step.pool or "")
+        return list(compute_cycling(step, pool.nodes if pool else None).warnings)
+
+    def _running(self, ce: Any, comp: str, cid: str, op_type: str, resource_id: str) -> list[Any]:
+        wrs = self._all("list work requests", ce.list_work_requests, comp, cluster_id=cid, resource_id=resource_id,
+                        resource_type="CLUSTER" if op_type == "CLUSTER_UPDATE" else "NODEPOOL", status=RUNNING_WR)
+        return [w for w in wrs if w.status in RUNNING_WR and w.operation_type == op_type
+                and any(r.identifier == resource_id for r in w.resources or [])]
+
+    def _ref(self, cluster: Cluster, step: Step, op_id: str, region: str, comp: str, target: str) -> OperationRef:
+        return OperationRef(op_id, cluster.id, step.key, {"region": region, "compartmentId": comp,
+                                                          "target": target})
+
+    def start(self, cluster: Cluster, step: Step) -> OperationRef:
+        ce, comp, cid = self._locate(cluster)
+        region = (cluster.extra or {}).get("region") or cluster.location
+        target = oke_version(step.to)
+        if step.component is Component.CONTROL_PLANE:
+            c = self._call("get cluster", ce.get_cluster, cid).data
+            if _same(c.kubernetes_version, target):
+                return self._ref(cluster, step, f"{DONE_PREFIX}{cid}@{target}", region, comp, target)
+            running = self._running(ce, comp, cid, "CLUSTER_UPDATE", cid)
+            if running:
+                return self._adopt(cluster, step, running[0], c.freeform_tags, region, comp, target)
+            details = self._oci.container_engine.models.UpdateClusterDetails(
+                kubernetes_version=target, freeform_tags={**(c.freeform_tags or {}), TARGET_TAG: target})
+            resp = self._call("update cluster", ce.update_cluster, cid, details)
+        else:
+            pid = self._pool_id(ce, comp, cid, cluster, step)
+            p = self._call("get node pool", ce.get_node_pool, pid).data
+            if _same(p.kubernetes_version, target) and all(_same(n.kubernetes_version, target) for n in p.nodes or []):
+                return self._ref(cluster, step, f"{DONE_PREFIX}{pid}@{target}", region, comp, target)
+            running = self._running(ce, comp, cid, "NODEPOOL_UPDATE", pid)
+            if running:
+                return self._adopt(cluster, step, running[0], p.freeform_tags, region, comp, target)
+            resp = self._call("update node pool", ce.update_node_pool, pid, self._pool_details(p, step, target))
+        wr = resp.headers.get("opc-work-request-id")
+        if not wr:
+            raise TemporaryProviderError(f"OKE accepted the update of {cluster.id} without a work request id",
+                                         provider=self.name, code="NoWorkRequest")
+        log.info("oke upgrade started", extra={"provider": self.name, "cluster": cluster.id, "operation": wr})
+        return self._ref(cluster, step, wr, region, comp, target)
+
+    def _adopt(self, cluster: Cluster, step: Step, wr: Any, tags: Mapping[str, str] | None, region: str,
+               comp: str, target: str) -> OperationRef:
+        """A work request is running: ours if the resource's target tag says so, else try later."""
+        if (tags or {}).get(TARGET_TAG) == target:
+            return self._ref(cluster, step, wr.id, region, comp, target)
+        raise TemporaryProviderError(f"another update ({wr.operation_type} {wr.id}) is in progress on {cluster.id}",
+                                     provider=self.name, code="IncorrectState",
+                                     retry_after=self.settings.poll_interval_seconds)
+
+    def _pool_id(self, ce: Any, comp: str, cid: str, cluster: Cluster, step: Step) -> str:
+        ids = (cluster.extra or {}).get("nodePoolIds") or {}
+        if step.pool in ids:
+            return ids[step.pool]
+        found = [p for p in self._all("list node pools", ce.list_node_pools, comp, cluster_id=cid, name=step.pool)
+                 if p.lifecycle_state not in GONE]
+        if not found:
+            raise PermanentProviderError(f"node pool {step.pool} not found in {cluster.id}", provider=self.name,
+                                         code="NotAuthorizedOrNotFound")
+        return found[0].id
+
+    def _pool_details(self, pool: Any, step: Step, target: str) -> Any:
+        models = self._oci.container_engine.models
+        plan = compute_cycling(step, len(pool.nodes) if pool.nodes is not None else _pool_size(pool))
+        kwargs: dict[str, Any] = {"kubernetes_version": target,
+                                  "freeform_tags": {**(pool.freeform_tags or {}), TARGET_TAG: target}}
+        if plan.cycle:
+            kwargs["node_pool_cycling_details"] = models.NodePoolCyclingDetails(
+                is_node_cycling_enabled=True, maximum_surge=plan.maximum_surge,
+                maximum_unavailable=plan.maximum_unavailable)
+        if plan.eviction_grace is not None:
+            kwargs["node_eviction_node_pool_settings"] = models.NodeEvictionNodePoolSettings(
+                eviction_grace_duration=plan.eviction_grace)
+        return models.UpdateNodePoolDetails(**kwargs)
+
+    def poll(self, cluster: Cluster, op: OperationRef) -> OperationStatus:
+        if op.id.startswith(DONE_PREFIX):
+            return OperationStatus(OperationState.SUCCEEDED, f"already at {op.data.get('target', '')}", 1.0)
+        region = op.data.get("region") or (cluster.extra or {}).get("region") or cluster.location
+        ce = self._client(region)
+        wr = self._call("get work request", ce.get_work_request, op.id).data
+        if wr.status == "SUCCEEDED":
+            return OperationStatus(OperationState.SUCCEEDED, f"{wr.operation_type} succeeded", 1.0)
+        if wr.status in ("FAILED", "CANCELED"):
+            comp = op.data.get("compartmentId") or wr.compartment_id
+            errors = self._call("list work request errors", ce.list_work_request_errors, comp, op.id).data or []
+            detail = "; ".join(f"{e.code}: {e.message}" for e in errors) or "no error details"
+            return OperationStatus(OperationState.FAILED, f"{wr.operation_type} {wr.status.lower()}: {detail}")
+        return OperationStatus(OperationState.RUNNING, f"{wr.operation_type} {wr.status.lower()}",
+                               poll_after=self.settings.poll_interval_seconds)
+
+
+def _pool_size(p: Any) -> int:
+    cfg = getattr(p, "node_config_details", None)
+    if cfg is not None and cfg.size is not None:
+        return int(cfg.size)
+    return int(getattr(p, "quantity_per_subnet", 0) or 0) * len(getattr(p, "subnet_ids", None) or [])

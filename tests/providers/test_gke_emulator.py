@@ -1,0 +1,218 @@
+"""The GKE emulator on its own, driven by the real SDK (REST) and by raw HTTP."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
+import pytest
+
+google_exc = pytest.importorskip("google.api_core.exceptions")
+container_v1 = pytest.importorskip("google.cloud.container_v1")
+
+from google.auth.credentials import AnonymousCredentials
+
+from fleet.clock import FakeClock
+from providers.gke.emulator import GkeEmulator
+
+V1, V2, V3 = "1.29.4-gke.1043002", "1.29.8-gke.1211000", "1.30.2-gke.1587003"
+C = "projects/p/locations/europe-west1/clusters/c1"
+NP = f"{C}/nodePools/np1"
+
+
+@pytest.fixture
+def env():
+    clock = FakeClock()
+    em = GkeEmulator(clock, master_seconds=600, node_seconds=100)
+    em.server.timeout_delay_s = 0.2
+    em.set_versions([V1, V2, V3], project="p")
+    em.add_cluster("c1", V1, {"np1": V1, "np2": {"version": V1, "nodes": 2}}, project="p", location="europe-west1")
+    em.start()
+    client = container_v1.ClusterManagerClient(credentials=AnonymousCredentials(), transport="rest",
+                                               client_options={"api_endpoint": em.url})
+    yield clock, em, client
+    em.stop()
+
+
+def _pool_request(version: str, **settings) -> container_v1.UpdateNodePoolRequest:
+    return container_v1.UpdateNodePoolRequest(name=NP, node_version=version, image_type="COS_CONTAINERD",
+                                              upgrade_settings=container_v1.NodePool.UpgradeSettings(**settings))
+
+
+def _raw(em: GkeEmulator, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(em.url + path, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_operations_progress_only_with_virtual_time(env):
+    clock, _, client = env
+    op = client.update_master(name=C, master_version=V3, retry=None)
+    name = f"projects/p/locations/europe-west1/operations/{op.name}"
+    assert op.status == container_v1.Operation.Status.RUNNING
+    assert client.get_cluster(name=C, retry=None).status == container_v1.Cluster.Status.RECONCILING
+    clock.advance(599)
+    assert client.get_operation(name=name, retry=None).status == container_v1.Operation.Status.RUNNING
+    assert client.get_cluster(name=C, retry=None).current_master_version == V1     # unchanged while running
+    clock.advance(1)
+    done = client.get_operation(name=name, retry=None)
+    assert done.status == container_v1.Operation.Status.DONE and done.end_time
+    cluster = client.get_cluster(name=C, retry=None)
+    assert cluster.current_master_version == V3
+    assert cluster.status == container_v1.Cluster.Status.RUNNING
+
+
+def test_node_pool_duration_follows_the_budget(env):
+    clock, _, client = env
+    client.update_master(name=C, master_version=V3, retry=None)
+    clock.advance(600)
+    op = client.update_node_pool(request=_pool_request(V3, max_surge=3, max_unavailable=0), retry=None)
+    assert {m.name: m.int_value for m in op.progress.metrics}["NODES_TOTAL"] == 3
+    clock.advance(100)          # 3 nodes, 3 at once: one batch of 100 s
+    pool = client.get_node_pool(name=NP, retry=None)
+    assert pool.version == V3 and pool.status == container_v1.NodePool.Status.RUNNING
+    assert pool.upgrade_settings.max_surge == 3
+
+
+def test_second_upgrade_while_one_runs_is_refused(env):
+    clock, em, client = env
+    first = client.update_master(name=C, master_version=V2, retry=None)
+    with pytest.raises(google_exc.BadRequest) as info:
+        client.update_master(name=C, master_version=V3, retry=None)
+    body = info.value.response.json()["error"]
+    assert body["status"] == "FAILED_PRECONDITION" and first.name in body["message"]
+    assert "is currently upgrading" in body["message"]
+    with pytest.raises(google_exc.BadRequest):       # a node pool of the same cluster is refused too
+        client.update_node_pool(request=_pool_request(V1, max_surge=1), retry=None)
+    assert len(em.upgrade_log) == 1
+    clock.advance(600)
+    client.update_master(name=C, master_version=V3, retry=None)      # after it is done: accepted
+    assert [e["version"] for e in em.upgrade_log] == [V2, V3]
+
+
+@pytest.mark.parametrize("fault,exc,status", [
+    ("throttle", google_exc.TooManyRequests, "RESOURCE_EXHAUSTED"),
+    ("server-error", google_exc.ServiceUnavailable, "UNAVAILABLE"),
+    ("forbidden", google_exc.Forbidden, "PERMISSION_DENIED"),
+    ("not-found", google_exc.NotFound, "NOT_FOUND"),
+])
+def test_injected_faults_are_one_shot_and_shaped_like_gke(env, fault, exc, status):
+    _, em, client = env
+    em.inject(fault)
+    with pytest.raises(exc) as info:
+        client.get_server_config(name="projects/p/locations/europe-west1", retry=None)
+    assert info.value.response.json()["error"]["status"] == status
+    if fault == "throttle":
+        assert info.value.response.headers["Retry-After"] == "2"
+    assert client.get_server_config(name="projects/p/locations/europe-west1", retry=None).valid_master_versions
+
+
+def test_timeout_fault_answers_late(env):
+    _, em, client = env
+    em.inject("timeout")
+    with pytest.raises(Exception):  # noqa: B017 - requests' ReadTimeout; the adapter test checks the mapping
+        client.get_cluster(name=C, retry=None, timeout=0.05)
+
+
+def test_failed_operation_leaves_versions(env):
+    clock, em, client = env
+    em.inject("fail-operation")
+    op = client.update_master(name=C, master_version=V2, retry=None)
+    clock.advance(3600)
+    done = client.get_operation(name=f"projects/p/locations/europe-west1/operations/{op.name}", retry=None)
+    assert done.status == container_v1.Operation.Status.DONE
+    assert done.error.code == 13 and "injected" in done.error.message
+    assert client.get_cluster(name=C, retry=None).current_master_version == V1
+    info = client.fetch_cluster_upgrade_info(name=C, retry=None)
+    assert info.upgrade_details[0].state == container_v1.UpgradeDetails.State.FAILED
+
+
+def test_upgrade_settings_are_recorded(env):
+    clock, em, client = env
+    client.update_node_pool(request=_pool_request(V1, max_surge=2, max_unavailable=1, strategy="SURGE"), retry=None)
+    clock.advance(3600)
+    client.update_master(name=C, master_version=V2, retry=None)
+    clock.advance(600)
+    client.update_node_pool(request=_pool_request(V2, strategy="BLUE_GREEN", blue_green_settings={
+        "standard_rollout_policy": {"batch_percentage": 0.5, "batch_soak_duration": timedelta(seconds=60)},
+        "node_pool_soak_duration": timedelta(seconds=300)}), retry=None)
+    pool_entries = [e for e in em.upgrade_log if e["nodePool"] == "np1"]
+    assert pool_entries[0]["upgradeSettings"] == {"maxSurge": 2, "maxUnavailable": 1, "strategy": "SURGE"}
+    assert pool_entries[1]["upgradeSettings"] == {
+        "strategy": "BLUE_GREEN", "blueGreenSettings": {
+            "standardRolloutPolicy": {"batchPercentage": 0.5, "batchSoakDuration": "60s"},
+            "nodePoolSoakDuration": "300s"}}
+    # blue-green: green pool (100 s) + 2 batches x (100 s + 60 s soak) + 300 s pool soak = 720 s
+    clock.advance(719)
+    assert client.get_node_pool(name=NP, retry=None).version == V1
+    clock.advance(1)
+    assert client.get_node_pool(name=NP, retry=None).version == V2
+
+
+@pytest.mark.parametrize("version,fragment", [
+    ("1.99.0", "unsupported"),
+    ("1.31.0-gke.1", "unsupported"),
+    ("nonsense", "unsupported"),
+])
+def test_invalid_master_versions_are_refused(env, version, fragment):
+    _, em, client = env
+    with pytest.raises(google_exc.BadRequest) as info:
+        client.update_master(name=C, master_version=version, retry=None)
+    assert info.value.response.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert fragment in info.value.message
+    assert em.upgrade_log == []
+
+
+def test_cloud_rules_minor_skip_node_newer_than_master_both_zero(env):
+    _, em, client = env
+    em.set_versions([V1, V3, "1.31.1-gke.1"], project="p")
+    em.add_cluster("old", "1.29.4-gke.1043002", {"np1": V1}, project="p", location="europe-west1")
+    with pytest.raises(google_exc.BadRequest, match="one minor"):
+        client.update_master(name=C.replace("c1", "old"), master_version="1.31.1-gke.1", retry=None)
+    with pytest.raises(google_exc.BadRequest, match="newer than the master"):
+        client.update_node_pool(request=_pool_request(V3, max_surge=1), retry=None)
+    with pytest.raises(google_exc.BadRequest, match="both be 0"):
+        client.update_node_pool(request=_pool_request(V1, max_surge=0, max_unavailable=0), retry=None)
+    assert client.update_master(name=C, master_version="1.30", retry=None).status   # GKE alias 1.X works
+    assert em.upgrade_log[-1]["version"] == V3
+
+
+def test_malformed_bodies_and_enum_encoding(env):
+    _, em, _ = env
+    status, body = _raw(em, "POST", f"/v1/{C}:updateMaster", {"masterVersion": V2, "bogusField": 1})
+    assert status == 400 and body["error"]["status"] == "INVALID_ARGUMENT"
+    status, body = _raw(em, "PUT", f"/v1/{NP}", {"nodeVersion": 129, "imageType": "COS_CONTAINERD"})
+    assert status == 400
+    status, body = _raw(em, "PUT", f"/v1/{NP}", {"nodeVersion": V1})             # imageType is required
+    assert status == 400 and "image_type" in body["error"]["message"]
+    status, body = _raw(em, "GET", f"/v1/{C}")
+    assert status == 200 and body["status"] == "RUNNING"                           # strings by default
+    status, body = _raw(em, "GET", f"/v1/{C}?%24alt=json%3Benum-encoding%3Dint")
+    assert body["status"] == 2                                                     # ints when asked
+    status, body = _raw(em, "GET", "/v1/projects/other/locations/-/clusters")
+    assert status == 403 and body["error"]["status"] == "PERMISSION_DENIED"
+    assert em.upgrade_log == []
+
+
+def test_lists_and_upgrade_info(env):
+    clock, em, client = env
+    em.add_cluster("c2", V1, {"np1": V1}, project="p", location="us-east1-b", release_channel="REGULAR")
+    assert {c.name for c in client.list_clusters(parent="projects/p/locations/-", retry=None).clusters} == {"c1", "c2"}
+    assert [c.name for c in client.list_clusters(parent="projects/p/locations/us-east1-b",
+                                                 retry=None).clusters] == ["c2"]
+    op = client.update_master(name=C, master_version=V2, retry=None)
+    info = client.fetch_cluster_upgrade_info(name=C, retry=None)
+    assert info.upgrade_details[0].target_version == V2
+    assert info.upgrade_details[0].state == container_v1.UpgradeDetails.State.RUNNING
+    ops = client.list_operations(parent="projects/p/locations/europe-west1", retry=None).operations
+    assert [o.name for o in ops] == [op.name] and ops[0].target_link.endswith(C)
+    assert client.list_operations(parent="projects/p/locations/us-east1-b", retry=None).operations == []
+    assert client.fetch_node_pool_upgrade_info(name=NP, retry=None).upgrade_details == []
+    assert em.next_completion() == clock.now() + timedelta(seconds=600)
