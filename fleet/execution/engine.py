@@ -76,6 +76,8 @@ class Engine:
         self._policies = policies
         self.clock = clock
         self.interval = reconcile_interval
+        self.min_poll = min(MIN_POLL, reconcile_interval)
+        self.first_poll = min(FIRST_POLL, reconcile_interval)
         self.actor = actor
         self.epoch = epoch
         self.owns = owns or (lambda cluster_id: True)
@@ -242,7 +244,7 @@ class Engine:
                 if not open_idx:
                     values["status"] = "done" if not any(rc["status"] == "failed" for rc in ctx.clusters) else "failed"
                 conn.execute(update(S.runs).where(S.runs.c.id == ctx.row["id"]).values(**values))
-                for idx, name in present:
+                for _idx, name in present:
                     if name in done_at and name not in (ctx.row["wave_done_at"] or {}):
                         self.store.add_event(conn, now, "wave-done", actor=self.actor, run_id=ctx.row["id"],
                                              message=f"wave {name} complete")
@@ -319,7 +321,7 @@ class Engine:
             conn.execute(update(S.steps).where(S.steps.c.id == row["id"]).values(
                 state="running", operation_id=op.id, operation_data=op_to_json(op), started_at=now,
                 attempts=row["attempts"] + 1, provider_calls=row["provider_calls"] + 1,
-                next_action_at=now + FIRST_POLL, message=""))
+                next_action_at=now + self.first_poll, message=""))
             self.store.add_event(conn, now, "step-dispatched", actor=self.actor, run_id=run_id, cluster_id=cid,
                                  step_key=step.key, operation_id=op.id,
                                  data={"to": step.to, "minor": bool(row.get("minor")), "epoch": self.epoch})
@@ -362,8 +364,8 @@ class Engine:
             if st.poll_after is not None:
                 delay = timedelta(seconds=st.poll_after)
             else:
-                delay = FIRST_POLL * (2 ** min(polls, 6))
-            delay = min(MAX_POLL, max(MIN_POLL, delay))
+                delay = self.first_poll * (2 ** min(polls, 6))
+            delay = min(MAX_POLL, max(self.min_poll, delay))
             self._update_step(step, polls=polls, provider_calls=step["provider_calls"] + 1,
                               next_action_at=now + delay, message=st.message)
         elif st.state is OperationState.FAILED:
@@ -398,7 +400,7 @@ class Engine:
         if attempts >= VERIFY_ATTEMPTS + 1:
             self._fail_step(ctx, rc, step, now, why)
         else:
-            self._update_step(step, attempts=attempts, next_action_at=now + MIN_POLL * attempts, message=why)
+            self._update_step(step, attempts=attempts, next_action_at=now + self.min_poll * attempts, message=why)
 
     def _update_step(self, step: dict[str, Any], **values: Any) -> None:
         with self.store.write("step update") as conn:

@@ -13,7 +13,7 @@ from fleet.errors import PlanningError
 from fleet.planning.budgets import resolve_fenceposts
 from fleet.planning.paths import PATHS, NoPath, check_path
 from fleet.planning.plan import ClusterPlan, Plan, PlannedStep, step_for_provider
-from fleet.planning.windows import Schedule
+from fleet.planning.windows import Interval, Schedule
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, Component, Step, VersionOffers
 from fleet.versions import InvalidVersion, Version, max_kubelet_skew, newest_of_minor, parse_version
@@ -46,6 +46,66 @@ def _parse_all(values: Sequence[str]) -> list[Version]:
     return out
 
 
+class _Offered:
+    """One tuple of offered spellings, parsed once: in the order given, and per minor newest first."""
+
+    __slots__ = ("by_minor", "versions")
+
+    def __init__(self, values: Sequence[str]):
+        self.versions = _parse_all(values)
+        by_minor: dict[tuple[int, int], list[Version]] = {}
+        for v in self.versions:
+            by_minor.setdefault(v.minor_key, []).append(v)
+        for vs in by_minor.values():
+            vs.sort(reverse=True)  # stable: equal versions keep the order given (the first one wins)
+        self.by_minor = by_minor
+
+
+_TargetAndPath = tuple[Version | None, list[Version] | None, tuple[type[Exception], str] | None]
+
+
+class _Memo:
+    """What many clusters share within one planning pass (one ``now``): parsed offers; target and path per
+    (policy target, path kind, offers, current version); the next allowed window per (policy, minor step)."""
+
+    def __init__(self) -> None:
+        self.offered: dict[tuple[str, ...], _Offered] = {}
+        self.targets: dict[tuple[str, str, int, str], _TargetAndPath] = {}
+        self.windows: dict[tuple[int, bool], Interval | None] = {}
+
+    def parse(self, values: Sequence[str]) -> _Offered:
+        key = values if isinstance(values, tuple) else tuple(values)
+        o = self.offered.get(key)
+        if o is None:
+            o = self.offered[key] = _Offered(key)
+        return o
+
+    def target_and_path(self, policy: UpgradePolicy, offered: _Offered, current: Version) -> _TargetAndPath:
+        """(target, path, error): path is None when the cluster is ahead; error is (Blocked|NoPath, reason)."""
+        spec, kind = policy.spec.target.version, policy.spec.path
+        key = (spec, kind, id(offered), current.raw)  # ``offered`` lives as long as the memo: ids are stable
+        hit = self.targets.get(key)
+        if hit is None:
+            target: Version | None = None
+            path: list[Version] | None = None
+            err: tuple[type[Exception], str] | None = None
+            try:
+                target = resolve_target(spec, offered.versions, current)
+                if not (target < current and not target.same_release(current)):
+                    path = PATHS[kind](current, target, offered.versions) if target > current else []
+                    check_path(current, path, target)
+            except (Blocked, NoPath) as exc:
+                err = (type(exc), str(exc))
+            hit = self.targets[key] = (target, path, err)
+        return hit
+
+    def next_allowed(self, chosen: _Compiled, now: datetime, minor: bool) -> Interval | None:
+        key = (id(chosen), minor)
+        if key not in self.windows:
+            self.windows[key] = chosen.schedule.next_allowed(now, minor)
+        return self.windows[key]
+
+
 def resolve_target(spec: str, offered: list[Version], current: Version) -> Version:
     """The version a target spelling means for this cluster. Raises Blocked when nothing satisfies it."""
     candidates = offered + [current]
@@ -75,25 +135,25 @@ def resolve_target(spec: str, offered: list[Version], current: Version) -> Versi
     return spelled[0] if spelled else max(exact)
 
 
-def _pool_version_for(cp: Version, pool_offered: list[Version] | None) -> Version:
-    """The version a pool moves to when following a control plane at ``cp``."""
-    if not pool_offered:
+def _pool_version_for(cp: Version, pool_offered: _Offered | None) -> Version:
+    """The version a pool moves to when following a control plane at ``cp``: the newest offered node version
+    of its minor not newer than it (the control plane's own version when no node versions are offered)."""
+    if pool_offered is None or not pool_offered.versions:
         return cp
-    best = None
-    for v in pool_offered:
-        if v.minor_key == cp.minor_key and v.not_newer_than(cp) and (best is None or v > best):
-            best = v
-    if best is None:
-        raise Blocked(f"no node version offered for {cp.minor_str}")
-    return best
+    for v in pool_offered.by_minor.get(cp.minor_key, ()):
+        if v.not_newer_than(cp):
+            return v
+    raise Blocked(f"no node version offered for {cp.minor_str}")
 
 
 def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version], current: Version,
-                offers: VersionOffers, warnings: list[str]) -> list[PlannedStep]:
+                offers: VersionOffers, warnings: list[str], memo: _Memo | None = None) -> list[PlannedStep]:
+    memo = memo or _Memo()
     spec = policy.spec.node_pools
     steps: list[PlannedStep] = []
     pools: dict[str, Version] = {}
-    pool_offers: dict[str, list[Version] | None] = {}
+    pool_offers: dict[str, _Offered | None] = {}
+    budgets: dict[str, tuple[int, int]] = {}
     nodes: dict[str, int] = {}
     for p in cluster.node_pools:
         try:
@@ -104,14 +164,16 @@ def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version],
             warnings.append(f"node pool {p.name} ({p.version}) is newer than the control plane ({cluster.control_plane})")
         pools[p.name] = pv
         own = p.available or offers.node_pools.get(p.name) or offers.node_pools.get("*")
-        pool_offers[p.name] = _parse_all(own) if own else None
+        pool_offers[p.name] = memo.parse(own) if own else None
         nodes[p.name] = p.nodes
 
     def pool_step(name: str, to: Version) -> None:
         frm = pools[name]
         if not to > frm:
             return
-        surge, unavail = resolve_fenceposts(spec.max_surge, spec.max_unavailable, nodes[name])
+        if name not in budgets:
+            budgets[name] = resolve_fenceposts(spec.max_surge, spec.max_unavailable, nodes[name])
+        surge, unavail = budgets[name]
         steps.append(PlannedStep(Component.NODE_POOL, str(to), str(frm), name, surge, unavail,
                                  minor=to.minor_key != frm.minor_key))
         pools[name] = to
@@ -136,12 +198,15 @@ def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version],
     lockstep = policy.spec.node_pools.upgrade == "lockstep"
     if lockstep and policy.spec.path == "patch-first-then-minor" and cp_path:
         # patch first for pools too: newest node version of the current minor (e.g. EKS AMI releases)
+        # (optional: when no node version of the current minor is offered, the pools simply follow later)
         first = cp_path[0]
         if first.minor_key != cp.minor_key:
             for name in pools:
-                target = _pool_version_for(cp, pool_offers[name])
-                if target.minor_key == cp.minor_key:
-                    pool_step(name, target)
+                try:
+                    target = _pool_version_for(cp, pool_offers[name])
+                except Blocked:
+                    continue
+                pool_step(name, target)
     for v in cp_path:
         for name, pv in pools.items():
             if v.minors_from(pv) > max_kubelet_skew(v):
@@ -152,7 +217,7 @@ def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version],
             for name in pools:
                 pool_step(name, _pool_version_for(cp, pool_offers[name]))
     for name in pools:  # pools end at the control plane's final version (lockstep: already there)
-            pool_step(name, _pool_version_for(cp, pool_offers[name]))
+        pool_step(name, _pool_version_for(cp, pool_offers[name]))
     return steps
 
 
@@ -202,8 +267,11 @@ def _wave(cluster: Cluster, policy: UpgradePolicy) -> tuple[str, int]:
 
 
 def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers: VersionOffers | None,
-                         now: datetime, checker: StepChecker | None = None, *, forced: bool = False) -> ClusterPlan:
-    """Plan one cluster. ``forced``: plan under ``compiled[0]`` whatever its selector says (a run's snapshot)."""
+                         now: datetime, checker: StepChecker | None = None, *, forced: bool = False,
+                         memo: _Memo | None = None) -> ClusterPlan:
+    """Plan one cluster. ``forced``: plan under ``compiled[0]`` whatever its selector says (a run's snapshot).
+    ``memo``: results shared with the other clusters of the same planning pass (compute_plan passes one)."""
+    memo = memo or _Memo()
     cp = ClusterPlan(
         id=cluster.id, provider=cluster.provider, provider_type=cluster.provider_type, name=cluster.name,
         location=cluster.location, labels=dict(cluster.labels), policy=None, status="unmanaged",
@@ -230,20 +298,24 @@ def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers
         cp.status = "blocked"
         cp.reasons.append(f"unreadable control-plane version {cluster.control_plane!r}")
         return cp
-    offered = _parse_all(cluster.available or offers.control_plane)
+    offered = memo.parse(cluster.available or offers.control_plane)
     try:
-        if not offered:
+        if not offered.versions:
             raise Blocked("the provider offers no versions for this cluster")
-        target = resolve_target(policy.spec.target.version, offered, current)
-        cp.target = str(target)
-        if target < current and not target.same_release(current):
+        target, path, err = memo.target_and_path(policy, offered, current)
+        if target is not None:
+            cp.target = str(target)
+        if err is not None:
+            raise err[0](err[1])
+        assert target is not None
+        if path is None:
             cp.status = "ahead"
             cp.reasons.append(f"control plane {current} is newer than the target {target}; never downgraded")
             return cp
-        path = PATHS[policy.spec.path](current, target, offered) if target > current else []
-        check_path(current, path, target)
-        cp.steps = _plan_steps(cluster, policy, path, current, offers, cp.warnings)
-        _check_steps(current, {p.name: parse_version(p.version) for p in cluster.node_pools}, cp.steps)
+        cp.steps = _plan_steps(cluster, policy, path, current, offers, cp.warnings, memo)
+        # with a managed topology the pools move with the control plane: no separate skew to check
+        pools = {} if cluster.pools_follow_control_plane else {p.name: parse_version(p.version) for p in cluster.node_pools}
+        _check_steps(current, pools, cp.steps)
     except (Blocked, NoPath) as exc:
         cp.status = "blocked"
         cp.reasons.append(str(exc))
@@ -259,7 +331,7 @@ def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers
                 if w not in seen:
                     seen.add(w)
                     cp.warnings.append(w)
-    cp.next_window = chosen.schedule.next_allowed(now, cp.steps[0].minor)
+    cp.next_window = memo.next_allowed(chosen, now, cp.steps[0].minor)
     if cp.next_window is None:
         cp.reasons.append("no maintenance window allows the next step within the next 400 days")
     return cp
@@ -271,12 +343,13 @@ def compute_plan(policies: Sequence[UpgradePolicy], clusters: Sequence[Cluster],
     """Plan every cluster. ``offers`` maps a provider name or type to fallback offers (or is a function of
     the cluster); ``checkers`` maps a provider name to its (pure) ``check_step``."""
     compiled = compile_policies(policies)
+    memo = _Memo()
     out = []
     for c in clusters:
         if callable(offers):
             o = offers(c)
         else:
             o = offers.get(c.provider) or offers.get(c.provider_type)
-        out.append(compute_cluster_plan(c, compiled, o, now, (checkers or {}).get(c.provider)))
+        out.append(compute_cluster_plan(c, compiled, o, now, (checkers or {}).get(c.provider), memo=memo))
     out.sort(key=lambda p: p.id)
     return Plan(now, out)

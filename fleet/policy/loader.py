@@ -25,19 +25,68 @@ class Loaded:
     sources: dict[int, tuple[str, int]] = field(default_factory=dict)  # id(model) -> (file, line)
 
 
+_TYPE_ERRORS = frozenset({"list_type", "dict_type", "model_type", "model_attributes_type", "string_type",
+                          "int_type", "float_type", "bool_type", "union_tag_invalid"})
+
+
+def _clean_loc(data: Any, loc: tuple[Any, ...], err_type: str) -> tuple[tuple[str | int, ...], str | None]:
+    """Drop pydantic's union-branch tags from ``loc`` by walking the user's data along it.
+
+    Returns the path the user wrote and the branch tag dropped (None when the error is not inside a union).
+    A part is a real key when the data at that point has it (or it names a missing/unknown field last)."""
+    out: list[str | int] = []
+    branch = None
+    cur = data
+    for i, part in enumerate(loc):
+        if (isinstance(cur, dict) and part in cur) or (
+                isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)):
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, dict) and i == len(loc) - 1 and err_type == "missing":
+            out.append(part)
+        elif isinstance(part, str):
+            branch = branch or part  # a union member's tag such as 'ProviderOffers' or 'list[...]'
+        else:
+            out.append(part)
+            cur = None
+    return tuple(out), branch
+
+
+def _message(err: Any) -> str:
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "literal_error":
+        msg = msg.replace("Input should be", "must be")
+    return msg
+
+
 def _problems_from(doc: Document, exc: ValidationError) -> list[Problem]:
-    out = []
+    # (path, union branch, type error?, message) for every error, in pydantic's order
+    found = []
     for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith(("function-", "union[")))
-        msg = err["msg"]
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field"
-        elif err["type"] == "literal_error":
-            msg = msg.replace("Input should be", "must be")
-        out.append(Problem(doc.file, doc.line_of(loc), format_path(loc), msg))
-    return out
+        path, branch = _clean_loc(doc.data, tuple(err["loc"]), err["type"])
+        found.append((path, branch, err["type"] in _TYPE_ERRORS, _message(err)))
+    # In a union, the branch whose type fits the value explains the problem: drop the other branches'
+    # "should be a valid list/dictionary" errors at the same path (keep them all when no branch fits).
+    fitting = {path for path, branch, type_error, _ in found if branch is not None and not type_error}
+    merged: dict[tuple[str | int, ...], list[str]] = {}  # no branch fits: one problem naming every branch
+    for path, branch, type_error, msg in found:
+        if branch is not None and type_error:
+            merged.setdefault(path, []).append(msg)
+    out: list[Problem] = []
+    seen = set()
+    for path, branch, type_error, msg in found:
+        if branch is not None and type_error:
+            if any(path[:len(f)] == f or f[:len(path)] == path for f in fitting):
+                continue
+            msg = " or ".join(dict.fromkeys(m.replace("Input should be ", "") for m in merged[path]))
+            msg = f"must be {msg}"
+        if (path, msg) in seen:
+            continue
+        seen.add((path, msg))
+        out.append(Problem(doc.file, doc.line_of(path), format_path(path), msg))
+    return sorted(out, key=lambda p: p.line or 0)
 
 
 def validate_document(doc: Document, kinds: tuple[str, ...] | None = None) -> Any:
@@ -59,10 +108,10 @@ def load_files(paths: list[str | Path], kinds: tuple[str, ...] | None = None) ->
     """Load every YAML document under ``paths``; raise InputError listing every problem found."""
     problems: list[Problem] = []
     loaded = Loaded()
-    files = yaml_files(paths)
     for p in paths:
         if not Path(p).exists():
             problems.append(Problem(str(p), None, "", "no such file or directory"))
+    files = yaml_files([p for p in paths if Path(p).exists()])
     seen_policy: dict[str, str] = {}
     for f in files:
         try:

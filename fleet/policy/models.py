@@ -193,6 +193,13 @@ class Exclusion(Strict):
     end: datetime
     scope: Literal["no-upgrades", "no-minor-upgrades"] = "no-upgrades"
 
+    @field_validator("start", "end")
+    @classmethod
+    def _year(cls, v: datetime) -> datetime:
+        if not 1970 <= v.year <= 9000:  # time zone and window arithmetic must stay inside datetime's range
+            raise ValueError("must be between the years 1970 and 9000")
+        return v
+
     @model_validator(mode="after")
     def _order(self) -> Exclusion:
         a, b = self.start, self.end
@@ -300,6 +307,17 @@ class Inventory(Strict):
     metadata: Metadata | None = None
     clusters: list[InventoryCluster] = Field(default_factory=list)
     offers: dict[str, list[VersionStr] | ProviderOffers] = Field(default_factory=dict)
+
+    @field_validator("clusters")
+    @classmethod
+    def _unique_ids(cls, v: list[InventoryCluster]) -> list[InventoryCluster]:
+        first: dict[str, int] = {}
+        for i, c in enumerate(v):
+            cid = c.id or f"{c.provider}/{c.location}/{c.name}"
+            if cid in first:
+                raise ValueError(f"duplicate cluster id {cid!r} (clusters[{first[cid]}] and clusters[{i}])")
+            first[cid] = i
+        return v
 
 
 # ---- fleet configuration -------------------------------------------------------------------------------

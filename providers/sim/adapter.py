@@ -8,8 +8,15 @@ from typing import Any
 
 from fleet.clock import Clock, SystemClock, iso
 from fleet.errors import PermanentProviderError, TemporaryProviderError
-from fleet.provider import (Cluster, Component, OperationRef, OperationState, OperationStatus, Step,
-                            VersionOffers)
+from fleet.provider import (
+    Cluster,
+    Component,
+    OperationRef,
+    OperationState,
+    OperationStatus,
+    Step,
+    VersionOffers,
+)
 from fleet.versions import parse_version
 from providers.sim.world import Faults, SimOperation, SimWorld
 

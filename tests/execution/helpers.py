@@ -24,7 +24,7 @@ def policy(name: str = "p", **spec: Any) -> UpgradePolicy:
                                          "metadata": {"name": name}, "spec": body})
 
 
-def sim_fleet(clock: FakeClock, n: int, *, cp: str = "1.28.3", pools: int = 1, labels=None,  # noqa: ANN001
+def sim_fleet(clock: FakeClock, n: int, *, cp: str = "1.28.3", pools: int = 1, labels=None,
               faults: Faults | None = None, cp_minutes: int = 20, pool_minutes: int = 10) -> SimWorld:
     world = SimWorld(clock, cp_duration=timedelta(minutes=cp_minutes), pool_duration=timedelta(minutes=pool_minutes),
                      faults=faults or Faults())
@@ -65,6 +65,6 @@ def all_at(world: SimWorld, version: str) -> bool:
                for c in world.clusters.values())
 
 
-def finished(store: Store, world: SimWorld, version: str = "1.30.4"):  # noqa: ANN201
+def finished(store: Store, world: SimWorld, version: str = "1.30.4"):
     """A done() for drive(): the fleet is at ``version`` and the engine has closed every run."""
     return lambda: all_at(world, version) and bool(store.runs()) and not store.runs(active_only=True)

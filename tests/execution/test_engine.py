@@ -3,7 +3,7 @@ Every test runs on SQLite and on PostgreSQL (the store_url fixture)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -174,11 +174,11 @@ class SimulatedCrash(BaseException):
 
 
 class CrashingProvider:
-    def __init__(self, inner, crash_at: int, after: bool):  # noqa: ANN001
+    def __init__(self, inner, crash_at: int, after: bool):
         self.inner, self.crash_at, self.after, self.calls = inner, crash_at, after, 0
         self.name = inner.name
 
-    def _maybe(self, method, *args):  # noqa: ANN001, ANN202
+    def _maybe(self, method, *args):
         self.calls += 1
         if self.calls == self.crash_at and not self.after:
             raise SimulatedCrash
@@ -187,19 +187,19 @@ class CrashingProvider:
             raise SimulatedCrash       # the cloud got the call; the engine never learned the result
         return out
 
-    def discover(self):  # noqa: ANN201
+    def discover(self):
         return self.inner.discover()
 
-    def offers(self, c):  # noqa: ANN001, ANN201
+    def offers(self, c):
         return self.inner.offers(c)
 
-    def check_step(self, c, s):  # noqa: ANN001, ANN201
+    def check_step(self, c, s):
         return []
 
-    def start(self, c, s):  # noqa: ANN001, ANN201
+    def start(self, c, s):
         return self._maybe("start", c, s)
 
-    def poll(self, c, o):  # noqa: ANN001, ANN201
+    def poll(self, c, o):
         return self._maybe("poll", c, o)
 
 

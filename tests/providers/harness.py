@@ -46,4 +46,5 @@ class Harness(Protocol):
 
     def versions(self) -> tuple[str, str, str]:
         """Three offered control-plane versions in the provider's spelling, ascending, used by the suite:
-        (current, a newer patch of the same minor — or the next minor where the cloud has no patches —, next minor)."""
+        (current, a newer patch of the same minor, the next minor). A cloud whose control planes have no patches
+        (EKS) returns the current version twice: (current, current, next minor)."""

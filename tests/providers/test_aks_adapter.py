@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import azure.mgmt.containerservice  # noqa: F401  (the SDK must be installed: pip install -e ".[dev]")
 import pytest
-
-pytest.importorskip("azure.mgmt.containerservice")
 
 from fleet.clock import FakeClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError

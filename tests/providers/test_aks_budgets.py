@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
+import azure.mgmt.containerservice  # noqa: F401  (the SDK must be installed: pip install -e ".[dev]")
 import pytest
-
-pytest.importorskip("azure.mgmt.containerservice")
-
 from azure.mgmt.containerservice import models as m
 
 from fleet.provider import BlueGreen, Cluster, Component, NodePool, Step

@@ -7,10 +7,8 @@ import json
 from datetime import timedelta
 from urllib.parse import urlparse
 
+import azure.mgmt.containerservice  # noqa: F401  (the SDK must be installed: pip install -e ".[dev]")
 import pytest
-
-pytest.importorskip("azure.mgmt.containerservice")
-
 from azure.mgmt.containerservice import models as m
 
 from fleet.clock import FakeClock

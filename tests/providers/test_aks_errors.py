@@ -6,10 +6,8 @@ import inspect
 import json
 from datetime import timedelta
 
+import azure.mgmt.containerservice  # noqa: F401  (the SDK must be installed: pip install -e ".[dev]")
 import pytest
-
-pytest.importorskip("azure.mgmt.containerservice")
-
 from azure.core import exceptions as ae
 from azure.identity import _exceptions as identity_exceptions
 

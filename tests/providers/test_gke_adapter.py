@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import google.cloud.container_v1  # noqa: F401  (the SDK must be installed: pip install -e ".[dev]")
 import pytest
-
-pytest.importorskip("google.cloud.container_v1")
 
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import BlueGreen, Cluster, Component, OperationState, Step

@@ -43,7 +43,7 @@ def test_compute_upgrade_settings(step, expected):
 
 
 def test_settings_are_valid_sdk_messages():
-    container_v1 = pytest.importorskip("google.cloud.container_v1")
+    import google.cloud.container_v1 as container_v1
     settings = compute_upgrade_settings(_pool(strategy="blue-green", blue_green=BlueGreen(
         batch_node_count=2, batch_soak_seconds=30, node_pool_soak_seconds=600)))
     msg = container_v1.NodePool.UpgradeSettings(**settings)

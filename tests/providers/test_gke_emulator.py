@@ -7,11 +7,9 @@ import urllib.error
 import urllib.request
 from datetime import timedelta
 
+import google.api_core.exceptions as google_exc
+import google.cloud.container_v1 as container_v1
 import pytest
-
-google_exc = pytest.importorskip("google.api_core.exceptions")
-container_v1 = pytest.importorskip("google.cloud.container_v1")
-
 from google.auth.credentials import AnonymousCredentials
 
 from fleet.clock import FakeClock

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 
+import google.api_core.exceptions as gexc
+import google.auth.exceptions as auth
 import pytest
-
-gexc = pytest.importorskip("google.api_core.exceptions")
-auth = pytest.importorskip("google.auth.exceptions")
-requests = pytest.importorskip("requests")
+import requests as requests
 
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from providers.gke.errors import BUSY_RETRY_AFTER, THROTTLE_RETRY_AFTER, map_sdk_error

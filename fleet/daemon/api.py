@@ -1,0 +1,114 @@
+"""The daemon's HTTP API (FastAPI; OpenAPI at /openapi.json, docs at /docs).
+
+Reads are open (or need a read-only token when one is configured); writes need ``Authorization: Bearer
+<token>`` with the write token. Tokens are compared in constant time and never logged.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from fleet.clock import iso
+
+
+def _bearer(request: Request) -> str | None:
+    h = request.headers.get("authorization", "")
+    if h[:7].lower() == "bearer ":
+        return h[7:].strip()
+    return None
+
+
+def create_app(daemon: Any) -> FastAPI:
+    """``daemon`` is a fleet.daemon.service.Daemon (duck-typed to keep this module free of cycles)."""
+    app = FastAPI(title="fleet", version="v1", description="Fleet upgrade daemon API")
+    write_token: str | None = daemon.write_token
+    read_token: str | None = daemon.read_token
+    max_body = daemon.max_body_bytes
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > max_body):
+            return JSONResponse({"detail": "request body too large"}, status_code=413)
+        return await call_next(request)
+
+    def can_write(request: Request) -> None:
+        tok = _bearer(request)
+        if write_token is None or tok is None or not hmac.compare_digest(tok.encode(), write_token.encode()):
+            raise HTTPException(401, "a valid write token is required", headers={"WWW-Authenticate": "Bearer"})
+
+    def can_read(request: Request) -> None:
+        if read_token is None:
+            return
+        tok = _bearer(request)
+        ok = tok is not None and any(t is not None and hmac.compare_digest(tok.encode(), t.encode())
+                                     for t in (read_token, write_token))
+        if not ok:
+            raise HTTPException(401, "a valid token is required", headers={"WWW-Authenticate": "Bearer"})
+
+    @app.get("/healthz", response_class=PlainTextResponse)
+    def healthz() -> str:
+        return "ok"
+
+    @app.get("/readyz", response_class=PlainTextResponse)
+    def readyz() -> Response:
+        ok, why = daemon.ready()
+        return PlainTextResponse("ok" if ok else why, status_code=200 if ok else 503)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.get("/api/v1/plan", dependencies=[Depends(can_read)])
+    def plan() -> dict[str, Any]:
+        p = daemon.last_plan()
+        return p.to_dict() if p else {"at": None, "clusters": []}
+
+    @app.get("/api/v1/clusters", dependencies=[Depends(can_read)])
+    def clusters(status: str | None = None, provider: str | None = None,
+                 limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        return daemon.cluster_view(status=status, provider=provider, limit=limit, offset=offset)
+
+    @app.get("/api/v1/rollouts", dependencies=[Depends(can_read)])
+    def rollouts() -> dict[str, Any]:
+        return {"paused": daemon.paused(), "rollouts": daemon.rollouts()}
+
+    @app.get("/api/v1/events", dependencies=[Depends(can_read)])
+    def events(cluster: str | None = None, run: str | None = None, kind: str | None = None,
+               after: int = Query(0, ge=0), limit: int = Query(500, ge=1, le=10000)) -> dict[str, Any]:
+        evs = daemon.store.events(cluster_id=cluster, run_id=run, kind=kind, after_id=after, limit=limit)
+        for e in evs:
+            e["at"] = iso(e["at"])
+        return {"events": evs}
+
+    @app.post("/api/v1/pause", dependencies=[Depends(can_write)])
+    def pause() -> dict[str, Any]:
+        daemon.set_paused(True, "api")
+        return {"paused": True}
+
+    @app.post("/api/v1/resume", dependencies=[Depends(can_write)])
+    def resume() -> dict[str, Any]:
+        daemon.set_paused(False, "api")
+        return {"paused": False}
+
+    @app.post("/api/v1/rollouts/{run_id}/approve/{wave}", dependencies=[Depends(can_write)])
+    def approve(run_id: str, wave: str) -> dict[str, Any]:
+        try:
+            daemon.approve(run_id, wave)
+        except KeyError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        return {"approved": wave, "run": run_id}
+
+    @app.post("/api/v1/rollouts/{run_id}/retry", dependencies=[Depends(can_write)])
+    def retry(run_id: str) -> dict[str, Any]:
+        try:
+            n = daemon.retry(run_id)
+        except KeyError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        return {"requeued": n, "run": run_id}
+
+    return app

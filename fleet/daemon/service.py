@@ -1,0 +1,253 @@
+"""`fleet daemon`: APScheduler runs the reconcile on its interval, again exactly at each window opening and
+whenever a tick asks to wake earlier (an operation due for a poll); the HTTP API serves status and control.
+SIGTERM / SIGINT stop it cleanly (the tick in progress finishes; nothing is left half-written)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fleet.clock import Clock, SystemClock, iso
+from fleet.execution.engine import TickResult, approve_wave, retry_run, set_paused
+from fleet.execution.runtime import Runtime
+from fleet.logs import register_secret
+from fleet.planning.plan import Plan
+from fleet.planning.planner import compile_policies
+
+log = logging.getLogger("fleet.daemon")
+
+
+def _server_class() -> Any:
+    import contextlib
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn re-raises the signals it captured after shutdown, killing the process before our own
+        clean-up runs; the daemon installs its own handlers instead."""
+
+        @contextlib.contextmanager
+        def capture_signals(self):
+            yield
+
+    return Server
+
+
+def read_token(path: str | None, base: Path) -> str | None:
+    if not path:
+        return None
+    p = Path(path) if Path(path).is_absolute() else base / path
+    tok = p.read_text(encoding="utf-8").strip()
+    if not tok:
+        raise ValueError(f"token file {p} is empty")
+    register_secret(tok)
+    return tok
+
+
+class Daemon:
+    def __init__(self, runtime: Runtime, clock: Clock | None = None, *, leader: Any = None):
+        from fleet.daemon.metrics import Metrics
+        self.rt = runtime
+        self.engine = runtime.engine
+        self.store = runtime.store
+        self.clock = clock or runtime.engine.clock
+        self.wall = SystemClock()
+        http = runtime.config.spec.http
+        base = runtime.config_file.resolve().parent
+        self.write_token = read_token(http.token_file, base)
+        self.read_token = read_token(http.read_only_token_file, base)
+        self.max_body_bytes = http.max_body_bytes
+        self.metrics = Metrics()
+        self.leader = leader
+        self._lock = threading.Lock()
+        self._ticks = 0
+        self._view: list[dict[str, Any]] = []
+        self._scheduler: Any = None
+        self._stopping = threading.Event()
+
+    # ---- state for the API ------------------------------------------------------------------------
+    def is_leader(self) -> bool:
+        return self.leader is None or self.leader.is_leader()
+
+    def ready(self) -> tuple[bool, str]:
+        if self._ticks == 0 and self.is_leader():
+            return False, "no reconcile has completed yet"
+        try:
+            self.store.get_control("paused", False)
+        except Exception as exc:  # noqa: BLE001 - readiness reports any store failure
+            return False, f"state store unreachable: {exc.__class__.__name__}"
+        return True, "ok"
+
+    def last_plan(self) -> Plan | None:
+        return self.engine.last_plan
+
+    def paused(self) -> bool:
+        return bool(self.store.get_control("paused", False))
+
+    def set_paused(self, paused: bool, actor: str) -> None:
+        set_paused(self.store, self.clock.now(), paused, actor)
+        self.metrics.paused.set(1 if paused else 0)
+        self.wake_now()
+
+    def approve(self, run_id: str, wave: str) -> None:
+        approve_wave(self.store, self.clock.now(), run_id, wave, "api")
+        self.wake_now()
+
+    def retry(self, run_id: str) -> int:
+        n = retry_run(self.store, self.clock.now(), run_id, "api")
+        self.wake_now()
+        return n
+
+    def rollouts(self) -> list[dict[str, Any]]:
+        out = []
+        for r in self.store.runs():
+            rcs = self.store.run_clusters(r["id"])
+            counts: dict[str, int] = {}
+            for rc in rcs:
+                counts[rc["status"]] = counts.get(rc["status"], 0) + 1
+            out.append({"id": r["id"], "policy": r["policy"], "status": r["status"], "failures": r["failures"],
+                        "createdAt": iso(r["created_at"]), "approvedWaves": r["approved_waves"],
+                        "waveDoneAt": r["wave_done_at"], "clusters": counts,
+                        "members": [{"cluster": rc["cluster_id"], "wave": rc["wave"], "status": rc["status"],
+                                     "message": rc["message"]} for rc in rcs]})
+        return out
+
+    def cluster_view(self, *, status: str | None, provider: str | None, limit: int, offset: int) -> dict[str, Any]:
+        rows = self._view
+        if status:
+            rows = [r for r in rows if r["status"] == status]
+        if provider:
+            rows = [r for r in rows if r["provider"] == provider]
+        return {"total": len(rows), "clusters": rows[offset:offset + limit]}
+
+    def _refresh_view(self) -> None:
+        plan = self.engine.last_plan
+        if plan is None:
+            return
+        latest: dict[str, dict[str, Any]] = {}
+        for rc in self.store.run_clusters():
+            latest[rc["cluster_id"]] = rc
+        view = []
+        for c in plan.clusters:
+            d = c.to_dict()
+            rc = latest.get(c.id)
+            d["rollout"] = None if rc is None else {"run": rc["run_id"], "status": rc["status"], "message": rc["message"]}
+            view.append(d)
+        self._view = view
+
+    # ---- ticking ----------------------------------------------------------------------------------
+    def tick(self) -> TickResult | None:
+        if self._stopping.is_set():
+            return None
+        if not self.is_leader():
+            return None
+        with self._lock:
+            t0 = time.perf_counter()
+            try:
+                res = self.engine.reconcile()
+            except Exception:
+                self.metrics.reconcile_errors.inc()
+                log.exception("reconcile failed")
+                return None
+            finally:
+                self.metrics.reconciles.inc()
+                self.metrics.reconcile_seconds.observe(time.perf_counter() - t0)
+            self._ticks += 1
+            self.metrics.dispatched.inc(res.dispatched)
+            self.metrics.finished.inc(res.finished_steps)
+            self.metrics.active_runs.set(res.active_runs)
+            self.metrics.paused.set(1 if self.paused() else 0)
+            if self.engine.last_plan is not None:
+                self.metrics.observe_plan(self.engine.last_plan)
+            self._refresh_view()
+            self._schedule_wake(res)
+            return res
+
+    def _virtual_to_wall(self, when: datetime) -> datetime:
+        factor = float(getattr(self.clock, "factor", 1.0))
+        delay = max(0.0, (when - self.clock.now()).total_seconds() / factor)
+        return self.wall.now() + timedelta(seconds=delay)
+
+    def next_window_opening(self, now: datetime, horizon: timedelta) -> datetime | None:
+        best = None
+        for c in compile_policies(self.engine._policy_cache):
+            for t in c.schedule.openings(now, now + horizon):
+                if t > now and (best is None or t < best):
+                    best = t
+                    break
+        return best
+
+    def _schedule_wake(self, res: TickResult) -> None:
+        if self._scheduler is None:
+            return
+        when = res.next_wake
+        opening = self.next_window_opening(res.at, self.engine.interval * 2)
+        if opening is not None and opening < when:
+            when = opening
+        if when < res.at + self.engine.interval:
+            self._scheduler.add_job(self.tick, "date", run_date=self._virtual_to_wall(when), id="wake",
+                                    replace_existing=True, misfire_grace_time=None)
+
+    def wake_now(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.add_job(self.tick, "date", run_date=self.wall.now(), id="wake",
+                                    replace_existing=True, misfire_grace_time=None)
+
+    # ---- lifecycle --------------------------------------------------------------------------------
+    def start_scheduler(self) -> None:
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+        factor = float(getattr(self.clock, "factor", 1.0))
+        interval = max(0.05, self.engine.interval.total_seconds() / factor)
+        self._scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(1)},
+                                              job_defaults={"coalesce": True, "max_instances": 1})
+        self._scheduler.add_job(self.tick, "interval", seconds=interval, id="reconcile",
+                                next_run_time=self.wall.now())
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        if self.leader is not None:
+            self.leader.release()
+        self.store.close()
+
+    def serve(self) -> None:
+        """Run until SIGTERM/SIGINT: scheduler in the background, the HTTP API in the foreground."""
+        import uvicorn
+
+        from fleet.daemon.api import create_app
+        _Server = _server_class()
+        http = self.rt.config.spec.http
+        host, _, port = http.listen.rpartition(":")
+        base = self.rt.config_file.resolve().parent
+        ssl: dict[str, Any] = {}
+        if http.tls_cert_file and http.tls_key_file:
+            ssl = {"ssl_certfile": str(base / http.tls_cert_file), "ssl_keyfile": str(base / http.tls_key_file)}
+        config = uvicorn.Config(create_app(self), host=host.strip("[]"), port=int(port), log_config=None,
+                                access_log=False, lifespan="off", **ssl)
+        server = _Server(config)
+
+        def _stop(signum: int, _frame: Any) -> None:
+            log.info("signal received; stopping", extra={"reason": signal.Signals(signum).name})
+            server.should_exit = True
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        if self.leader is not None:
+            self.leader.start()
+        self.start_scheduler()
+        log.info("daemon started", extra={"path": str(self.rt.config_file)})
+        try:
+            server.run()
+        finally:
+            log.info("daemon stopping")
+            self.stop()
+            log.info("daemon stopped")

@@ -1,0 +1,86 @@
+"""Structured logging: one logger per component (fleet.engine, providers.eks, ...), stable keys, text or JSON.
+
+Secrets registered with ``register_secret`` (API tokens, credentials read from files) are masked in every
+record, whatever the logger, so a token can never reach the logs even through an exception message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from typing import Any
+
+STABLE_KEYS = ("policy", "run", "wave", "cluster", "provider", "operation", "step", "reason", "clusters", "epoch",
+               "shard", "path")
+_SECRETS: set[str] = set()
+_LOCK = threading.Lock()
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+def register_secret(value: str | None) -> None:
+    if value and len(value) >= 4:
+        with _LOCK:
+            _SECRETS.add(value)
+
+
+def redact(text: str) -> str:
+    for s in _SECRETS:
+        if s in text:
+            text = text.replace(s, "***")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _SECRETS:
+            record.msg = redact(str(record.msg))
+            if record.args:
+                record.args = tuple(redact(str(a)) for a in record.args) if isinstance(record.args, tuple) else record.args
+            for k, v in list(record.__dict__.items()):
+                if k not in _RESERVED and isinstance(v, str):
+                    setattr(record, k, redact(v))
+        return True
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _RESERVED and not k.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + "Z",
+            "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage(),
+        }
+        out.update(_extras(record))
+        if record.exc_info:
+            out["error"] = redact(self.formatException(record.exc_info))
+        return json.dumps(out, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        base = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        extras = _extras(record)
+        if extras:
+            base += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        if record.exc_info:
+            base += "\n" + redact(self.formatException(record.exc_info))
+        return base
+
+
+def configure(fmt: str = "text", level: str = "INFO", stream: Any = None) -> None:
+    import time
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    handler.formatter.converter = time.gmtime  # type: ignore[union-attr]
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for noisy in ("apscheduler", "uvicorn.access", "botocore", "urllib3", "azure", "kubernetes", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

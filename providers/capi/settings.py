@@ -1,0 +1,95 @@
+"""Settings of the Cluster API provider (camelCase keys in the FleetConfig), validated once at start-up.
+
+    managementClusters:            # one or more management clusters
+      - kubeconfig: mgmt.kubeconfig   # path (relative to the config file's directory)
+        context: mgmt-admin           # optional; the kubeconfig's current context otherwise
+        name: oci-phx                 # optional; the location prefix in cluster ids (default: context)
+        namespaces: [team-a]          # optional; overrides the top-level list
+        endpoint: https://...         # optional; overrides the server of the kubeconfig
+    namespaces: [default]          # where to look for clusters (default: all namespaces)
+    images:                        # infrastructure template kind -> Kubernetes version -> image
+      OCIMachineTemplate: {v1.30.4: ocid1.image.oc1..aaa}
+    imageFields:                   # where the image lives, for kinds not built in (objects.IMAGE_FIELDS)
+      MyMachineTemplate: spec.template.spec.image
+    endpoint: null                 # overrides the server of every management cluster (emulators)
+    controlPlaneMaxSurge: 1        # KCP maxSurge when the step does not say (0 or 1); default: leave as is
+    requestTimeoutSeconds: 10
+    rolloutTimeoutSeconds: null    # a rollout without progress... that long fails the step; default: never
+    pollIntervalSeconds: 30
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from fleet.versions import InvalidVersion, parse_version
+from providers.capi.objects import IMAGE_FIELDS, capi_version
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True)
+
+
+class ManagementCluster(_Strict):
+    kubeconfig: str = Field(min_length=1)
+    context: str | None = None
+    name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    namespaces: list[str] | None = None
+    endpoint: str | None = None
+
+
+class CapiSettings(_Strict):
+    management_clusters: list[ManagementCluster] = Field(min_length=1)
+    namespaces: list[str] = Field(default_factory=list)
+    images: dict[str, dict[str, str]] = Field(default_factory=dict)
+    image_fields: dict[str, str] = Field(default_factory=dict)
+    endpoint: str | None = None
+    control_plane_max_surge: Literal[0, 1] | None = None
+    request_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    rollout_timeout_seconds: int | None = Field(None, gt=0)
+    poll_interval_seconds: float = Field(30.0, gt=0)
+
+    @field_validator("images")
+    @classmethod
+    def _versions(cls, images: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for kind, by_version in images.items():
+            out[kind] = {}
+            for v, image in by_version.items():
+                try:
+                    parse_version(str(v))
+                except InvalidVersion:
+                    raise ValueError(f"{kind}: {v!r} is not a Kubernetes version") from None
+                if not image:
+                    raise ValueError(f"{kind}: {v}: empty image")
+                out[kind][capi_version(str(v))] = image
+        return out
+
+    @model_validator(mode="after")
+    def _fields_known(self) -> CapiSettings:
+        for kind in self.images:
+            if kind not in IMAGE_FIELDS and kind not in self.image_fields:
+                raise ValueError(f"images.{kind}: no known image field for this kind; add imageFields.{kind} "
+                                 "(e.g. spec.template.spec.image)")
+        names = [mc.name or mc.context or f"mgmt{i}" for i, mc in enumerate(self.management_clusters)]
+        if len(set(names)) != len(names):
+            raise ValueError("managementClusters: names (or contexts) must be unique")
+        return self
+
+    def image_field(self, kind: str) -> str | None:
+        return self.image_fields.get(kind) or IMAGE_FIELDS.get(kind)
+
+
+def parse_settings(raw: dict[str, Any]) -> CapiSettings:
+    """Validate; raise ValueError naming the bad key (``capi settings: managementClusters.0.kubeconfig: ...``)."""
+    try:
+        return CapiSettings.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]) or "<settings>"
+            problems.append(f"{where}: {err['msg']}")
+        raise ValueError("capi settings: " + "; ".join(problems)) from None

@@ -1,0 +1,1 @@
+"""AWS EKS provider: ``adapter.EksProvider`` (boto3) and ``emulator.EksEmulator`` (moto + upgrade routes)."""

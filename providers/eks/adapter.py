@@ -1,0 +1,405 @@
+"""EksProvider: fleet's Provider over AWS EKS through boto3 (EKS; SSM for AMI releases; STS for roles).
+
+Versions: control planes take a minor only (``"1.30"``). Node groups report and take EKS optimized AMI
+release versions (``"1.30.4-20240917"``), read from the public SSM parameter
+``/aws/service/eks/optimized-ami/<minor>/<family>/recommended/release_version``; node groups whose AMI has
+no such parameter (Bottlerocket, Windows, custom launch templates) are offered minors only. "Patch first"
+on EKS therefore means moving node groups to the newest AMI release of their current minor.
+
+Steps: control plane ``UpdateClusterVersion(version="1.30")``; node group ``UpdateNodegroupConfig``
+(only when the budget differs, see ``budget.py``) then ``UpdateNodegroupVersion(version, releaseVersion)``.
+Polling is one ``DescribeUpdate``. ``start`` is idempotent: a cluster/node group that is not ACTIVE is
+searched for its InProgress update (``ListUpdates`` + ``DescribeUpdate``); one to the same target is returned,
+any other makes ``start`` raise TemporaryProviderError; one already at the target returns a completed
+operation. The SDK makes one attempt per call (the engine retries) with short timeouts.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fleet.clock import Clock, SystemClock
+from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.provider import (
+    Cluster,
+    Component,
+    NodePool,
+    OperationRef,
+    OperationState,
+    OperationStatus,
+    Step,
+    VersionOffers,
+    import_optional,
+)
+from fleet.versions import InvalidVersion, Version, parse_version
+from providers.eks.budget import compute_update_config, config_matches
+from providers.eks.errors import map_error
+from providers.eks.settings import Scope, parse_settings, split_location
+
+log = logging.getLogger("providers.eks")
+
+TYPE = "eks"
+AUTO_UPGRADE_STANDARD = "auto-upgrade at end of standard support (upgradePolicy.supportType=STANDARD)"
+NOOP_PREFIX = "noop:"
+_SSM = "/aws/service/eks/optimized-ami/{v}/"
+SSM_RELEASE_PATHS = {   # amiType -> the public parameter holding the recommended AMI release of minor {v}
+    "AL2_x86_64": _SSM + "amazon-linux-2/recommended/release_version",
+    "AL2_x86_64_GPU": _SSM + "amazon-linux-2-gpu/recommended/release_version",
+    "AL2_ARM_64": _SSM + "amazon-linux-2-arm64/recommended/release_version",
+    "AL2023_x86_64_STANDARD": _SSM + "amazon-linux-2023/x86_64/standard/recommended/release_version",
+    "AL2023_ARM_64_STANDARD": _SSM + "amazon-linux-2023/arm64/standard/recommended/release_version",
+    "AL2023_x86_64_NVIDIA": _SSM + "amazon-linux-2023/x86_64/nvidia/recommended/release_version",
+    "AL2023_ARM_64_NVIDIA": _SSM + "amazon-linux-2023/arm64/nvidia/recommended/release_version",
+    "AL2023_x86_64_NEURON": _SSM + "amazon-linux-2023/x86_64/neuron/recommended/release_version",
+}
+_BUSY = ("UPDATING", "CREATING", "PENDING")               # an update may be running: find it
+_GONE = ("DELETING", "FAILED", "CREATE_FAILED", "DELETE_FAILED")   # nothing to upgrade (DEGRADED may update)
+
+
+@functools.cache
+def _data_loader() -> Any:
+    """One botocore data loader per process, so the SDK's JSON models are parsed once, not per session."""
+    return import_optional("botocore.loaders", "eks").create_loader()
+
+
+def _uses_releases(ng: Mapping[str, Any]) -> bool:
+    """EKS optimized AMIs have release versions (a custom AMI's amiType is CUSTOM)."""
+    return ng.get("amiType") in SSM_RELEASE_PATHS
+
+
+def _pool_version(ng: Mapping[str, Any]) -> str:
+    """An AMI release when the node group runs an EKS optimized AMI of its minor, else the minor."""
+    minor, release = str(ng.get("version") or ""), ng.get("releaseVersion")
+    if _uses_releases(ng) and release and str(release).startswith(minor + "."):
+        return str(release)
+    return minor
+
+
+class EksProvider:
+    """Settings: ``regions``, ``profile``, ``roleArn``, ``externalId``, ``accounts`` (``[{alias, profile,
+    roleArn, externalId, regions}]``), ``endpoint``, ``ssmEndpoint``, ``stsEndpoint``, ``credentialsFile``,
+    ``connectTimeoutSeconds``, ``readTimeoutSeconds``, ``pollIntervalSeconds``, ``roleSessionSeconds``."""
+
+    type = TYPE
+
+    def __init__(self, name: str = "eks", settings: Mapping[str, Any] | None = None, *,
+                 clock: Clock | None = None, config_dir: str | None = None, **_: Any):
+        self.name = name
+        self.settings, self.scopes = parse_settings(name, dict(settings or {}))
+        self.clock = clock or SystemClock()
+        self._config_dir = Path(config_dir) if config_dir else Path.cwd()
+        self._boto3 = import_optional("boto3", "eks")
+        self._botocore_session = import_optional("botocore.session", "eks")
+        self._config = import_optional("botocore.config", "eks").Config(
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=self.settings.connectTimeoutSeconds, read_timeout=self.settings.readTimeoutSeconds,
+            user_agent_appid="fleet")
+        self._sessions: dict[int, tuple[Any, datetime | None]] = {}
+        self._clients: dict[tuple[int, str, str], Any] = {}
+
+    # ---- SDK plumbing -----------------------------------------------------------------------------------
+    def _new_session(self, profile: str | None = None, **credentials: str) -> Any:
+        bs = self._botocore_session.Session(profile=profile)
+        bs.register_component("data_loader", _data_loader())
+        if self.settings.credentialsFile:
+            bs.set_config_variable("credentials_file", str(self._config_dir / self.settings.credentialsFile))
+        return self._boto3.Session(botocore_session=bs, **credentials)
+
+    def _base_session(self, scope: Scope) -> Any:
+        return self._new_session(scope.profile)
+
+    def _session(self, scope: Scope) -> Any:
+        key = self.scopes.index(scope)
+        cached = self._sessions.get(key)
+        now = self.clock.now()
+        if cached is not None and (cached[1] is None or now < cached[1]):
+            return cached[0]
+        base = self._base_session(scope)
+        refresh_at = None
+        session = base
+        if scope.role_arn:
+            sts = base.client("sts", region_name=scope.regions[0], config=self._config,
+                              endpoint_url=self.settings.stsEndpoint or self.settings.endpoint)
+            kwargs: dict[str, Any] = {"RoleArn": scope.role_arn, "RoleSessionName": f"fleet-{self.name}"[:64],
+                                      "DurationSeconds": self.settings.roleSessionSeconds}
+            if scope.external_id:
+                kwargs["ExternalId"] = scope.external_id
+            creds = self._call("AssumeRole", lambda: sts.assume_role(**kwargs))["Credentials"]
+            session = self._new_session(aws_access_key_id=creds["AccessKeyId"],
+                                        aws_secret_access_key=creds["SecretAccessKey"],
+                                        aws_session_token=creds["SessionToken"])
+            # refresh on our own clock, well before the role session ends
+            refresh_at = now + timedelta(seconds=self.settings.roleSessionSeconds * 0.75)
+            log.info("assumed role", extra={"provider": self.name, "account": scope.alias or "default"})
+        self._sessions[key] = (session, refresh_at)
+        self._clients = {k: v for k, v in self._clients.items() if k[0] != key}
+        return session
+
+    def _client(self, scope: Scope, service: str, region: str) -> Any:
+        # credentials problems (unknown profile, no credentials) surface here: map them like any SDK error
+        return self._call(f"{service} client", lambda: self._make_client(scope, service, region))
+
+    def _make_client(self, scope: Scope, service: str, region: str) -> Any:
+        session = self._session(scope)
+        key = (self.scopes.index(scope), service, region)
+        if key not in self._clients:
+            endpoint = {"eks": self.settings.endpoint,
+                        "ssm": self.settings.ssmEndpoint or self.settings.endpoint}[service]
+            self._clients[key] = session.client(service, region_name=region, endpoint_url=endpoint,
+                                                config=self._config)
+        return self._clients[key]
+
+    def _call(self, action: str, fn: Callable[[], Any]) -> Any:
+        """Every SDK call goes through here: SDK exceptions become fleet errors (errors.map_error)."""
+        try:
+            return fn()
+        except Exception as exc:  # translated at the boundary, re-raised typed
+            raise map_error(exc, provider=self.name, action=action) from exc
+
+    def _eks(self, scope: Scope, region: str, action: str, **kwargs: Any) -> Any:
+        client = self._client(scope, "eks", region)
+        return self._call(action, lambda: getattr(client, action)(**kwargs))
+
+    def _pages(self, scope: Scope, region: str, action: str, key: str, **kwargs: Any) -> list[Any]:
+        out: list[Any] = []
+        token: str | None = None
+        while True:
+            page = self._eks(scope, region, action, **kwargs, **({"nextToken": token} if token else {}))
+            out += page.get(key, [])
+            token = page.get("nextToken")
+            if not token:
+                return out
+
+    def _where(self, cluster: Cluster) -> tuple[Scope, str]:
+        alias, region = split_location(cluster.location)
+        for scope in self.scopes:
+            if scope.alias == alias and region in scope.regions:
+                return scope, region
+        raise PermanentProviderError(f"cluster {cluster.id}: location {cluster.location!r} is not in this "
+                                     "provider's accounts/regions", provider=self.name, code="NotInScope")
+
+    # ---- reads ------------------------------------------------------------------------------------------
+    def _offered_minors(self, scope: Scope, region: str) -> tuple[list[str], dict[str, dict[str, Any]]]:
+        """Cluster versions AWS supports now (standard or extended support), ascending."""
+        info = {v["clusterVersion"]: v for v in self._pages(scope, region, "describe_cluster_versions",
+                                                             "clusterVersions")
+                if v.get("versionStatus", "STANDARD_SUPPORT") != "UNSUPPORTED"}
+        return sorted(info, key=parse_version), info
+
+    def _releases(self, scope: Scope, region: str, wanted: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(amiType, minor) -> recommended AMI release, from SSM public parameters (10 names per call)."""
+        names = {SSM_RELEASE_PATHS[t].format(v=m): (t, m) for t, m in sorted(wanted) if t in SSM_RELEASE_PATHS}
+        found: dict[tuple[str, str], str] = {}
+        ssm = self._client(scope, "ssm", region) if names else None
+        todo = sorted(names)
+        for i in range(0, len(todo), 10):
+            chunk = todo[i:i + 10]
+            resp = self._call("GetParameters", lambda c=chunk: ssm.get_parameters(Names=c))
+            for p in resp.get("Parameters", []):
+                found[names[p["Name"]]] = p["Value"]
+        return found
+
+    def _pool_offers(self, ngs: list[Mapping[str, Any]], minors: list[str],
+                     releases: dict[tuple[str, str], str]) -> dict[str, tuple[str, ...]]:
+        out: dict[str, tuple[str, ...]] = {}
+        for ng in ngs:
+            cur = parse_version(str(ng.get("version")))
+            later = [m for m in minors if parse_version(m).minor_key >= cur.minor_key]
+            if _uses_releases(ng):
+                vals = {releases[(ng["amiType"], m)] for m in later if (ng["amiType"], m) in releases}
+            else:
+                vals = set(later)
+            out[ng["nodegroupName"]] = tuple(sorted(vals, key=parse_version))
+        return out
+
+    @staticmethod
+    def _wanted(ngs: list[Mapping[str, Any]], minors: list[str]) -> set[tuple[str, str]]:
+        return {(ng["amiType"], m) for ng in ngs if _uses_releases(ng)
+                for m in minors if parse_version(m).minor_key >= parse_version(str(ng["version"])).minor_key}
+
+    def discover(self) -> list[Cluster]:
+        out: list[Cluster] = []
+        for scope in self.scopes:
+            for region in scope.regions:
+                names = self._pages(scope, region, "list_clusters", "clusters")
+                if not names:
+                    continue
+                minors, info = self._offered_minors(scope, region)
+                described = []
+                for name in names:
+                    c = self._eks(scope, region, "describe_cluster", name=name)["cluster"]
+                    ngs = [self._eks(scope, region, "describe_nodegroup", clusterName=name, nodegroupName=n)
+                           ["nodegroup"] for n in self._pages(scope, region, "list_nodegroups", "nodegroups",
+                                                              clusterName=name)]
+                    described.append((c, ngs))
+                wanted = set().union(*(self._wanted(ngs, minors) for _, ngs in described)) if described else set()
+                releases = self._releases(scope, region, wanted)
+                for c, ngs in described:
+                    out.append(self._to_cluster(scope, region, c, ngs, minors, info, releases))
+        return out
+
+    def _to_cluster(self, scope: Scope, region: str, c: Mapping[str, Any], ngs: list[Mapping[str, Any]],
+                    minors: list[str], info: Mapping[str, Mapping[str, Any]],
+                    releases: dict[tuple[str, str], str]) -> Cluster:
+        offers = self._pool_offers(ngs, minors, releases)
+        pools = tuple(NodePool(ng["nodegroupName"], _pool_version(ng),
+                               int((ng.get("scalingConfig") or {}).get("desiredSize") or 0),
+                               offers.get(ng["nodegroupName"], ()),
+                               healthy=not (ng.get("health") or {}).get("issues"),
+                               upgrading=ng.get("status") == "UPDATING") for ng in ngs)
+        version = str(c["version"])
+        support = (c.get("upgradePolicy") or {}).get("supportType")
+        vinfo = info.get(version, {})
+        return Cluster(
+            provider=self.name, provider_type=TYPE, location=scope.location(region), name=c["name"],
+            control_plane=version, node_pools=pools, labels=dict(c.get("tags") or {}),
+            available=tuple(m for m in minors if parse_version(m).minor_key >= parse_version(version).minor_key),
+            auto_upgrade=AUTO_UPGRADE_STANDARD if support == "STANDARD" else None,
+            healthy=c.get("status") in ("ACTIVE", "UPDATING") and not (c.get("health") or {}).get("issues"),
+            upgrading=c.get("status") == "UPDATING" or any(p.upgrading for p in pools),
+            extra={"region": region, "account": scope.alias or "default", "arn": c.get("arn"),
+                   "platformVersion": c.get("platformVersion"), "supportType": support,
+                   "versionStatus": vinfo.get("versionStatus"),
+                   "amiTypes": {ng["nodegroupName"]: ng.get("amiType") for ng in ngs}})
+
+    def offers(self, cluster: Cluster) -> VersionOffers:
+        scope, region = self._where(cluster)
+        minors, _ = self._offered_minors(scope, region)
+        ami_types = dict(cluster.extra.get("amiTypes") or {})
+        ngs = []
+        for pool in cluster.node_pools:
+            if pool.name in ami_types:
+                ngs.append({"nodegroupName": pool.name, "amiType": ami_types[pool.name],
+                            "version": parse_version(pool.version).minor_str})
+            else:
+                ngs.append(self._eks(scope, region, "describe_nodegroup", clusterName=cluster.name,
+                                     nodegroupName=pool.name)["nodegroup"])
+        releases = self._releases(scope, region, self._wanted(ngs, minors))
+        cur = parse_version(cluster.control_plane).minor_key
+        return VersionOffers(tuple(m for m in minors if parse_version(m).minor_key >= cur),
+                             self._pool_offers(ngs, minors, releases))
+
+    def check_step(self, cluster: Cluster, step: Step) -> list[str]:
+        return compute_update_config(step)[1]
+
+    # ---- steps ------------------------------------------------------------------------------------------
+    def _ref(self, cluster: Cluster, step: Step, update_id: str, nodegroup: str | None, target: str) -> OperationRef:
+        return OperationRef(update_id, cluster.id, step.key,
+                            {"cluster": cluster.name, "nodegroup": nodegroup, "location": cluster.location,
+                             "target": target})
+
+    def _in_progress(self, scope: Scope, region: str, cluster: str, nodegroup: str | None) -> dict[str, Any] | None:
+        extra = {"nodegroupName": nodegroup} if nodegroup else {}
+        ids = self._pages(scope, region, "list_updates", "updateIds", name=cluster, **extra)
+        for uid in reversed(ids):
+            u = self._eks(scope, region, "describe_update", name=cluster, updateId=uid, **extra)["update"]
+            if u.get("status") == "InProgress":
+                return u
+        return None
+
+    def _resume(self, scope: Scope, region: str, cluster: Cluster, step: Step, nodegroup: str | None,
+                status: str, matches: Callable[[dict[str, Any]], bool]) -> OperationRef:
+        """The resource is busy: return its InProgress update to the same target, or ask to retry later."""
+        what = f"node group {nodegroup}" if nodegroup else "cluster"
+        u = self._in_progress(scope, region, cluster.name, nodegroup)
+        if u is not None and u.get("type") == "VersionUpdate" and matches(u):
+            log.info("update already in progress", extra={"cluster": cluster.id, "operation": u["id"]})
+            return self._ref(cluster, step, u["id"], nodegroup, step.to)
+        detail = f"update {u['id']} ({u.get('type')})" if u else f"status {status}"
+        raise TemporaryProviderError(f"{cluster.id}: {what} is busy: {detail}", provider=self.name,
+                                     code="ResourceInUseException", retry_after=self.settings.pollIntervalSeconds)
+
+    def start(self, cluster: Cluster, step: Step) -> OperationRef:
+        try:
+            target = parse_version(step.to)
+        except InvalidVersion as exc:
+            raise PermanentProviderError(f"{cluster.id}: {exc}", provider=self.name, code="InvalidVersion") from exc
+        scope, region = self._where(cluster)
+        if step.component is Component.CONTROL_PLANE:
+            return self._start_control_plane(scope, region, cluster, step, target)
+        return self._start_nodegroup(scope, region, cluster, step, target)
+
+    def _start_control_plane(self, scope: Scope, region: str, cluster: Cluster, step: Step,
+                             target: Version) -> OperationRef:
+        version = target.minor_str
+        c = self._eks(scope, region, "describe_cluster", name=cluster.name)["cluster"]
+        _check_alive(cluster, None, str(c.get("status")), self.name)
+        if c.get("status") in _BUSY:
+            return self._resume(scope, region, cluster, step, None, str(c.get("status")),
+                                lambda u: _param(u, "Version") == version)
+        if parse_version(str(c["version"])).minor_key == target.minor_key:
+            return self._ref(cluster, step, NOOP_PREFIX + step.key, None, version)
+        u = self._eks(scope, region, "update_cluster_version", name=cluster.name, version=version)["update"]
+        log.info("control plane update started", extra={"cluster": cluster.id, "operation": u["id"],
+                                                         "provider": self.name})
+        return self._ref(cluster, step, u["id"], None, version)
+
+    def _start_nodegroup(self, scope: Scope, region: str, cluster: Cluster, step: Step,
+                         target: Version) -> OperationRef:
+        if not step.pool:
+            raise PermanentProviderError(f"{cluster.id}: node-pool step without a pool", provider=self.name,
+                                         code="InvalidStep")
+        version = target.minor_str
+        release = step.to if target.patch is not None else None
+        ng = self._eks(scope, region, "describe_nodegroup", clusterName=cluster.name,
+                       nodegroupName=step.pool)["nodegroup"]
+
+        def same_target(u: dict[str, Any]) -> bool:
+            return _param(u, "Version") in (None, version) and (release is None or _param(u, "ReleaseVersion") == release)
+
+        _check_alive(cluster, step.pool, str(ng.get("status")), self.name)
+        if ng.get("status") in _BUSY:
+            return self._resume(scope, region, cluster, step, step.pool, str(ng.get("status")), same_target)
+        at_target = ng.get("releaseVersion") == release if release else str(ng.get("version")) == version
+        if at_target:
+            return self._ref(cluster, step, NOOP_PREFIX + step.key, step.pool, step.to)
+        desired, _ = compute_update_config(step)
+        if desired and not config_matches(ng.get("updateConfig"), desired):
+            u = self._eks(scope, region, "update_nodegroup_config", clusterName=cluster.name,
+                          nodegroupName=step.pool, updateConfig=desired)["update"]
+            log.info("node group updateConfig set", extra={"cluster": cluster.id, "operation": u["id"],
+                                                            "reason": str(desired)})
+            if u.get("status") == "InProgress":
+                raise TemporaryProviderError(f"{cluster.id}: node group {step.pool} updateConfig is being "
+                                             "applied; the version update follows", provider=self.name,
+                                             code="ResourceInUseException",
+                                             retry_after=self.settings.pollIntervalSeconds)
+        kwargs: dict[str, Any] = {"clusterName": cluster.name, "nodegroupName": step.pool, "version": version}
+        if release:
+            kwargs["releaseVersion"] = release
+        u = self._eks(scope, region, "update_nodegroup_version", **kwargs)["update"]
+        log.info("node group update started", extra={"cluster": cluster.id, "operation": u["id"],
+                                                      "provider": self.name})
+        return self._ref(cluster, step, u["id"], step.pool, step.to)
+
+    def poll(self, cluster: Cluster, op: OperationRef) -> OperationStatus:
+        if op.id.startswith(NOOP_PREFIX):
+            return OperationStatus(OperationState.SUCCEEDED, "already at the target version", 1.0)
+        scope, region = self._where(cluster)
+        ng = op.data.get("nodegroup")
+        u = self._eks(scope, region, "describe_update", name=op.data.get("cluster", cluster.name), updateId=op.id,
+                      **({"nodegroupName": ng} if ng else {}))["update"]
+        status = u.get("status")
+        if status == "Successful":
+            return OperationStatus(OperationState.SUCCEEDED, f"update {op.id} successful", 1.0)
+        if status in ("Failed", "Cancelled"):
+            errors = "; ".join(f"{e.get('errorCode')}: {e.get('errorMessage')}" for e in u.get("errors") or [])
+            return OperationStatus(OperationState.FAILED, f"update {op.id} {status.lower()}"
+                                   + (f": {errors}" if errors else ""))
+        return OperationStatus(OperationState.RUNNING, f"update {op.id} {status}",
+                               poll_after=self.settings.pollIntervalSeconds)
+
+
+def _check_alive(cluster: Cluster, nodegroup: str | None, status: str, provider: str) -> None:
+    if status in _GONE:
+        what = f"node group {nodegroup}" if nodegroup else "cluster"
+        raise PermanentProviderError(f"{cluster.id}: {what} is {status}", provider=provider, code=status)
+
+
+def _param(update: Mapping[str, Any], kind: str) -> str | None:
+    return next((p.get("value") for p in update.get("params") or [] if p.get("type") == kind), None)

@@ -1,0 +1,114 @@
+"""Translate a Step's budget into an EKS ``NodegroupUpdateConfig`` (pure; no SDK).
+
+EKS managed node groups honour ``maxUnavailable`` (1..100 nodes) OR ``maxUnavailablePercentage`` (1..100),
+and ``updateStrategy`` ``DEFAULT`` (new nodes are launched before old ones are drained; EKS picks how many:
+up to max(2 x AZ count, maxUnavailable)) or ``MINIMAL`` (old nodes go first, nothing extra is launched).
+
+=====================================  ===============================================  ====================
+Step                                   updateConfig                                     warning
+=====================================  ===============================================  ====================
+max_unavailable_spec "25%"             maxUnavailablePercentage=25                      -
+max_unavailable_spec "12.5%"           maxUnavailablePercentage=13 (rounded up)         yes
+max_unavailable_spec "0%"              maxUnavailable=1                                 yes
+max_unavailable n (1..100)             maxUnavailable=n                                 -
+max_unavailable 0                      maxUnavailable=1                                 yes
+max_unavailable > 100                  maxUnavailable=100                               yes
+max_surge 0                            updateStrategy=MINIMAL                           -
+max_surge > 0                          updateStrategy=DEFAULT                           yes (surge not set)
+strategy "blue-green" / blue_green     rolling update as above                          yes
+drain_timeout_seconds != 900           -                                                yes (fixed 15 min)
+node_soak_seconds > 0                  -                                                yes
+=====================================  ===============================================  ====================
+
+Nothing given leaves the node group's own updateConfig alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from fleet.provider import Component, Step
+from fleet.versions import InvalidVersion, parse_version
+
+EKS_DRAIN_SECONDS = 900          # EKS evicts pods for 15 minutes, then fails with PodEvictionFailure
+MAX_UNAVAILABLE = 100
+_UNAVAILABLE_KEYS = ("maxUnavailable", "maxUnavailablePercentage")
+
+
+def _percent(spec: str | None) -> float | None:
+    if spec is None:
+        return None
+    text = str(spec).strip()
+    if not text.endswith("%"):
+        return None
+    return float(text[:-1])
+
+
+def compute_update_config(step: Step) -> tuple[dict[str, Any] | None, list[str]]:
+    """The ``updateConfig`` to set before a node-group step (None: leave it) and the warnings."""
+    if step.component is not Component.NODE_POOL:
+        return None, compute_control_plane_warnings(step)
+    cfg: dict[str, Any] = {}
+    warn: list[str] = []
+    pct = _percent(step.max_unavailable_spec)
+    if pct is not None:
+        if pct < 1:
+            warn.append(f"EKS node groups take maxUnavailable of at least 1 node; maxUnavailable "
+                        f"{step.max_unavailable_spec} becomes maxUnavailable=1")
+            cfg["maxUnavailable"] = 1
+        else:
+            whole = min(MAX_UNAVAILABLE, math.ceil(pct))
+            if whole != pct:
+                warn.append(f"EKS takes maxUnavailablePercentage as a whole number from 1 to 100; "
+                            f"{step.max_unavailable_spec} becomes {whole}%")
+            cfg["maxUnavailablePercentage"] = whole
+    elif step.max_unavailable is not None:
+        n = step.max_unavailable
+        if n < 1:
+            warn.append(f"EKS node groups cannot update with maxUnavailable={n}: at least one node is replaced "
+                        "at a time; using maxUnavailable=1")
+            n = 1
+        elif n > MAX_UNAVAILABLE:
+            warn.append(f"EKS caps maxUnavailable at {MAX_UNAVAILABLE}; maxUnavailable={n} becomes {MAX_UNAVAILABLE}")
+            n = MAX_UNAVAILABLE
+        cfg["maxUnavailable"] = n
+    if step.max_surge is not None:
+        if step.max_surge <= 0:
+            cfg["updateStrategy"] = "MINIMAL"
+        else:
+            cfg["updateStrategy"] = "DEFAULT"
+            warn.append(f"EKS node groups take no maxSurge: EKS launches new nodes itself (up to max(2 x AZ "
+                        f"count, maxUnavailable)); maxSurge={step.max_surge} is not honoured exactly")
+    if step.strategy == "blue-green" or step.blue_green is not None:
+        warn.append("EKS managed node groups have no blue-green upgrade: a rolling update is used "
+                    "(blue-green on EKS means creating a new node group); blue-green settings are ignored")
+    if step.drain_timeout_seconds is not None and step.drain_timeout_seconds != EKS_DRAIN_SECONDS:
+        warn.append(f"EKS drains each node for a fixed {EKS_DRAIN_SECONDS // 60} minutes (then PodEvictionFailure); "
+                    f"drainTimeout={step.drain_timeout_seconds}s is not honoured")
+    if step.node_soak_seconds:
+        warn.append(f"EKS has no per-node soak; nodeSoak={step.node_soak_seconds}s is not honoured")
+    return (cfg or None), warn
+
+
+def compute_control_plane_warnings(step: Step) -> list[str]:
+    try:
+        v = parse_version(step.to)
+    except InvalidVersion:
+        return []
+    if v.patch is not None:
+        return [(f"EKS control planes take a minor only: {v.minor_str} is requested for {step.to} "
+                 "(AWS picks the patch)")]
+    return []
+
+
+def config_matches(current: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> bool:
+    """Whether the node group's updateConfig already has every knob of ``desired``."""
+    cur = dict(current or {})
+    for key in _UNAVAILABLE_KEYS:
+        if key in desired:
+            other = next(k for k in _UNAVAILABLE_KEYS if k != key)
+            if cur.get(key) != desired[key] or cur.get(other) is not None:
+                return False
+    return "updateStrategy" not in desired or cur.get("updateStrategy", "DEFAULT") == desired["updateStrategy"]

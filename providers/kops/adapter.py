@@ -1,0 +1,519 @@
+"""KopsProvider: upgrades kops clusters the way an operator does by hand, reading state straight from S3.
+
+Settings (camelCase, validated strictly):
+  stateStore      s3://bucket[/prefix], or a list of them (each is a discovery scope; the cluster id's location
+                  is the bucket, plus the prefix with ``/`` written as ``:``)
+  clusters        cluster names to manage (default: every cluster in the store(s))
+  kopsBinary      the kops executable (default ``kops``, looked up on the PATH of the environment below)
+  env             extra environment for kops (credentials, AWS_PROFILE, PATH, KOPS_FEATURE_FLAGS, ...); the
+                  AWS_* credentials/profile/region in it are also used for the adapter's own boto3 reads
+  endpoint        S3 endpoint override for boto3 (also given to kops as S3_ENDPOINT / AWS_ENDPOINT_URL_S3
+                  unless ``env`` sets those)
+  region          AWS region for boto3 (default: AWS_REGION from env, else us-east-1)
+  channel         channel location for version offers (default: the cluster's spec.channel, else "stable")
+  commandTimeout  seconds a synchronous kops command may take (default 120)
+  requestTimeout  seconds for one S3 / channel request (default 10)
+  logDir          where background ``kops rolling-update`` output and roll records go (default
+                  <config_dir>/.kops-rolls, else <tmp>/fleet-kops-<uid>)
+  exportClock     give kops the adapter's clock as FLEET_EMULATOR_NOW (for the kops emulator under virtual
+                  time; real kops ignores it)
+
+Control-plane step: ``kops set cluster C spec.kubernetesVersion=V`` (``kops upgrade cluster`` only moves to
+the channel's recommended version, so it cannot do patch-first or one-minor-at-a-time; ``set`` needs
+KOPS_FEATURE_FLAGS=SpecOverrideFlag, which the adapter adds), ``kops update cluster C --yes
+--instance-group-roles control-plane[,apiserver]``, then ``kops rolling-update cluster C --yes
+--instance-group-roles ...`` in the background, polled. Node-pool step (pool = instance group with role Node):
+``kops set instancegroup --name C G spec.rollingUpdate.maxSurge=.. spec.rollingUpdate.maxUnavailable=..``,
+``kops update cluster C --yes --instance-group G``, ``kops rolling-update cluster C --yes --instance-group G``.
+Idempotency: every step first compares the state store with the target; when the version is already applied,
+the dry run ``kops rolling-update cluster C --instance-group ...`` says whether instances still need replacing,
+and re-running the rolling update is safe (kops only replaces what needs it), so a restart just re-attaches to
+a still-running roll (recorded in logDir) or re-runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fleet.clock import Clock, SystemClock, iso
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+from fleet.provider import (
+    Cluster,
+    Component,
+    NodePool,
+    OperationRef,
+    OperationState,
+    OperationStatus,
+    Step,
+    VersionOffers,
+    import_optional,
+)
+from fleet.versions import InvalidVersion, parse_version
+from providers.kops.budgets import translate_step
+from providers.kops.errors import KopsCommandError, kops_message, translate
+from providers.kops.state_store import KopsCluster, StateStore, StateStoreReader, channel_versions
+
+log = logging.getLogger("providers.kops")
+
+CLUSTER_NAME_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$")
+IG_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
+VERSION_RE = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
+ROLL_POLL_AFTER = 30.0
+
+
+class KopsSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stateStore: str | list[str]
+    clusters: list[str] | None = None
+    kopsBinary: str = "kops"
+    env: dict[str, str] = Field(default_factory=dict)
+    endpoint: str | None = None
+    region: str | None = None
+    channel: str | None = None
+    commandTimeout: float = Field(120.0, gt=0)
+    requestTimeout: float = Field(10.0, gt=0)
+    logDir: str | None = None
+    exportClock: bool = False
+
+    @field_validator("stateStore")
+    @classmethod
+    def _stores(cls, v: str | list[str]) -> str | list[str]:
+        for url in [v] if isinstance(v, str) else v:
+            StateStore.parse(url)
+        if isinstance(v, list) and not v:
+            raise ValueError("at least one state store is required")
+        return v
+
+    @field_validator("clusters")
+    @classmethod
+    def _names(cls, v: list[str] | None) -> list[str] | None:
+        for name in v or []:
+            if not CLUSTER_NAME_RE.match(name):
+                raise ValueError(f"{name!r} is not a kops cluster name (a lower-case DNS name)")
+        return v
+
+
+def parse_settings(settings: Mapping[str, Any] | None) -> KopsSettings:
+    try:
+        return KopsSettings.model_validate(dict(settings or {}))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<settings>'}: {e['msg']}"
+                             for e in exc.errors())
+        raise ValueError(f"invalid kops provider settings: {problems}") from None
+
+
+@dataclass
+class _Run:
+    proc: subprocess.Popen[bytes]
+    stderr: Path
+    relaunches: int = 0
+
+
+class KopsProvider:
+    type = "kops"
+
+    def __init__(self, name: str = "kops", settings: Mapping[str, Any] | None = None, *,
+                 clock: Clock | None = None, config_dir: str | None = None, **_: Any):
+        self.name = name
+        self.clock = clock or SystemClock()
+        self.settings = parse_settings(settings)
+        s = self.settings
+        urls = [s.stateStore] if isinstance(s.stateStore, str) else list(s.stateStore)
+        self.stores = [StateStore.parse(u) for u in urls]
+        boto3 = import_optional("boto3", "kops")
+        from botocore.config import Config
+        with self._boundary("configuring the S3 client"):      # e.g. an unknown AWS_PROFILE
+            session = boto3.session.Session(
+                aws_access_key_id=s.env.get("AWS_ACCESS_KEY_ID"),
+                aws_secret_access_key=s.env.get("AWS_SECRET_ACCESS_KEY"),
+                aws_session_token=s.env.get("AWS_SESSION_TOKEN"), profile_name=s.env.get("AWS_PROFILE"),
+                region_name=s.region or s.env.get("AWS_REGION") or s.env.get("AWS_DEFAULT_REGION") or "us-east-1")
+            config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
+                            connect_timeout=min(5.0, s.requestTimeout), read_timeout=s.requestTimeout)
+            self.reader = StateStoreReader(session.client("s3", endpoint_url=s.endpoint, config=config))
+        default_logs = (Path(config_dir) / ".kops-rolls" if config_dir
+                        else Path(tempfile.gettempdir()) / f"fleet-kops-{os.getuid()}")
+        self.log_dir = Path(s.logDir) if s.logDir else default_logs
+        self._runs: dict[str, _Run] = {}
+
+    # ---- boundary ----------------------------------------------------------------------------------------
+    @contextmanager
+    def _boundary(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except (TemporaryProviderError, PermanentProviderError):
+            raise
+        except Exception as exc:  # every foreign error is translated in one place: providers.kops.errors
+            raise translate(exc, provider=self.name, what=what) from exc
+
+    def _env(self, store: StateStore) -> dict[str, str]:
+        s = self.settings
+        env = dict(os.environ)
+        if s.endpoint:
+            env["S3_ENDPOINT"] = env["AWS_ENDPOINT_URL_S3"] = s.endpoint
+        env.update(s.env)
+        env["KOPS_STATE_STORE"] = store.url
+        flags = [f for f in env.get("KOPS_FEATURE_FLAGS", "").split(",") if f.strip()]
+        if not any(f.strip().lstrip("+") == "SpecOverrideFlag" for f in flags):
+            flags.append("SpecOverrideFlag")
+        env["KOPS_FEATURE_FLAGS"] = ",".join(flags)
+        if s.exportClock:
+            env["FLEET_EMULATOR_NOW"] = iso(self.clock.now()) or ""
+        return env
+
+    def _argv(self, env: dict[str, str], args: list[str]) -> list[str]:
+        binary = shutil.which(self.settings.kopsBinary, path=env.get("PATH"))
+        if binary is None:
+            raise FileNotFoundError(f"kops binary {self.settings.kopsBinary!r} not found on PATH")
+        return [binary, *args]
+
+    def _kops(self, store: StateStore, args: list[str]) -> subprocess.CompletedProcess[str]:
+        env = self._env(store)
+        argv = self._argv(env, args)
+        log.debug("running kops %s", " ".join(args))
+        done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              timeout=self.settings.commandTimeout, check=False)
+        if done.returncode != 0:
+            raise KopsCommandError(args, done.returncode, done.stderr, done.stdout)
+        return done
+
+    # ---- discovery ---------------------------------------------------------------------------------------
+    def _names(self, store: StateStore) -> list[str]:
+        return list(self.settings.clusters) if self.settings.clusters else self.reader.cluster_names(store)
+
+    def discover(self) -> list[Cluster]:
+        with self._boundary("discover"):
+            channels: dict[str, tuple[str, ...]] = {}
+            out = []
+            for store in self.stores:
+                for name in self._names(store):
+                    kc = self.reader.read(store, name)
+                    if kc is None:
+                        continue
+                    try:
+                        out.append(self._to_cluster(kc, self._cached_offers(kc, channels)))
+                    except InvalidVersion as exc:   # one odd cluster must not hide the others
+                        log.warning("skipping kops cluster %s in %s: %s", name, store.url, exc)
+            return out
+
+    def _cached_offers(self, kc: KopsCluster, cache: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+        location = self._channel_location(kc)
+        if location not in cache:
+            cache[location] = ()
+            try:                # discovery still reports the cluster; offers() raises the mapped error
+                with self._boundary(f"channel {location}"):
+                    cache[location] = tuple(channel_versions(self.reader.channel(location,
+                                                                                 self.settings.requestTimeout)))
+            except ProviderError as err:
+                log.warning("kops channel unreadable: %s", err)
+        return cache[location]
+
+    def _channel_location(self, kc: KopsCluster) -> str:
+        return self.settings.channel or str(kc.spec.get("channel") or "stable")
+
+    def _to_cluster(self, kc: KopsCluster, available: tuple[str, ...]) -> Cluster:
+        cp = kc.control_plane_version
+        pools = tuple(NodePool(g, kc.version_of(g), int((kc.igs[g].get("spec") or {}).get("minSize") or 0))
+                      for g in kc.groups("Node"))
+        karpenter = sorted(g for g in kc.groups("Node") if (kc.igs[g].get("spec") or {}).get("manager") == "Karpenter")
+        labels = {str(k): str(v) for k, v in ((kc.obj.get("metadata") or {}).get("labels") or {}).items()}
+        return Cluster(provider=self.name, location=kc.store.location, name=kc.name, control_plane=cp,
+                       node_pools=pools, labels=labels, provider_type=self.type,
+                       available=tuple(v for v in available if parse_version(v) >= parse_version(cp)),
+                       auto_upgrade=(f"Karpenter replaces drifted nodes of {', '.join(karpenter)}" if karpenter
+                                     else None),
+                       upgrading=parse_version(kc.desired) != parse_version(cp) if kc.desired else False,
+                       extra={"stateStore": kc.store.url, "desiredVersion": kc.desired, "cloudProvider": kc.cloud,
+                              "channel": self._channel_location(kc),
+                              "instanceGroups": {g: kc.ig_summary(g) for g in sorted(kc.igs)}})
+
+    def _store_of(self, cluster: Cluster) -> StateStore:
+        for store in self.stores:
+            if store.location == cluster.location or store.url == (cluster.extra or {}).get("stateStore"):
+                return store
+        raise PermanentProviderError(f"{cluster.id}: state store {cluster.location!r} is not configured",
+                                     provider=self.name, code="404")
+
+    def _read(self, cluster: Cluster) -> KopsCluster:
+        if not CLUSTER_NAME_RE.match(cluster.name):
+            raise PermanentProviderError(f"refusing to pass {cluster.name!r} to kops: not a kops cluster name",
+                                         provider=self.name, code="400")
+        kc = self.reader.read(self._store_of(cluster), cluster.name)
+        if kc is None:
+            raise PermanentProviderError(f"cluster {cluster.name} not found in {cluster.location}",
+                                         provider=self.name, code="404")
+        return kc
+
+    def offers(self, cluster: Cluster) -> VersionOffers:
+        with self._boundary("offers"):
+            kc = self._read(cluster)
+            return self._offers(kc)
+
+    def _offers(self, kc: KopsCluster) -> VersionOffers:
+        versions = channel_versions(self.reader.channel(self._channel_location(kc), self.settings.requestTimeout))
+        cp = parse_version(kc.control_plane_version)
+        cp_offers = tuple(v for v in versions if parse_version(v) >= cp)
+        pools = tuple(sorted(set(cp_offers) | ({kc.desired} if kc.desired else set()), key=parse_version))
+        return VersionOffers(cp_offers, {"*": pools})
+
+    # ---- budgets -----------------------------------------------------------------------------------------
+    def check_step(self, cluster: Cluster, step: Step) -> list[str]:
+        igs = (cluster.extra or {}).get("instanceGroups") or {}
+        ig = igs.get(step.pool or "") or {}
+        pool = cluster.pool(step.pool) if step.pool else None
+        warnings = list(translate_step(step, nodes=pool.nodes if pool else int(ig.get("minSize") or 0),
+                                       cloud=str((cluster.extra or {}).get("cloudProvider") or "aws"),
+                                       manager=ig.get("manager")).warnings)
+        if step.component is Component.NODE_POOL and step.pool and igs and step.pool not in igs:
+            warnings.append(f"instance group {step.pool} not found in {cluster.id}")
+        return warnings
+
+    # ---- start -------------------------------------------------------------------------------------------
+    def start(self, cluster: Cluster, step: Step) -> OperationRef:
+        with self._boundary("start"):
+            if not VERSION_RE.match(step.to):
+                raise PermanentProviderError(f"{step.to!r} is not a Kubernetes version", provider=self.name,
+                                             code="400")
+            kc = self._read(cluster)
+            if step.component is Component.CONTROL_PLANE:
+                return self._start_control_plane(cluster, kc, step)
+            return self._start_pool(cluster, kc, step)
+
+    def _same(self, a: str | None, b: str | None) -> bool:
+        return bool(a) and bool(b) and parse_version(str(a)) == parse_version(str(b))
+
+    def _start_control_plane(self, cluster: Cluster, kc: KopsCluster, step: Step) -> OperationRef:
+        to, groups = step.to, kc.control_plane_groups + kc.groups("APIServer")
+        roles = "control-plane" + (",apiserver" if kc.groups("APIServer") else "")
+        selector = ["--instance-group-roles", roles]
+        flags = translate_step(step, nodes=1, cloud=kc.cloud).flags
+        applied = all(self._same(kc.version_of(g), to) for g in groups)
+        if self._same(kc.desired, to) and applied:
+            return self._ensure_roll(cluster, kc, step, groups, selector, flags)
+        if not self._same(kc.desired, to):
+            cp = kc.control_plane_version
+            if not self._same(kc.desired, cp) or self._need_update(kc, selector)[0]:
+                raise TemporaryProviderError(f"{cluster.id}: an upgrade to {kc.desired} is still in progress "
+                                             f"(control plane at {cp})", provider=self.name, code="409",
+                                             retry_after=ROLL_POLL_AFTER * 2)
+            if parse_version(to) < parse_version(cp):
+                raise PermanentProviderError(f"{cluster.id}: kops does not downgrade ({cp} -> {to})",
+                                             provider=self.name, code="400")
+            offered = self._offers(kc).control_plane
+            if not any(self._same(v, to) for v in offered):
+                raise PermanentProviderError(f"{cluster.id}: {to} is not offered by kops channel "
+                                             f"{self._channel_location(kc)} (offers {', '.join(offered) or 'none'})",
+                                             provider=self.name, code="400")
+            self._kops(kc.store, ["set", "cluster", kc.name, f"spec.kubernetesVersion={to}"])
+        self._kops(kc.store, ["update", "cluster", kc.name, "--yes", *selector, "--create-kube-config=false"])
+        kc = self._read(cluster)
+        missing = [g for g in groups if not self._same(kc.version_of(g), to)]
+        if missing:
+            raise PermanentProviderError(f"{cluster.id}: kops update cluster did not give {', '.join(missing)} "
+                                         f"version {to}", provider=self.name, code="500")
+        return self._launch(cluster, kc, step, groups, selector, flags)
+
+    def _start_pool(self, cluster: Cluster, kc: KopsCluster, step: Step) -> OperationRef:
+        g, to = step.pool or "", step.to
+        if not IG_NAME_RE.match(g):
+            raise PermanentProviderError(f"refusing to pass {g!r} to kops: not an instance group name",
+                                         provider=self.name, code="400")
+        if g not in kc.igs or kc.role(g) != "Node":
+            raise PermanentProviderError(f"{cluster.id}: no instance group {g} with role Node", provider=self.name,
+                                         code="404")
+        if not self._same(to, kc.desired):
+            raise PermanentProviderError(f"{cluster.id}: kops gives every instance group the cluster's "
+                                         f"spec.kubernetesVersion ({kc.desired}); node pool {g} cannot move to {to}",
+                                         provider=self.name, code="400")
+        if not self._same(kc.control_plane_version, to):
+            raise TemporaryProviderError(f"{cluster.id}: the control plane is not at {to} yet", provider=self.name,
+                                         code="409", retry_after=ROLL_POLL_AFTER * 2)
+        spec = kc.igs[g].get("spec") or {}
+        tr = translate_step(step, nodes=int(spec.get("minSize") or 0), cloud=kc.cloud, manager=spec.get("manager"))
+        selector = ["--instance-group", g]
+        current = spec.get("rollingUpdate") or {}
+        changes = [f"{k}={v}" for k, v in tr.fields.items()
+                   if str(current.get(k.rsplit(".", 1)[-1], "")) != v]
+        if self._same(kc.version_of(g), to):
+            return self._ensure_roll(cluster, kc, step, [g], selector, tr.flags, changes)
+        if changes:
+            self._kops(kc.store, ["set", "instancegroup", "--name", kc.name, g, *changes])
+        self._kops(kc.store, ["update", "cluster", kc.name, "--yes", *selector, "--create-kube-config=false"])
+        kc = self._read(cluster)
+        if not self._same(kc.version_of(g), to):
+            raise TemporaryProviderError(f"{cluster.id}: kops held instance group {g} at {kc.version_of(g)} "
+                                         "(the control plane may still be rolling)", provider=self.name,
+                                         code="409", retry_after=ROLL_POLL_AFTER * 2)
+        return self._launch(cluster, kc, step, [g], selector, tr.flags)
+
+    # ---- rolling updates ---------------------------------------------------------------------------------
+    def _need_update(self, kc: KopsCluster | tuple[StateStore, str], selector: list[str]) -> tuple[int, int]:
+        """(instances needing update, instances) from the dry run ``kops rolling-update cluster``."""
+        store, name = (kc.store, kc.name) if isinstance(kc, KopsCluster) else kc
+        out = self._kops(store, ["rolling-update", "cluster", name, *selector]).stdout
+        need = total = 0
+        lines = [ln for ln in out.splitlines() if ln.strip()]
+        if not lines or not lines[0].startswith("NAME"):
+            return 0, 0
+        header = lines[0].split()
+        for ln in lines[1:]:
+            cells = ln.split()
+            if len(cells) != len(header):
+                break
+            row = dict(zip(header, cells, strict=True))
+            need += int(row["NEEDUPDATE"])
+            total += int(row["NEEDUPDATE"]) + int(row["READY"])
+        return need, total
+
+    def _record_path(self, kc: KopsCluster, groups: list[str]) -> Path:
+        safe = re.sub(r"[^A-Za-z0-9.-]", "_", f"{kc.store.location}--{kc.name}--{'+'.join(groups)}")
+        return self.log_dir / f"{safe}.json"
+
+    def _ensure_roll(self, cluster: Cluster, kc: KopsCluster, step: Step, groups: list[str], selector: list[str],
+                     flags: list[str], changes: list[str] | None = None) -> OperationRef:
+        """The version is applied: finished if nothing needs replacing, else attach to or re-run the roll."""
+        if not self._need_update(kc, selector)[0]:
+            return OperationRef(f"kops:{uuid.uuid4().hex[:12]}", cluster.id, step.key,
+                                {"done": True, "cluster": kc.name, "to": step.to, "groups": groups})
+        record = self._load_record(kc, groups)
+        if record and _pid_running(record.get("pid"), kc.name):
+            if not self._same(record.get("to"), step.to):
+                raise TemporaryProviderError(f"{cluster.id}: a rolling update to {record.get('to')} is running",
+                                             provider=self.name, code="409", retry_after=ROLL_POLL_AFTER)
+            return OperationRef(record["op"], cluster.id, step.key, record)
+        if changes:
+            self._kops(kc.store, ["set", "instancegroup", "--name", kc.name, groups[0], *changes])
+        return self._launch(cluster, kc, step, groups, selector, flags)
+
+    def _load_record(self, kc: KopsCluster, groups: list[str]) -> dict[str, Any] | None:
+        try:
+            return json.loads(self._record_path(kc, groups).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def _spawn(self, store: StateStore, args: list[str], op_id: str) -> tuple[subprocess.Popen[bytes], Path]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        env = self._env(store)
+        argv = self._argv(env, args)
+        out, err = self.log_dir / f"{op_id}.out", self.log_dir / f"{op_id}.err"
+        with open(out, "ab") as fo, open(err, "ab") as fe:
+            proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, close_fds=True)
+        log.info("started kops %s (pid %s)", " ".join(args), proc.pid)
+        return proc, err
+
+    def _launch(self, cluster: Cluster, kc: KopsCluster, step: Step, groups: list[str], selector: list[str],
+                flags: list[str]) -> OperationRef:
+        op_id = f"kops-{uuid.uuid4().hex[:12]}"
+        args = ["rolling-update", "cluster", kc.name, "--yes", *selector, *flags]
+        proc, err = self._spawn(kc.store, args, op_id)
+        self._runs[op_id] = _Run(proc, err)
+        data = {"op": op_id, "cluster": kc.name, "store": kc.store.url, "to": step.to, "groups": groups,
+                "args": args, "pid": proc.pid, "stderr": str(err), "startedAt": iso(self.clock.now())}
+        self._record_path(kc, groups).write_text(json.dumps(data))
+        return OperationRef(op_id, cluster.id, step.key, data)
+
+    # ---- poll --------------------------------------------------------------------------------------------
+    def poll(self, cluster: Cluster, op: OperationRef) -> OperationStatus:
+        with self._boundary("poll"):
+            d = dict(op.data)
+            if d.get("done"):
+                return OperationStatus(OperationState.SUCCEEDED, "no instance needed replacing", 1.0)
+            if not CLUSTER_NAME_RE.match(cluster.name):
+                raise PermanentProviderError(f"refusing to pass {cluster.name!r} to kops", provider=self.name,
+                                             code="400")
+            kc = (self._store_of(cluster), cluster.name)
+            selector = list(d["args"][4:4 + 2]) if d.get("args") else []
+            run = self._runs.get(op.id)
+            if run is None:
+                return self._poll_detached(cluster, kc, op, d, selector)
+            rc = run.proc.poll()
+            need = total = 0
+            if rc is None:
+                need, total = self._need_update(kc, selector)   # also lets the emulator observe the clock
+                rc = run.proc.poll()
+                if rc is None and need == 0:
+                    try:
+                        rc = run.proc.wait(timeout=0.5)        # kops is finishing its last validation
+                    except subprocess.TimeoutExpired:
+                        rc = None
+            if rc is None:
+                return OperationStatus(OperationState.RUNNING, f"kops rolling-update: {need} of {total} instances "
+                                       "still to replace", (1 - need / total) if total else None, ROLL_POLL_AFTER)
+            self._runs.pop(op.id, None)
+            if rc == 0:
+                return OperationStatus(OperationState.SUCCEEDED, "kops rolling-update completed", 1.0)
+            return self._failed(cluster, kc, op, d, run, rc)
+
+    def _failed(self, cluster: Cluster, kc: tuple[StateStore, str], op: OperationRef, d: dict[str, Any],
+                run: _Run, rc: int) -> OperationStatus:
+        stderr = _tail(run.stderr)
+        err = translate(KopsCommandError(d["args"], rc, stderr), provider=self.name)
+        if isinstance(err, TemporaryProviderError) and run.relaunches < 3:
+            proc, path = self._spawn(kc[0], d["args"], op.id)
+            self._runs[op.id] = _Run(proc, path, run.relaunches + 1)
+            return OperationStatus(OperationState.RUNNING, f"kops rolling-update hit a transient error, re-running "
+                                   f"it (safe): {kops_message(stderr)}", None, ROLL_POLL_AFTER)
+        detail = [ln.split("] ", 1)[-1] for ln in stderr.splitlines() if "did not pass validation" in ln]
+        message = f"kops rolling-update failed (exit {rc}): {kops_message(stderr)}"
+        if detail:
+            message += f" [{detail[-1].rstrip('.')}]"
+        log.warning("%s: %s", cluster.id, message)
+        return OperationStatus(OperationState.FAILED, message)
+
+    def _poll_detached(self, cluster: Cluster, kc: tuple[StateStore, str], op: OperationRef, d: dict[str, Any],
+                       selector: list[str]) -> OperationStatus:
+        """No process handle (a restarted daemon, or another adapter instance): follow the recorded kops
+        process while it lives; afterwards the dry run decides, and re-running the roll is safe."""
+        need, total = self._need_update(kc, selector)
+        if _pid_running(d.get("pid"), kc[1]):
+            return OperationStatus(OperationState.RUNNING, f"kops rolling-update (pid {d.get('pid')}): {need} of "
+                                   f"{total} instances still to replace", (1 - need / total) if total else None,
+                                   ROLL_POLL_AFTER)
+        if need == 0:
+            return OperationStatus(OperationState.SUCCEEDED, "kops rolling-update completed", 1.0)
+        proc, err = self._spawn(kc[0], d["args"], op.id)
+        self._runs[op.id] = _Run(proc, err)
+        return OperationStatus(OperationState.RUNNING, f"re-running kops rolling-update (safe): {need} of {total} "
+                               "instances still to replace", (1 - need / total) if total else None, ROLL_POLL_AFTER)
+
+
+def _tail(path: Path, limit: int = 20000) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return ""
+    return data[-limit:].decode(errors="replace")
+
+
+def _pid_running(pid: Any, marker: str) -> bool:
+    """Is ``pid`` a live (not zombie) ``kops rolling-update`` for cluster ``marker``?"""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    proc = Path(f"/proc/{pid}")
+    if not Path("/proc/self").exists():
+        try:
+            os.kill(pid, 0)
+            return True
+        except OSError:
+            return False
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X") and "rolling-update" in cmdline and marker in cmdline

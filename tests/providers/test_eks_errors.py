@@ -1,0 +1,124 @@
+"""Every SDK error the EKS adapter can meet is mapped, and to the right kind (providers/eks/errors.py)."""
+
+from __future__ import annotations
+
+import botocore.exceptions as bex
+import botocore.session
+import pytest
+
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+from providers.eks.errors import PERMANENT_CODES, TEMPORARY_CODES, map_error
+
+T, P = TemporaryProviderError, PermanentProviderError
+
+# Every modeled error of the operations the adapter calls, with the kind we expect. A botocore upgrade that
+# adds an error shape makes test_every_modeled_error_is_in_the_table fail until it is classified here.
+EXPECTED = {
+    # EKS (all error shapes of the service)
+    "AccessDeniedException": P, "BadRequestException": P, "ClientException": P, "InvalidParameterException": P,
+    "InvalidRequestException": P, "InvalidStateException": P, "NotFoundException": P,
+    "ResourceInUseException": T, "ResourceLimitExceededException": P, "ResourceNotFoundException": P,
+    "ResourcePropagationDelayException": T, "ServerException": T, "ServiceUnavailableException": T,
+    "ThrottlingException": T, "UnsupportedAvailabilityZoneException": P,
+    # STS AssumeRole
+    "MalformedPolicyDocument": P, "PackedPolicyTooLarge": P, "RegionDisabledException": P,
+    "ExpiredTokenException": T,
+    # SSM GetParameter(s)
+    "InvalidKeyId": P, "InternalServerError": T, "ParameterNotFound": P, "ParameterVersionNotFound": P,
+}
+OPERATIONS = {"eks": None, "sts": ["AssumeRole"], "ssm": ["GetParameters", "GetParameter"]}
+
+
+def _modeled_errors() -> list[tuple[str, int]]:
+    session = botocore.session.get_session()
+    out = {}
+    for service, ops in OPERATIONS.items():
+        model = session.get_service_model(service)
+        shapes = model.error_shapes if ops is None else [e for op in ops
+                                                          for e in model.operation_model(op).error_shapes]
+        for shape in shapes:
+            meta = shape.metadata.get("error") or {}
+            out[meta.get("code", shape.name)] = int(meta.get("httpStatusCode") or 400)
+    return sorted(out.items())
+
+
+def _client_error(code: str, status: int, headers: dict | None = None) -> bex.ClientError:
+    return bex.ClientError({"Error": {"Code": code, "Message": "boom"},
+                            "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": headers or {}}},
+                           "UpdateClusterVersion")
+
+
+def test_every_modeled_error_is_in_the_table():
+    modeled = {code for code, _ in _modeled_errors()}
+    assert modeled - set(EXPECTED) == set(), "classify the new SDK errors in EXPECTED and errors.py"
+    assert modeled <= TEMPORARY_CODES | PERMANENT_CODES
+
+
+@pytest.mark.parametrize("code,status", _modeled_errors())
+def test_modeled_error_is_mapped(code, status):
+    err = map_error(_client_error(code, status), provider="eks", action="UpdateClusterVersion")
+    assert type(err) is EXPECTED[code]
+    assert err.code == code and err.provider == "eks" and "UpdateClusterVersion" in str(err)
+    if err.__class__ is T and code == "ThrottlingException":
+        assert err.retry_after and err.retry_after > 0
+
+
+@pytest.mark.parametrize("status,kind", [
+    (400, P), (401, P), (403, P), (404, P), (409, P), (412, P),
+    (429, T), (500, T), (502, T), (503, T), (504, T),
+])
+def test_unknown_codes_fall_back_on_the_status(status, kind):
+    err = map_error(_client_error("SomethingNew", status))
+    assert type(err) is kind
+
+
+def test_generic_codes_without_a_useful_status():
+    # the query protocol (STS) gives up on non-XML bodies and reports the status as the code
+    assert type(map_error(_client_error("429", 429))) is T
+    assert type(map_error(_client_error("AccessDenied", 403))) is P
+    assert type(map_error(_client_error("Throttling", 400))) is T
+
+
+def test_retry_after():
+    assert map_error(_client_error("ThrottlingException", 429, {"retry-after": "7"})).retry_after == 7.0
+    dated = {"retry-after": "Mon, 05 Jan 2026 00:00:30 GMT", "date": "Mon, 05 Jan 2026 00:00:00 GMT"}
+    assert map_error(_client_error("ThrottlingException", 429, dated)).retry_after == 30.0
+    assert map_error(_client_error("ThrottlingException", 429)).retry_after > 0          # default
+    assert map_error(_client_error("ResourceInUseException", 409)).retry_after > 0
+    assert map_error(_client_error("ServerException", 500)).retry_after is None
+
+
+def _botocore_classes() -> list[type]:
+    return sorted((c for c in vars(bex).values() if isinstance(c, type) and issubclass(c, bex.BotoCoreError)),
+                  key=lambda c: c.__name__)
+
+
+def _instance(cls: type) -> BaseException:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, "boom")
+    return exc
+
+
+TEMPORARY_BOTOCORE = {"ConnectionError", "HTTPClientError", "ConnectTimeoutError", "ReadTimeoutError",
+                      "EndpointConnectionError", "ConnectionClosedError", "IncompleteReadError",
+                      "ResponseStreamingError", "CredentialRetrievalError", "MetadataRetrievalError"}
+
+
+@pytest.mark.parametrize("cls", _botocore_classes(), ids=lambda c: c.__name__)
+def test_every_botocore_exception_is_mapped(cls):
+    err = map_error(_instance(cls))
+    assert isinstance(err, ProviderError)
+    temporary = any(b.__name__ in TEMPORARY_BOTOCORE for b in cls.__mro__) and not any(
+        b.__name__ in ("SSLError", "ProxyConnectionError") for b in cls.__mro__)
+    assert type(err) is (T if temporary else P), cls.__name__
+
+
+def test_real_sdk_exceptions():
+    assert type(map_error(bex.ReadTimeoutError(endpoint_url="http://127.0.0.1:1"))) is T
+    assert type(map_error(bex.EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))) is T
+    assert type(map_error(bex.NoCredentialsError())) is P
+    assert type(map_error(bex.ProfileNotFound(profile="x"))) is P
+    assert type(map_error(TimeoutError("t"))) is T
+    assert type(map_error(ValueError("v"))) is P
+    already = T("x")
+    assert map_error(already) is already

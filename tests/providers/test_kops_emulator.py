@@ -1,0 +1,198 @@
+"""The kops emulator on its own: kops' CLI surface (tables, flags, exit codes), the state-store layout, virtual
+time, joining a running roll instead of duplicating it, and fault injection (S3 proxy and kops level)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from tests.providers.harness_kops import KopsHarness
+
+T0 = "2026-01-05T00:00:00Z"
+CP = "control-plane-us-east-1a"
+
+
+@pytest.fixture(scope="module")
+def h():
+    harness = KopsHarness()
+    harness.start()
+    yield harness
+    harness.stop()
+
+
+def _env(h: KopsHarness, now: str, **extra: str) -> dict[str, str]:
+    env = dict(os.environ, **h.emu.kops_env(str(h.tmp / "bin")), FLEET_EMULATOR_NOW=now,
+               FLEET_EMULATOR_POLL="0.05", FLEET_EMULATOR_MAX_IDLE="60")
+    env.pop("KOPS_FEATURE_FLAGS", None)
+    env.update(extra)
+    return env
+
+
+def kops(h: KopsHarness, *args: str, now: str = T0, gate: bool = True) -> subprocess.CompletedProcess[str]:
+    env = _env(h, now, **({"KOPS_FEATURE_FLAGS": "SpecOverrideFlag"} if gate else {}))
+    return subprocess.run(["kops", *args], env=env, capture_output=True, text=True, timeout=30, check=False)
+
+
+def roller(h: KopsHarness, *args: str, now: str = T0) -> subprocess.Popen[str]:
+    return subprocess.Popen(["kops", "rolling-update", "cluster", *args, "--yes"], env=_env(h, now),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def seed(h: KopsHarness, name: str, version: str = "1.29.2", nodes: int = 3, **node_options) -> str:
+    cluster = f"{name}.k8s.local"
+    h.emu.seed_cluster(cluster, version, {CP: {"role": "ControlPlane", "size": 1},
+                                          "nodes-a": {"role": "Node", "size": nodes, **node_options}},
+                       available=[version, "1.29.8", "1.30.4"])
+    return cluster
+
+
+def wait_for_roll(h: KopsHarness, cluster: str, n: int = 1, timeout: float = 10.0) -> list[dict]:
+    for _ in range(int(timeout / 0.05)):
+        rolls = h.emu.cloud_state(cluster)["rolls"]
+        if len(rolls) >= n:
+            return rolls
+        time.sleep(0.05)
+    raise AssertionError("the rolling update never planned")
+
+
+def test_tables_flags_and_exit_codes_match_kops(h):
+    c = seed(h, "tables")
+    out = kops(h, "get", "clusters", c)
+    assert out.returncode == 0
+    assert out.stdout == "NAME\t\t\tCLOUD\tZONES\ntables.k8s.local\taws\tus-east-1a\n"
+    igs = kops(h, "get", "instancegroups", "--name", c)
+    assert igs.stdout.splitlines() == [
+        "NAME\t\t\t\tROLE\t\tMACHINETYPE\tMIN\tMAX\tZONES",
+        "control-plane-us-east-1a\tControlPlane\tt3.medium\t1\t1\tus-east-1a",
+        "nodes-a\t\t\t\tNode\t\tt3.medium\t3\t3\tus-east-1a"]
+    one = json.loads(kops(h, "get", "ig", "--name", c, "nodes-a", "-o", "json").stdout)
+    assert one["kind"] == "InstanceGroup" and one["spec"]["role"] == "Node"      # one object, not a list
+    for args, message in [(("get", "clusters", "--bogus"), "Error: unknown flag: --bogus"),
+                          (("get", "ig", "-x"), "Error: unknown shorthand flag: 'x' in -x"),
+                          (("get", "ig"), "Error: --name is required"),
+                          (("rolling-update", "cluster", c, "--validation-timeout", "soon"), "invalid duration"),
+                          (("update", "cluster", "nope.k8s.local"), 'Error: cluster "nope.k8s.local" not found')]:
+        bad = kops(h, *args)
+        assert bad.returncode == 1 and message in bad.stderr, (args, bad.stderr)
+
+
+def test_state_store_uses_kops_layout(h):
+    c = seed(h, "layout")
+    keys = set(h.emu.store.s3.list(h.emu.bucket, f"{c}/")[0])
+    assert {f"{c}/config", f"{c}/cluster-completed.spec", f"{c}/kops-version.txt", f"{c}/instancegroup/{CP}",
+            f"{c}/instancegroup/nodes-a", f"{c}/igconfig/control-plane/{CP}/nodeupconfig.yaml",
+            f"{c}/igconfig/node/nodes-a/nodeupconfig.yaml"} <= keys
+    config = yaml.safe_load(h.emu.store.s3.get(h.emu.bucket, f"{c}/config"))
+    assert config["apiVersion"] == "kops.k8s.io/v1alpha2" and config["spec"]["kubernetesVersion"] == "1.29.2"
+
+
+def test_set_is_feature_gated_and_validated_like_kops(h):
+    c = seed(h, "setgate")
+    gated = kops(h, "set", "cluster", c, "spec.kubernetesVersion=1.29.8", gate=False)
+    assert gated.returncode == 1 and "KOPS_FEATURE_FLAGS=SpecOverrideFlag" in gated.stderr
+    assert kops(h, "set", "instancegroup", "--name", c, CP, "spec.rollingUpdate.maxSurge=1").stderr.strip() \
+        == 'Error: spec.rollingUpdate.maxSurge: Forbidden: Cannot surge instance groups with role "ControlPlane"'
+    zero = kops(h, "set", "ig", "--name", c, "nodes-a", "spec.rollingUpdate.maxSurge=0",
+                "spec.rollingUpdate.maxUnavailable=0")
+    assert "Cannot be zero if maxUnavailable is zero" in zero.stderr
+    ok = kops(h, "set", "ig", "--name", c, "nodes-a", "spec.rollingUpdate.maxSurge=25%",
+              "spec.rollingUpdate.maxUnavailable=0")
+    assert ok.returncode == 0, ok.stderr
+    assert h.emu.instance_group(c, "nodes-a")["spec"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": 0}
+
+
+def test_update_applies_control_plane_first_and_holds_nodes_back(h):
+    c = seed(h, "skew")
+    assert kops(h, "set", "cluster", c, "spec.kubernetesVersion=1.30.4").returncode == 0
+    dry = kops(h, "update", "cluster", c)
+    assert "Must specify --yes to apply changes" in dry.stdout and not h.emu.upgrade_log(c, kind="apply")
+    res = kops(h, "update", "cluster", c, "--yes", "--create-kube-config=false")
+    assert res.returncode == 0, res.stderr
+    assert "--ignore-kubelet-version-skew" in res.stderr                 # node group held back, kops 1.31 style
+    applied = h.emu.upgrade_log(c, kind="apply")
+    assert [e["changes"] for e in applied] == [{CP: ["1.29.2", "1.30.4"]}]
+    assert h.emu.store.applied_version(c, h.emu.instance_group(c, "nodes-a")) == "1.29.2"
+
+
+def test_rolling_update_progresses_only_with_virtual_time_and_joins_a_running_roll(h):
+    c = seed(h, "vtime", nodes=4, rollingUpdate={"maxSurge": 2, "maxUnavailable": 0})
+    kops(h, "set", "cluster", c, "spec.kubernetesVersion=1.29.8")
+    kops(h, "update", "cluster", c, "--yes", "--ignore-kubelet-version-skew")
+    first = roller(h, c, "--instance-group", "nodes-a")
+    wait_for_roll(h, c)
+    second = roller(h, c, "--instance-group", "nodes-a")         # a re-run joins, it does not roll again
+    time.sleep(0.5)
+    assert len(h.emu.cloud_state(c)["rolls"]) == 1
+    assert first.poll() is None and second.poll() is None        # virtual time has not moved: kops still waits
+    assert "NeedsUpdate\t4" in kops(h, "rolling-update", "cluster", c, "--instance-group", "nodes-a").stdout
+    partial = kops(h, "rolling-update", "cluster", c, "--instance-group", "nodes-a", now="2026-01-05T00:05:00Z")
+    assert "NeedsUpdate\t2\t\t2" in partial.stdout                # first batch of maxSurge=2 replaced
+    kops(h, "rolling-update", "cluster", c, "--instance-group", "nodes-a", now="2026-01-05T01:00:00Z")
+    assert first.wait(timeout=10) == 0 and second.wait(timeout=10) == 0
+    assert 'Completed rolling update for cluster "vtime.k8s.local"' in first.communicate()[1]
+    roll = h.emu.cloud_state(c)["rolls"][0]
+    assert roll["state"] == "succeeded" and roll["detail"]["nodes-a"]["concurrency"] == 2
+    assert h.emu.instance_versions(c)["nodes-a"] == ["1.29.8"] * 4
+
+
+def test_validation_failure_fails_the_roll_with_kops_message(h):
+    c = seed(h, "valfail")
+    kops(h, "set", "cluster", c, "spec.kubernetesVersion=1.29.8")
+    kops(h, "update", "cluster", c, "--yes", "--ignore-kubelet-version-skew")
+    h.emu.inject_validation_failure(c, "nodes-a")
+    proc = roller(h, c, "--instance-group", "nodes-a")
+    wait_for_roll(h, c)
+    kops(h, "validate", "cluster", c, now="2026-01-05T00:10:00Z")
+    assert proc.poll() is None                                   # before --validation-timeout (15m) nothing fails
+    kops(h, "rolling-update", "cluster", c, now="2026-01-05T00:20:00Z")
+    assert proc.wait(timeout=10) == 1
+    err = proc.communicate()[1]
+    assert 'Error: error validating cluster: cluster did not validate within a duration of "15m0s"' in err
+    assert 'did not pass validation within deadline: InstanceGroup "nodes-a" did not have enough nodes' in err
+    assert h.emu.instance_versions(c)["nodes-a"] == ["1.29.2"] * 3
+    val = kops(h, "validate", "cluster", c)
+    assert val.returncode == 1 and "VALIDATION ERRORS" in val.stdout
+    assert "Error: Validation failed: cluster not yet healthy" in val.stderr
+
+
+def test_kops_level_faults_are_one_shot(h):
+    c = seed(h, "clifault")
+    h.emu.inject("kops-throttle")
+    bad = kops(h, "get", "ig", "--name", c)
+    assert bad.returncode == 1 and "StatusCode: 503" in bad.stderr and "api error SlowDown" in bad.stderr
+    assert kops(h, "get", "ig", "--name", c).returncode == 0
+
+
+def test_proxy_faults_use_s3_error_shapes(h):
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    s3 = boto3.client("s3", endpoint_url=h.emu.url, region_name="us-east-1", aws_access_key_id="x",
+                      aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1}))
+    c = seed(h, "proxy")
+    for fault, code, status in [("throttle", "SlowDown", 429), ("server-error", "ServiceUnavailable", 503),
+                                ("forbidden", "AccessDenied", 403)]:
+        h.inject(fault)
+        with pytest.raises(ClientError) as info:
+            s3.get_object(Bucket=h.emu.bucket, Key=f"{c}/config")
+        err = info.value.response
+        assert (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
+        if status in (429, 503):
+            assert err["ResponseMetadata"]["HTTPHeaders"]["retry-after"] == "2"
+        assert s3.get_object(Bucket=h.emu.bucket, Key=f"{c}/config")["Body"].read()
+
+
+def test_upgrade_cluster_moves_to_the_channel_recommendation(h):
+    c = seed(h, "upgrade")
+    dry = kops(h, "upgrade", "cluster", c)
+    assert dry.stdout.splitlines()[1].split() == ["Cluster", "KubernetesVersion", "1.29.2", "1.30.4"]
+    assert "Must specify --yes to perform upgrade" in dry.stdout
+    assert kops(h, "upgrade", "cluster", c, "--kubernetes-version", "1.29.8").stderr.strip() == \
+        "Error: unknown flag: --kubernetes-version"
+    assert kops(h, "upgrade", "cluster", c, "--yes").returncode == 0
+    assert h.emu.cluster_spec(c)["spec"]["kubernetesVersion"] == "1.30.4"
