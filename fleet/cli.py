@@ -245,6 +245,16 @@ def history(config: ConfigOpt, cluster: Annotated[str, typer.Argument(help="clus
     run_guarded(body)
 
 
+def _register_commands() -> None:
+    from fleet.demo.commands import register as register_demo
+    from fleet.reports.commands import register as register_reports
+    register_reports(app)
+    register_demo(app)
+
+
+_register_commands()
+
+
 def main() -> None:
     app()
 
