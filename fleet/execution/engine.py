@@ -219,6 +219,9 @@ class Engine:
                 continue
             first = cp.steps[0]
             if not schedule.allows(now, first.minor):
+                opening = schedule.next_allowed(now, first.minor)
+                if opening is not None and opening.start > now:
+                    result.next_wake = min(result.next_wake, opening.start)   # wake exactly at the opening
                 continue
             if rc["status"] == "pending":
                 slots -= 1
