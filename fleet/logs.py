@@ -36,8 +36,8 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if _SECRETS:
             record.msg = redact(str(record.msg))
-            if record.args:
-                record.args = tuple(redact(str(a)) for a in record.args) if isinstance(record.args, tuple) else record.args
+            if isinstance(record.args, tuple):
+                record.args = tuple(redact(a) if isinstance(a, str) else a for a in record.args)
             for k, v in list(record.__dict__.items()):
                 if k not in _RESERVED and isinstance(v, str):
                     setattr(record, k, redact(v))

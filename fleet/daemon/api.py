@@ -22,6 +22,29 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+class _Guard:
+    """Pure ASGI middleware (no per-request task or body streaming, unlike ``@app.middleware``): refuses a
+    declared body over ``max_body`` bytes (413) and NUL characters in the URL (400: PostgreSQL text cannot
+    hold them, so they would otherwise fail in the store). No endpoint reads a request body."""
+
+    def __init__(self, app: Any, max_body: int):
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+            refusal = None
+            if length is not None and (not length.isdigit() or int(length) > self.max_body):
+                refusal = JSONResponse({"detail": "request body too large"}, status_code=413)
+            elif "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+                refusal = JSONResponse({"detail": "NUL characters are not allowed in the URL"}, status_code=400)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def create_app(daemon: Any) -> FastAPI:
     """``daemon`` is a fleet.daemon.service.Daemon (duck-typed to keep this module free of cycles)."""
     app = FastAPI(title="fleet", version="v1", description="Fleet upgrade daemon API")
@@ -29,19 +52,14 @@ def create_app(daemon: Any) -> FastAPI:
     read_token: str | None = daemon.read_token
     max_body = daemon.max_body_bytes
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > max_body):
-            return JSONResponse({"detail": "request body too large"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(_Guard, max_body=max_body)
 
-    def can_write(request: Request) -> None:
+    async def can_write(request: Request) -> None:
         tok = _bearer(request)
         if write_token is None or tok is None or not hmac.compare_digest(tok.encode(), write_token.encode()):
             raise HTTPException(401, "a valid write token is required", headers={"WWW-Authenticate": "Bearer"})
 
-    def can_read(request: Request) -> None:
+    async def can_read(request: Request) -> None:
         if read_token is None:
             return
         tok = _bearer(request)
@@ -63,15 +81,22 @@ def create_app(daemon: Any) -> FastAPI:
     def metrics() -> Response:
         return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4")
 
+    @app.get("/api/v1/leader", dependencies=[Depends(can_read)])
+    def leader() -> dict[str, Any]:
+        """This replica's view of leader election: backend, lease, identity, whether it acts, its epoch."""
+        return daemon.leader_info()
+
     @app.get("/api/v1/plan", dependencies=[Depends(can_read)])
     def plan() -> dict[str, Any]:
         p = daemon.last_plan()
         return p.to_dict() if p else {"at": None, "clusters": []}
 
     @app.get("/api/v1/clusters", dependencies=[Depends(can_read)])
-    def clusters(status: str | None = None, provider: str | None = None,
-                 limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0)) -> dict[str, Any]:
-        return daemon.cluster_view(status=status, provider=provider, limit=limit, offset=offset)
+    async def clusters(status: str | None = None, provider: str | None = None,
+                 limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0)) -> Any:
+        """``{"total": N, "clusters": [...]}``: one page of the plan view of every cluster with its rollout."""
+        return Response(daemon.cluster_view_json(status=status, provider=provider, limit=limit, offset=offset),
+                        media_type="application/json")
 
     @app.get("/api/v1/rollouts", dependencies=[Depends(can_read)])
     def rollouts() -> dict[str, Any]:
@@ -79,7 +104,7 @@ def create_app(daemon: Any) -> FastAPI:
 
     @app.get("/api/v1/events", dependencies=[Depends(can_read)])
     def events(cluster: str | None = None, run: str | None = None, kind: str | None = None,
-               after: int = Query(0, ge=0), limit: int = Query(500, ge=1, le=10000)) -> dict[str, Any]:
+               after: int = Query(0, ge=0, le=2**63 - 1), limit: int = Query(500, ge=1, le=10000)) -> dict[str, Any]:
         evs = daemon.store.events(cluster_id=cluster, run_id=run, kind=kind, after_id=after, limit=limit)
         for e in evs:
             e["at"] = iso(e["at"])

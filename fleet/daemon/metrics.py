@@ -1,10 +1,29 @@
-"""Prometheus metrics of one daemon (its own registry, so several daemons can live in one process in tests)."""
+"""Prometheus metrics of one daemon (its own registry, so several daemons can live in one process in tests).
+
+Compliance series (``observe_compliance``, called after each tick with the last plan, the lifecycle data and
+the tick's instant) come from the same classification as ``fleet report`` (fleet.reports.compliance):
+
+- ``fleet_cluster_compliance_info{cluster,provider,version,minor,status}`` 1 per cluster
+- ``fleet_cluster_support_days{cluster,provider,support="standard"|"extended"}`` days until the control-plane
+  minor leaves that support (negative once past; no series when the lifecycle data does not know the minor)
+- ``fleet_clusters_by_compliance{status}`` clusters per compliance status (every status, zeros included)
+- ``fleet_clusters_support_unknown`` clusters whose minor is not in the lifecycle data
+- ``fleet_lifecycle_as_of_timestamp_seconds`` the lifecycle dataset's as-of date
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, time
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from fleet.planning.plan import Plan
+
+if TYPE_CHECKING:
+    from fleet.reports.compliance import Membership
+    from fleet.reports.lifecycle import Lifecycle
 
 
 class Metrics:
@@ -24,6 +43,20 @@ class Metrics:
                                   ["cluster", "provider", "version", "target", "status", "policy"], registry=r)
         self.cluster_steps = Gauge("fleet_cluster_steps_remaining", "Upgrade steps left per cluster",
                                    ["cluster"], registry=r)
+        self.compliance_info = Gauge("fleet_cluster_compliance_info",
+                                     "One series per cluster: control-plane version and compliance status",
+                                     ["cluster", "provider", "version", "minor", "status"], registry=r)
+        self.support_days = Gauge("fleet_cluster_support_days",
+                                  "Days until the cluster's control-plane minor leaves standard/extended support "
+                                  "(negative once past; absent when unknown)",
+                                  ["cluster", "provider", "support"], registry=r)
+        self.by_compliance = Gauge("fleet_clusters_by_compliance", "Clusters by compliance status", ["status"],
+                                   registry=r)
+        self.support_unknown = Gauge("fleet_clusters_support_unknown",
+                                     "Clusters whose minor is not in the lifecycle data", registry=r)
+        self._lifecycle: Lifecycle | None = None
+        self.lifecycle_as_of = Gauge("fleet_lifecycle_as_of_timestamp_seconds",
+                                     "As-of date of the lifecycle dataset in use (Unix time)", registry=r)
 
     def observe_plan(self, plan: Plan) -> None:
         counts: dict[str, int] = {}
@@ -36,6 +69,56 @@ class Metrics:
         self.clusters.clear()
         for status, n in counts.items():
             self.clusters.labels(status).set(n)
+
+    def active_lifecycle(self) -> Lifecycle:
+        """The active lifecycle dataset (settings from the environment), read once per Metrics."""
+        if self._lifecycle is None:
+            import logging
+            import os
+
+            from fleet.errors import InputError
+            from fleet.reports.lifecycle import LifecycleSettings, load_active, load_builtin
+            try:
+                self._lifecycle = load_active(LifecycleSettings.from_env(os.environ))
+            except InputError as exc:  # a hand-edited file broke: keep exporting with the shipped data
+                logging.getLogger("fleet.daemon").warning(
+                    "lifecycle data unreadable; using the shipped dataset", extra={"reason": str(exc)})
+                self._lifecycle = load_builtin()
+        return self._lifecycle
+
+    def observe_compliance(self, plan: Plan | None, lifecycle: Lifecycle, at: datetime,
+                           memberships: Mapping[str, Membership] | None = None, *, store: Any = None) -> None:
+        """Classify every planned cluster at ``at`` (as ``fleet report`` does) and export the results.
+        Run states (upgrading/failed) come from ``memberships``, or are read from ``store`` when given."""
+        from fleet.reports.compliance import STATUSES, compute_cluster
+        self.lifecycle_as_of.set(datetime.combine(lifecycle.as_of, time(0), UTC).timestamp())
+        if plan is None:
+            return
+        if memberships is None and store is not None:
+            from fleet.errors import StateError
+            from fleet.reports.inputs import observe_latest_memberships
+            try:
+                memberships = observe_latest_memberships(store)
+            except StateError:
+                memberships = {}  # run states unknown this tick; versions and support still export
+        memberships = memberships or {}
+        counts = dict.fromkeys(STATUSES, 0)
+        unknown = 0
+        self.compliance_info.clear()
+        self.support_days.clear()
+        for cp in plan.clusters:
+            c = compute_cluster(cp, lifecycle, at, memberships.get(cp.id))
+            counts[c.status] += 1
+            self.compliance_info.labels(c.id, c.provider, c.control_plane, c.support.minor or "", c.status).set(1)
+            if not c.support.known:
+                unknown += 1
+            if c.days_to_standard is not None:
+                self.support_days.labels(c.id, c.provider, "standard").set(c.days_to_standard)
+            if c.days_to_extended is not None:
+                self.support_days.labels(c.id, c.provider, "extended").set(c.days_to_extended)
+        for status, n in counts.items():
+            self.by_compliance.labels(status).set(n)
+        self.support_unknown.set(unknown)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -4,6 +4,7 @@ SIGTERM / SIGINT stop it cleanly (the tick in progress finishes; nothing is left
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet.clock import Clock, SystemClock, iso
+from fleet.errors import FencedError
 from fleet.execution.engine import TickResult, approve_wave, retry_run, set_paused
 from fleet.execution.runtime import Runtime
 from fleet.logs import register_secret
@@ -67,8 +69,50 @@ class Daemon:
         self._lock = threading.Lock()
         self._ticks = 0
         self._view: list[dict[str, Any]] = []
+        self._view_pair: tuple[list[dict[str, Any]], list[bytes]] = ([], [])
         self._scheduler: Any = None
         self._stopping = threading.Event()
+        # ---- webhook notifications (fleet.notify): secrets are read now, delivery runs on wall time ----
+        from fleet.notify.webhooks import build_notifier
+        self.notifier = build_notifier(runtime.config, runtime.config_file, self.store, self.wall,
+                                       is_leader=self.is_leader)
+        # ---- end webhook notifications ----
+        self._init_leader(leader)
+
+    # ---- leadership (fleet.daemon.leader) -----------------------------------------------------------
+    def _init_leader(self, leader: Any) -> None:
+        """Standbys serve reads; the engine's store is fenced by the elector. Operator writes (pause, approve,
+        retry) are valid on any replica, so they go through a second, unfenced store handle."""
+        self.control_store = self.store
+        self.metrics.leader.set(1 if leader is None else 0)
+        if leader is None:
+            return
+        from fleet.state.store import Store
+        self.control_store = Store(self.store.url, migrate=False)
+        leader.transition_lock = self._lock          # take over only between ticks
+        leader.on_acquire.append(self._on_acquire)
+        leader.on_lose.append(self._on_lose)
+
+    def _on_acquire(self, epoch: int, previous: str | None) -> None:
+        # runs under self._lock. Another replica may have acted since our providers were built: reopen
+        # them, so a provider's cached or file-backed view (the sim's stateFile) is read afresh.
+        if previous is not None and previous != getattr(self.leader, "identity", None):
+            from fleet.execution.observe import Observer
+            from fleet.execution.runtime import build_providers
+            providers = build_providers(self.rt.config_file, self.rt.config, self.engine.clock)
+            self.rt.providers = providers
+            self.engine.providers = dict(providers)
+            self.engine.observer = Observer(self.engine.providers)
+        self.metrics.leader.set(1)
+        self.wake_now()
+
+    def _on_lose(self, why: str) -> None:
+        self.metrics.leader.set(0)
+
+    def leader_info(self) -> dict[str, Any]:
+        if self.leader is None:
+            return {"backend": "none", "leader": True, "epoch": self.engine.epoch, "shard": self.engine.shard}
+        return {**self.leader.describe(), "shard": self.engine.shard}
 
     # ---- state for the API ------------------------------------------------------------------------
     def is_leader(self) -> bool:
@@ -90,16 +134,16 @@ class Daemon:
         return bool(self.store.get_control("paused", False))
 
     def set_paused(self, paused: bool, actor: str) -> None:
-        set_paused(self.store, self.clock.now(), paused, actor)
+        set_paused(self.control_store, self.clock.now(), paused, actor)
         self.metrics.paused.set(1 if paused else 0)
         self.wake_now()
 
     def approve(self, run_id: str, wave: str) -> None:
-        approve_wave(self.store, self.clock.now(), run_id, wave, "api")
+        approve_wave(self.control_store, self.clock.now(), run_id, wave, "api")
         self.wake_now()
 
     def retry(self, run_id: str) -> int:
-        n = retry_run(self.store, self.clock.now(), run_id, "api")
+        n = retry_run(self.control_store, self.clock.now(), run_id, "api")
         self.wake_now()
         return n
 
@@ -125,6 +169,15 @@ class Daemon:
             rows = [r for r in rows if r["provider"] == provider]
         return {"total": len(rows), "clusters": rows[offset:offset + limit]}
 
+    def cluster_view_json(self, *, status: str | None, provider: str | None, limit: int, offset: int) -> bytes:
+        """cluster_view() as JSON bytes, joined from rows encoded once per tick (50 clients reading 10,000
+        clusters must not re-encode them on every request)."""
+        rows, encoded = self._view_pair
+        if status or provider:
+            encoded = [e for r, e in zip(rows, encoded, strict=True)
+                       if (not status or r["status"] == status) and (not provider or r["provider"] == provider)]
+        return b'{"total":%d,"clusters":[%s]}' % (len(encoded), b",".join(encoded[offset:offset + limit]))
+
     def _refresh_view(self) -> None:
         plan = self.engine.last_plan
         if plan is None:
@@ -138,6 +191,8 @@ class Daemon:
             rc = latest.get(c.id)
             d["rollout"] = None if rc is None else {"run": rc["run_id"], "status": rc["status"], "message": rc["message"]}
             view.append(d)
+        encoded = [json.dumps(d, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode() for d in view]
+        self._view_pair = (view, encoded)
         self._view = view
 
     # ---- ticking ----------------------------------------------------------------------------------
@@ -147,9 +202,14 @@ class Daemon:
         if not self.is_leader():
             return None
         with self._lock:
+            if not self.is_leader():
+                return None
             t0 = time.perf_counter()
             try:
                 res = self.engine.reconcile()
+            except FencedError as exc:
+                log.warning("the lease was lost during a tick; stopped acting", extra={"reason": str(exc)})
+                return None
             except Exception:
                 self.metrics.reconcile_errors.inc()
                 log.exception("reconcile failed")
@@ -164,6 +224,8 @@ class Daemon:
             self.metrics.paused.set(1 if self.paused() else 0)
             if self.engine.last_plan is not None:
                 self.metrics.observe_plan(self.engine.last_plan)
+                self.metrics.observe_compliance(self.engine.last_plan, self.metrics.active_lifecycle(),
+                                                self.clock.now(), store=self.store)
             self._refresh_view()
             self._schedule_wake(res)
             return res
@@ -202,6 +264,8 @@ class Daemon:
     def start_scheduler(self) -> None:
         from apscheduler.executors.pool import ThreadPoolExecutor
         from apscheduler.schedulers.background import BackgroundScheduler
+        if self.notifier is not None:   # webhook notifications: cursors are set before the first tick
+            self.notifier.start()
         factor = float(getattr(self.clock, "factor", 1.0))
         interval = max(0.05, self.engine.interval.total_seconds() / factor)
         self._scheduler = BackgroundScheduler(timezone="UTC", executors={"default": ThreadPoolExecutor(1)},
@@ -215,8 +279,12 @@ class Daemon:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        if self.notifier is not None:   # webhook notifications: stop before the lease and the store go
+            self.notifier.stop()
         if self.leader is not None:
             self.leader.release()
+        if self.control_store is not self.store:
+            self.control_store.close()
         self.store.close()
 
     def serve(self) -> None:

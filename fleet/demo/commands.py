@@ -1,9 +1,60 @@
-"""CLI commands of this package, registered on the main `fleet` app by fleet.cli."""
+"""CLI commands of this package, registered on the main `fleet` app by fleet.cli: ``fleet demo`` and
+``fleet schema``. Heavy imports (SDKs, emulators) happen only when a command runs, so ``--help`` is cheap
+and works on a plain install."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from fleet.demo.clock import WEEK_PER_MINUTE
+
+INSTALL_HINT = "pip install 'fleet-upgrader[all]' 'moto[server]==5.2.1'   (from a checkout: pip install '.[dev]')"
+
+
+def demo(
+    dir: Annotated[Path, typer.Option("--dir", help="working folder for the config, policies, state and reports "
+                                                   "(created; an earlier demo's folder is replaced)")] = Path("fleet-demo"),
+    keep: Annotated[bool, typer.Option("--keep", help="leave the emulators and the daemon running (in real time "
+                                                      "after the accelerated week) until Ctrl-C")] = False,
+    speed: Annotated[float, typer.Option("--speed", min=1.0, help="virtual seconds per real second (10080: a "
+                                                                  "week per minute)")] = WEEK_PER_MINUTE,
+    short: Annotated[bool, typer.Option("--short", help="a smaller fleet (two clusters per provider), for CI")] = False,
+) -> None:
+    """Run fleet end to end on six emulated clouds: two dozen clusters, the real daemon and API, a week of
+    maintenance windows in about a minute, and the compliance report before and after. No network, no
+    credentials."""
+    from rich.console import Console
+
+    from fleet.cli import run_guarded
+    from fleet.demo.emulators import missing_modules
+    err = Console(stderr=True)
+    missing = missing_modules()
+    if missing:
+        err.print(f"fleet demo needs the cloud SDKs and emulators, which are not installed ({', '.join(missing)}).\n"
+                  f"Install them with: {INSTALL_HINT}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    from fleet.demo.run import DemoOptions, run_demo
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+    opts = DemoOptions(directory=dir, keep=keep, speed=speed, short=short)
+    code = run_guarded(lambda: run_demo(opts, console))
+    raise typer.Exit(code or 0)
+
+
+def schema(kind: Annotated[str, typer.Argument(help="policy, inventory or config")] = "policy") -> None:
+    """Print the JSON Schema of a policy, inventory or FleetConfig file (for editors and CI checks)."""
+    from fleet.cli import fail_input
+    from fleet.errors import Problem
+    from fleet.schema import KINDS, render_schema
+    if kind not in KINDS:
+        fail_input([Problem("fleet schema", None, "kind", f"must be one of {', '.join(KINDS)}, not {kind!r}")])
+    sys.stdout.write(render_schema(kind))
 
 
 def register(app: typer.Typer) -> None:
     """Add this package's commands to ``app``."""
+    app.command("demo")(demo)
+    app.command("schema")(schema)

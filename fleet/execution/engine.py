@@ -29,7 +29,7 @@ from fleet.errors import InputError, PermanentProviderError, TemporaryProviderEr
 from fleet.execution.observe import Observation, Observer
 from fleet.execution.steps import op_from_json, op_to_json, step_from_json, step_to_json
 from fleet.planning.plan import ClusterPlan, Plan, step_for_provider
-from fleet.planning.planner import compile_policies, compute_cluster_plan, compute_plan
+from fleet.planning.planner import _Memo, compile_policies, compute_cluster_plan, compute_plan
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, Component, OperationState, Provider
 from fleet.state import schema as S
@@ -70,7 +70,8 @@ class Engine:
     def __init__(self, store: Store, providers: Mapping[str, Provider],
                  policies: Callable[[], Sequence[UpgradePolicy]], clock: Clock, *,
                  reconcile_interval: timedelta = timedelta(seconds=60), actor: str = "engine",
-                 epoch: int = 0, owns: Callable[[str], bool] | None = None, shard: int = 0):
+                 epoch: int = 0, owns: Callable[[str], bool] | None = None, shard: int = 0,
+                 replan_every: timedelta = timedelta(0)):
         self.store = store
         self.providers = dict(providers)
         self._policies = policies
@@ -82,6 +83,8 @@ class Engine:
         self.epoch = epoch
         self.owns = owns or (lambda cluster_id: True)
         self.shard = shard
+        self.replan_every = replan_every   # forecasts plan the whole fleet (and start runs) at most this often
+        self._planned_at: datetime | None = None
         self.observer = Observer(self.providers)
         self.last_plan: Plan | None = None
         self.last_observation: Observation | None = None
@@ -109,12 +112,14 @@ class Engine:
         now = self.clock.now()
         obs = self.observer.observe_fleet(now)
         self.last_observation = obs
-        policies = self.current_policies()
-        plan = self.compute_fleet_plan(obs, policies)
-        self.last_plan = plan
         result = TickResult(at=now, next_wake=now + self.interval)
+        if self._planned_at is None or now - self._planned_at >= self.replan_every or self.last_plan is None:
+            policies = self.current_policies()
+            plan = self.compute_fleet_plan(obs, policies)
+            self.last_plan = plan
+            self._planned_at = now
+            result.runs_started = self._start_runs(plan, policies, now)
         paused = bool(self.store.get_control("paused", False))
-        result.runs_started = self._start_runs(plan, policies, now)
         for run in self.store.runs(active_only=True):
             if run.get("shard", 0) != self.shard:
                 continue
@@ -186,6 +191,8 @@ class Engine:
         ctx = self._run_ctx(run if (r := self.store.run(run["id"])) is None else r)
         # 2. clusters without an open step: done, blocked, or ready for their next step
         ready: list[tuple[dict[str, Any], ClusterPlan]] = []
+        memo = _Memo()   # one planning pass (one policy, one now): parsed offers and paths shared by the clusters
+        checker = self._checkers()
         for rc in ctx.clusters:
             if rc["status"] not in ("pending", "active") or rc["cluster_id"] in ctx.open_steps:
                 continue
@@ -196,7 +203,7 @@ class Engine:
                 continue
             cluster = obs.clusters[cid]
             cp = compute_cluster_plan(cluster, ctx.compiled, self.observer.offers_for(cluster, now), now,
-                                      self._checkers().get(cluster.provider), forced=True)
+                                      checker.get(cluster.provider), forced=True, memo=memo)
             if cp.status in ("up-to-date", "ahead"):
                 self._finish_cluster(ctx, rc, now, "done", f"at {cluster.control_plane}")
             elif cp.status == "blocked":

@@ -46,6 +46,10 @@ def run_foreground(rt: Runtime, *, once: bool, timeout: float | None, console: C
                 break
             if not active and res.runs_started == 0:
                 break
+            if active and all(r["status"] == "halted" for r in active) and not store.steps(open_only=True):
+                console.print("every active run is halted (maxFailures reached): fix the cause, then "
+                              "`fleet resume` or `fleet retry RUN`")
+                return 1
             if timeout is not None and (clock.now() - start).total_seconds() > timeout:
                 console.print("timeout reached; runs continue on the next `fleet apply` or under the daemon")
                 return 1

@@ -9,7 +9,7 @@ import fnmatch
 import re
 from datetime import datetime, timedelta
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
@@ -356,6 +356,59 @@ class HttpConfig(Strict):
         return v
 
 
+# Event kinds a webhook may subscribe to (fleet.notify follows them in the events table).
+NotifyEvent = Literal["run-started", "wave-done", "cluster-upgraded", "cluster-failed", "run-halted", "run-done",
+                     "cluster-at-risk"]
+NOTIFY_EVENTS: tuple[str, ...] = get_args(NotifyEvent)
+
+
+class NotificationConfig(Strict):
+    """A webhook: signed JSON (or a Slack-compatible payload) POSTed for each subscribed event."""
+
+    name: str
+    url: str
+    format: Literal["json", "slack"] = "json"
+    secret_file: str | None = Field(default=None, description="HMAC-SHA256 signing secret (required for json)")
+    events: list[NotifyEvent] = Field(default_factory=lambda: list(NOTIFY_EVENTS))
+    timeout: Duration = timedelta(seconds=10)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME_RE.match(v) or len(v) > 100:
+            raise ValueError("must be lowercase letters, digits, '-' or '.', starting and ending alphanumeric")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return v
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, v: list[NotifyEvent]) -> list[NotifyEvent]:
+        if not v:
+            raise ValueError("list at least one event kind (leave events out to get all of them)")
+        return list(dict.fromkeys(v))
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, v: timedelta) -> timedelta:
+        if not timedelta(0) < v <= timedelta(minutes=5):
+            raise ValueError("must be longer than zero and at most 5m")
+        return v
+
+    @model_validator(mode="after")
+    def _secret(self) -> NotificationConfig:
+        if self.format == "json" and not self.secret_file:
+            raise ValueError("secretFile is required for format json (receivers verify the HMAC signature)")
+        return self
+
+
 class LeaderElectionConfig(Strict):
     backend: Literal["none", "database", "kubernetes"] = "none"
     lease_duration: Duration = timedelta(seconds=15)
@@ -373,6 +426,16 @@ class FleetConfigSpec(Strict):
     http: HttpConfig = Field(default_factory=HttpConfig)
     leader_election: LeaderElectionConfig = Field(default_factory=LeaderElectionConfig)
     shards: int = Field(default=1, ge=1)
+    notifications: list[NotificationConfig] = Field(default_factory=list)
+
+    @field_validator("notifications")
+    @classmethod
+    def _unique_notifications(cls, v: list[NotificationConfig]) -> list[NotificationConfig]:
+        names = [n.name for n in v]
+        dup = {n for n in names if names.count(n) > 1}
+        if dup:
+            raise ValueError(f"duplicate notification names: {', '.join(sorted(dup))}")
+        return v
 
     @field_validator("providers")
     @classmethod

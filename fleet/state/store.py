@@ -33,6 +33,19 @@ def _norm(row: Any) -> dict[str, Any]:
     return out
 
 
+def _rows(result: Any) -> list[dict[str, Any]]:
+    """``[_norm(r) for r in result]``, faster: the column names are read once, not once per row."""
+    keys = tuple(result.keys())
+    out = []
+    for r in result:
+        d = dict(zip(keys, r, strict=True))
+        for k, v in d.items():
+            if isinstance(v, datetime):
+                d[k] = utc(v)
+        out.append(d)
+    return out
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("sqlite:///", 1)[-1]
@@ -132,7 +145,7 @@ class Store:
         if kind:
             q = q.where(S.events.c.kind == kind)
         with self.read() as conn:
-            return [_norm(r) for r in conn.execute(q.order_by(S.events.c.id).limit(limit))]
+            return _rows(conn.execute(q.order_by(S.events.c.id).limit(limit)))
 
     # ---- control ------------------------------------------------------------------------------------
     def get_control(self, key: str, default: Any = None) -> Any:
@@ -153,7 +166,7 @@ class Store:
         if policy:
             q = q.where(S.runs.c.policy == policy)
         with self.read() as conn:
-            return [_norm(r) for r in conn.execute(q.order_by(S.runs.c.created_at, S.runs.c.id))]
+            return _rows(conn.execute(q.order_by(S.runs.c.created_at, S.runs.c.id)))
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self.read() as conn:
@@ -165,7 +178,7 @@ class Store:
         if run_id:
             q = q.where(S.run_clusters.c.run_id == run_id)
         with self.read() as conn:
-            return [_norm(r) for r in conn.execute(q.order_by(S.run_clusters.c.wave_index, S.run_clusters.c.cluster_id))]
+            return _rows(conn.execute(q.order_by(S.run_clusters.c.wave_index, S.run_clusters.c.cluster_id)))
 
     def steps(self, *, run_id: str | None = None, cluster_id: str | None = None,
               open_only: bool = False) -> list[dict[str, Any]]:
@@ -177,7 +190,7 @@ class Store:
         if open_only:
             q = q.where(S.steps.c.state.in_(ACTIVE_STEP_STATES))
         with self.read() as conn:
-            return [_norm(r) for r in conn.execute(q.order_by(S.steps.c.id))]
+            return _rows(conn.execute(q.order_by(S.steps.c.id)))
 
     def step_count(self) -> int:
         with self.read() as conn:

@@ -266,14 +266,29 @@ class AksProvider:
         prof = self._sdk(f"get upgrade profile of {cluster.id}",
                          lambda: client.managed_clusters.get_upgrade_profile(ref.resource_group, ref.name))
         props = prof.properties
+        # the upgrade profiles list one hop (the next minor at most; pools capped at today's control plane);
+        # the region's version list adds the later hops so a multi-minor path can be planned
+        region = self._region_versions(ref.subscription, cluster.location)
         control_plane = self._versions(props.control_plane_profile.upgrades if props.control_plane_profile else [])
+        control_plane = _merged(control_plane, region, cluster.control_plane)
         names = [p.name for p in cluster.node_pools] or [p.name for p in props.agent_pool_profiles or [] if p.name]
+        current = {p.name: p.version for p in cluster.node_pools}
         pools: dict[str, tuple[str, ...]] = {}
         for pool in names:
             ap = self._sdk(f"get upgrade profile of {cluster.id} pool {pool}",
                            lambda pool=pool: client.agent_pools.get_upgrade_profile(ref.resource_group, ref.name, pool))
-            pools[pool] = self._versions(ap.properties.upgrades if ap.properties else [])
+            own = self._versions(ap.properties.upgrades if ap.properties else [])
+            pools[pool] = _merged(own, region, current.get(pool) or cluster.control_plane)
         return VersionOffers(control_plane, pools)
+
+    def _region_versions(self, subscription: str, location: str) -> tuple[str, ...]:
+        """Every GA (or, with includePreview, preview) patch version AKS offers in the region."""
+        client = self._client(subscription)
+        res = self._sdk(f"list Kubernetes versions in {location}",
+                        lambda: client.managed_clusters.list_kubernetes_versions(location))
+        out = {patch for kv in res.values_property or [] if self.settings.include_preview or not kv.is_preview
+               for patch in (kv.patch_versions or {})}
+        return tuple(sorted(out, key=parse_version))
 
     def check_step(self, cluster: Cluster, step: Step) -> list[str]:
         return compute_upgrade_settings(cluster, step)[1]
@@ -418,6 +433,17 @@ class AksProvider:
         if _same(current, str(d.get("to"))):
             return OperationStatus(OperationState.SUCCEEDED, "Succeeded", 1.0)
         return OperationStatus(OperationState.FAILED, f"operation ended with version {current}, not {d.get('to')}")
+
+
+def _merged(own: tuple[str, ...], region: tuple[str, ...], current: str) -> tuple[str, ...]:
+    """The profile's one hop, the region's later versions, and the current version (so an up-to-date
+    cluster is planned as up to date, not as offered nothing)."""
+    try:
+        cur = parse_version(current)
+    except InvalidVersion:
+        return own
+    later = {v for v in region if parse_version(v) > cur}
+    return tuple(sorted(set(own) | later | {current}, key=parse_version))
 
 
 def _if_match(etag: str | None) -> dict[str, Any]:

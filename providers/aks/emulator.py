@@ -86,6 +86,7 @@ class AksEmulator:
             ("GET", _POOL + r"/upgradeProfiles/default", self._pool_upgrade_profile),
             ("GET", _LOC + r"/operations/(?P<op>[^/]+)", self._operation_status),
             ("GET", _LOC + r"/operationresults/(?P<op>[^/]+)", self._operation_result),
+            ("GET", _LOC + r"/kubernetesVersions", self._kubernetes_versions),
         ]
         self.server = EmulatorServer([(meth, rx, self._arm(h)) for meth, rx, h in routes],
                                      error_body=fault_body, port=port, retry_after=retry_after)
@@ -339,6 +340,27 @@ class AksEmulator:
                 upgrades=[Item(kubernetes_version=v, is_preview=pre)
                           for v, pre in self._upgrades(c, p.version, c.version)]))
         return 200, prof.as_dict(), None
+
+    def _kubernetes_versions(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
+        """The region's versions: those offered to the subscription's clusters in that location."""
+        sub, loc = match.group("sub").lower(), match.group("loc").lower()
+        found: dict[str, bool] = {}
+        for c in self.clusters.values():
+            if c.subscription.lower() == sub and c.location.lower() == loc:
+                found.update({v: False for v in c.available})
+                found.update({v: True for v in c.preview if v not in found})
+        minors: dict[str, list[str]] = {}
+        for v in sorted(found, key=parse_version):
+            minors.setdefault(parse_version(v).minor_str, []).append(v)
+        values = []
+        for minor, patches in minors.items():
+            upgrades = {p: [u for u in found if parse_version(u) > parse_version(p)
+                            and parse_version(u).minor_key <= (parse_version(p).major, parse_version(p).minor + 1)]
+                        for p in patches}
+            values.append(m.KubernetesVersion(version=minor, is_preview=all(found[p] for p in patches),
+                                              patch_versions={p: m.KubernetesPatchVersion(upgrades=u)
+                                                              for p, u in upgrades.items()}))
+        return 200, m.KubernetesVersionListResult(values_property=values).as_dict(), None
 
     def _operation(self, match: re.Match[str]) -> EmuOperation:
         op = self.operations.get(match.group("op"))

@@ -124,6 +124,7 @@ class GkeProvider:
             self._key_file = Path(config_dir or ".") / self.settings.credentials_file
             if not self._key_file.is_file():
                 raise ValueError(f"gke provider {name!r}: credentialsFile: {self._key_file} does not exist")
+        import_optional("google.cloud.container_v1", "gke")   # a missing SDK names its extra at start-up
         self._client_obj: Any = None
         self._lock = threading.Lock()
         self._index: dict[str, _Target] = {}
@@ -223,12 +224,9 @@ class GkeProvider:
         for ch in cfg.channels:
             if channel not in (None, "UNSPECIFIED") and _enum_name(ch.channel) == channel and ch.valid_versions:
                 masters = list(ch.valid_versions)
+        # every valid node version of the location: the planner keeps each pool step at or below the
+        # control-plane version it follows (filtering by today's control plane would hide later minors)
         nodes = list(cfg.valid_node_versions)
-        try:
-            cp = parse_version(cluster.control_plane)
-            nodes = [v for v in nodes if _parses(v) and parse_version(v).not_newer_than(cp)]
-        except InvalidVersion:
-            pass
         return VersionOffers(control_plane=_ascending(masters), node_pools={"*": _ascending(nodes)})
 
     # ---- budgets ------------------------------------------------------------------------------------
@@ -337,10 +335,3 @@ class GkeProvider:
         return OperationStatus(OperationState.RUNNING, f"{_enum_name(o.operation_type)} {status.lower()}",
                                progress, poll_after=self.settings.poll_interval_seconds)
 
-
-def _parses(version: str) -> bool:
-    try:
-        parse_version(version)
-    except InvalidVersion:
-        return False
-    return True

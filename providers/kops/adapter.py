@@ -13,6 +13,7 @@ Settings (camelCase, validated strictly):
   channel         channel location for version offers (default: the cluster's spec.channel, else "stable")
   commandTimeout  seconds a synchronous kops command may take (default 120)
   requestTimeout  seconds for one S3 / channel request (default 10)
+  pollInterval    seconds between polls of a running rolling update, suggested to the engine (default 30)
   logDir          where background ``kops rolling-update`` output and roll records go (default
                   <config_dir>/.kops-rolls, else <tmp>/fleet-kops-<uid>)
   exportClock     give kops the adapter's clock as FLEET_EMULATOR_NOW (for the kops emulator under virtual
@@ -87,6 +88,7 @@ class KopsSettings(BaseModel):
     channel: str | None = None
     commandTimeout: float = Field(120.0, gt=0)
     requestTimeout: float = Field(10.0, gt=0)
+    pollInterval: float = Field(ROLL_POLL_AFTER, gt=0)
     logDir: str | None = None
     exportClock: bool = False
 
@@ -310,7 +312,7 @@ class KopsProvider:
             if not self._same(kc.desired, cp) or self._need_update(kc, selector)[0]:
                 raise TemporaryProviderError(f"{cluster.id}: an upgrade to {kc.desired} is still in progress "
                                              f"(control plane at {cp})", provider=self.name, code="409",
-                                             retry_after=ROLL_POLL_AFTER * 2)
+                                             retry_after=self.settings.pollInterval * 2)
             if parse_version(to) < parse_version(cp):
                 raise PermanentProviderError(f"{cluster.id}: kops does not downgrade ({cp} -> {to})",
                                              provider=self.name, code="400")
@@ -342,7 +344,7 @@ class KopsProvider:
                                          provider=self.name, code="400")
         if not self._same(kc.control_plane_version, to):
             raise TemporaryProviderError(f"{cluster.id}: the control plane is not at {to} yet", provider=self.name,
-                                         code="409", retry_after=ROLL_POLL_AFTER * 2)
+                                         code="409", retry_after=self.settings.pollInterval * 2)
         spec = kc.igs[g].get("spec") or {}
         tr = translate_step(step, nodes=int(spec.get("minSize") or 0), cloud=kc.cloud, manager=spec.get("manager"))
         selector = ["--instance-group", g]
@@ -358,7 +360,7 @@ class KopsProvider:
         if not self._same(kc.version_of(g), to):
             raise TemporaryProviderError(f"{cluster.id}: kops held instance group {g} at {kc.version_of(g)} "
                                          "(the control plane may still be rolling)", provider=self.name,
-                                         code="409", retry_after=ROLL_POLL_AFTER * 2)
+                                         code="409", retry_after=self.settings.pollInterval * 2)
         return self._launch(cluster, kc, step, [g], selector, tr.flags)
 
     # ---- rolling updates ---------------------------------------------------------------------------------
@@ -394,7 +396,7 @@ class KopsProvider:
         if record and _pid_running(record.get("pid"), kc.name):
             if not self._same(record.get("to"), step.to):
                 raise TemporaryProviderError(f"{cluster.id}: a rolling update to {record.get('to')} is running",
-                                             provider=self.name, code="409", retry_after=ROLL_POLL_AFTER)
+                                             provider=self.name, code="409", retry_after=self.settings.pollInterval)
             return OperationRef(record["op"], cluster.id, step.key, record)
         if changes:
             self._kops(kc.store, ["set", "instancegroup", "--name", kc.name, groups[0], *changes])
@@ -453,7 +455,8 @@ class KopsProvider:
                         rc = None
             if rc is None:
                 return OperationStatus(OperationState.RUNNING, f"kops rolling-update: {need} of {total} instances "
-                                       "still to replace", (1 - need / total) if total else None, ROLL_POLL_AFTER)
+                                       "still to replace", (1 - need / total) if total else None,
+                                       self.settings.pollInterval)
             self._runs.pop(op.id, None)
             if rc == 0:
                 return OperationStatus(OperationState.SUCCEEDED, "kops rolling-update completed", 1.0)
@@ -467,7 +470,7 @@ class KopsProvider:
             proc, path = self._spawn(kc[0], d["args"], op.id)
             self._runs[op.id] = _Run(proc, path, run.relaunches + 1)
             return OperationStatus(OperationState.RUNNING, f"kops rolling-update hit a transient error, re-running "
-                                   f"it (safe): {kops_message(stderr)}", None, ROLL_POLL_AFTER)
+                                   f"it (safe): {kops_message(stderr)}", None, self.settings.pollInterval)
         detail = [ln.split("] ", 1)[-1] for ln in stderr.splitlines() if "did not pass validation" in ln]
         message = f"kops rolling-update failed (exit {rc}): {kops_message(stderr)}"
         if detail:
@@ -483,13 +486,14 @@ class KopsProvider:
         if _pid_running(d.get("pid"), kc[1]):
             return OperationStatus(OperationState.RUNNING, f"kops rolling-update (pid {d.get('pid')}): {need} of "
                                    f"{total} instances still to replace", (1 - need / total) if total else None,
-                                   ROLL_POLL_AFTER)
+                                   self.settings.pollInterval)
         if need == 0:
             return OperationStatus(OperationState.SUCCEEDED, "kops rolling-update completed", 1.0)
         proc, err = self._spawn(kc[0], d["args"], op.id)
         self._runs[op.id] = _Run(proc, err)
         return OperationStatus(OperationState.RUNNING, f"re-running kops rolling-update (safe): {need} of {total} "
-                               "instances still to replace", (1 - need / total) if total else None, ROLL_POLL_AFTER)
+                               "instances still to replace", (1 - need / total) if total else None,
+                               self.settings.pollInterval)
 
 
 def _tail(path: Path, limit: int = 20000) -> str:

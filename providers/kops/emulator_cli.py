@@ -17,7 +17,9 @@ Commands (flags as in kops 1.31; unknown flags are rejected the way cobra reject
 
 Environment: KOPS_STATE_STORE, KOPS_CLUSTER_NAME, KOPS_FEATURE_FLAGS; the S3 endpoint from S3_ENDPOINT,
 AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL. Virtual time: FLEET_EMULATOR_NOW (RFC 3339) is "now" for this
-invocation; when unset the emulator uses fleet.clock.SystemClock. A ``rolling-update --yes`` blocks like kops
+invocation; when unset the emulator uses fleet.clock.SystemClock, sped up FLEET_EMULATOR_SCALE times from
+FLEET_EMULATOR_EPOCH (RFC 3339) when both are set (real-time end-to-end tests and demos: kops' own waits, e.g.
+the 15-minute validation timeout, then pass in seconds). A ``rolling-update --yes`` blocks like kops
 until its instance groups are rolled, re-reading the simulated cloud every FLEET_EMULATOR_POLL seconds (real
 time, default 0.2); under virtual time the roll advances whenever any kops invocation brings a later now.
 """
@@ -74,6 +76,19 @@ _CLI_FAULTS = {"throttle": (503, "SlowDown", "Please reduce your request rate.")
                "not-found": (404, "NoSuchBucket", "The specified bucket does not exist")}
 
 
+def _scaled_now(scale: str, epoch: str) -> Callable[[], datetime]:
+    """Wall time sped up ``scale`` times from ``epoch``: every kops process computes the same now."""
+    from fleet.clock import SystemClock
+    try:
+        factor, start = float(scale), parse_time(epoch)
+    except ValueError as exc:
+        raise KopsError(f"FLEET_EMULATOR_SCALE/FLEET_EMULATOR_EPOCH: {exc}") from exc
+    if factor <= 0 or start.tzinfo is None:
+        raise KopsError("FLEET_EMULATOR_SCALE must be > 0 and FLEET_EMULATOR_EPOCH carry a time zone")
+    wall = SystemClock()
+    return lambda: start + (wall.now() - start) * factor
+
+
 class Ctx:
     def __init__(self, env: dict[str, str], flags: dict[str, Any]):
         self.env, self.flags = env, flags
@@ -97,6 +112,8 @@ class Ctx:
         else:
             from fleet.clock import SystemClock
             self.now_fn = SystemClock().now
+            if env.get("FLEET_EMULATOR_SCALE"):
+                self.now_fn = _scaled_now(env["FLEET_EMULATOR_SCALE"], env.get("FLEET_EMULATOR_EPOCH", ""))
         self.now = self.now_fn()
         self.virtual = bool(fixed)
 

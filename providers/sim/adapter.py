@@ -38,8 +38,9 @@ class SimProvider:
 
     def __init__(self, name: str = "sim", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, world: SimWorld | None = None, config_dir: str | None = None,
-                 **_: Any):
+                 mirror_of: str | None = None, **_: Any):
         self.name = name
+        self.mirror_of = mirror_of   # discover only clusters seeded under this provider name (forecasts)
         settings = dict(settings or {})
         self.clock = clock or SystemClock()
         if world is None:
@@ -89,7 +90,8 @@ class SimProvider:
         with self.world.lock:
             self._call("discover")
             self.world.settle()
-            return [self.world.snapshot(cid, self.name) for cid in sorted(self.world.clusters)]
+            return [self.world.snapshot(cid, self.name) for cid in sorted(self.world.clusters)
+                    if self.mirror_of is None or self.world.clusters[cid].provider == self.mirror_of]
 
     def describe(self, cluster_id: str) -> Cluster:
         with self.world.lock:
@@ -139,11 +141,12 @@ class SimProvider:
                 return self._ref(op)
             if step.component is Component.CONTROL_PLANE:
                 offered = c.available
-                duration = w.cp_duration
+                duration = w.step_durations(c.id)[0]
             else:
                 pool = self._pool(c, step)
                 offered = pool.available or c.available
-                duration = w.pool_duration * max(1, pool.nodes) / max(1, step.max_surge or step.max_unavailable or 1)
+                batch = max(1, (step.max_surge or 0) + (step.max_unavailable or 0))
+                duration = w.step_durations(c.id)[1] * -(-max(1, pool.nodes) // batch)
                 if not parse_version(step.to).not_newer_than(parse_version(c.control_plane)):
                     raise PermanentProviderError(f"node pool {step.pool} cannot run {step.to}, newer than the "
                                                  f"control plane {c.control_plane}", provider=self.name, code="400")

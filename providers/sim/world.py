@@ -39,6 +39,7 @@ class SimCluster:
     available: list[str] = field(default_factory=list)
     auto_upgrade: str | None = None
     healthy: bool = True
+    provider_type: str = ""       # the seeded cluster's type when it differs from its provider name
 
 
 @dataclass
@@ -71,10 +72,12 @@ class Faults:
 class SimWorld:
     def __init__(self, clock: Clock, *, cp_duration: timedelta = timedelta(minutes=20),
                  pool_duration: timedelta = timedelta(minutes=10), faults: Faults | None = None,
-                 state_file: str | Path | None = None):
+                 state_file: str | Path | None = None,
+                 durations: dict[str, tuple[timedelta, timedelta]] | None = None):
         self.clock = clock
         self.cp_duration = cp_duration
         self.pool_duration = pool_duration
+        self.durations = durations or {}   # provider type -> (control-plane step, node-pool step per batch)
         self.faults = faults or Faults()
         self.rng = random.Random(self.faults.seed)
         self.clusters: dict[str, SimCluster] = {}
@@ -93,7 +96,8 @@ class SimWorld:
             self.clusters[c.id] = SimCluster(
                 id=c.id, provider=c.provider, location=c.location, name=c.name, control_plane=c.control_plane,
                 pools=[SimPool(p.name, p.version, p.nodes, list(p.available)) for p in c.node_pools],
-                labels=dict(c.labels), available=list(c.available), auto_upgrade=c.auto_upgrade)
+                labels=dict(c.labels), available=list(c.available), auto_upgrade=c.auto_upgrade,
+                provider_type=c.provider_type if c.provider_type != c.provider else "")
             self.save()
 
     def seed_if_empty(self, clusters: list[Cluster]) -> None:
@@ -134,6 +138,10 @@ class SimWorld:
             if op.cluster_id == cluster_id and op.state == "running":
                 return op
         return None
+
+    def step_durations(self, cluster_id: str) -> tuple[timedelta, timedelta]:
+        c = self.clusters[cluster_id]
+        return self.durations.get(c.provider_type or c.provider, (self.cp_duration, self.pool_duration))
 
     def next_id(self) -> str:
         self._seq += 1
@@ -185,6 +193,6 @@ class SimWorld:
             provider=provider_name, location=c.location, name=c.name, control_plane=c.control_plane,
             node_pools=tuple(NodePool(p.name, p.version, p.nodes, tuple(p.available),
                                       upgrading=bool(running and running.pool == p.name)) for p in c.pools),
-            labels=dict(c.labels), id=c.id, provider_type=c.provider, available=tuple(c.available),
+            labels=dict(c.labels), id=c.id, provider_type=c.provider_type or c.provider, available=tuple(c.available),
             auto_upgrade=c.auto_upgrade, healthy=c.healthy, upgrading=running is not None,
         )

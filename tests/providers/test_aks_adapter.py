@@ -72,7 +72,7 @@ def test_discovery_over_subscriptions_and_resource_groups(emu):
         provider(emu, subscriptions=["cccccccc-0000-0000-0000-000000000003"]).discover()
     # a cluster known only by id (e.g. from the state store) is found through discovery
     bare = Cluster(provider="aks", location="eastus", name="c4", control_plane="1.30.4")
-    assert provider(emu).offers(bare).control_plane == ("1.31.1",)
+    assert provider(emu).offers(bare).control_plane == ("1.30.4", "1.31.1")      # the current version, then the next hop
 
 
 def test_two_pools_patch_first_then_two_minors(emu):

@@ -1,0 +1,337 @@
+"""Compliance: classify every cluster of a Plan at an instant, against the lifecycle data. Pure (no I/O).
+
+Each cluster gets exactly one status. When several apply, the first in PRECEDENCE wins:
+
+ 1. ``failed``                   its latest run membership failed (a person must look)
+ 2. ``upgrading``                its latest run membership is active (an operation is in flight)
+ 3. ``end-of-extended-support``  its control-plane minor is past every support its provider offers
+                                 (for calendars without extended support: past end of standard support)
+ 4. ``end-of-standard-support``  past end of standard support (in extended support, or extended unknown)
+ 5. ``skew-violation``           a node pool is newer than the control plane or more minors behind it than
+                                 the kubelet skew allows (3 from 1.28, 2 before)
+ 6. ``blocked``                  the planner (or the run) cannot move it: no path, target not offered, a
+                                 priority tie between policies, an unreadable version
+ 7. ``unmanaged``                no policy selects it
+ 8. ``behind-minor``             the control plane or a node pool is on a minor below the policy's target
+ 9. ``behind-patch``             only patch steps (control plane or pools) separate it from the target
+10. ``compliant``                at (or ahead of) its target
+
+A support date is the first day without that support: a minor leaves standard support at 00:00 UTC on its
+``endOfStandardSupport`` date, so "days to end of standard support" is ``date - at.date()`` and the status
+flips when it reaches 0. A provider or minor missing from the lifecycle data has unknown support (null days),
+never a guessed one, and cannot be classified end-of-*-support.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
+
+from fleet.clock import utc
+from fleet.planning.plan import ClusterPlan, Plan
+from fleet.planning.windows import Interval
+from fleet.reports.lifecycle import Lifecycle, Support
+from fleet.versions import InvalidVersion, Version, max_kubelet_skew, parse_version
+
+PRECEDENCE = ("failed", "upgrading", "end-of-extended-support", "end-of-standard-support", "skew-violation",
+              "blocked", "unmanaged", "behind-minor", "behind-patch", "compliant")
+STATUSES = ("compliant", "behind-patch", "behind-minor", "skew-violation", "end-of-standard-support",
+            "end-of-extended-support", "unmanaged", "upgrading", "failed", "blocked")
+SUPPORT_STATES = ("standard", "extended", "past-standard", "unsupported", "unknown")
+RISK_REASONS = ("completes-after-end-of-extended-support", "completes-after-end-of-standard-support",
+                "no-forecast", "no-upgrade-planned")
+DEFAULT_HORIZON = timedelta(days=365)
+_MEMBERSHIP_STATUS = {"active": "upgrading", "failed": "failed", "blocked": "blocked"}
+
+
+# ---- the forecast interface the report reads (fleet.reports.forecast provides it) -----------------------
+
+class ClusterForecastLike(Protocol):
+    completion: datetime | None
+    wave: str | None
+
+
+class ForecastLike(Protocol):
+    clusters: Mapping[str, Any]
+    fleet_done: datetime | None
+    waves: Mapping[str, tuple[datetime | None, datetime | None]]
+
+
+# ---- results -------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A cluster's row in its latest run (state store ``run_clusters``)."""
+
+    run_id: str
+    status: str             # pending | active | done | failed | blocked
+    message: str = ""
+
+
+@dataclass(slots=True)
+class ClusterCompliance:
+    id: str
+    provider: str
+    provider_type: str
+    name: str
+    location: str
+    labels: dict[str, str]
+    control_plane: str
+    pool_oldest: str | None
+    pool_newest: str | None
+    pool_count: int
+    policy: str | None
+    target: str | None
+    plan_status: str
+    status: str
+    reasons: list[str]
+    support: Support
+    days_to_standard: int | None
+    days_to_extended: int | None
+    next_window: Interval | None
+    wave: str | None
+    forecast_completion: datetime | None = None
+    at_risk: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Risk:
+    cluster: str
+    provider: str
+    control_plane: str
+    status: str
+    reason: str                     # one of RISK_REASONS
+    end_of_standard: date
+    end_of_extended: date | None
+    forecast_completion: datetime | None
+    days_late: int | None           # completion after end of standard support, in days
+
+
+@dataclass(frozen=True, slots=True)
+class VersionCount:
+    minor: str
+    clusters: int
+    support: str                    # one of SUPPORT_STATES, at the report's instant
+
+
+@dataclass(slots=True)
+class ForecastSummary:
+    fleet_done: datetime | None
+    waves: list[tuple[str, datetime | None, datetime | None]]   # (name, first start, last finish)
+
+
+@dataclass(slots=True)
+class ComplianceReport:
+    at: datetime
+    lifecycle_as_of: date
+    lifecycle_source: str
+    horizon: timedelta
+    clusters: list[ClusterCompliance]
+    counts: dict[str, int]
+    versions: dict[str, list[VersionCount]]
+    risks: list[Risk]
+    forecast: ForecastSummary | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def lifecycle_unknown(self) -> int:
+        return sum(1 for c in self.clusters if not c.support.known)
+
+
+# ---- classification ------------------------------------------------------------------------------------
+
+def _parse(v: str) -> Version | None:
+    try:
+        return parse_version(v)
+    except InvalidVersion:
+        return None
+
+
+def compute_pool_range(pools: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """Oldest and newest node-pool version (provider spellings); unreadable versions are left out."""
+    parsed = [(v, raw) for raw in pools.values() if (v := _parse(raw)) is not None]
+    if not parsed:
+        return None, None
+    return min(parsed, key=lambda t: t[0])[1], max(parsed, key=lambda t: t[0])[1]
+
+
+def compute_skew_problems(control_plane: str, pools: Mapping[str, str]) -> list[str]:
+    cp = _parse(control_plane)
+    if cp is None:
+        return []
+    out = []
+    limit = max_kubelet_skew(cp)
+    for name, raw in sorted(pools.items()):
+        pv = _parse(raw)
+        if pv is None:
+            continue
+        if not pv.not_newer_than(cp):
+            out.append(f"node pool {name} ({raw}) is newer than the control plane ({control_plane})")
+        elif cp.minors_from(pv) > limit:
+            out.append(f"node pool {name} ({raw}) is {cp.minors_from(pv)} minors behind the control plane "
+                       f"({control_plane}); at most {limit} are allowed")
+    return out
+
+
+def _behind_minor(cp: ClusterPlan) -> bool:
+    target = _parse(cp.target) if cp.target else None
+    if target is None:
+        return any(s.minor for s in cp.steps)
+    versions = [cp.control_plane, *cp.node_pools.values()]
+    return any(v is not None and v.minor_key < target.minor_key for v in map(_parse, versions))
+
+
+def classify_cluster(cp: ClusterPlan, support: Support, at: datetime,
+                     membership: Membership | None = None) -> tuple[str, list[str]]:
+    """The one status of a planned cluster at ``at`` (see PRECEDENCE), with the reasons that apply."""
+    at = utc(at)
+    found: dict[str, list[str]] = {}
+
+    def add(status: str, reason: str) -> None:
+        found.setdefault(status, []).append(reason)
+
+    if membership is not None and membership.status in _MEMBERSHIP_STATUS:
+        msg = f"run {membership.run_id}: {membership.status}" + (f": {membership.message}" if membership.message else "")
+        add(_MEMBERSHIP_STATUS[membership.status], msg)
+    if support.known:
+        d_std, d_ext = support.days_to_standard(at), support.days_to_extended(at)
+        if d_ext is not None and d_ext <= 0:
+            add("end-of-extended-support", f"{support.provider} {support.minor}: support ended {support.end_of_extended}")
+        elif d_std is not None and d_std <= 0:
+            ext = f"extended support until {support.end_of_extended}" if support.end_of_extended else "extended support unknown"
+            add("end-of-standard-support",
+                f"{support.provider} {support.minor}: standard support ended {support.end_of_standard}; {ext}")
+    else:
+        where = f"{support.provider or cp.provider_type or cp.provider} {support.minor or cp.control_plane}"
+        found.setdefault("_notes", []).append(f"no lifecycle data for {where}: support unknown")
+    for p in compute_skew_problems(cp.control_plane, cp.node_pools):
+        add("skew-violation", p)
+    if cp.status == "blocked":
+        for r in cp.reasons or ["blocked"]:
+            add("blocked", r)
+    elif cp.status == "unmanaged":
+        add("unmanaged", "; ".join(cp.reasons) or "no policy selects this cluster")
+    elif cp.status == "needs-upgrade":
+        add("behind-minor" if _behind_minor(cp) else "behind-patch",
+            f"{len(cp.steps)} step(s) to {cp.target}")
+    else:
+        add("compliant", "; ".join(cp.reasons) or f"at target {cp.target}")
+    status = next(s for s in PRECEDENCE if s in found)
+    reasons = [r for s in PRECEDENCE for r in found.get(s, [])] + found.get("_notes", [])
+    return status, reasons
+
+
+def compute_cluster(cp: ClusterPlan, lifecycle: Lifecycle, at: datetime, membership: Membership | None = None,
+                    completion: datetime | None = None, wave: str | None = None) -> ClusterCompliance:
+    at = utc(at)
+    support = lifecycle.support((cp.provider_type, cp.provider), cp.control_plane)
+    status, reasons = classify_cluster(cp, support, at, membership)
+    oldest, newest = compute_pool_range(cp.node_pools)
+    return ClusterCompliance(
+        id=cp.id, provider=cp.provider, provider_type=cp.provider_type, name=cp.name, location=cp.location,
+        labels=dict(cp.labels), control_plane=cp.control_plane, pool_oldest=oldest, pool_newest=newest,
+        pool_count=len(cp.node_pools), policy=cp.policy, target=cp.target, plan_status=cp.status, status=status,
+        reasons=reasons, support=support, days_to_standard=support.days_to_standard(at),
+        days_to_extended=support.days_to_extended(at), next_window=cp.next_window, wave=wave or cp.wave,
+        forecast_completion=completion,
+    )
+
+
+# ---- risk ----------------------------------------------------------------------------------------------
+
+def _start_of(d: date) -> datetime:
+    return datetime.combine(d, time(0), UTC)
+
+
+def compute_risk(c: ClusterCompliance, at: datetime, horizon: timedelta) -> Risk | None:
+    """A cluster is at risk when its minor leaves standard support within the horizon (or already has) and
+    the forecast says it will not be off that minor in time: completion after the end of support, no
+    completion forecast, or no upgrade planned at all (compliant at a target that leaves support, unmanaged,
+    blocked). Unknown support is never a risk (it is counted as unknown instead)."""
+    eos = c.support.end_of_standard
+    if not c.support.known or eos is None or _start_of(eos) > utc(at) + horizon:
+        return None
+    eox = c.support.end_of_extended
+    moving = c.plan_status == "needs-upgrade" or c.status in ("upgrading", "failed")
+    done = c.forecast_completion
+    if not moving:
+        reason = "no-upgrade-planned"
+    elif done is None:
+        reason = "no-forecast"
+    elif eox is not None and done > _start_of(eox):
+        reason = "completes-after-end-of-extended-support"
+    elif done > _start_of(eos):
+        reason = "completes-after-end-of-standard-support"
+    else:
+        return None
+    late = None if done is None else (done.date() - eos).days
+    return Risk(c.id, c.provider, c.control_plane, c.status, reason, eos, eox, done, late)
+
+
+# ---- the whole report ----------------------------------------------------------------------------------
+
+def _minor_key(m: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(x) for x in m.split("."))
+    except ValueError:
+        return (1 << 30,)
+
+
+def _support_state(s: Support, at: datetime) -> str:
+    if not s.known:
+        return "unknown"
+    d_std, d_ext = s.days_to_standard(at), s.days_to_extended(at)
+    if d_std is not None and d_std > 0:
+        return "standard"
+    if d_ext is not None and d_ext <= 0:
+        return "unsupported"
+    return "extended" if d_ext is not None else "past-standard"  # standard ended; extended unknown
+
+
+def compute_versions(clusters: list[ClusterCompliance], at: datetime) -> dict[str, list[VersionCount]]:
+    """Control-plane minors per provider, with each minor's support state at ``at``."""
+    counts: dict[str, dict[str, list[Any]]] = {}
+    for c in clusters:
+        minor = c.support.minor or "unreadable"
+        slot = counts.setdefault(c.provider, {}).setdefault(minor, [0, c.support])
+        slot[0] += 1
+    return {prov: [VersionCount(m, n, _support_state(s, at)) for m, (n, s) in sorted(by.items(), key=lambda kv: _minor_key(kv[0]))]
+            for prov, by in sorted(counts.items())}
+
+
+def compute_report(plan: Plan, lifecycle: Lifecycle, at: datetime, *, forecast: ForecastLike | None = None,
+                   memberships: Mapping[str, Membership] | None = None, horizon: timedelta = DEFAULT_HORIZON,
+                   notes: list[str] | None = None) -> ComplianceReport:
+    at = utc(at)
+    memberships = memberships or {}
+    fc = forecast.clusters if forecast is not None else {}
+    clusters = []
+    for cp in plan.clusters:
+        f = fc.get(cp.id)
+        clusters.append(compute_cluster(cp, lifecycle, at, memberships.get(cp.id),
+                                        getattr(f, "completion", None), getattr(f, "wave", None)))
+    risks = []
+    for c in clusters:
+        r = compute_risk(c, at, horizon)
+        if r is not None:
+            c.at_risk = True
+            risks.append(r)
+    risks.sort(key=lambda r: (r.end_of_standard, r.cluster))
+    counts = {s: 0 for s in STATUSES}
+    for c in clusters:
+        counts[c.status] += 1
+    summary = None
+    if forecast is not None:
+        far = datetime.max.replace(tzinfo=UTC)
+        waves = sorted(((n, s and utc(s), e and utc(e)) for n, (s, e) in forecast.waves.items()),
+                       key=lambda w: (w[1] or far, w[0]))
+        summary = ForecastSummary(utc(forecast.fleet_done) if forecast.fleet_done else None, waves)
+    all_notes = list(notes or []) + list(dict.fromkeys(getattr(forecast, "notes", None) or []))
+    age = (at.date() - lifecycle.as_of).days
+    if age > 180:
+        all_notes.append(f"the lifecycle data is {age} days old (as of {lifecycle.as_of}): "
+                         "load a newer file with `fleet lifecycle load`")
+    return ComplianceReport(at, lifecycle.as_of, lifecycle.source, horizon, clusters, counts,
+                            compute_versions(clusters, at), risks, summary, all_notes)

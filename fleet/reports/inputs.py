@@ -1,0 +1,130 @@
+"""Gather what a report needs (the I/O side): policies, clusters and offers (from an Inventory or live
+discovery), the plan, run memberships from the state store (read-only) and the forecast."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fleet.errors import InputError, Problem, StateError
+from fleet.planning.plan import Plan
+from fleet.planning.planner import compute_plan
+from fleet.policy.loader import (
+    Loaded,
+    inventory_clusters,
+    load_config,
+    load_files,
+    load_policies,
+    resolve_path,
+)
+from fleet.policy.models import UpgradePolicy
+from fleet.provider import Cluster, VersionOffers
+from fleet.reports.compliance import ForecastLike, Membership
+
+Offers = Mapping[str, VersionOffers] | Callable[[Cluster], VersionOffers | None]
+
+
+@dataclass
+class FleetInputs:
+    policies: list[UpgradePolicy]
+    clusters: list[Cluster]
+    offers: Offers
+    plan: Plan
+    state_url: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def observe_inputs(*, config: Path | None, inventory: Path | None, policies: Path | None,
+                   at: datetime) -> FleetInputs:
+    """Read the fleet from ``config`` (live discovery; nothing is changed) or from ``inventory`` + ``policies``."""
+    if config is not None:
+        if inventory is not None or policies is not None:
+            raise InputError([Problem("--config", None, "", "give --config, or --inventory and --policies, not both")])
+        return _observe_live(config, at)
+    if inventory is None or policies is None:
+        raise InputError([Problem("fleet", None, "", "give --config FILE, or --inventory FILE and --policies PATH")])
+    problems: list[Problem] = []
+    loaded: list[Loaded] = []
+    for path, kind in ((policies, "UpgradePolicy"), (inventory, "Inventory")):
+        try:
+            loaded.append(load_files([path], kinds=(kind,)))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    pol, inv = loaded
+    if len(inv.inventories) != 1:
+        raise InputError([Problem(str(inventory), None, "", f"expected one Inventory document, found {len(inv.inventories)}")])
+    clusters, offers = inventory_clusters(inv.inventories[0])
+    return FleetInputs(pol.policies, clusters, offers, compute_plan(pol.policies, clusters, offers, at))
+
+
+def _observe_live(config_file: Path, at: datetime) -> FleetInputs:
+    from fleet.clock import FakeClock
+    from fleet.execution.observe import Observer
+    from fleet.execution.runtime import build_providers, resolve_state_url
+    config = load_config(config_file)
+    policies = load_policies(resolve_path(config_file, config.spec.policies))
+    providers = build_providers(config_file, config, FakeClock(at))
+    observer = Observer(providers)
+    obs = observer.observe_fleet(at)
+    clusters = list(obs.clusters.values())
+    by_id = {c.id: observer.offers_for(c, at) for c in clusters}  # asked once; forecast and plan share them
+
+    def offers(c: Cluster) -> VersionOffers | None:
+        return by_id.get(c.id)
+    checkers = {n: p.check_step for n, p in providers.items() if hasattr(p, "check_step")}
+    plan = compute_plan(policies, clusters, offers, at, checkers)
+    notes = [f"provider {n} could not be read: {e}" for n, e in sorted(obs.errors.items())]
+    return FleetInputs(policies, clusters, offers, plan, resolve_state_url(config_file, config.spec.state.url), notes)
+
+
+def _sqlite_missing(url: str) -> bool:
+    if not url.startswith("sqlite:///"):
+        return False
+    path = url[len("sqlite:///"):]
+    return path not in ("", ":memory:") and not Path(path).expanduser().exists()
+
+
+def observe_latest_memberships(store: Any) -> dict[str, Membership]:
+    """Each cluster's row in the latest run (by creation) that contains it. Reads only."""
+    order = {r["id"]: i for i, r in enumerate(store.runs())}  # oldest first
+    latest: dict[str, tuple[int, Membership]] = {}
+    for row in store.run_clusters():
+        rank = order.get(row["run_id"], -1)
+        cur = latest.get(row["cluster_id"])
+        if cur is None or rank >= cur[0]:
+            latest[row["cluster_id"]] = (rank, Membership(row["run_id"], row["status"], row.get("message") or ""))
+    return {cid: m for cid, (_, m) in latest.items()}
+
+
+def observe_memberships(state_url: str | None) -> tuple[dict[str, Membership], list[str]]:
+    """Run memberships from the store at ``state_url`` (opened without migrating; a missing SQLite file
+    means no runs and is not created)."""
+    if state_url is None or _sqlite_missing(state_url):
+        return {}, []
+    from fleet.state.store import Store
+    try:
+        store = Store(state_url, migrate=False)
+        try:
+            return observe_latest_memberships(store), []
+        finally:
+            store.close()
+    except StateError as exc:
+        return {}, [f"run states not read from the state store: {exc}"]
+
+
+def compute_forecast(inputs: FleetInputs, at: datetime, horizon: timedelta,
+                     durations: Any = None) -> tuple[ForecastLike | None, list[str]]:
+    """Run ``fleet.reports.forecast.forecast_fleet`` (imported lazily); None with a note when it is absent."""
+    try:
+        from fleet.reports.forecast import forecast_fleet
+    except ModuleNotFoundError as exc:
+        if exc.name != "fleet.reports.forecast":
+            raise
+        return None, ["forecast unavailable: fleet.reports.forecast is not installed"]
+    fc = forecast_fleet(inputs.policies, inputs.clusters, inputs.offers, at, horizon=horizon, durations=durations)
+    return fc, []

@@ -1,0 +1,119 @@
+"""Two `fleet daemon` processes on one PostgreSQL store with the sim provider: kill -9 the leader (three times),
+the standby takes over within two lease durations each time, and the rollout finishes with no upgrade issued
+twice (the sim stateFile world's own upgrade log)."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.ha.helpers import ha_fleet, port_of
+
+FLEET = shutil.which("fleet") or "fleet"
+TOKEN = "s3cr3t-canary-token"
+LEASE_S = 2.0
+KILLS = 3
+
+
+class Replica:
+    def __init__(self, cfg: Path, log: Path):
+        self.cfg, self.log = cfg, log
+        self.base = f"http://127.0.0.1:{port_of(cfg)}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([FLEET, "daemon", "--config", str(self.cfg), "--log-format", "json"],
+                                     stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
+
+    def info(self) -> dict | None:
+        try:
+            return httpx.get(f"{self.base}/api/v1/leader", timeout=1).json()
+        except (httpx.HTTPError, ValueError):
+            return None
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+
+
+def wait_for(fn, timeout: float, every: float = 0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = fn()
+        if v:
+            return v
+        time.sleep(every)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.postgres
+def test_kill_dash_nine_the_leader_the_standby_takes_over_and_finishes(tmp_path, pg_url):
+    rng = random.Random(9)
+    cfgs = ha_fleet(tmp_path, n=3, concurrency=3, cp="1s", pool="1s", interval="1s", state=pg_url,
+                    lease=f"{LEASE_S:g}s", token=TOKEN)
+    reps = [Replica(c, tmp_path / f"daemon-{i}.log") for i, c in enumerate(cfgs)]
+    for r in reps:
+        r.start()
+    takeovers: list[float] = []
+    epochs: list[int] = []
+    try:
+        for r in reps:
+            wait_for(lambda r=r: r.info(), timeout=60)
+
+        def leader() -> Replica | None:
+            found = [r for r in reps if (i := r.info()) and i["leader"]]
+            assert len(found) <= 1, "two replicas act at once"
+            return found[0] if found else None
+
+        for _ in range(KILLS):
+            old = wait_for(leader, timeout=30)
+            epochs.append(old.info()["epoch"])
+            time.sleep(rng.uniform(0.3, 1.5))                      # let it work, then kill it mid-flight
+            old.kill9()
+            t0 = time.monotonic()
+            new = wait_for(leader, timeout=4 * LEASE_S)
+            takeovers.append(time.monotonic() - t0)
+            assert new is not old
+            old.start()                                             # it comes back as a standby
+            wait_for(lambda old=old: old.info(), timeout=60)
+        assert max(takeovers) <= 2 * LEASE_S, takeovers
+        assert epochs == sorted(set(epochs)), "every takeover must raise the epoch"
+
+        def done() -> bool:
+            r = leader()
+            if r is None:
+                return False
+            d = httpx.get(f"{r.base}/api/v1/rollouts", timeout=5).json()["rollouts"]
+            return bool(d) and all(x["status"] == "done" for x in d)
+        wait_for(done, timeout=120, every=0.3)
+        evs = httpx.get(f"{leader().base}/api/v1/events?kind=step-dispatched&limit=10000", timeout=5).json()["events"]
+        assert len({e["data"]["epoch"] for e in evs}) >= 2, "the kills did not interrupt the rollout"
+    finally:
+        codes = [r.stop() for r in reps]
+    assert codes == [0, 0]
+    world = json.loads((tmp_path / "sim-world.json").read_text())
+    assert all(c["control_plane"] == "1.30.4" for c in world["clusters"])
+    log = [tuple(x) for x in world["upgrade_log"]]
+    assert len(log) == len(set(log)), "an upgrade was issued twice"
+    text = "".join(r.log.read_text() for r in reps)
+    assert "leadership acquired" in text and TOKEN not in text
