@@ -187,3 +187,23 @@ def inventory_clusters(inv: Inventory) -> tuple[list[Cluster], dict[str, Version
         else:
             offers[prov] = VersionOffers(tuple(spec))
     return clusters, offers
+
+
+def load_offline_fleet(policies: Path, inventory: Path) -> tuple[list[UpgradePolicy], list[Cluster],
+                                                                 dict[str, VersionOffers]]:
+    """Policies + one Inventory, for planning without any provider; the problems of both are reported at once."""
+    problems: list[Problem] = []
+    loaded: list[Loaded] = []
+    for path, kind in ((policies, "UpgradePolicy"), (inventory, "Inventory")):
+        try:
+            loaded.append(load_files([path], kinds=(kind,)))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    pol, inv = loaded
+    if len(inv.inventories) != 1:
+        raise InputError([Problem(str(inventory), None, "",
+                                  f"expected one Inventory document, found {len(inv.inventories)}")])
+    clusters, offers = inventory_clusters(inv.inventories[0])
+    return pol.policies, clusters, offers

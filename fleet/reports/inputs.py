@@ -12,14 +12,7 @@ from typing import Any
 from fleet.errors import InputError, Problem, StateError
 from fleet.planning.plan import Plan
 from fleet.planning.planner import compute_plan
-from fleet.policy.loader import (
-    Loaded,
-    inventory_clusters,
-    load_config,
-    load_files,
-    load_policies,
-    resolve_path,
-)
+from fleet.policy.loader import load_config, load_offline_fleet, load_policies, resolve_path
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, VersionOffers
 from fleet.reports.compliance import ForecastLike, Membership
@@ -46,20 +39,8 @@ def observe_inputs(*, config: Path | None, inventory: Path | None, policies: Pat
         return _observe_live(config, at)
     if inventory is None or policies is None:
         raise InputError([Problem("fleet", None, "", "give --config FILE, or --inventory FILE and --policies PATH")])
-    problems: list[Problem] = []
-    loaded: list[Loaded] = []
-    for path, kind in ((policies, "UpgradePolicy"), (inventory, "Inventory")):
-        try:
-            loaded.append(load_files([path], kinds=(kind,)))
-        except InputError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise InputError(problems)
-    pol, inv = loaded
-    if len(inv.inventories) != 1:
-        raise InputError([Problem(str(inventory), None, "", f"expected one Inventory document, found {len(inv.inventories)}")])
-    clusters, offers = inventory_clusters(inv.inventories[0])
-    return FleetInputs(pol.policies, clusters, offers, compute_plan(pol.policies, clusters, offers, at))
+    pols, clusters, offers = load_offline_fleet(policies, inventory)
+    return FleetInputs(pols, clusters, offers, compute_plan(pols, clusters, offers, at))
 
 
 def _observe_live(config_file: Path, at: datetime) -> FleetInputs:
