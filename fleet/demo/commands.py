@@ -12,7 +12,7 @@ import typer
 
 from fleet.demo.clock import WEEK_PER_MINUTE
 
-INSTALL_HINT = "pip install 'fleet-upgrader[all]' 'moto[server]==5.2.1'   (from a checkout: pip install '.[dev]')"
+INSTALL_HINT = "pip install 'fleet-upgrader[demo]'   (from a checkout: pip install '.[demo]')"
 
 
 def demo(
@@ -31,7 +31,7 @@ def demo(
 
     from fleet.cli import run_guarded
     from fleet.demo.emulators import missing_modules
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     missing = missing_modules()
     if missing:
         err.print(f"fleet demo needs the cloud SDKs and emulators, which are not installed ({', '.join(missing)}).\n"

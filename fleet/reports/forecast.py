@@ -62,8 +62,9 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                    max_ticks: int = 200_000) -> Forecast:
     from fleet.execution.engine import Engine, approve_wave
     from fleet.state.store import Store
-    from providers.sim.adapter import SimProvider
-    from providers.sim.world import SimWorld
+    from fleet.provider import load_provider_class
+    SimProvider = load_provider_class("sim")   # noqa: N806 - found through the entry point, like any provider
+    SimWorld = SimProvider.World               # noqa: N806
 
     dur = dict(DEFAULT_DURATIONS)
     dur.update(durations or {})

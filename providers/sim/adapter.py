@@ -35,6 +35,7 @@ class SimProvider:
     ``failSteps``: ["cluster-id|step-key"])."""
 
     type = "sim"
+    World = SimWorld          # forecasts build a world through the class found by entry point
 
     def __init__(self, name: str = "sim", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, world: SimWorld | None = None, config_dir: str | None = None,

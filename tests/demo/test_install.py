@@ -66,7 +66,7 @@ def check_fresh_install(root: Path, tmp_path: Path) -> None:
     assert "--short" in r.stdout and "--keep" in r.stdout
     r = _run([fleet, "demo", "--dir", str(tmp_path / "d")], 60, cwd=tmp_path)
     assert r.returncode == 1
-    assert "pip install" in r.stderr and "moto" in r.stderr, r.stderr
+    assert "pip install '.[demo]'" in r.stderr and "moto" in r.stderr, r.stderr
     assert not (tmp_path / "d").exists(), "nothing is written before the check"
     r = _run([fleet, "schema", "policy"], 60)
     assert r.returncode == 0 and '"$schema"' in r.stdout
