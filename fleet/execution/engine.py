@@ -71,7 +71,7 @@ class Engine:
                  policies: Callable[[], Sequence[UpgradePolicy]], clock: Clock, *,
                  reconcile_interval: timedelta = timedelta(seconds=60), actor: str = "engine",
                  epoch: int = 0, owns: Callable[[str], bool] | None = None, shard: int = 0,
-                 replan_every: timedelta = timedelta(0)):
+                 replan_every: timedelta = timedelta(0), max_poll: timedelta = MAX_POLL):
         self.store = store
         self.providers = dict(providers)
         self._policies = policies
@@ -83,6 +83,7 @@ class Engine:
         self.epoch = epoch
         self.owns = owns or (lambda cluster_id: True)
         self.shard = shard
+        self.max_poll = max_poll           # cap on the gap between polls of one operation
         self.replan_every = replan_every   # forecasts plan the whole fleet (and start runs) at most this often
         self._planned_at: datetime | None = None
         self.observer = Observer(self.providers)
@@ -184,56 +185,86 @@ class Engine:
         rollout = ctx.policy.spec.rollout
         schedule = ctx.compiled[0].schedule
         # 1. settle open steps
+        settled = False
         for rc in ctx.clusters:
             step = ctx.open_steps.get(rc["cluster_id"])
             if step is not None and rc["status"] == "active":
-                self._settle_step(ctx, rc, step, obs, now, paused, result)
-        ctx = self._run_ctx(run if (r := self.store.run(run["id"])) is None else r)
-        # 2. clusters without an open step: done, blocked, or ready for their next step
-        ready: list[tuple[dict[str, Any], ClusterPlan]] = []
+                if step["next_action_at"] is None or step["next_action_at"] <= now:
+                    self._settle_step(ctx, rc, step, obs, now, paused, result)
+                    settled = True
+        if settled:
+            ctx = self._run_ctx(self.store.run(run["id"]) or run)
         memo = _Memo()   # one planning pass (one policy, one now): parsed offers and paths shared by the clusters
         checker = self._checkers()
-        for rc in ctx.clusters:
-            if rc["status"] not in ("pending", "active") or rc["cluster_id"] in ctx.open_steps:
-                continue
+
+        def plan(rc: dict[str, Any]) -> ClusterPlan | None:
+            """Re-plan one member under the run's snapshot: None when it finished (done/blocked/gone)."""
             cid = rc["cluster_id"]
             if not obs.fresh(cid):
                 if cid not in obs.clusters and not obs.stale_providers:
                     self._finish_cluster(ctx, rc, now, "failed", "cluster is no longer discovered")
-                continue
+                return None
             cluster = obs.clusters[cid]
             cp = compute_cluster_plan(cluster, ctx.compiled, self.observer.offers_for(cluster, now), now,
                                       checker.get(cluster.provider), forced=True, memo=memo)
             if cp.status in ("up-to-date", "ahead"):
                 self._finish_cluster(ctx, rc, now, "done", f"at {cluster.control_plane}")
-            elif cp.status == "blocked":
+                return None
+            if cp.status == "blocked":
                 self._finish_cluster(ctx, rc, now, "blocked", "; ".join(cp.reasons))
-            else:
-                ready.append((rc, cp))
-        ctx = self._run_ctx(self.store.run(run["id"]) or run)
+                return None
+            return cp
+
+        def window_allows(cp: ClusterPlan) -> bool:
+            first = cp.steps[0]
+            if schedule.allows(now, first.minor):
+                return True
+            opening = schedule.next_allowed(now, first.minor)
+            if opening is not None and opening.start > now:
+                result.next_wake = min(result.next_wake, opening.start)   # wake exactly at the opening
+            return False
+
+        def dispatch(rc: dict[str, Any], cp: ClusterPlan) -> None:
+            first = cp.steps[0]
+            step = step_for_provider(first, ctx.policy.spec.node_pools)
+            self._dispatch(ctx, rc, obs.clusters[rc["cluster_id"]], step, first.minor, now, result)
+            rc["status"] = "active"
+
+        # 2. active clusters between steps: finished, or ready for their next step (they hold their slot)
+        ready = []
+        for rc in ctx.clusters:
+            if rc["status"] == "active" and rc["cluster_id"] not in ctx.open_steps:
+                cp = plan(rc)
+                if cp is not None:
+                    ready.append((rc, cp))
         # 3. waves, soak and approval
         wave_index, wave_ok, wake = self._wave_gate(ctx, now)
         if wake is not None:
             result.next_wake = min(result.next_wake, wake)
-        # 4. dispatch
         if paused or ctx.row["status"] != "running" or wave_index is None:
             return
-        active = sum(1 for rc in ctx.clusters if rc["status"] == "active")
-        slots = rollout.max_concurrent_clusters - active
-        ready.sort(key=lambda x: (x[0]["status"] != "active", x[0]["cluster_id"]))
         for rc, cp in ready:
-            if rc["status"] == "pending" and (rc["wave_index"] != wave_index or not wave_ok or slots <= 0):
-                continue
-            first = cp.steps[0]
-            if not schedule.allows(now, first.minor):
-                opening = schedule.next_allowed(now, first.minor)
-                if opening is not None and opening.start > now:
-                    result.next_wake = min(result.next_wake, opening.start)   # wake exactly at the opening
-                continue
-            if rc["status"] == "pending":
-                slots -= 1
-            step = step_for_provider(first, ctx.policy.spec.node_pools)
-            self._dispatch(ctx, rc, obs.clusters[rc["cluster_id"]], step, first.minor, now, result)
+            if window_allows(cp):
+                dispatch(rc, cp)
+        # 4. pending clusters of the current wave, while slots last (planned only when they could start)
+        if wave_ok:
+            slots = rollout.max_concurrent_clusters - sum(1 for rc in ctx.clusters if rc["status"] == "active")
+            for rc in ctx.clusters:
+                if slots <= 0:
+                    break
+                if rc["status"] != "pending" or rc["wave_index"] != wave_index:
+                    continue
+                if not schedule.allows(now, False):     # closed even for patch steps: nothing can start
+                    opening = schedule.next_allowed(now, False)
+                    if opening is not None and opening.start > now:
+                        result.next_wake = min(result.next_wake, opening.start)
+                    break
+                cp = plan(rc)
+                if cp is not None and window_allows(cp):
+                    dispatch(rc, cp)
+                    slots -= 1
+            # members of a wave that finished by themselves may complete the wave now
+            self._wave_gate(ctx, now)
         self._schedule_wake(ctx, now, result)
 
     def _wave_gate(self, ctx: _RunCtx, now: datetime) -> tuple[int | None, bool, datetime | None]:
@@ -375,7 +406,7 @@ class Engine:
                 delay = timedelta(seconds=st.poll_after)
             else:
                 delay = self.first_poll * (2 ** min(polls, 6))
-            delay = min(MAX_POLL, max(self.min_poll, delay))
+            delay = min(self.max_poll, max(self.min_poll, delay))
             self._update_step(step, polls=polls, provider_calls=step["provider_calls"] + 1,
                               next_action_at=now + delay, message=st.message)
         elif st.state is OperationState.FAILED:

@@ -4,7 +4,7 @@ Every cluster is mirrored into the simulated provider (one SimProvider per real 
 by name or type behave as in production), with per-provider step durations; the engine runs with the real
 windows, exclusions, waves, soaks, approvals and concurrency on a throw-away SQLite store and a FakeClock,
 jumping from one wake-up to the next. A cluster's forecast completion is the instant the engine marked it
-upgraded. Waves that require approval are assumed approved when reached (the forecast says so).
+upgraded (to within GRID: wake-ups are rounded up to a 5-minute grid). Waves that require approval are assumed approved when reached (the forecast says so).
 
 Default step durations (virtual time; override with ``durations``): see DEFAULT_DURATIONS. A node-pool
 step takes the per-batch duration times ceil(nodes / (maxSurge + maxUnavailable)).
@@ -31,6 +31,12 @@ DEFAULT_DURATIONS: dict[str, tuple[timedelta, timedelta]] = {
     "kops": (timedelta(minutes=30), timedelta(minutes=10)),
 }
 FALLBACK_DURATION = (timedelta(minutes=20), timedelta(minutes=10))
+GRID = timedelta(minutes=5)   # forecast resolution: wake-ups are rounded up to this grid
+
+
+def _round_up(t: datetime, origin: datetime) -> datetime:
+    steps = -(-(t - origin) // GRID)
+    return origin + steps * GRID
 
 
 @dataclass
@@ -82,9 +88,12 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
     fc = Forecast(start=start, horizon_end=start + horizon, durations=dur)
     with tempfile.TemporaryDirectory(prefix="fleet-forecast-") as tmp:
         store = Store(f"sqlite:///{Path(tmp) / 'forecast.db'}")
+        # the simulation reports exact remaining times, so polls need no cap; wake-ups are rounded up to a
+        # grid of GRID so that steps finishing close together are handled in one tick
         engine = Engine(store, providers, lambda: list(policies), clock, reconcile_interval=timedelta(days=1),
-                        actor="forecast", replan_every=horizon * 2)
+                        actor="forecast", replan_every=horizon * 2, max_poll=horizon)
         end = start + horizon
+        same_instant = 0
         while fc.ticks < max_ticks:
             res = engine.reconcile()
             fc.ticks += 1
@@ -100,7 +109,11 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                         fc.notes.append(f"run {r['policy']}: wave {w['name']} assumed approved")
             if not active or clock.now() >= end:
                 break
-            nxt = res.next_wake if res.next_wake > clock.now() else clock.now() + timedelta(seconds=1)
+            if res.next_wake <= clock.now() and same_instant < 5:
+                same_instant += 1          # e.g. a finished step is verified on the next tick, same instant
+                continue
+            same_instant = 0
+            nxt = _round_up(res.next_wake, start) if res.next_wake > clock.now() else clock.now() + GRID
             clock.set(min(nxt, end))
         _collect(store, fc)
         store.close()
