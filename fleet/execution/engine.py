@@ -86,6 +86,9 @@ class Engine:
         self.max_poll = max_poll           # cap on the gap between polls of one operation
         self.replan_every = replan_every   # forecasts plan the whole fleet (and start runs) at most this often
         self._planned_at: datetime | None = None
+        # a run that asked to be woken later is skipped until then, unless another writer touched the store
+        self._quiet_until: dict[str, datetime] = {}
+        self._events_seen: int | None = None
         self.observer = Observer(self.providers)
         self.last_plan: Plan | None = None
         self.last_observation: Observation | None = None
@@ -121,11 +124,24 @@ class Engine:
             self._planned_at = now
             result.runs_started = self._start_runs(plan, policies, now)
         paused = bool(self.store.get_control("paused", False))
+        if self.store.last_event_id() != self._events_seen:
+            self._quiet_until.clear()      # someone else wrote (pause, approve, retry, another engine)
         for run in self.store.runs(active_only=True):
             if run.get("shard", 0) != self.shard:
                 continue
             result.active_runs += 1
-            self._reconcile_run(run, obs, now, paused, result)
+            quiet = self._quiet_until.get(run["id"])
+            if quiet is not None and now < quiet:
+                result.next_wake = min(result.next_wake, quiet)   # nothing of this run is due before then
+                continue
+            sub = TickResult(at=now, next_wake=now + self.interval)
+            self._reconcile_run(run, obs, now, paused, sub)
+            result.dispatched += sub.dispatched
+            result.polled += sub.polled
+            result.finished_steps += sub.finished_steps
+            result.next_wake = min(result.next_wake, sub.next_wake)
+            self._quiet_until[run["id"]] = sub.next_wake
+        self._events_seen = self.store.last_event_id()
         return result
 
     # ---- runs -----------------------------------------------------------------------------------------

@@ -147,6 +147,10 @@ class Store:
         with self.read() as conn:
             return _rows(conn.execute(q.order_by(S.events.c.id).limit(limit)))
 
+    def last_event_id(self) -> int:
+        with self.read() as conn:
+            return int(conn.execute(select(func.max(S.events.c.id))).scalar() or 0)
+
     # ---- control ------------------------------------------------------------------------------------
     def get_control(self, key: str, default: Any = None) -> Any:
         with self.read() as conn:

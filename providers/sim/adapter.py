@@ -42,6 +42,7 @@ class SimProvider:
                  mirror_of: str | None = None, **_: Any):
         self.name = name
         self.mirror_of = mirror_of   # discover only clusters seeded under this provider name (forecasts)
+        self._ids: tuple[int, list[str]] | None = None
         settings = dict(settings or {})
         self.clock = clock or SystemClock()
         if world is None:
@@ -91,8 +92,12 @@ class SimProvider:
         with self.world.lock:
             self._call("discover")
             self.world.settle()
-            return [self.world.snapshot(cid, self.name) for cid in sorted(self.world.clusters)
-                    if self.mirror_of is None or self.world.clusters[cid].provider == self.mirror_of]
+            w = self.world
+            if self._ids is None or self._ids[0] != len(w.clusters):
+                ids = [cid for cid in sorted(w.clusters)
+                       if self.mirror_of is None or w.clusters[cid].provider == self.mirror_of]
+                self._ids = (len(w.clusters), ids)
+            return [w.snapshot(cid, self.name) for cid in self._ids[1]]
 
     def describe(self, cluster_id: str) -> Cluster:
         with self.world.lock:
@@ -131,13 +136,12 @@ class SimProvider:
                                              provider=self.name, code="409", retry_after=60.0)
             current = c.control_plane if step.component is Component.CONTROL_PLANE else self._pool(c, step).version
             if parse_version(current) == parse_version(step.to):
-                done = [o for o in w.operations.values() if o.cluster_id == c.id and o.step_key == step.key
-                        and o.state == "succeeded"]
+                done = [o for o in w.operations_for(c.id, step.key) if o.state == "succeeded"]
                 if done:
                     return self._ref(done[-1])
                 op = SimOperation(w.next_id(), c.id, step.key, step.component.value, step.pool, step.to,
                                   iso(self.clock.now()) or "", 0.0, state="succeeded")
-                w.operations[op.id] = op
+                w.add_operation(op)
                 w.save()
                 return self._ref(op)
             if step.component is Component.CONTROL_PLANE:
@@ -159,7 +163,7 @@ class SimProvider:
                               fail=w.maybe_step_failure(f"{c.id}|{step.key}"),
                               budget={"maxSurge": step.max_surge, "maxUnavailable": step.max_unavailable,
                                       "strategy": step.strategy})
-            w.operations[op.id] = op
+            w.add_operation(op)
             w.upgrade_log.append((c.id, step.key))
             w.save()
             return self._ref(op)

@@ -82,6 +82,10 @@ class SimWorld:
         self.rng = random.Random(self.faults.seed)
         self.clusters: dict[str, SimCluster] = {}
         self.operations: dict[str, SimOperation] = {}
+        self.running: dict[str, SimOperation] = {}                  # cluster id -> its running operation
+        self.revision: dict[str, int] = {}                          # cluster id -> bumped on every change
+        self._snapshots: dict[tuple[str, str], tuple[int, Cluster]] = {}
+        self.by_step: dict[tuple[str, str], list[SimOperation]] = {}  # (cluster id, step key) -> operations
         self.calls: Counter[str] = Counter()          # method -> count
         self.upgrade_log: list[tuple[str, str]] = []  # (cluster_id, step_key) for every operation created
         self.lock = threading.RLock()
@@ -93,6 +97,7 @@ class SimWorld:
     # ---- seeding ------------------------------------------------------------------------------------
     def add(self, c: Cluster) -> None:
         with self.lock:
+            self.touch(c.id)
             self.clusters[c.id] = SimCluster(
                 id=c.id, provider=c.provider, location=c.location, name=c.name, control_plane=c.control_plane,
                 pools=[SimPool(p.name, p.version, p.nodes, list(p.available)) for p in c.node_pools],
@@ -112,10 +117,10 @@ class SimWorld:
         now = self.clock.now()
         changed = False
         with self.lock:
-            for op in self.operations.values():
-                if op.state != "running":
-                    continue
+            for op in list(self.running.values()):
                 if now >= datetime.fromisoformat(op.started_at) + timedelta(seconds=op.duration_s):
+                    del self.running[op.cluster_id]
+                    self.touch(op.cluster_id)
                     changed = True
                     if op.fail:
                         op.state = "failed"
@@ -134,10 +139,20 @@ class SimWorld:
                 self.save()
 
     def running_op(self, cluster_id: str) -> SimOperation | None:
-        for op in self.operations.values():
-            if op.cluster_id == cluster_id and op.state == "running":
-                return op
-        return None
+        return self.running.get(cluster_id)
+
+    def touch(self, cluster_id: str) -> None:
+        self.revision[cluster_id] = self.revision.get(cluster_id, 0) + 1
+
+    def add_operation(self, op: SimOperation) -> None:
+        self.operations[op.id] = op
+        self.touch(op.cluster_id)
+        if op.state == "running":
+            self.running[op.cluster_id] = op
+        self.by_step.setdefault((op.cluster_id, op.step_key), []).append(op)
+
+    def operations_for(self, cluster_id: str, step_key: str) -> list[SimOperation]:
+        return self.by_step.get((cluster_id, step_key), [])
 
     def step_durations(self, cluster_id: str) -> tuple[timedelta, timedelta]:
         c = self.clusters[cluster_id]
@@ -179,7 +194,7 @@ class SimWorld:
             pools = [SimPool(**p) for p in c.pop("pools")]
             self.clusters[c["id"]] = SimCluster(pools=pools, **c)
         for o in data["operations"]:
-            self.operations[o["id"]] = SimOperation(**o)
+            self.add_operation(SimOperation(**o))
         self.upgrade_log = [tuple(x) for x in data["upgrade_log"]]
         self.calls = Counter(data.get("calls", {}))
 
@@ -187,6 +202,15 @@ class SimWorld:
     def snapshot(self, cid: str, provider_name: str) -> Cluster:
         """The cluster as the provider named ``provider_name`` reports it; its type stays the seeded one
         (a simulated EKS cluster is planned with EKS spelling rules and matched by ``providers: [eks]``)."""
+        rev = self.revision.get(cid, 0)
+        hit = self._snapshots.get((cid, provider_name))
+        if hit is not None and hit[0] == rev:
+            return hit[1]
+        snap = self._snapshot(cid, provider_name)
+        self._snapshots[(cid, provider_name)] = (rev, snap)
+        return snap
+
+    def _snapshot(self, cid: str, provider_name: str) -> Cluster:
         c = self.clusters[cid]
         running = self.running_op(cid)
         return Cluster(
