@@ -111,8 +111,8 @@ def write_fleet(d: Path, args: argparse.Namespace, gke: GkeEmulator, capi: CapiE
         (d / "policies" / f"{name}.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     providers = [
         {"name": "sim", "type": "sim", "settings": {
-            "inventory": "inventory.yaml", "stateFile": "sim-world.json", "controlPlaneDuration": "3s",
-            "nodePoolDuration": "2s", "faults": {"apiErrorRate": args.fault_rate, "seed": args.seed}}},
+            "inventory": "inventory.yaml", "stateFile": "sim-world.json",
+            "controlPlaneDuration": f"{args.step_seconds}s", "nodePoolDuration": f"{args.step_seconds}s", "faults": {"apiErrorRate": args.fault_rate, "seed": args.seed}}},
         {"name": "gke", "type": "gke", "settings": {
             "projects": ["chaos"], "endpoint": gke.url, "credentials": "anonymous", "timeoutSeconds": 2.0,
             "pollIntervalSeconds": 1}},
@@ -260,6 +260,8 @@ def main() -> int:
     ap.add_argument("--fault-rate", type=float, default=0.1)
     ap.add_argument("--lease", type=int, default=2, help="lease duration in seconds")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--gap", type=float, default=3.0, help="kill the leader 0.2..GAP seconds after it took over")
+    ap.add_argument("--step-seconds", type=int, default=3, help="duration of a sim upgrade step")
     ap.add_argument("--no-windows", dest="windows", action="store_false",
                     help="no maintenance windows (a short run need not wait for the next open minute)")
     ap.add_argument("--timeout", type=float, default=1200, help="give up on the rollout after this many seconds")
@@ -292,10 +294,10 @@ def main() -> int:
     try:
         cfgs = write_fleet(d, args, gke, capi, state)
         reps = [Replica(c, d / f"daemon-{i}.log") for i, c in enumerate(cfgs)]
-        for r in reps:
+        for r in reps:          # one after the other: the first seeds the sim world's stateFile
             r.start()
-        if not all(wait(r.up, 60) for r in reps):
-            raise SystemExit("the daemons did not come up")
+            if not wait(r.up, 60):
+                raise SystemExit(f"a daemon did not come up; see {r.log}")
         store = Store(state, migrate=False)
         print(f"fleet: {args.sim} sim + {args.gke} GKE + {args.capi} Cluster API clusters; 2 daemons on PostgreSQL; "
               f"lease {args.lease}s; {args.fault_rate:.0%} faults; {args.kills} SIGKILLs", flush=True)
@@ -303,7 +305,7 @@ def main() -> int:
             leader = wait(lambda: next((r for r in reps if r.leading()), None), 30)
             if leader is None:
                 raise SystemExit("no leader")
-            time.sleep(rng.uniform(0.2, 3.0))
+            time.sleep(rng.uniform(0.2, args.gap))
             mid_rollout += bool(store.runs(active_only=True)) or not store.runs()
             os.kill(leader.proc.pid, signal.SIGKILL)
             t0 = time.monotonic()
@@ -315,6 +317,8 @@ def main() -> int:
             print(f"  kill {k + 1:>2}: takeover in {takeovers[-1]:.2f} s", flush=True)
             leader.start()
             wait(leader.up, 60)
+
+        print(f"  kills done after {time.monotonic() - t_start:.0f} s; waiting for the rollout to finish", flush=True)
 
         def finished() -> bool:
             runs = store.runs()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import http.client
 import resource
 import statistics
 import sys
@@ -122,15 +123,23 @@ def _load_worker(base: str, clients: int, requests: int, path: str, out: object)
     lat: list[float] = []
     lock = threading.Lock()
 
+    host, port = base.removeprefix("http://").split(":")
+
+    def get(conn: http.client.HTTPConnection) -> None:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        r.read()
+        assert r.status == 200, r.status
+
     def worker() -> None:
         mine = []
-        with httpx.Client(base_url=base, timeout=30) as c:
-            c.get(path)                                  # connect first: measure requests, not handshakes
-            for _ in range(per):
-                t0 = time.perf_counter()
-                r = c.get(path)
-                mine.append(time.perf_counter() - t0)
-                assert r.status_code == 200, r.status_code
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)   # one keep-alive connection
+        get(conn)                                        # connect first: measure requests, not handshakes
+        for _ in range(per):
+            t0 = time.perf_counter()
+            get(conn)
+            mine.append(time.perf_counter() - t0)
+        conn.close()
         with lock:
             lat.extend(mine)
 

@@ -99,10 +99,14 @@ class Daemon:
         if previous is not None and previous != getattr(self.leader, "identity", None):
             from fleet.execution.observe import Observer
             from fleet.execution.runtime import build_providers
-            providers = build_providers(self.rt.config_file, self.rt.config, self.engine.clock)
-            self.rt.providers = providers
-            self.engine.providers = dict(providers)
-            self.engine.observer = Observer(self.engine.providers)
+            try:
+                providers = build_providers(self.rt.config_file, self.rt.config, self.engine.clock)
+            except Exception as exc:  # noqa: BLE001 - keep the providers we have; they were valid at start-up
+                log.warning("could not re-open the providers on taking over", extra={"reason": str(exc)[:300]})
+            else:
+                self.rt.providers = providers
+                self.engine.providers = dict(providers)
+                self.engine.observer = Observer(self.engine.providers)
         self.metrics.leader.set(1)
         self.wake_now()
 

@@ -67,8 +67,8 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                    durations: Mapping[str, tuple[timedelta, timedelta]] | None = None,
                    max_ticks: int = 200_000) -> Forecast:
     from fleet.execution.engine import Engine, approve_wave
-    from fleet.state.store import Store
     from fleet.provider import load_provider_class
+    from fleet.state.store import Store
     SimProvider = load_provider_class("sim")   # noqa: N806 - found through the entry point, like any provider
     SimWorld = SimProvider.World               # noqa: N806
 

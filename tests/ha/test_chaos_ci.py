@@ -16,8 +16,9 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "chaos.py"
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_chaos_five_kills():
-    r = subprocess.run([sys.executable, str(BENCH), "--kills", "5", "--sim", "6", "--gke", "1", "--capi", "1",
-                        "--no-windows", "--timeout", "120", "--seed", "7"],
+    r = subprocess.run([sys.executable, str(BENCH), "--kills", "5", "--sim", "4", "--gke", "1", "--capi", "1",
+                        "--no-windows", "--timeout", "120", "--seed", "7", "--lease", "1", "--gap", "1.5",
+                        "--step-seconds", "1"],
                        capture_output=True, text=True, timeout=280, check=False)
     out = r.stdout + r.stderr
     assert r.returncode == 0, out[-4000:]

@@ -69,15 +69,14 @@ def wait_for(fn, timeout: float, every: float = 0.05):
 @pytest.mark.postgres
 def test_kill_dash_nine_the_leader_the_standby_takes_over_and_finishes(tmp_path, pg_url):
     rng = random.Random(9)
-    cfgs = ha_fleet(tmp_path, n=3, concurrency=3, cp="1s", pool="1s", interval="1s", state=pg_url,
+    cfgs = ha_fleet(tmp_path, n=2, concurrency=2, cp="1s", pool="1s", interval="1s", state=pg_url,
                     lease=f"{LEASE_S:g}s", token=TOKEN)
     reps = [Replica(c, tmp_path / f"daemon-{i}.log") for i, c in enumerate(cfgs)]
-    for r in reps:
-        r.start()
     takeovers: list[float] = []
     epochs: list[int] = []
     try:
-        for r in reps:
+        for r in reps:                    # one after the other: the first seeds the sim world's stateFile
+            r.start()
             wait_for(lambda r=r: r.info(), timeout=60)
 
         def leader() -> Replica | None:

@@ -26,7 +26,8 @@ def test_two_daemons_exactly_one_acts_then_takeover_finishes_without_duplicates(
     try:
         assert a.leader.step() is True and b.leader.step() is False
         assert a.leader.epoch == 1 and a.store.fence == ("fleet-leader", 1) and b.store.fence[1] == NO_EPOCH
-        assert a.metrics.leader._value.get() == 1 and b.metrics.leader._value.get() == 0
+        assert a.metrics.registry.get_sample_value("fleet_leader") == 1
+        assert b.metrics.registry.get_sample_value("fleet_leader") == 0
         assert b.ready() == (True, "ok")                      # a standby is ready: it serves reads
         for _ in range(6):                                    # both run their schedule; only A acts
             a.leader.step(), b.leader.step()

@@ -101,3 +101,16 @@ def test_two_shards_on_one_store_never_touch_each_others_clusters(store_url):
         actors = {e["actor"] for e in store.events(run_id=r["id"], limit=100000)}
         assert actors == {f"shard-{r['shard']}"}
     assert len(world.upgrade_log) == len(set(world.upgrade_log))
+
+
+def test_daemon_refuses_a_bad_shard_option(tmp_path):
+    import shutil
+    import subprocess
+
+    from tests.integration.fleetfiles import write_fleet
+    cfg = write_fleet(tmp_path, n=1)
+    fleet = shutil.which("fleet") or "fleet"
+    for bad, why in (("3/3", "0..2"), ("x", "INDEX/COUNT")):
+        r = subprocess.run([fleet, "daemon", "--config", str(cfg), "--shard", bad], capture_output=True, text=True,
+                           timeout=60, check=False)
+        assert r.returncode == 2 and "--shard: shard:" in r.stderr and why in r.stderr, r.stderr
