@@ -7,6 +7,7 @@ JSON file so a simulated fleet survives a daemon restart.
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 from collections import Counter
@@ -182,7 +183,7 @@ class SimWorld:
             "calls": dict(self.calls),
             "saved_at": iso(self.clock.now()),
         }
-        tmp = self.state_file.with_suffix(".tmp")
+        tmp = self.state_file.with_name(f"{self.state_file.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(data))
         tmp.replace(self.state_file)
 
