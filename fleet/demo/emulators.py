@@ -168,7 +168,7 @@ class DemoClouds:
         self.emulators["kops"] = emu
         d = self.directory / "kops"
         (d / "bin").mkdir(parents=True, exist_ok=True)
-        self.settings["kops"] = emu.adapter_settings(d / "bin", commandTimeout=60, requestTimeout=10,
+        self.settings["kops"] = emu.adapter_settings(d / "bin", commandTimeout=15, requestTimeout=10,
                                                      logDir=str(d / "rolls"))
 
 
