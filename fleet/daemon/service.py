@@ -206,7 +206,7 @@ class Daemon:
         if not self.is_leader():
             return None
         with self._lock:
-            if not self.is_leader():
+            if self._stopping.is_set() or not self.is_leader():   # stop() may have begun while we waited
                 return None
             t0 = time.perf_counter()
             try:
@@ -249,20 +249,22 @@ class Daemon:
         return best
 
     def _schedule_wake(self, res: TickResult) -> None:
-        if self._scheduler is None:
+        scheduler = self._scheduler
+        if scheduler is None:
             return
         when = res.next_wake
         opening = self.next_window_opening(res.at, self.engine.interval * 2)
         if opening is not None and opening < when:
             when = opening
         if when < res.at + self.engine.interval:
-            self._scheduler.add_job(self.tick, "date", run_date=self._virtual_to_wall(when), id="wake",
-                                    replace_existing=True, misfire_grace_time=None)
+            scheduler.add_job(self.tick, "date", run_date=self._virtual_to_wall(when), id="wake",
+                              replace_existing=True, misfire_grace_time=None)
 
     def wake_now(self) -> None:
-        if self._scheduler is not None:
-            self._scheduler.add_job(self.tick, "date", run_date=self.wall.now(), id="wake",
-                                    replace_existing=True, misfire_grace_time=None)
+        scheduler = self._scheduler
+        if scheduler is not None:
+            scheduler.add_job(self.tick, "date", run_date=self.wall.now(), id="wake",
+                              replace_existing=True, misfire_grace_time=None)
 
     # ---- lifecycle --------------------------------------------------------------------------------
     def start_scheduler(self) -> None:
@@ -280,9 +282,14 @@ class Daemon:
 
     def stop(self) -> None:
         self._stopping.set()
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
-            self._scheduler = None
+        # Let the tick in progress finish BEFORE shutting the scheduler down, and detach the scheduler under the
+        # tick lock: APScheduler's shutdown(wait=True) holds its job-store lock while it waits for running jobs,
+        # so a tick still ending with add_job (_schedule_wake, or wake_now on a lease takeover) would wait on
+        # that lock for ever, and shutdown on the tick. Later ticks see _stopping and no scheduler.
+        with self._lock:
+            scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
         if self.notifier is not None:   # webhook notifications: stop before the lease and the store go
             self.notifier.stop()
         if self.leader is not None:

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, update
-
 from fleet.clock import Clock
 from fleet.errors import InputError, PermanentProviderError, TemporaryProviderError
 from fleet.execution.observe import Observation, Observer
@@ -32,7 +30,6 @@ from fleet.planning.plan import ClusterPlan, Plan, step_for_provider
 from fleet.planning.planner import _Memo, compile_policies, compute_cluster_plan, compute_plan
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, Component, OperationState, Provider
-from fleet.state import schema as S
 from fleet.state.store import Store
 from fleet.versions import parse_version
 
@@ -170,10 +167,10 @@ class Engine:
             run_id = f"{now.strftime('%Y%m%d-%H%M%S')}-{name[:40]}-{secrets.token_hex(3)}"
             snapshot = pol[name].model_dump(mode="json", by_alias=True)
             with self.store.write("start run") as conn:
-                conn.execute(insert(S.runs).values(
-                    id=run_id, policy=name, policy_snapshot=snapshot, status="running", failures=0,
-                    approved_waves=[], wave_done_at={}, created_at=now, updated_at=now, shard=self.shard))
-                conn.execute(insert(S.run_clusters), [
+                self.store.insert_run(
+                    conn, id=run_id, policy=name, policy_snapshot=snapshot, status="running", failures=0,
+                    approved_waves=[], wave_done_at={}, created_at=now, updated_at=now, shard=self.shard)
+                self.store.insert_run_clusters(conn, [
                     {"run_id": run_id, "cluster_id": c.id, "provider": c.provider, "wave": c.wave or "default",
                      "wave_index": c.wave_index, "status": "pending", "message": "", "target": c.target}
                     for c in cps])
@@ -300,7 +297,7 @@ class Engine:
                 values: dict[str, Any] = {"wave_done_at": done_at, "updated_at": now}
                 if not open_idx:
                     values["status"] = "done" if not any(rc["status"] == "failed" for rc in ctx.clusters) else "failed"
-                conn.execute(update(S.runs).where(S.runs.c.id == ctx.row["id"]).values(**values))
+                self.store.update_run(conn, ctx.row["id"], **values)
                 for _idx, name in present:
                     if name in done_at and name not in (ctx.row["wave_done_at"] or {}):
                         self.store.add_event(conn, now, "wave-done", actor=self.actor, run_id=ctx.row["id"],
@@ -336,15 +333,13 @@ class Engine:
                   now: datetime, result: TickResult) -> None:
         run_id, cid = ctx.row["id"], rc["cluster_id"]
         with self.store.write("step intent") as conn:
-            step_id = conn.execute(insert(S.steps).values(
-                run_id=run_id, cluster_id=cid, step_key=step.key, component=step.component.value,
+            step_id = self.store.insert_step(
+                conn, run_id=run_id, cluster_id=cid, step_key=step.key, component=step.component.value,
                 pool=step.pool, from_version=step.from_, to_version=step.to, minor=int(minor),
                 spec=step_to_json(step), state="intent", attempts=0, polls=0, provider_calls=0,
-                message="", epoch=self.epoch, created_at=now)).inserted_primary_key[0]
+                message="", epoch=self.epoch, created_at=now)
             if rc["status"] == "pending":
-                conn.execute(update(S.run_clusters).where(S.run_clusters.c.run_id == run_id,
-                                                          S.run_clusters.c.cluster_id == cid)
-                             .values(status="active", started_at=now))
+                self.store.update_run_cluster(conn, run_id, cid, status="active", started_at=now)
                 self.store.add_event(conn, now, "cluster-started", actor=self.actor, run_id=run_id, cluster_id=cid)
             self.store.add_event(conn, now, "step-intent", actor=self.actor, run_id=run_id, cluster_id=cid,
                                  step_key=step.key, data={"from": step.from_, "to": step.to, "minor": minor,
@@ -364,9 +359,9 @@ class Engine:
         except TemporaryProviderError as exc:
             delay = timedelta(seconds=exc.retry_after) if exc.retry_after else DEFAULT_RETRY
             with self.store.write("step retry") as conn:
-                conn.execute(update(S.steps).where(S.steps.c.id == row["id"]).values(
-                    attempts=row["attempts"] + 1, provider_calls=row["provider_calls"] + 1,
-                    next_action_at=now + delay, message=str(exc)))
+                self.store.update_step(conn, row["id"], attempts=row["attempts"] + 1,
+                                       provider_calls=row["provider_calls"] + 1, next_action_at=now + delay,
+                                       message=str(exc))
                 self.store.add_event(conn, now, "step-retry", actor=self.actor, run_id=run_id, cluster_id=cid,
                                      step_key=step.key, message=str(exc))
             return
@@ -375,10 +370,10 @@ class Engine:
             return
         result.dispatched += 1
         with self.store.write("step dispatched") as conn:
-            conn.execute(update(S.steps).where(S.steps.c.id == row["id"]).values(
-                state="running", operation_id=op.id, operation_data=op_to_json(op), started_at=now,
+            self.store.update_step(
+                conn, row["id"], state="running", operation_id=op.id, operation_data=op_to_json(op), started_at=now,
                 attempts=row["attempts"] + 1, provider_calls=row["provider_calls"] + 1,
-                next_action_at=now + self.first_poll, message=""))
+                next_action_at=now + self.first_poll, message="")
             self.store.add_event(conn, now, "step-dispatched", actor=self.actor, run_id=run_id, cluster_id=cid,
                                  step_key=step.key, operation_id=op.id,
                                  data={"to": step.to, "minor": bool(row.get("minor")), "epoch": self.epoch})
@@ -445,8 +440,8 @@ class Engine:
         ok = bool(have) and parse_version(have).same_release(want) and healthy
         if ok:
             with self.store.write("step succeeded") as conn:
-                conn.execute(update(S.steps).where(S.steps.c.id == step["id"]).values(
-                    state="succeeded", finished_at=now, next_action_at=None, message="verified"))
+                self.store.update_step(conn, step["id"], state="succeeded", finished_at=now, next_action_at=None,
+                                       message="verified")
                 self.store.add_event(conn, now, "step-succeeded", actor=self.actor, run_id=ctx.row["id"],
                                      cluster_id=rc["cluster_id"], step_key=spec.key, operation_id=step["operation_id"],
                                      data={"version": have, "calls": step["provider_calls"]})
@@ -461,7 +456,7 @@ class Engine:
 
     def _update_step(self, step: dict[str, Any], **values: Any) -> None:
         with self.store.write("step update") as conn:
-            conn.execute(update(S.steps).where(S.steps.c.id == step["id"]).values(**values))
+            self.store.update_step(conn, step["id"], **values)
 
     def _fail_step(self, ctx: _RunCtx, rc: dict[str, Any], step: dict[str, Any], now: datetime, why: str,
                    calls: int = 0, polls: int | None = None) -> None:
@@ -472,15 +467,13 @@ class Engine:
                                       "provider_calls": step.get("provider_calls", 0) + calls}
             if polls is not None:
                 values["polls"] = polls
-            conn.execute(update(S.steps).where(S.steps.c.id == step["id"]).values(**values))
-            conn.execute(update(S.run_clusters).where(S.run_clusters.c.run_id == run_id,
-                                                      S.run_clusters.c.cluster_id == cid)
-                         .values(status="failed", message=why, finished_at=now))
+            self.store.update_step(conn, step["id"], **values)
+            self.store.update_run_cluster(conn, run_id, cid, status="failed", message=why, finished_at=now)
             failures = ctx.row["failures"] + 1
             run_values: dict[str, Any] = {"failures": failures, "updated_at": now}
             if failures >= max_failures and ctx.row["status"] == "running":
                 run_values["status"] = "halted"
-            conn.execute(update(S.runs).where(S.runs.c.id == run_id).values(**run_values))
+            self.store.update_run(conn, run_id, **run_values)
             self.store.add_event(conn, now, "step-failed", actor=self.actor, run_id=run_id, cluster_id=cid,
                                  step_key=step["step_key"], operation_id=step.get("operation_id"), message=why)
             self.store.add_event(conn, now, "cluster-failed", actor=self.actor, run_id=run_id, cluster_id=cid,
@@ -496,9 +489,7 @@ class Engine:
     def _finish_cluster(self, ctx: _RunCtx, rc: dict[str, Any], now: datetime, status: str, message: str) -> None:
         run_id, cid = ctx.row["id"], rc["cluster_id"]
         with self.store.write("cluster finished") as conn:
-            conn.execute(update(S.run_clusters).where(S.run_clusters.c.run_id == run_id,
-                                                      S.run_clusters.c.cluster_id == cid)
-                         .values(status=status, message=message, finished_at=now))
+            self.store.update_run_cluster(conn, run_id, cid, status=status, message=message, finished_at=now)
             kind = {"done": "cluster-upgraded", "blocked": "cluster-blocked"}.get(status, "cluster-failed")
             self.store.add_event(conn, now, kind, actor=self.actor, run_id=run_id, cluster_id=cid, message=message)
         rc["status"] = status
@@ -522,8 +513,7 @@ def resume_runs(store: Store, now: datetime, actor: str, run_id: str | None = No
     for r in store.runs(active_only=True):
         if r["status"] == "halted" and (run_id is None or r["id"] == run_id):
             with store.write("resume run") as conn:
-                conn.execute(update(S.runs).where(S.runs.c.id == r["id"]).values(status="running", failures=0,
-                                                                                  updated_at=now))
+                store.update_run(conn, r["id"], status="running", failures=0, updated_at=now)
                 store.add_event(conn, now, "run-resumed", actor=actor, run_id=r["id"])
             n += 1
     return n
@@ -540,7 +530,7 @@ def approve_wave(store: Store, now: datetime, run_id: str, wave: str, actor: str
     if wave not in approved:
         approved.append(wave)
     with store.write("approve") as conn:
-        conn.execute(update(S.runs).where(S.runs.c.id == run_id).values(approved_waves=approved, updated_at=now))
+        store.update_run(conn, run_id, approved_waves=approved, updated_at=now)
         store.add_event(conn, now, "wave-approved", actor=actor, run_id=run_id, message=f"wave {wave} approved")
 
 
@@ -552,13 +542,11 @@ def retry_run(store: Store, now: datetime, run_id: str, actor: str) -> int:
     failed = [rc for rc in store.run_clusters(run_id) if rc["status"] == "failed"]
     with store.write("retry") as conn:
         for rc in failed:
-            conn.execute(update(S.run_clusters).where(S.run_clusters.c.run_id == run_id,
-                                                      S.run_clusters.c.cluster_id == rc["cluster_id"])
-                         .values(status="pending", message="retried", finished_at=None))
+            store.update_run_cluster(conn, run_id, rc["cluster_id"], status="pending", message="retried",
+                                     finished_at=None)
         done_at = {k: v for k, v in (r["wave_done_at"] or {}).items()
                    if k not in {rc["wave"] for rc in failed}}
-        conn.execute(update(S.runs).where(S.runs.c.id == run_id).values(status="running", failures=0,
-                                                                        wave_done_at=done_at, updated_at=now))
+        store.update_run(conn, run_id, status="running", failures=0, wave_done_at=done_at, updated_at=now)
         store.add_event(conn, now, "run-retried", actor=actor, run_id=run_id,
                         message=f"{len(failed)} failed clusters re-queued", data={"clusters": [rc["cluster_id"] for rc in failed]})
     return len(failed)

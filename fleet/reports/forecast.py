@@ -2,9 +2,10 @@
 
 Every cluster is mirrored into the simulated provider (one SimProvider per real provider name, so selectors
 by name or type behave as in production), with per-provider step durations; the engine runs with the real
-windows, exclusions, waves, soaks, approvals and concurrency on a throw-away SQLite store and a FakeClock,
-jumping from one wake-up to the next. A cluster's forecast completion is the instant the engine marked it
-upgraded (to within GRID: wake-ups are rounded up to a 5-minute grid). Waves that require approval are assumed approved when reached (the forecast says so).
+windows, exclusions, waves, soaks, approvals and concurrency on a throw-away in-memory store
+(fleet.state.memory) and a FakeClock, jumping from one wake-up to the next. A cluster's forecast completion
+is the instant the engine marked it upgraded (to within GRID: wake-ups are rounded up to a 5-minute grid).
+Waves that require approval are assumed approved when reached (the forecast says so).
 
 Default step durations (virtual time; override with ``durations``): see DEFAULT_DURATIONS. A node-pool
 step takes the per-batch duration times ceil(nodes / (maxSurge + maxUnavailable)).
@@ -16,7 +17,6 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from fleet.clock import FakeClock
 from fleet.provider import Cluster, VersionOffers
@@ -65,10 +65,12 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                    offers: Mapping[str, VersionOffers] | Callable[[Cluster], VersionOffers | None],
                    start: datetime, *, horizon: timedelta = timedelta(days=365),
                    durations: Mapping[str, tuple[timedelta, timedelta]] | None = None,
-                   max_ticks: int = 200_000) -> Forecast:
-    from fleet.execution.engine import Engine, approve_wave
+                   max_ticks: int = 200_000, state_url: str = "memory://") -> Forecast:
+    """``state_url``: where the throw-away engine state lives; ``memory://`` (default, fast) or a SQL URL,
+    in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks)."""
+    from fleet.execution.engine import Engine
     from fleet.provider import load_provider_class
-    from fleet.state.store import Store
+    from fleet.state.store import open_store
     SimProvider = load_provider_class("sim")   # noqa: N806 - found through the entry point, like any provider
     SimWorld = SimProvider.World               # noqa: N806
 
@@ -87,7 +89,7 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                  for name in sorted({c.provider for c in clusters})}
     fc = Forecast(start=start, horizon_end=start + horizon, durations=dur)
     with tempfile.TemporaryDirectory(prefix="fleet-forecast-") as tmp:
-        store = Store(f"sqlite:///{Path(tmp) / 'forecast.db'}")
+        store = open_store(state_url.replace("{tmp}", tmp))
         # the simulation reports exact remaining times, so polls need no cap; wake-ups are rounded up to a
         # grid of GRID so that steps finishing close together are handled in one tick
         engine = Engine(store, providers, lambda: list(policies), clock, reconcile_interval=timedelta(days=1),
@@ -101,13 +103,9 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                 for cp in engine.last_plan.clusters:
                     status = {"needs-upgrade": "pending"}.get(cp.status, cp.status)
                     fc.clusters[cp.id] = ClusterForecast(cp.id, cp.target, None, cp.wave, 0, status)
-            active = store.runs(active_only=True)
-            for r in active:   # a forecast assumes approvals are given when a wave is reached
-                for w in r["policy_snapshot"]["spec"].get("rollout", {}).get("waves", []):
-                    if w.get("approval") == "required" and w["name"] not in (r["approved_waves"] or []):
-                        approve_wave(store, clock.now(), r["id"], w["name"], "forecast")
-                        fc.notes.append(f"run {r['policy']}: wave {w['name']} assumed approved")
-            if not active or clock.now() >= end:
+            if res.runs_started:
+                _approve_all(store, clock.now(), fc)
+            if not res.active_runs or clock.now() >= end:
                 break
             if res.next_wake <= clock.now() and same_instant < 5:
                 same_instant += 1          # e.g. a finished step is verified on the next tick, same instant
@@ -118,6 +116,17 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
         _collect(store, fc)
         store.close()
     return fc
+
+
+def _approve_all(store, now: datetime, fc: Forecast) -> None:  # noqa: ANN001
+    """A forecast assumes approvals are given when a wave is reached: approving every required wave when
+    its run starts is the same thing, since an approval only opens that wave's gate."""
+    from fleet.execution.engine import approve_wave
+    for r in store.runs(active_only=True):
+        for w in r["policy_snapshot"]["spec"].get("rollout", {}).get("waves", []):
+            if w.get("approval") == "required" and w["name"] not in (r["approved_waves"] or []):
+                approve_wave(store, now, r["id"], w["name"], "forecast")
+                fc.notes.append(f"run {r['policy']}: wave {w['name']} assumed approved")
 
 
 def _collect(store, fc: Forecast) -> None:  # noqa: ANN001

@@ -66,6 +66,14 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """The store for a state URL: ``memory://`` for a throw-away in-process store, else SQLAlchemy."""
+    if url == "memory://":
+        from fleet.state.memory import MemoryStore
+        return MemoryStore(url)   # type: ignore[return-value]  # same interface, see fleet.state.memory
+    return Store(url, migrate=migrate)
+
+
 class Store:
     def __init__(self, url: str, *, migrate: bool = True):
         self.url = url
@@ -161,6 +169,27 @@ class Store:
         n = conn.execute(update(S.control).where(S.control.c.key == key).values(value=value)).rowcount
         if not n:
             conn.execute(insert(S.control).values(key=key, value=value))
+
+    # ---- write operations (inside ``with store.write() as conn``; MemoryStore has the same ones) ----------
+    def insert_run(self, conn: Connection, **values: Any) -> None:
+        conn.execute(insert(S.runs).values(**values))
+
+    def insert_run_clusters(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            conn.execute(insert(S.run_clusters), rows)
+
+    def update_run(self, conn: Connection, run_id: str, **values: Any) -> None:
+        conn.execute(update(S.runs).where(S.runs.c.id == run_id).values(**values))
+
+    def update_run_cluster(self, conn: Connection, run_id: str, cluster_id: str, **values: Any) -> None:
+        conn.execute(update(S.run_clusters).where(S.run_clusters.c.run_id == run_id,
+                                                  S.run_clusters.c.cluster_id == cluster_id).values(**values))
+
+    def insert_step(self, conn: Connection, **values: Any) -> int:
+        return int(conn.execute(insert(S.steps).values(**values)).inserted_primary_key[0])
+
+    def update_step(self, conn: Connection, step_id: int, **values: Any) -> None:
+        conn.execute(update(S.steps).where(S.steps.c.id == step_id).values(**values))
 
     # ---- runs ---------------------------------------------------------------------------------------
     def runs(self, *, active_only: bool = False, policy: str | None = None) -> list[dict[str, Any]]:

@@ -30,24 +30,11 @@ def clean_env(home: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    # KNOWN ISSUE (see the session note and README "Limits"): about one run in four on a loaded 2-core machine,
-    # `fleet demo` stopped making progress after the daemon's last step and never exited. Until that hang is
-    # found, a run that times out is retried ONCE in a fresh folder, loudly; a second hang fails the tests.
-    for attempt in (1, 2):
-        base = tmp_path_factory.mktemp("demo")
-        out = base / "out"
-        try:
-            r = subprocess.run([FLEET, "demo", "--short", "--dir", str(out)], capture_output=True, text=True,
-                               timeout=DEMO_TIMEOUT_S, env=clean_env(base / "home"), cwd=base, check=False)
-        except subprocess.TimeoutExpired:
-            if attempt == 2:
-                raise
-            import warnings
-            warnings.warn(f"fleet demo --short hung for {DEMO_TIMEOUT_S}s (known intermittent issue); retrying once",
-                          stacklevel=1)
-            continue
-        return r, out
-    raise AssertionError("unreachable")
+    base = tmp_path_factory.mktemp("demo")
+    out = base / "out"
+    r = subprocess.run([FLEET, "demo", "--short", "--dir", str(out)], capture_output=True, text=True,
+                       timeout=DEMO_TIMEOUT_S, env=clean_env(base / "home"), cwd=base, check=False)
+    return r, out
 
 
 def _outcome(out: Path) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """Engine behaviour on the simulated provider in virtual time, proven from the audit log.
-Every test runs on SQLite and on PostgreSQL (the store_url fixture)."""
+Every test runs on SQLite, on PostgreSQL and on the in-memory store the forecast uses (the state_url
+fixture); the crash test needs a durable store and runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from fleet.clock import FakeClock
 from fleet.execution.engine import approve_wave, retry_run, set_paused
 from fleet.planning.windows import Schedule
-from fleet.state.store import Store
+from fleet.state.store import Store, open_store
 from providers.sim.world import Faults
 from tests.execution.helpers import START, all_at, drive, finished, make_engine, policy, sim_fleet
 
@@ -21,10 +22,10 @@ def dispatches(store: Store) -> list[dict]:
     return store.events(kind="step-dispatched", limit=100000)
 
 
-def test_rollout_completes_without_duplicates(store_url):
+def test_rollout_completes_without_duplicates(state_url):
     clock = FakeClock(START)
     world = sim_fleet(clock, 6, pools=2)
-    store = Store(store_url)
+    store = open_store(state_url)
     eng = make_engine(store, world, clock, [policy(rollout={"maxConcurrentClusters": 3})])
     drive(eng, clock, done=finished(store, world))
     assert all_at(world, TARGET)
@@ -35,7 +36,7 @@ def test_rollout_completes_without_duplicates(store_url):
     assert store.runs()[0]["status"] == "done"
 
 
-def test_no_step_starts_outside_a_window_or_inside_an_exclusion(store_url):
+def test_no_step_starts_outside_a_window_or_inside_an_exclusion(state_url):
     clock = FakeClock(START)
     world = sim_fleet(clock, 4)
     maintenance = {"timezone": "Europe/Berlin",
@@ -43,7 +44,7 @@ def test_no_step_starts_outside_a_window_or_inside_an_exclusion(store_url):
                    "exclusions": [{"start": "2026-01-10T00:00:00", "end": "2026-01-14T00:00:00",
                                    "scope": "no-minor-upgrades"}]}
     pol = policy(maintenance=maintenance, rollout={"maxConcurrentClusters": 4})
-    store = Store(store_url)
+    store = open_store(state_url)
     eng = make_engine(store, world, clock, [pol])
     drive(eng, clock, done=finished(store, world), max_ticks=20000)
     assert all_at(world, TARGET)
@@ -56,10 +57,10 @@ def test_no_step_starts_outside_a_window_or_inside_an_exclusion(store_url):
     assert any(not sched.allows(e["at"], False) for e in store.events(kind="step-succeeded", limit=100000))
 
 
-def test_never_more_than_max_concurrent_clusters(store_url):
+def test_never_more_than_max_concurrent_clusters(state_url):
     clock = FakeClock(START)
     world = sim_fleet(clock, 10, pools=1)
-    store = Store(store_url)
+    store = open_store(state_url)
     eng = make_engine(store, world, clock, [policy(rollout={"maxConcurrentClusters": 3})])
     drive(eng, clock, done=finished(store, world))
     active, peak = set(), 0
@@ -72,13 +73,13 @@ def test_never_more_than_max_concurrent_clusters(store_url):
     assert peak == 3
 
 
-def test_waves_run_in_order_with_their_soak(store_url):
+def test_waves_run_in_order_with_their_soak(state_url):
     clock = FakeClock(START)
     world = sim_fleet(clock, 6, labels=lambda i: {"ring": "canary" if i < 2 else "main"})
     pol = policy(rollout={"maxConcurrentClusters": 6, "waves": [
         {"name": "canary", "selector": {"matchLabels": {"ring": "canary"}}, "soak": "6h"},
         {"name": "main"}]})
-    store = Store(store_url)
+    store = open_store(state_url)
     eng = make_engine(store, world, clock, [pol])
     drive(eng, clock, done=finished(store, world))
     canary = {f"sim/lab/c{i:04d}" for i in range(2)}
@@ -90,13 +91,13 @@ def test_waves_run_in_order_with_their_soak(store_url):
     assert min(main_starts) == done[0]["at"] + timedelta(hours=6)
 
 
-def test_wave_waits_for_approval(store_url):
+def test_wave_waits_for_approval(state_url):
     clock = FakeClock(START)
     world = sim_fleet(clock, 3, labels=lambda i: {"ring": "canary" if i == 0 else "main"})
     pol = policy(rollout={"maxConcurrentClusters": 3, "waves": [
         {"name": "canary", "selector": {"matchLabels": {"ring": "canary"}}},
         {"name": "main", "approval": "required"}]})
-    store = Store(store_url)
+    store = open_store(state_url)
     eng = make_engine(store, world, clock, [pol])
     drive(eng, clock, until=START + timedelta(days=3))
     started = {e["cluster_id"] for e in store.events(kind="cluster-started", limit=1000)}
@@ -110,11 +111,11 @@ def test_wave_waits_for_approval(store_url):
     assert store.events(kind="wave-approved")[0]["actor"] == "test"
 
 
-def test_halt_at_max_failures_then_resume_and_retry(store_url):
+def test_halt_at_max_failures_then_resume_and_retry(state_url):
     clock = FakeClock(START)
     bad = {"sim/lab/c0000|cp@1.28.9", "sim/lab/c0001|cp@1.28.9"}
     world = sim_fleet(clock, 5, faults=Faults(fail_steps=set(bad)))
-    store = Store(store_url)
+    store = open_store(state_url)
     eng = make_engine(store, world, clock, [policy(rollout={"maxConcurrentClusters": 2, "maxFailures": 2})])
     drive(eng, clock, until=START + timedelta(days=2))
     run = store.runs()[0]
@@ -138,10 +139,10 @@ def test_halt_at_max_failures_then_resume_and_retry(store_url):
     assert max(keys.count(k) for k in keys) <= 2
 
 
-def test_pause_stops_new_steps(store_url):
+def test_pause_stops_new_steps(state_url):
     clock = FakeClock(START)
     world = sim_fleet(clock, 4)
-    store = Store(store_url)
+    store = open_store(state_url)
     eng = make_engine(store, world, clock, [policy(rollout={"maxConcurrentClusters": 1})])
     drive(eng, clock, until=START + timedelta(minutes=5))
     assert dispatches(store)
@@ -156,10 +157,10 @@ def test_pause_stops_new_steps(store_url):
     assert all_at(world, TARGET)
 
 
-def test_editing_a_policy_never_changes_a_run_in_flight(store_url):
+def test_editing_a_policy_never_changes_a_run_in_flight(state_url):
     clock = FakeClock(START)
     world = sim_fleet(clock, 2)
-    store = Store(store_url)
+    store = open_store(state_url)
     policies = [policy(rollout={"maxConcurrentClusters": 1})]
     eng = make_engine(store, world, clock, policies)
     drive(eng, clock, until=START + timedelta(minutes=10))

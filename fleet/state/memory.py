@@ -1,0 +1,238 @@
+"""MemoryStore: the state store's engine-facing interface kept in process memory.
+
+Used where state is thrown away at the end — ``fleet forecast`` runs the real engine over a year of virtual
+time, and a SQL round trip per transition would dominate it. It has the same semantics as the SQL store for
+everything the engine and the read-side (status, reports) use, and the engine test-suite runs against both:
+
+* a ``write()`` is a transaction: its changes are staged and applied together when the block ends without
+  an exception (nothing is applied otherwise), then ``after_commit`` runs;
+* reads return fresh dicts, ordered as the SQL store orders them; JSON columns are copied through JSON on
+  write (so a value that could not be stored in SQL fails here too, and tuples become lists);
+* step and event ids are allocated increasingly from 1.
+
+Not supported: leases and fencing (a memory store has exactly one writer: its process), and durability.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from fleet.clock import utc
+from fleet.state.store import ACTIVE_STEP_STATES
+
+_JSON = {"policy_snapshot", "approved_waves", "wave_done_at", "spec", "operation_data", "data", "value"}
+_RUN_DEFAULTS = {"failures": 0, "shard": 0}
+_RC_DEFAULTS = {"message": "", "target": None, "started_at": None, "finished_at": None}
+_STEP_DEFAULTS = {"pool": None, "minor": 0, "operation_id": None, "operation_data": None, "attempts": 0, "polls": 0,
+                  "provider_calls": 0, "next_action_at": None, "message": "", "epoch": 0, "started_at": None,
+                  "finished_at": None}
+
+
+def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for k, v in values.items():
+        if k in _JSON and v is not None:
+            v = json.loads(json.dumps(v))
+        elif isinstance(v, datetime):
+            v = utc(v)
+        out[k] = v
+    return out
+
+
+class _Tx:
+    """The staged changes of one write transaction (passed where the SQL store passes a Connection)."""
+
+    def __init__(self) -> None:
+        self.ops: list[Callable[[], None]] = []
+
+
+class MemoryStore:
+    url = "memory://"
+
+    def __init__(self, url: str = "memory://", *, migrate: bool = True):
+        self.fence: tuple[str, int] | None = None      # accepted for interface parity; nothing to fence
+        self.after_commit: Callable[[str], None] | None = None
+        self._lock = threading.RLock()
+        self._runs: dict[str, dict[str, Any]] = {}
+        self._members: dict[str, dict[str, dict[str, Any]]] = {}      # run id -> cluster id -> row
+        self._member_order: dict[str, list[dict[str, Any]]] = {}      # run id -> rows by (wave_index, cluster_id)
+        self._steps: dict[int, dict[str, Any]] = {}
+        self._open: dict[str, dict[int, dict[str, Any]]] = {}         # run id -> open steps by id
+        self._events: list[dict[str, Any]] = []
+        self._control: dict[str, Any] = {}
+        self._step_seq = 0
+
+    # ---- schema (nothing to migrate) ------------------------------------------------------------------
+    def migrate(self) -> None:
+        return None
+
+    def schema_version(self) -> str | None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    # ---- transactions -------------------------------------------------------------------------------
+    @contextmanager
+    def write(self, what: str = "write") -> Iterator[_Tx]:
+        with self._lock:
+            tx = _Tx()
+            yield tx
+            for op in tx.ops:
+                op()
+        if self.after_commit is not None:
+            self.after_commit(what)
+
+    # ---- write operations (same names and arguments as the SQL store's) ----------------------------------
+    def add_event(self, conn: _Tx, at: datetime, kind: str, *, actor: str = "engine", run_id: str | None = None,
+                  cluster_id: str | None = None, step_key: str | None = None, operation_id: str | None = None,
+                  message: str = "", data: dict[str, Any] | None = None) -> None:
+        row = _clean({"at": at, "actor": actor, "kind": kind, "run_id": run_id, "cluster_id": cluster_id,
+                      "step_key": step_key, "operation_id": operation_id, "message": message, "data": data})
+
+        def apply() -> None:
+            self._events.append({"id": len(self._events) + 1, **row})
+        conn.ops.append(apply)
+
+    def set_control(self, conn: _Tx, key: str, value: Any) -> None:
+        value = _clean({"value": value})["value"]
+        conn.ops.append(lambda: self._control.__setitem__(key, value))
+
+    def insert_run(self, conn: _Tx, **values: Any) -> None:
+        row = {**_RUN_DEFAULTS, **_clean(values)}
+
+        def apply() -> None:
+            if row["id"] in self._runs:
+                raise KeyError(f"run {row['id']} exists")
+            self._runs[row["id"]] = row
+            self._members.setdefault(row["id"], {})
+            self._member_order.setdefault(row["id"], [])
+        conn.ops.append(apply)
+
+    def insert_run_clusters(self, conn: _Tx, rows: list[dict[str, Any]]) -> None:
+        clean = [{**_RC_DEFAULTS, **_clean(r)} for r in rows]
+
+        def apply() -> None:
+            for r in clean:
+                members = self._members.setdefault(r["run_id"], {})
+                if r["cluster_id"] in members:
+                    raise KeyError(f"run {r['run_id']} already has {r['cluster_id']}")
+                members[r["cluster_id"]] = r
+            for run_id in {r["run_id"] for r in clean}:
+                self._member_order[run_id] = sorted(self._members[run_id].values(),
+                                                    key=lambda m: (m["wave_index"], m["cluster_id"]))
+        conn.ops.append(apply)
+
+    def update_run(self, conn: _Tx, run_id: str, **values: Any) -> None:
+        clean = _clean(values)
+        conn.ops.append(lambda: self._runs[run_id].update(clean) if run_id in self._runs else None)
+
+    def update_run_cluster(self, conn: _Tx, run_id: str, cluster_id: str, **values: Any) -> None:
+        clean = _clean(values)
+
+        def apply() -> None:
+            row = self._members.get(run_id, {}).get(cluster_id)
+            if row is not None:
+                row.update(clean)
+        conn.ops.append(apply)
+
+    def insert_step(self, conn: _Tx, **values: Any) -> int:
+        self._step_seq += 1
+        row = {**_STEP_DEFAULTS, **_clean(values), "id": self._step_seq}
+
+        def apply() -> None:
+            self._steps[row["id"]] = row
+            if row["state"] in ACTIVE_STEP_STATES:
+                self._open.setdefault(row["run_id"], {})[row["id"]] = row
+        conn.ops.append(apply)
+        return row["id"]
+
+    def update_step(self, conn: _Tx, step_id: int, **values: Any) -> None:
+        clean = _clean(values)
+
+        def apply() -> None:
+            row = self._steps.get(step_id)
+            if row is None:
+                return
+            row.update(clean)
+            if row["state"] not in ACTIVE_STEP_STATES:
+                self._open.get(row["run_id"], {}).pop(step_id, None)
+        conn.ops.append(apply)
+
+    # ---- reads --------------------------------------------------------------------------------------
+    def events(self, *, cluster_id: str | None = None, run_id: str | None = None, kind: str | None = None,
+               limit: int = 1000, after_id: int = 0) -> list[dict[str, Any]]:
+        out = []
+        with self._lock:
+            for e in self._events[after_id:]:
+                if (cluster_id and e["cluster_id"] != cluster_id) or (run_id and e["run_id"] != run_id) \
+                        or (kind and e["kind"] != kind):
+                    continue
+                out.append(_copy(e))
+                if len(out) >= limit:
+                    break
+        return out
+
+    def last_event_id(self) -> int:
+        return len(self._events)
+
+    def get_control(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            return _copy_json(self._control[key]) if key in self._control else default
+
+    def runs(self, *, active_only: bool = False, policy: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = [r for r in self._runs.values()
+                    if (not active_only or r["status"] in ("running", "halted")) and (not policy or r["policy"] == policy)]
+            return [_copy(r) for r in sorted(rows, key=lambda r: (r["created_at"], r["id"]))]
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            r = self._runs.get(run_id)
+            return _copy(r) if r is not None else None
+
+    def run_clusters(self, run_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            if run_id is not None:
+                return [dict(r) for r in self._member_order.get(run_id, ())]
+            rows = [r for order in self._member_order.values() for r in order]
+            return [dict(r) for r in sorted(rows, key=lambda m: (m["wave_index"], m["cluster_id"]))]
+
+    def steps(self, *, run_id: str | None = None, cluster_id: str | None = None,
+              open_only: bool = False) -> list[dict[str, Any]]:
+        with self._lock:
+            if run_id is not None and open_only:
+                rows = list(self._open.get(run_id, {}).values())
+            else:
+                rows = [s for s in self._steps.values()
+                        if (run_id is None or s["run_id"] == run_id)
+                        and (not open_only or s["state"] in ACTIVE_STEP_STATES)]
+            rows = [s for s in rows if cluster_id is None or s["cluster_id"] == cluster_id]
+            return [_copy(s) for s in sorted(rows, key=lambda s: s["id"])]
+
+    def step_count(self) -> int:
+        return len(self._steps)
+
+
+def _copy_json(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _copy_json(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_copy_json(x) for x in v]
+    return v
+
+
+def _copy(row: dict[str, Any]) -> dict[str, Any]:
+    """A fresh row: like a SQL read, mutating it (or its JSON values) never changes the store. The policy
+    snapshot, the largest value, is shared read-only (nothing mutates a snapshot)."""
+    out = dict(row)
+    for k in ("approved_waves", "wave_done_at", "spec", "operation_data", "data"):
+        v = out.get(k)
+        if isinstance(v, dict | list):
+            out[k] = _copy_json(v)
+    return out

@@ -1,0 +1,110 @@
+"""The in-memory store against the SQL store: the same writes give the same reads, and a write block that
+raises applies nothing (a transaction), on both."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from fleet.state.store import open_store
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def stores(tmp_path):
+    sql = open_store(f"sqlite:///{tmp_path}/s.db")
+    mem = open_store("memory://")
+    yield sql, mem
+    sql.close()
+
+
+def _script(store) -> None:
+    """A representative sequence of everything the engine writes."""
+    with store.write() as conn:
+        for i, rid in enumerate(("r-b", "r-a")):
+            store.insert_run(conn, id=rid, policy=f"p{i}", policy_snapshot={"spec": {"rollout": {"waves": []}}},
+                             status="running", failures=0, approved_waves=[], wave_done_at={},
+                             created_at=T0, updated_at=T0, shard=0)
+            store.insert_run_clusters(conn, [
+                {"run_id": rid, "cluster_id": cid, "provider": "sim", "wave": w, "wave_index": wi,
+                 "status": "pending", "message": "", "target": "1.30.4"}
+                for cid, w, wi in (("z", "canary", 0), ("b", "rest", 1), ("a", "rest", 1))])
+        store.add_event(conn, T0, "run-started", run_id="r-a", data={"clusters": ["z", "b", "a"]})
+    ids = []
+    for cid in ("a", "b"):
+        with store.write() as conn:
+            ids.append(store.insert_step(conn, run_id="r-a", cluster_id=cid, step_key="cp:1.29", component="control-plane",
+                                         pool=None, from_version="1.28.3", to_version="1.29.8", minor=1,
+                                         spec={"to": "1.29.8", "pools": ("x",)}, state="intent", attempts=0, polls=0,
+                                         provider_calls=0, message="", epoch=3, created_at=T0))
+            store.update_run_cluster(conn, "r-a", cid, status="active", started_at=T0)
+    with store.write() as conn:
+        store.update_step(conn, ids[0], state="running", operation_id="op-1", operation_data={"id": "op-1"},
+                          next_action_at=T0 + timedelta(minutes=1))
+        store.update_step(conn, ids[1], state="succeeded", finished_at=T0 + timedelta(minutes=5))
+        store.update_run(conn, "r-a", approved_waves=["rest"], wave_done_at={"canary": T0.isoformat()}, failures=1)
+        store.set_control(conn, "paused", True)
+        store.add_event(conn, T0 + timedelta(minutes=5), "step-succeeded", run_id="r-a", cluster_id="b",
+                        step_key="cp:1.29", data={"version": "1.29.8"})
+
+
+def _reads(store) -> dict:
+    return {
+        "runs": store.runs(), "active": store.runs(active_only=True), "by_policy": store.runs(policy="p1"),
+        "run": store.run("r-a"), "missing": store.run("nope"),
+        "members": store.run_clusters("r-a"), "all_members": store.run_clusters(),
+        "steps": store.steps(), "open": store.steps(run_id="r-a", open_only=True),
+        "by_cluster": store.steps(cluster_id="b"), "events": [{k: v for k, v in e.items()} for e in store.events()],
+        "kind": store.events(kind="step-succeeded"), "after": store.events(after_id=1), "last": store.last_event_id(),
+        "paused": store.get_control("paused"), "default": store.get_control("nope", 7), "count": store.step_count(),
+    }
+
+
+def test_memory_store_reads_like_the_sql_store(stores):
+    sql, mem = stores
+    _script(sql)
+    _script(mem)
+    a, b = _reads(sql), _reads(mem)
+    for key in a:
+        assert a[key] == b[key], key
+    assert [s["state"] for s in b["open"]] == ["running"]
+    assert [m["cluster_id"] for m in b["members"]] == ["z", "a", "b"]     # by wave, then cluster id
+    assert b["steps"][0]["spec"] == {"to": "1.29.8", "pools": ["x"]}     # JSON round trip: tuple -> list
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["sql", "memory"])
+def test_a_failed_write_block_applies_nothing(stores, which):
+    store = stores[which]
+    _script(store)
+    before = _reads(store)
+    with pytest.raises(RuntimeError), store.write() as conn:
+        store.update_run(conn, "r-a", status="done")
+        store.add_event(conn, T0, "run-done", run_id="r-a")
+        raise RuntimeError("crash inside the transaction")
+    assert _reads(store) == before
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["sql", "memory"])
+def test_reads_are_copies(stores, which):
+    store = stores[which]
+    _script(store)
+    r = store.run("r-a")
+    r["status"] = "done"
+    r["approved_waves"].append("x")
+    r["wave_done_at"]["y"] = "now"
+    store.run_clusters("r-a")[0]["status"] = "failed"
+    store.steps()[0]["spec"]["to"] = "9.9"
+    assert store.run("r-a")["status"] == "running"
+    assert store.run("r-a")["approved_waves"] == ["rest"]
+    assert "y" not in store.run("r-a")["wave_done_at"]
+    assert store.run_clusters("r-a")[0]["status"] == "pending"
+    assert store.steps()[0]["spec"]["to"] == "1.29.8"
+
+
+def test_memory_store_rejects_what_sql_cannot_store():
+    store = open_store("memory://")
+    with pytest.raises(TypeError), store.write() as conn:
+        store.add_event(conn, T0, "x", data={"when": T0})    # a datetime is not JSON
+    assert store.events() == []
