@@ -144,7 +144,10 @@ class OperationStatus:
 class Provider(Protocol):
     name: str
 
-    def discover(self) -> list[Cluster]: ...
+    def discover(self) -> list[Cluster]:
+        """Every cluster this provider manages. Callers treat the list as read-only: a provider may return
+        the very same list object again while nothing changed (the engine then skips re-indexing it)."""
+        ...
 
     def offers(self, cluster: Cluster) -> VersionOffers: ...
 

@@ -91,6 +91,8 @@ class Engine:
         self.last_observation: Observation | None = None
         self._policy_cache: list[UpgradePolicy] = []
         self._compiled_runs: dict[str, tuple[UpgradePolicy, list[Any]]] = {}
+        self._memos: dict[str, _Memo] = {}
+        self._plans: dict[str, dict[str, tuple[Cluster, Any, ClusterPlan]]] = {}   # run -> cluster -> last plan
 
     # ---- inputs ---------------------------------------------------------------------------------------
     def current_policies(self) -> list[UpgradePolicy]:
@@ -207,7 +209,9 @@ class Engine:
                     settled = True
         if settled:
             ctx = self._run_ctx(self.store.run(run["id"]) or run)
-        memo = _Memo()   # one planning pass (one policy, one now): parsed offers and paths shared by the clusters
+        # parsed offers and paths are shared by the run's clusters, and kept between ticks (windows are not)
+        memo = self._memos.setdefault(run["id"], _Memo()).at(now)
+        plans = self._plans.setdefault(run["id"], {})
         checker = self._checkers()
 
         def plan(rc: dict[str, Any]) -> ClusterPlan | None:
@@ -218,8 +222,14 @@ class Engine:
                     self._finish_cluster(ctx, rc, now, "failed", "cluster is no longer discovered")
                 return None
             cluster = obs.clusters[cid]
-            cp = compute_cluster_plan(cluster, ctx.compiled, self.observer.offers_for(cluster, now), now,
-                                      checker.get(cluster.provider), forced=True, memo=memo)
+            offers = self.observer.offers_for(cluster, now)
+            hit = plans.get(cid)
+            if hit is not None and hit[0] is cluster and hit[1] is offers:
+                cp = hit[2]      # same observation, same offers: the same steps (only next_window would move)
+            else:
+                cp = compute_cluster_plan(cluster, ctx.compiled, offers, now, checker.get(cluster.provider),
+                                          forced=True, memo=memo)
+                plans[cid] = (cluster, offers, cp)
             if cp.status in ("up-to-date", "ahead"):
                 self._finish_cluster(ctx, rc, now, "done", f"at {cluster.control_plane}")
                 return None
@@ -306,7 +316,10 @@ class Engine:
                     self.store.add_event(conn, now, "run-done", actor=self.actor, run_id=ctx.row["id"],
                                          message=f"run finished: {values['status']}")
             ctx.row["wave_done_at"] = done_at
-            self._compiled_runs.pop(ctx.row["id"], None) if not open_idx else None
+            if not open_idx:
+                self._compiled_runs.pop(ctx.row["id"], None)
+                self._memos.pop(ctx.row["id"], None)
+                self._plans.pop(ctx.row["id"], None)
         if not open_idx:
             return None, False, None
         current = open_idx[0]
@@ -324,19 +337,19 @@ class Engine:
         return current, True, None
 
     def _schedule_wake(self, ctx: _RunCtx, now: datetime, result: TickResult) -> None:
-        for s in self.store.steps(run_id=ctx.row["id"], open_only=True):
-            if s["next_action_at"] is not None:
-                result.next_wake = min(result.next_wake, max(now, s["next_action_at"]))
+        for at in self.store.next_actions(ctx.row["id"]):
+            result.next_wake = min(result.next_wake, max(now, at))
 
     # ---- steps ----------------------------------------------------------------------------------------
     def _dispatch(self, ctx: _RunCtx, rc: dict[str, Any], cluster: Cluster, step: Any, minor: bool,
                   now: datetime, result: TickResult) -> None:
         run_id, cid = ctx.row["id"], rc["cluster_id"]
+        spec = step_to_json(step)
         with self.store.write("step intent") as conn:
             step_id = self.store.insert_step(
                 conn, run_id=run_id, cluster_id=cid, step_key=step.key, component=step.component.value,
                 pool=step.pool, from_version=step.from_, to_version=step.to, minor=int(minor),
-                spec=step_to_json(step), state="intent", attempts=0, polls=0, provider_calls=0,
+                spec=spec, state="intent", attempts=0, polls=0, provider_calls=0,
                 message="", epoch=self.epoch, created_at=now)
             if rc["status"] == "pending":
                 self.store.update_run_cluster(conn, run_id, cid, status="active", started_at=now)
@@ -345,7 +358,7 @@ class Engine:
                                  step_key=step.key, data={"from": step.from_, "to": step.to, "minor": minor,
                                                           "maxSurge": step.max_surge,
                                                           "maxUnavailable": step.max_unavailable})
-        row = {"id": step_id, "run_id": run_id, "cluster_id": cid, "step_key": step.key, "spec": step_to_json(step),
+        row = {"id": step_id, "run_id": run_id, "cluster_id": cid, "step_key": step.key, "spec": spec,
                "attempts": 0, "polls": 0, "provider_calls": 0, "minor": int(minor)}
         self._call_start(ctx, rc, cluster, row, now, result)
 

@@ -34,6 +34,7 @@ class Observer:
         self.providers = providers
         self.offers_ttl = offers_ttl
         self._last: dict[str, list[Cluster]] = {}
+        self._by_id: dict[str, dict[str, Cluster]] = {}   # provider -> its last clusters by id
         self._offers: dict[str, tuple[datetime, VersionOffers]] = {}
 
     def observe_fleet(self, now: datetime) -> Observation:
@@ -41,14 +42,14 @@ class Observer:
         for name, p in self.providers.items():
             try:
                 clusters = p.discover()
-                self._last[name] = clusters
+                if clusters is not self._last.get(name):   # a provider may return the same list: unchanged
+                    self._last[name] = clusters
+                    self._by_id[name] = {c.id: c for c in clusters}
             except ProviderError as exc:
                 log.warning("discovery failed", extra={"provider": name, "reason": str(exc)})
                 obs.stale_providers.add(name)
                 obs.errors[name] = str(exc)
-                clusters = self._last.get(name, [])
-            for c in clusters:
-                obs.clusters[c.id] = c
+            obs.clusters.update(self._by_id.get(name, {}))
         return obs
 
     def offers_for(self, cluster: Cluster, now: datetime) -> VersionOffers | None:

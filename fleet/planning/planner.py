@@ -72,6 +72,15 @@ class _Memo:
         self.offered: dict[tuple[str, ...], _Offered] = {}
         self.targets: dict[tuple[str, str, int, str], _TargetAndPath] = {}
         self.windows: dict[tuple[int, bool], Interval | None] = {}
+        self._now: datetime | None = None
+
+    def at(self, now: datetime) -> _Memo:
+        """Reuse this memo for a pass at ``now``: offers and paths do not depend on time and are kept, the
+        windows are forgotten when ``now`` moved."""
+        if now != self._now:
+            self.windows.clear()
+            self._now = now
+        return self
 
     def parse(self, values: Sequence[str]) -> _Offered:
         key = values if isinstance(values, tuple) else tuple(values)

@@ -6,8 +6,8 @@ everything the engine and the read-side (status, reports) use, and the engine te
 
 * a ``write()`` is a transaction: its changes are staged and applied together when the block ends without
   an exception (nothing is applied otherwise), then ``after_commit`` runs;
-* reads return fresh dicts, ordered as the SQL store orders them; JSON columns are copied through JSON on
-  write (so a value that could not be stored in SQL fails here too, and tuples become lists);
+* reads return fresh dicts, ordered as the SQL store orders them; JSON columns are kept as JSON text and
+  parsed on read (so a value that could not be stored in SQL fails here too, and tuples become lists);
 * step and event ids are allocated increasingly from 1.
 
 Not supported: leases and fencing (a memory store has exactly one writer: its process), and durability.
@@ -25,7 +25,7 @@ from typing import Any
 from fleet.clock import utc
 from fleet.state.store import ACTIVE_STEP_STATES
 
-_JSON = {"policy_snapshot", "approved_waves", "wave_done_at", "spec", "operation_data", "data", "value"}
+_JSON = {"approved_waves", "wave_done_at", "spec", "operation_data", "data"}
 _RUN_DEFAULTS = {"failures": 0, "shard": 0}
 _RC_DEFAULTS = {"message": "", "target": None, "started_at": None, "finished_at": None}
 _STEP_DEFAULTS = {"pool": None, "minor": 0, "operation_id": None, "operation_data": None, "attempts": 0, "polls": 0,
@@ -34,14 +34,41 @@ _STEP_DEFAULTS = {"pool": None, "minor": 0, "operation_id": None, "operation_dat
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    """A row as stored: JSON columns as JSON text (read back into fresh objects, as from SQL), except the
+    policy snapshot, the largest value, which is stored parsed and shared read-only (nothing mutates one)."""
     out = {}
     for k, v in values.items():
-        if k in _JSON and v is not None:
+        if k == "policy_snapshot":
             v = json.loads(json.dumps(v))
+        elif k in _JSON and v is not None:
+            text = json.dumps(v)
+            if isinstance(v, list | tuple) and all(type(x) in _SCALARS for x in v):
+                v = _FlatList(json.loads(text))     # flat: a shallow copy on read is a full copy
+            elif isinstance(v, dict) and all(type(x) in _SCALARS for x in v.values()):
+                v = _FlatDict(json.loads(text))
+            else:
+                v = _Json(text)
         elif isinstance(v, datetime):
             v = utc(v)
         out[k] = v
     return out
+
+
+class _Json(str):
+    """A stored JSON value (distinguishes JSON text from a string column)."""
+
+    __slots__ = ()
+
+
+class _FlatList(list):
+    """A stored JSON array of scalars."""
+
+
+class _FlatDict(dict):
+    """A stored JSON object of scalars."""
+
+
+_SCALARS = (str, int, float, bool, type(None))
 
 
 class _Tx:
@@ -100,7 +127,7 @@ class MemoryStore:
         conn.ops.append(apply)
 
     def set_control(self, conn: _Tx, key: str, value: Any) -> None:
-        value = _clean({"value": value})["value"]
+        value = _Json(json.dumps(value))
         conn.ops.append(lambda: self._control.__setitem__(key, value))
 
     def insert_run(self, conn: _Tx, **values: Any) -> None:
@@ -183,7 +210,7 @@ class MemoryStore:
 
     def get_control(self, key: str, default: Any = None) -> Any:
         with self._lock:
-            return _copy_json(self._control[key]) if key in self._control else default
+            return json.loads(self._control[key]) if key in self._control else default
 
     def runs(self, *, active_only: bool = False, policy: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
@@ -199,7 +226,7 @@ class MemoryStore:
     def run_clusters(self, run_id: str | None = None) -> list[dict[str, Any]]:
         with self._lock:
             if run_id is not None:
-                return [dict(r) for r in self._member_order.get(run_id, ())]
+                return [dict(r) for r in self._member_order.get(run_id, ())]   # no JSON columns
             rows = [r for order in self._member_order.values() for r in order]
             return [dict(r) for r in sorted(rows, key=lambda m: (m["wave_index"], m["cluster_id"]))]
 
@@ -215,24 +242,23 @@ class MemoryStore:
             rows = [s for s in rows if cluster_id is None or s["cluster_id"] == cluster_id]
             return [_copy(s) for s in sorted(rows, key=lambda s: s["id"])]
 
+    def next_actions(self, run_id: str) -> list[datetime]:
+        with self._lock:
+            return [s["next_action_at"] for s in self._open.get(run_id, {}).values() if s["next_action_at"] is not None]
+
     def step_count(self) -> int:
         return len(self._steps)
 
 
-def _copy_json(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {k: _copy_json(x) for k, x in v.items()}
-    if isinstance(v, list):
-        return [_copy_json(x) for x in v]
-    return v
-
-
 def _copy(row: dict[str, Any]) -> dict[str, Any]:
-    """A fresh row: like a SQL read, mutating it (or its JSON values) never changes the store. The policy
-    snapshot, the largest value, is shared read-only (nothing mutates a snapshot)."""
+    """A fresh row, like a SQL read: mutating it (or its JSON values) never changes the store."""
     out = dict(row)
-    for k in ("approved_waves", "wave_done_at", "spec", "operation_data", "data"):
-        v = out.get(k)
-        if isinstance(v, dict | list):
-            out[k] = _copy_json(v)
+    for k, v in out.items():
+        t = type(v)
+        if t is _Json:
+            out[k] = json.loads(v)
+        elif t is _FlatList:
+            out[k] = list(v)
+        elif t is _FlatDict:
+            out[k] = dict(v)
     return out

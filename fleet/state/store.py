@@ -225,6 +225,14 @@ class Store:
         with self.read() as conn:
             return _rows(conn.execute(q.order_by(S.steps.c.id)))
 
+    def next_actions(self, run_id: str) -> list[datetime]:
+        """When the run's open steps next need the engine (their ``next_action_at``, where set)."""
+        q = select(S.steps.c.next_action_at).where(S.steps.c.run_id == run_id,
+                                                    S.steps.c.state.in_(ACTIVE_STEP_STATES),
+                                                    S.steps.c.next_action_at.is_not(None))
+        with self.read() as conn:
+            return [utc(r[0]) for r in conn.execute(q)]
+
     def step_count(self) -> int:
         with self.read() as conn:
             return int(conn.execute(select(func.count()).select_from(S.steps)).scalar() or 0)

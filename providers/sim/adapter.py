@@ -43,6 +43,7 @@ class SimProvider:
         self.name = name
         self.mirror_of = mirror_of   # discover only clusters seeded under this provider name (forecasts)
         self._ids: tuple[int, list[str]] | None = None
+        self._listed: tuple[int, list[Cluster]] | None = None
         settings = dict(settings or {})
         self.clock = clock or SystemClock()
         if world is None:
@@ -97,7 +98,10 @@ class SimProvider:
                 ids = [cid for cid in sorted(w.clusters)
                        if self.mirror_of is None or w.clusters[cid].provider == self.mirror_of]
                 self._ids = (len(w.clusters), ids)
-            return [w.snapshot(cid, self.name) for cid in self._ids[1]]
+            gen = w.generation if self.mirror_of is None else w.provider_generation[self.mirror_of]
+            if self._listed is None or self._listed[0] != gen:   # nothing of ours changed: the same list
+                self._listed = (gen, [w.snapshot(cid, self.name) for cid in self._ids[1]])
+            return self._listed[1]   # the same list while nothing changed (read-only to callers)
 
     def describe(self, cluster_id: str) -> Cluster:
         with self.world.lock:

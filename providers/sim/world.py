@@ -85,6 +85,9 @@ class SimWorld:
         self.operations: dict[str, SimOperation] = {}
         self.running: dict[str, SimOperation] = {}                  # cluster id -> its running operation
         self.revision: dict[str, int] = {}                          # cluster id -> bumped on every change
+        self.generation = 0                                         # bumped on every change to any cluster
+        self.provider_generation: Counter[str] = Counter()          # seeded provider name -> its changes
+        self._next_end: datetime | None = None                      # earliest running end; None: unknown
         self._snapshots: dict[tuple[str, str], tuple[int, Cluster]] = {}
         self.by_step: dict[tuple[str, str], list[SimOperation]] = {}  # (cluster id, step key) -> operations
         self.calls: Counter[str] = Counter()          # method -> count
@@ -98,12 +101,12 @@ class SimWorld:
     # ---- seeding ------------------------------------------------------------------------------------
     def add(self, c: Cluster) -> None:
         with self.lock:
-            self.touch(c.id)
             self.clusters[c.id] = SimCluster(
                 id=c.id, provider=c.provider, location=c.location, name=c.name, control_plane=c.control_plane,
                 pools=[SimPool(p.name, p.version, p.nodes, list(p.available)) for p in c.node_pools],
                 labels=dict(c.labels), available=list(c.available), auto_upgrade=c.auto_upgrade,
                 provider_type=c.provider_type if c.provider_type != c.provider else "")
+            self.touch(c.id)
             self.save()
 
     def seed_if_empty(self, clusters: list[Cluster]) -> None:
@@ -118,8 +121,14 @@ class SimWorld:
         now = self.clock.now()
         changed = False
         with self.lock:
+            if self._next_end is not None and now < self._next_end:
+                return                      # nothing can have finished yet
+            self._next_end = None
             for op in list(self.running.values()):
-                if now >= datetime.fromisoformat(op.started_at) + timedelta(seconds=op.duration_s):
+                ends = datetime.fromisoformat(op.started_at) + timedelta(seconds=op.duration_s)
+                if now < ends:
+                    self._next_end = ends if self._next_end is None else min(self._next_end, ends)
+                else:
                     del self.running[op.cluster_id]
                     self.touch(op.cluster_id)
                     changed = True
@@ -144,12 +153,17 @@ class SimWorld:
 
     def touch(self, cluster_id: str) -> None:
         self.revision[cluster_id] = self.revision.get(cluster_id, 0) + 1
+        self.generation += 1
+        c = self.clusters.get(cluster_id)
+        if c is not None:
+            self.provider_generation[c.provider] += 1
 
     def add_operation(self, op: SimOperation) -> None:
         self.operations[op.id] = op
         self.touch(op.cluster_id)
         if op.state == "running":
             self.running[op.cluster_id] = op
+            self._next_end = None
         self.by_step.setdefault((op.cluster_id, op.step_key), []).append(op)
 
     def operations_for(self, cluster_id: str, step_key: str) -> list[SimOperation]:
