@@ -24,6 +24,10 @@ InventoryOpt = Annotated[Path | None, typer.Option(help="Inventory file (offline
 PoliciesOpt = Annotated[Path | None, typer.Option(help="policy file or folder (with --inventory)")]
 AtOpt = Annotated[str | None, typer.Option(help="as of this ISO-8601 instant (default: now)")]
 HorizonOpt = Annotated[int, typer.Option("--horizon-days", min=1, max=3650, help="forecast and risk horizon in days")]
+StepDurationOpt = Annotated[list[str] | None, typer.Option(
+    "--step-duration", metavar="TYPE=CP/POOL",
+    help="forecast step durations for a provider type: control plane / node pool per batch, e.g. "
+         "eks=45m/15m (repeatable; defaults in docs/report-format.md)")]
 LifecycleOpt = Annotated[Path | None, typer.Option("--lifecycle", help="lifecycle file for this command only "
                                                     "(default: the active dataset, see `fleet lifecycle`)")]
 
@@ -42,6 +46,30 @@ def _check_choice(value: str, allowed: tuple[str, ...], flag: str) -> None:
     if value not in allowed:
         from fleet.cli import fail_input
         fail_input([Problem(flag, None, flag.lstrip("-"), f"must be one of {', '.join(allowed)}")])
+
+
+def parse_step_durations(values: list[str] | None) -> dict[str, tuple[timedelta, timedelta]]:
+    """``["eks=45m/15m", ...]`` -> {"eks": (45 min, 15 min)}; a clear --step-duration error otherwise."""
+    from fleet.policy.types import parse_duration
+    out: dict[str, tuple[timedelta, timedelta]] = {}
+    problems = []
+    for v in values or []:
+        kind, _, rest = v.partition("=")
+        cp, slash, pool = rest.partition("/")
+        try:
+            if not kind.strip() or not slash:
+                raise ValueError("expected TYPE=CONTROL_PLANE/NODE_POOL_BATCH, e.g. eks=45m/15m")
+            durations = (parse_duration(cp), parse_duration(pool))
+            if min(durations) <= timedelta(0):
+                raise ValueError("durations must be positive")
+        except ValueError as exc:
+            problems.append(Problem("--step-duration", None, "step-duration", f"{v!r}: {exc}"))
+            continue
+        out[kind.strip()] = durations
+    if problems:
+        from fleet.cli import fail_input
+        fail_input(problems)
+    return out
 
 
 def write_output(text: str, output: Path | None) -> None:
@@ -71,11 +99,12 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
            no_forecast: Annotated[bool, typer.Option("--no-forecast", help="skip the forecast simulation")] = False,
            horizon_days: HorizonOpt = 365,
            state: Annotated[str | None, typer.Option(help="state store URL for run states (default: the config's)")] = None,
-           lifecycle: LifecycleOpt = None) -> None:
+           lifecycle: LifecycleOpt = None, step_duration: StepDurationOpt = None) -> None:
     """Which clusters run what, which are out of support or about to be, and when each will be fixed."""
     from fleet.cli import parse_at, run_guarded
     from fleet.reports.formats import FORMATS, renderer
     _check_choice(format, FORMATS, "--format")
+    durations = parse_step_durations(step_duration)
 
     def body() -> None:
         from fleet.reports.compliance import compute_report
@@ -87,7 +116,7 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
         memberships, notes = observe_memberships(state or inputs.state_url)
         forecast = None
         if not no_forecast:
-            forecast, more = compute_forecast(inputs, now, horizon)
+            forecast, more = compute_forecast(inputs, now, horizon, durations)
             notes += more
         rep = compute_report(inputs.plan, lc, now, forecast=forecast, memberships=memberships, horizon=horizon,
                              notes=inputs.notes + notes)
@@ -101,10 +130,11 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
 
 def forecast(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: PoliciesOpt = None, at: AtOpt = None,
              format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
-             horizon_days: HorizonOpt = 365) -> None:
+             horizon_days: HorizonOpt = 365, step_duration: StepDurationOpt = None) -> None:
     """Simulate the rollout forward in virtual time: when each cluster reaches its target, when the fleet is done."""
     from fleet.cli import parse_at, run_guarded
     _check_choice(format, ("table", "json"), "--format")
+    durations = parse_step_durations(step_duration)
 
     def body() -> None:
         from fleet.clock import iso
@@ -112,7 +142,7 @@ def forecast(config: ConfigOpt = None, inventory: InventoryOpt = None, policies:
         from fleet.reports.inputs import compute_forecast, observe_inputs
         now = parse_at(at)
         inputs = observe_inputs(config=config, inventory=inventory, policies=policies, at=now)
-        fc, notes = compute_forecast(inputs, now, timedelta(days=horizon_days))
+        fc, notes = compute_forecast(inputs, now, timedelta(days=horizon_days), durations)
         if fc is None:
             raise FleetError("; ".join(notes) or "no forecast")
         rows = []

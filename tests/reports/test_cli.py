@@ -104,6 +104,25 @@ def test_forecast_json():
     assert (sandbox["status"], sandbox["completion"]) == ("unmanaged", None)
 
 
+def test_forecast_step_durations_move_completions():
+    def completions(*extra: str) -> dict[str, str]:
+        r = run_fleet("forecast", *EXAMPLE, "--at", AT, "--format", "json", *extra)
+        assert r.returncode == 0, r.stderr
+        return {c["id"]: c["completion"] for c in json.loads(r.stdout)["clusters"] if c["completion"]}
+    base = completions()
+    slow = completions("--step-duration", "eks=8h/4h", "--step-duration", "gke=8h/4h")
+    eks_gke = [cid for cid in base if cid.split("/")[0] in ("eks", "gke")]
+    assert eks_gke
+    # later, or no longer within the horizon (others may move too: they share policies and concurrency)
+    assert all(cid not in slow or slow[cid] > base[cid] for cid in eks_gke), (base, slow)
+
+
+@pytest.mark.parametrize("value", ["eks", "eks=45m", "eks=soon/15m", "=45m/15m", "eks=0s/15m"])
+def test_bad_step_duration_exits_2(value):
+    r = run_fleet("forecast", *EXAMPLE, "--at", AT, "--step-duration", value)
+    assert r.returncode == 2 and f"--step-duration: step-duration: {value!r}" in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--format", "pdf"], "--format: format: must be one of table, json, csv, markdown, html"),
     (["--output", "/nonexistent-dir/r.json", "--format", "json"], "--output: output: folder /nonexistent-dir does not exist"),
