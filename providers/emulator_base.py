@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 Handler = Callable[[re.Match[str], Any, "Request"], tuple[int, Any, dict[str, str] | None]]
 
@@ -139,6 +139,38 @@ class EmulatorServer:
         self.httpd.server_close()
 
     def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ServedEmulator:
+    """Lifecycle of an emulator served by one EmulatorServer (``self.server``): start/stop, a context
+    manager, its URL and its request log (``log``; ``requests`` is the same list)."""
+
+    server: EmulatorServer
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def log(self) -> list[Request]:
+        return self.server.log
+
+    @property
+    def requests(self) -> list[Request]:
+        return self.server.log
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

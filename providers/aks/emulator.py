@@ -26,7 +26,7 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import Any
 
 from azure.mgmt.containerservice import models as m
 
@@ -44,7 +44,7 @@ from providers.aks.emulator_state import (
     retry_hint,
     validate_upgrade_settings,
 )
-from providers.emulator_base import EmulatorServer, Request
+from providers.emulator_base import EmulatorServer, Request, ServedEmulator
 
 OPERATIONS_API_VERSION = "2016-03-30"
 PAGE_SIZE = 2
@@ -56,7 +56,7 @@ _LOC = _SUB + rf"/providers/{RP}/locations/(?P<loc>[^/]+)"
 _BUSY = ("Upgrading", "Updating")
 
 
-class AksEmulator:
+class AksEmulator(ServedEmulator):
     """Start with ``start()`` (ephemeral port on 127.0.0.1), seed with ``add_cluster``, stop with ``stop()``."""
 
     def __init__(self, clock: Clock | None = None, *, port: int = 0,
@@ -94,27 +94,6 @@ class AksEmulator:
         self.server.httpd.RequestHandlerClass.disable_nagle_algorithm = True
 
     # ---- lifecycle and seeding -------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.log
-
-    def start(self) -> AksEmulator:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def add_cluster(self, name: str, version: str, pools: dict[str, str], available: list[str], *,
                     subscription: str = "00000000-0000-0000-0000-000000000000", resource_group: str = "rg",
                     location: str = "westeurope", node_count: int = 3, system_pool: str | None = None,

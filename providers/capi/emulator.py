@@ -40,14 +40,14 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from fleet.clock import Clock, SystemClock
 from providers.capi import seed as seeding
 from providers.capi.controllers import LABEL_CLUSTER, Budget, Controllers, SimMachine, Timings, version_key
 from providers.capi.schema import CRD_DIR, LEASE_TYPE, Cause, ResourceType, load_crds, resource_types
 from providers.capi.store import ObjectStore, StatusError
-from providers.emulator_base import EmulatorServer, Request
+from providers.emulator_base import EmulatorServer, Request, ServedEmulator
 
 CAPI_GROUP = "cluster.x-k8s.io"
 CP_GROUP = "controlplane.cluster.x-k8s.io"
@@ -97,7 +97,7 @@ def _version_of(kind: str, obj: dict[str, Any]) -> str | None:
     return None
 
 
-class CapiEmulator:
+class CapiEmulator(ServedEmulator):
     """One emulated management cluster. ``start()``/``stop()``, ``url``, ``add_cluster(...)``, ``inject``."""
 
     def __init__(self, clock: Clock | None = None, *, capi_version: str = "v1beta2", infra_version: str = "v1beta2",
@@ -128,27 +128,6 @@ class CapiEmulator:
         self.server = EmulatorServer(routes=routes, error_body=self._fault_body, port=port)
 
     # ---- lifecycle, faults, inspection -------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def log(self) -> list[Request]:
-        return self.server.log
-
-    def start(self) -> Self:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def inject(self, fault: str, target: str | None = None) -> None:
         if fault in ("machine-never-ready", "machine-fails"):
             with self.store.lock:

@@ -31,13 +31,13 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote
 
 from fleet.clock import Clock, SystemClock, iso
 from fleet.provider import import_optional
 from fleet.versions import InvalidVersion, parse_version
-from providers.emulator_base import EmulatorServer, Request
+from providers.emulator_base import EmulatorServer, Request, ServedEmulator
 
 container_v1 = import_optional("google.cloud.container_v1", "gke")
 
@@ -100,7 +100,7 @@ def _newest_first(versions: Sequence[str]) -> list[str]:
     return sorted(dict.fromkeys(versions), key=parse_version, reverse=True)
 
 
-class GkeEmulator:
+class GkeEmulator(ServedEmulator):
     """GKE's v1 REST API on 127.0.0.1. ``start()``/``stop()`` (or ``with``), ``.url``, seed with
     ``add_cluster``/``set_versions``, break with ``inject(fault)``, read ``upgrade_log``.
 
@@ -137,27 +137,6 @@ class GkeEmulator:
         ], error_body=_fault_body, port=port, retry_after=retry_after)
 
     # ---- lifecycle ----------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def log(self) -> list[Request]:
-        return self.server.log
-
-    def start(self) -> Self:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def inject(self, fault: str) -> None:
         """One-shot: 'throttle' (429 + Retry-After), 'server-error' (503), 'forbidden' (403), 'not-found',
         'timeout' (answer late) for the next request; 'fail-operation': the next upgrade started fails."""

@@ -25,12 +25,12 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qs
 
 from fleet.clock import Clock, SystemClock, iso
 from fleet.versions import parse_version
-from providers.emulator_base import EmulatorServer, Request
+from providers.emulator_base import EmulatorServer, Request, ServedEmulator
 
 API = "/20180222"
 DEFAULT_REGION = "us-ashburn-1"
@@ -130,7 +130,7 @@ def _budget(value: Any, size: int, name: str, round_up: bool) -> int:
     return n
 
 
-class OkeEmulator:
+class OkeEmulator(ServedEmulator):
     """In-process OKE. ``start()``/``stop()``, ``url``, ``endpoint`` (a ``{region}`` template for the adapter),
     seeding (``add_cluster``, ``set_versions``), ``inject(fault)`` and ``upgrade_log`` (accepted upgrade PUTs)."""
 
@@ -167,30 +167,9 @@ class OkeEmulator:
 
     # ---- lifecycle ------------------------------------------------------------------------------------
     @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
     def endpoint(self) -> str:
         """The adapter's ``endpoint`` setting for this emulator: one server, a path segment per region."""
         return self.server.url + "/{region}"
-
-    @property
-    def requests(self) -> list[Request]:
-        return self.server.log
-
-    def start(self) -> Self:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- seeding and control --------------------------------------------------------------------------
     def _ocid(self, kind: str, region: str) -> str:
