@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from fleet.execution.engine import Engine
 from fleet.planning.plan import Plan
 from fleet.policy.loader import load_config, load_policies, resolve_path
 from fleet.policy.models import FleetConfig, UpgradePolicy
-from fleet.provider import Provider, create_provider
+from fleet.provider import Cluster, Provider, VersionOffers, create_provider
 from fleet.state.store import Store
 
 
@@ -74,8 +75,18 @@ def build_runtime(config_file: str | Path, clock: Clock | None = None, *, actor:
     return Runtime(config_file, config, store, providers, engine, policies_path)
 
 
-def live_plan(config_file: str | Path, now: datetime) -> Plan:
-    """`fleet plan --config`: plan against live discovery (nothing is changed)."""
+@dataclass
+class LiveFleet:
+    """The fleet as a FleetConfig's providers see it now, planned (nothing is changed)."""
+    config: FleetConfig
+    policies: list[UpgradePolicy]
+    clusters: list[Cluster]
+    offers: Callable[[Cluster], VersionOffers | None]   # asked once per cluster; plan and forecast share them
+    plan: Plan
+    errors: dict[str, str]                               # provider -> why it could not be read
+
+
+def observe_live(config_file: str | Path, now: datetime) -> LiveFleet:
     from fleet.clock import FakeClock
     from fleet.execution.observe import Observer
     from fleet.planning.planner import compute_plan
@@ -85,5 +96,16 @@ def live_plan(config_file: str | Path, now: datetime) -> Plan:
     providers = build_providers(config_file, config, FakeClock(now))
     observer = Observer(providers)
     obs = observer.observe_fleet(now)
+    clusters = list(obs.clusters.values())
+    by_id = {c.id: observer.offers_for(c, now) for c in clusters}
+
+    def offers(c: Cluster) -> VersionOffers | None:
+        return by_id.get(c.id)
     checkers = {n: p.check_step for n, p in providers.items() if hasattr(p, "check_step")}
-    return compute_plan(policies, list(obs.clusters.values()), lambda c: observer.offers_for(c, now), now, checkers)
+    plan = compute_plan(policies, clusters, offers, now, checkers)
+    return LiveFleet(config, policies, clusters, offers, plan, dict(obs.errors))
+
+
+def live_plan(config_file: str | Path, now: datetime) -> Plan:
+    """`fleet plan --config`: plan against live discovery (nothing is changed)."""
+    return observe_live(config_file, now).plan

@@ -12,7 +12,7 @@ from typing import Any
 from fleet.errors import InputError, Problem, StateError
 from fleet.planning.plan import Plan
 from fleet.planning.planner import compute_plan
-from fleet.policy.loader import load_config, load_offline_fleet, load_policies, resolve_path
+from fleet.policy.loader import load_offline_fleet
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, VersionOffers
 from fleet.reports.compliance import ForecastLike, Membership
@@ -44,23 +44,11 @@ def observe_inputs(*, config: Path | None, inventory: Path | None, policies: Pat
 
 
 def _observe_live(config_file: Path, at: datetime) -> FleetInputs:
-    from fleet.clock import FakeClock
-    from fleet.execution.observe import Observer
-    from fleet.execution.runtime import build_providers, resolve_state_url
-    config = load_config(config_file)
-    policies = load_policies(resolve_path(config_file, config.spec.policies))
-    providers = build_providers(config_file, config, FakeClock(at))
-    observer = Observer(providers)
-    obs = observer.observe_fleet(at)
-    clusters = list(obs.clusters.values())
-    by_id = {c.id: observer.offers_for(c, at) for c in clusters}  # asked once; forecast and plan share them
-
-    def offers(c: Cluster) -> VersionOffers | None:
-        return by_id.get(c.id)
-    checkers = {n: p.check_step for n, p in providers.items() if hasattr(p, "check_step")}
-    plan = compute_plan(policies, clusters, offers, at, checkers)
-    notes = [f"provider {n} could not be read: {e}" for n, e in sorted(obs.errors.items())]
-    return FleetInputs(policies, clusters, offers, plan, resolve_state_url(config_file, config.spec.state.url), notes)
+    from fleet.execution.runtime import observe_live, resolve_state_url
+    live = observe_live(config_file, at)
+    notes = [f"provider {n} could not be read: {e}" for n, e in sorted(live.errors.items())]
+    return FleetInputs(live.policies, live.clusters, live.offers, live.plan,
+                       resolve_state_url(config_file, live.config.spec.state.url), notes)
 
 
 def _sqlite_missing(url: str) -> bool:
