@@ -159,7 +159,9 @@ class SimProvider:
                 if not parse_version(step.to).not_newer_than(parse_version(c.control_plane)):
                     raise PermanentProviderError(f"node pool {step.pool} cannot run {step.to}, newer than the "
                                                  f"control plane {c.control_plane}", provider=self.name, code="400")
-            if offered and step.to not in offered:
+            # a node pool may always join its control plane's version (as on every cloud), offered or not
+            joins_cp = step.component is not Component.CONTROL_PLANE and step.to == c.control_plane
+            if offered and step.to not in offered and not joins_cp:
                 raise PermanentProviderError(f"version {step.to} is not offered for {c.id}", provider=self.name,
                                              code="400")
             op = SimOperation(w.next_id(), c.id, step.key, step.component.value, step.pool, step.to,
