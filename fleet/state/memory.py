@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from fleet.clock import utc
+from fleet.errors import StateError
 from fleet.state.store import ACTIVE_STEP_STATES
 
 _JSON = {"approved_waves", "wave_done_at", "spec", "operation_data", "data"}
@@ -132,10 +133,10 @@ class MemoryStore:
 
     def insert_run(self, conn: _Tx, **values: Any) -> None:
         row = {**_RUN_DEFAULTS, **_clean(values)}
+        if row["id"] in self._runs:       # checked when staged, so that applying never fails half-way
+            raise StateError(f"state store write failed: run {row['id']} exists")
 
         def apply() -> None:
-            if row["id"] in self._runs:
-                raise KeyError(f"run {row['id']} exists")
             self._runs[row["id"]] = row
             self._members.setdefault(row["id"], {})
             self._member_order.setdefault(row["id"], [])
@@ -143,13 +144,13 @@ class MemoryStore:
 
     def insert_run_clusters(self, conn: _Tx, rows: list[dict[str, Any]]) -> None:
         clean = [{**_RC_DEFAULTS, **_clean(r)} for r in rows]
+        keys = [(r["run_id"], r["cluster_id"]) for r in clean]
+        if len(set(keys)) < len(keys) or any(c in self._members.get(r, {}) for r, c in keys):
+            raise StateError("state store write failed: a run member is listed twice")
 
         def apply() -> None:
             for r in clean:
-                members = self._members.setdefault(r["run_id"], {})
-                if r["cluster_id"] in members:
-                    raise KeyError(f"run {r['run_id']} already has {r['cluster_id']}")
-                members[r["cluster_id"]] = r
+                self._members.setdefault(r["run_id"], {})[r["cluster_id"]] = r
             for run_id in {r["run_id"] for r in clean}:
                 self._member_order[run_id] = sorted(self._members[run_id].values(),
                                                     key=lambda m: (m["wave_index"], m["cluster_id"]))

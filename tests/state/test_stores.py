@@ -108,3 +108,16 @@ def test_memory_store_rejects_what_sql_cannot_store():
     with pytest.raises(TypeError), store.write() as conn:
         store.add_event(conn, T0, "x", data={"when": T0})    # a datetime is not JSON
     assert store.events() == []
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["sql", "memory"])
+def test_a_duplicate_key_is_a_state_error_and_applies_nothing(stores, which):
+    from fleet.errors import StateError
+    store = stores[which]
+    _script(store)
+    before = _reads(store)
+    with pytest.raises(StateError), store.write() as conn:
+        store.update_run(conn, "r-a", status="done")
+        store.insert_run_clusters(conn, [{"run_id": "r-a", "cluster_id": "a", "provider": "sim", "wave": "rest",
+                                          "wave_index": 1, "status": "pending", "message": "", "target": None}])
+    assert _reads(store) == before
