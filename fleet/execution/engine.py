@@ -55,6 +55,17 @@ class TickResult:
 
 
 @dataclass
+class _RunCache:
+    """What the engine keeps between ticks for one active run (dropped when the run ends)."""
+    policy: UpgradePolicy                   # the run's snapshot, validated once
+    compiled: list[Any]
+    # parsed offers and paths, shared by the run's clusters and kept between ticks (windows are not)
+    memo: _Memo = field(default_factory=_Memo)
+    # cluster id -> (the Cluster and offers it was planned from, its plan): reused while both are the same objects
+    plans: dict[str, tuple[Cluster, Any, ClusterPlan]] = field(default_factory=dict)
+
+
+@dataclass
 class _RunCtx:
     row: dict[str, Any]
     policy: UpgradePolicy
@@ -90,9 +101,7 @@ class Engine:
         self.last_plan: Plan | None = None
         self.last_observation: Observation | None = None
         self._policy_cache: list[UpgradePolicy] = []
-        self._compiled_runs: dict[str, tuple[UpgradePolicy, list[Any]]] = {}
-        self._memos: dict[str, _Memo] = {}
-        self._plans: dict[str, dict[str, tuple[Cluster, Any, ClusterPlan]]] = {}   # run -> cluster -> last plan
+        self._run_caches: dict[str, _RunCache] = {}   # per active run: its compiled snapshot, memo and plans
 
     # ---- inputs ---------------------------------------------------------------------------------------
     def current_policies(self) -> list[UpgradePolicy]:
@@ -184,12 +193,11 @@ class Engine:
         return started
 
     def _run_ctx(self, run: dict[str, Any]) -> _RunCtx:
-        cached = self._compiled_runs.get(run["id"])
-        if cached is None:
+        cache = self._run_caches.get(run["id"])
+        if cache is None:
             policy = UpgradePolicy.model_validate(run["policy_snapshot"])
-            cached = (policy, compile_policies([policy]))
-            self._compiled_runs[run["id"]] = cached
-        ctx = _RunCtx(run, cached[0], cached[1], self.store.run_clusters(run["id"]))
+            cache = self._run_caches[run["id"]] = _RunCache(policy, compile_policies([policy]))
+        ctx = _RunCtx(run, cache.policy, cache.compiled, self.store.run_clusters(run["id"]))
         for s in self.store.steps(run_id=run["id"], open_only=True):
             ctx.open_steps[s["cluster_id"]] = s
         return ctx
@@ -209,9 +217,8 @@ class Engine:
                     settled = True
         if settled:
             ctx = self._run_ctx(self.store.run(run["id"]) or run)
-        # parsed offers and paths are shared by the run's clusters, and kept between ticks (windows are not)
-        memo = self._memos.setdefault(run["id"], _Memo()).at(now)
-        plans = self._plans.setdefault(run["id"], {})
+        cache = self._run_caches[run["id"]]
+        memo, plans = cache.memo.at(now), cache.plans
         checker = self._checkers()
 
         def plan(rc: dict[str, Any]) -> ClusterPlan | None:
@@ -317,9 +324,7 @@ class Engine:
                                          message=f"run finished: {values['status']}")
             ctx.row["wave_done_at"] = done_at
             if not open_idx:
-                self._compiled_runs.pop(ctx.row["id"], None)
-                self._memos.pop(ctx.row["id"], None)
-                self._plans.pop(ctx.row["id"], None)
+                self._run_caches.pop(ctx.row["id"], None)
         if not open_idx:
             return None, False, None
         current = open_idx[0]
