@@ -22,16 +22,24 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import JSON, Table
+
 from fleet.clock import utc
 from fleet.errors import StateError
+from fleet.state import schema as S
 from fleet.state.store import ACTIVE_STEP_STATES
 
-_JSON = {"approved_waves", "wave_done_at", "spec", "operation_data", "data"}
-_RUN_DEFAULTS = {"failures": 0, "shard": 0}
-_RC_DEFAULTS = {"message": "", "target": None, "started_at": None, "finished_at": None}
-_STEP_DEFAULTS = {"pool": None, "minor": 0, "operation_id": None, "operation_data": None, "attempts": 0, "polls": 0,
-                  "provider_calls": 0, "next_action_at": None, "message": "", "epoch": 0, "started_at": None,
-                  "finished_at": None}
+
+def _defaults(table: Table) -> dict[str, Any]:
+    """The column defaults the SQL store would fill in (None for nullable columns without one)."""
+    return {c.name: (c.default.arg if c.default is not None else None) for c in table.columns
+            if not c.primary_key and (c.default is not None or c.nullable)}
+
+
+# the same tables as the SQL store: its JSON columns and column defaults (kept in one place: fleet.state.schema)
+_JSON = {c.name for t in (S.runs, S.run_clusters, S.steps, S.events) for c in t.columns
+         if isinstance(c.type, JSON)} - {"policy_snapshot"}
+_RUN_DEFAULTS, _RC_DEFAULTS, _STEP_DEFAULTS = _defaults(S.runs), _defaults(S.run_clusters), _defaults(S.steps)
 
 
 def _clean(values: dict[str, Any]) -> dict[str, Any]:
