@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fleet.errors import StateError
 from fleet.state.store import open_store
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -74,15 +75,27 @@ def test_memory_store_reads_like_the_sql_store(stores):
     assert b["steps"][0]["spec"] == {"to": "1.29.8", "pools": ["x"]}     # JSON round trip: tuple -> list
 
 
+def _crash(store, conn) -> None:
+    raise RuntimeError("crash inside the transaction")
+
+
+def _duplicate_member(store, conn) -> None:
+    store.insert_run_clusters(conn, [{"run_id": "r-a", "cluster_id": "a", "provider": "sim", "wave": "rest",
+                                      "wave_index": 1, "status": "pending", "message": "", "target": None}])
+
+
 @pytest.mark.parametrize("which", [0, 1], ids=["sql", "memory"])
-def test_a_failed_write_block_applies_nothing(stores, which):
+@pytest.mark.parametrize(("then", "error"), [(_crash, RuntimeError), (_duplicate_member, StateError)],
+                         ids=["exception", "duplicate-key"])
+def test_a_failed_write_block_applies_nothing(stores, which, then, error):
+    """An exception in the block, or a duplicate key (a StateError, as SQL's integrity error becomes)."""
     store = stores[which]
     _script(store)
     before = _reads(store)
-    with pytest.raises(RuntimeError), store.write() as conn:
+    with pytest.raises(error), store.write() as conn:
         store.update_run(conn, "r-a", status="done")
         store.add_event(conn, T0, "run-done", run_id="r-a")
-        raise RuntimeError("crash inside the transaction")
+        then(store, conn)
     assert _reads(store) == before
 
 
@@ -109,15 +122,3 @@ def test_memory_store_rejects_what_sql_cannot_store():
         store.add_event(conn, T0, "x", data={"when": T0})    # a datetime is not JSON
     assert store.events() == []
 
-
-@pytest.mark.parametrize("which", [0, 1], ids=["sql", "memory"])
-def test_a_duplicate_key_is_a_state_error_and_applies_nothing(stores, which):
-    from fleet.errors import StateError
-    store = stores[which]
-    _script(store)
-    before = _reads(store)
-    with pytest.raises(StateError), store.write() as conn:
-        store.update_run(conn, "r-a", status="done")
-        store.insert_run_clusters(conn, [{"run_id": "r-a", "cluster_id": "a", "provider": "sim", "wave": "rest",
-                                          "wave_index": 1, "status": "pending", "message": "", "target": None}])
-    assert _reads(store) == before
