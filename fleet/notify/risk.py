@@ -18,28 +18,20 @@ where it is delivered like every other event (durably, at least once).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
-
-from fleet.state import schema as S
+from fleet.state.risks import RISK_ACTOR, RISK_KIND, RISK_LIST_KEY, RiskEntry, RiskListChange
 from fleet.state.store import Store
 
-RISK_KIND = "cluster-at-risk"
-RISK_LIST_KEY = "notify.risk-list"
-RISK_ACTOR = "reports"
+__all__ = ["RISK_ACTOR", "RISK_KIND", "RISK_LIST_KEY", "RiskList", "RiskSink", "RiskTransition", "bind",
+           "compute_risk_change", "compute_risk_entries", "notify_risk", "notify_risk_list",
+           "notify_risk_transitions", "record_risk", "unbind"]
 
-
-@dataclass(frozen=True)
-class RiskTransition:
-    """A cluster entering the risk list."""
-
-    cluster_id: str
-    reason: str
-    at: datetime
+RiskTransition = RiskEntry
+"""A cluster entering the risk list (the store's record, fleet.state.risks.RiskEntry)."""
 
 
 @dataclass(frozen=True)
@@ -98,22 +90,16 @@ def compute_risk_entries(previous: Iterable[str], current: Mapping[str, str], at
     return [RiskTransition(cid, reason, at) for cid, reason in sorted(current.items()) if cid not in before]
 
 
+def compute_risk_change(item: RiskTransition | RiskList, stored: Sequence[str]) -> RiskListChange:
+    """Pure: the list to store and the clusters to announce, given the stored list. A single transition is
+    always announced and added; a whole list announces only the clusters new on it, and replaces the list."""
+    if isinstance(item, RiskTransition):
+        return RiskListChange(sorted(set(stored) | {item.cluster_id}), [item])
+    if item.at is None:
+        raise ValueError("RiskList needs its time")
+    return RiskListChange(sorted(item.clusters), compute_risk_entries(stored, item.clusters, item.at))
+
+
 def record_risk(store: Store, item: RiskTransition | RiskList) -> list[RiskTransition]:
     """Write ``cluster-at-risk`` events (and the stored list) for ``item``; returns the transitions written."""
-    with store.write("risk list") as conn:
-        stored = list(conn.execute(select(S.control.c.value).where(S.control.c.key == RISK_LIST_KEY)).scalar() or [])
-        if isinstance(item, RiskTransition):
-            entering = [item]
-            listed = sorted(set(stored) | {item.cluster_id})
-        else:
-            at = item.at
-            if at is None:
-                raise ValueError("RiskList needs its time")
-            entering = compute_risk_entries(stored, item.clusters, at)
-            listed = sorted(item.clusters)
-        for t in entering:
-            store.add_event(conn, t.at, RISK_KIND, actor=RISK_ACTOR, cluster_id=t.cluster_id, message=t.reason,
-                            data={"reason": t.reason})
-        if listed != stored:
-            store.set_control(conn, RISK_LIST_KEY, listed)
-    return entering
+    return store.apply_risk_list(lambda stored: compute_risk_change(item, stored))
