@@ -1,7 +1,8 @@
-"""'A cluster entered the risk list' notifications, fed by the report module.
+"""'A cluster entered the risk list' notifications.
 
-The report module (which computes the risk list: clusters whose forecast completion falls after their end
-of support) calls one of:
+The daemon computes the risk list after each reconcile (fleet.daemon.risks, with the report's risk rule,
+fleet.reports.compliance.compute_risk) and hands it to its notifier (``Notifier.enqueue_risk(RiskList)``).
+Other code in the process running a notifier can call one of:
 
 - ``notify_risk(cluster_id, reason, at)`` — one transition it has already worked out;
 - ``notify_risk_transitions(iterable of RiskTransition)`` — several;
@@ -12,7 +13,9 @@ of support) calls one of:
 Each call only puts an item on the running notifier's bounded queue and returns at once (False when no
 notifier runs in this process, e.g. under ``fleet report``, or the queue is full). The notifier's
 background thread records each entering cluster as a ``cluster-at-risk`` event in the events table, from
-where it is delivered like every other event (durably, at least once).
+where it is delivered like every other event (durably, at least once). The stored list and the events are
+written by the store (fleet.state.risks) in one transaction; what enters is decided here
+(``compute_risk_change``, pure).
 """
 
 from __future__ import annotations

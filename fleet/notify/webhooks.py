@@ -296,7 +296,7 @@ class Notifier:
                 return
             try:
                 entering = risk.record_risk(self.store, item)
-            except Exception:  # noqa: BLE001 - keep the intake alive; the report sends the list again
+            except Exception:  # noqa: BLE001 - keep the intake alive; the daemon sends the list again
                 log.exception("cannot record risk-list entries")
                 continue
             for t in entering:
