@@ -9,11 +9,12 @@ within the horizon is listed with reason ``no-forecast``.
 The store's risk list (fleet.state.risks) is what de-duplicates: the daemon hands a list over only when its
 clusters differ from the stored ones, and the notifier announces only the clusters new on it. So each cluster
 is announced once when it enters, again only after it has left and come back, whichever replica leads.
+A shard's daemon speaks only for the clusters it owns: the other shards' entries in the list stay.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -44,10 +45,13 @@ def compute_risk_list(clusters: Iterable[ClusterCompliance], at: datetime,
     return out
 
 
-def reconcile_risk_list(store: Any, notifier: Any, clusters: Iterable[ClusterCompliance], at: datetime) -> bool:
-    """Hand the current risk list to ``notifier`` (a fleet.notify.webhooks.Notifier) when its clusters differ
-    from the store's list; True when a list was queued. Never blocks."""
+def reconcile_risk_list(store: Any, notifier: Any, clusters: Iterable[ClusterCompliance], at: datetime,
+                        owns: Callable[[str], bool] | None = None) -> bool:
+    """Hand the current risk list of the clusters this daemon ``owns`` (all, unsharded) to ``notifier`` (a
+    fleet.notify.webhooks.Notifier) when they differ from the store's; True when a list was queued. Never
+    blocks."""
     current = compute_risk_list(clusters, at)
-    if sorted(current) == store.risk_list():
+    stored = [c for c in store.risk_list() if owns is None or owns(c)]
+    if sorted(current) == stored:
         return False
-    return bool(notifier.enqueue_risk(RiskList(current, at)))
+    return bool(notifier.enqueue_risk(RiskList(current, at, owns)))

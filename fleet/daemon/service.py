@@ -233,7 +233,7 @@ class Daemon:
         compliance = self.metrics.observe_compliance(plan, self.metrics.active_lifecycle(), now, store=self.store)
         if self.notifier is not None:
             try:
-                reconcile_risk_list(self.store, self.notifier, compliance, now)
+                reconcile_risk_list(self.store, self.notifier, compliance, now, self.engine.owns)
             except StateError as exc:   # the list is compared again after the next tick
                 log.warning("cannot read the risk list", extra={"reason": str(exc)})
 

@@ -21,7 +21,7 @@ written by the store (fleet.state.risks) in one transaction; what enters is deci
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -29,7 +29,7 @@ from typing import Protocol
 from fleet.state.risks import RISK_ACTOR, RISK_KIND, RISK_LIST_KEY, RiskEntry, RiskListChange
 from fleet.state.store import Store
 
-__all__ = ["RISK_ACTOR", "RISK_KIND", "RISK_LIST_KEY", "RiskList", "RiskSink", "RiskTransition", "bind",
+__all__ = ["RISK_ACTOR", "RISK_KIND", "RISK_LIST_KEY", "RiskList", "RiskListChange", "RiskSink", "RiskTransition", "bind",
            "compute_risk_change", "compute_risk_entries", "notify_risk", "notify_risk_list",
            "notify_risk_transitions", "record_risk", "unbind"]
 
@@ -39,10 +39,12 @@ RiskTransition = RiskEntry
 
 @dataclass(frozen=True)
 class RiskList:
-    """The whole current risk list (cluster id -> reason)."""
+    """The whole current risk list (cluster id -> reason). ``owns``, when given, says which clusters the list
+    speaks for (a shard's daemon: the clusters it owns); stored entries outside it are kept as they are."""
 
     clusters: Mapping[str, str] = field(default_factory=dict)
     at: datetime | None = None
+    owns: Callable[[str], bool] | None = None
 
 
 class RiskSink(Protocol):
@@ -100,7 +102,8 @@ def compute_risk_change(item: RiskTransition | RiskList, stored: Sequence[str]) 
         return RiskListChange(sorted(set(stored) | {item.cluster_id}), [item])
     if item.at is None:
         raise ValueError("RiskList needs its time")
-    return RiskListChange(sorted(item.clusters), compute_risk_entries(stored, item.clusters, item.at))
+    kept = {c for c in stored if item.owns is not None and not item.owns(c)}
+    return RiskListChange(sorted(kept | set(item.clusters)), compute_risk_entries(stored, item.clusters, item.at))
 
 
 def record_risk(store: Store, item: RiskTransition | RiskList) -> list[RiskTransition]:

@@ -72,8 +72,10 @@ class SqlRisks:
 
     def apply_risk_list(self: _Journal, compute: ComputeRisks) -> list[RiskEntry]:
         with self.write("risk list") as conn:
-            row = conn.execute(select(S.control.c.value).where(S.control.c.key == RISK_LIST_KEY)).scalar()
-            stored = list(row or [])
+            q = select(S.control.c.value).where(S.control.c.key == RISK_LIST_KEY)
+            if conn.dialect.name == "postgresql":
+                q = q.with_for_update()     # shards on one database update the one list: no lost update
+            stored = list(conn.execute(q).scalar() or [])
             change = compute(stored)
             _write_change(self, conn, stored, change)
         return change.entering
