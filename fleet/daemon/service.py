@@ -271,8 +271,8 @@ class Daemon:
 
     # ---- lifecycle --------------------------------------------------------------------------------
     def start_scheduler(self) -> None:
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
+        from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
         if self.notifier is not None:   # webhook notifications: cursors are set before the first tick
             self.notifier.start()
         factor = float(getattr(self.clock, "factor", 1.0))
