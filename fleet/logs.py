@@ -1,5 +1,9 @@
 """Structured logging: one logger per component (fleet.engine, providers.eks, ...), stable keys, text or JSON.
 
+Pass context as ``extra`` with the stable keys, the same in the core and in every provider: ``policy``,
+``run``, ``wave``, ``cluster``, ``provider``, ``operation``, ``step``, ``reason`` (and ``clusters``, ``epoch``,
+``shard``, ``path`` where they apply). A component may add its own (the notifier: ``endpoint``, ``event``).
+
 Secrets registered with ``register_secret`` (API tokens, credentials read from files) are masked in every
 record, whatever the logger, so a token can never reach the logs even through an exception message.
 """
@@ -12,8 +16,6 @@ import sys
 import threading
 from typing import Any
 
-STABLE_KEYS = ("policy", "run", "wave", "cluster", "provider", "operation", "step", "reason", "clusters", "epoch",
-               "shard", "path")
 _SECRETS: set[str] = set()
 _LOCK = threading.Lock()
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}

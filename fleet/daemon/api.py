@@ -7,6 +7,7 @@ Reads are open (or need a read-only token when one is configured); writes need `
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -45,14 +46,23 @@ class _Guard:
         await self.app(scope, receive, send)
 
 
+Dependency = Callable[[Request], Awaitable[None]]
+
+
 def create_app(daemon: Any) -> FastAPI:
     """``daemon`` is a fleet.daemon.service.Daemon (duck-typed to keep this module free of cycles)."""
     app = FastAPI(title="fleet", version="v1", description="Fleet upgrade daemon API")
-    write_token: str | None = daemon.write_token
-    read_token: str | None = daemon.read_token
-    max_body = daemon.max_body_bytes
+    app.add_middleware(_Guard, max_body=daemon.max_body_bytes)
+    can_read, can_write = compute_guards(daemon.read_token, daemon.write_token)
+    add_probe_routes(app, daemon)
+    add_read_routes(app, daemon, can_read)
+    add_write_routes(app, daemon, can_write)
+    return app
 
-    app.add_middleware(_Guard, max_body=max_body)
+
+def compute_guards(read_token: str | None, write_token: str | None) -> tuple[Dependency, Dependency]:
+    """The read and write dependencies: writes need the write token; reads need a token (read or write)
+    only when a read-only token is configured."""
 
     async def can_write(request: Request) -> None:
         tok = _bearer(request)
@@ -68,6 +78,12 @@ def create_app(daemon: Any) -> FastAPI:
         if not ok:
             raise HTTPException(401, "a valid token is required", headers={"WWW-Authenticate": "Bearer"})
 
+    return can_read, can_write
+
+
+def add_probe_routes(app: FastAPI, daemon: Any) -> None:
+    """Liveness, readiness and Prometheus metrics: always open."""
+
     @app.get("/healthz", response_class=PlainTextResponse)
     def healthz() -> str:
         return "ok"
@@ -81,28 +97,33 @@ def create_app(daemon: Any) -> FastAPI:
     def metrics() -> Response:
         return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @app.get("/api/v1/leader", dependencies=[Depends(can_read)])
+
+def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
+    """``/api/v1`` reads: leader, plan, clusters, rollouts, events."""
+    read = [Depends(can_read)]
+
+    @app.get("/api/v1/leader", dependencies=read)
     def leader() -> dict[str, Any]:
         """This replica's view of leader election: backend, lease, identity, whether it acts, its epoch."""
         return daemon.leader_info()
 
-    @app.get("/api/v1/plan", dependencies=[Depends(can_read)])
+    @app.get("/api/v1/plan", dependencies=read)
     def plan() -> dict[str, Any]:
         p = daemon.last_plan()
         return p.to_dict() if p else {"at": None, "clusters": []}
 
-    @app.get("/api/v1/clusters", dependencies=[Depends(can_read)])
+    @app.get("/api/v1/clusters", dependencies=read)
     async def clusters(status: str | None = None, provider: str | None = None,
                  limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0)) -> Any:
         """``{"total": N, "clusters": [...]}``: one page of the plan view of every cluster with its rollout."""
         return Response(daemon.cluster_view_json(status=status, provider=provider, limit=limit, offset=offset),
                         media_type="application/json")
 
-    @app.get("/api/v1/rollouts", dependencies=[Depends(can_read)])
+    @app.get("/api/v1/rollouts", dependencies=read)
     def rollouts() -> dict[str, Any]:
         return {"paused": daemon.paused(), "rollouts": daemon.rollouts()}
 
-    @app.get("/api/v1/events", dependencies=[Depends(can_read)])
+    @app.get("/api/v1/events", dependencies=read)
     def events(cluster: str | None = None, run: str | None = None, kind: str | None = None,
                after: int = Query(0, ge=0, le=2**63 - 1), limit: int = Query(500, ge=1, le=10000)) -> dict[str, Any]:
         evs = daemon.store.events(cluster_id=cluster, run_id=run, kind=kind, after_id=after, limit=limit)
@@ -110,17 +131,22 @@ def create_app(daemon: Any) -> FastAPI:
             e["at"] = iso(e["at"])
         return {"events": evs}
 
-    @app.post("/api/v1/pause", dependencies=[Depends(can_write)])
+
+def add_write_routes(app: FastAPI, daemon: Any, can_write: Dependency) -> None:
+    """``/api/v1`` writes (the write token): pause, resume, approve a wave, retry a run."""
+    write = [Depends(can_write)]
+
+    @app.post("/api/v1/pause", dependencies=write)
     def pause() -> dict[str, Any]:
         daemon.set_paused(True, "api")
         return {"paused": True}
 
-    @app.post("/api/v1/resume", dependencies=[Depends(can_write)])
+    @app.post("/api/v1/resume", dependencies=write)
     def resume() -> dict[str, Any]:
         daemon.set_paused(False, "api")
         return {"paused": False}
 
-    @app.post("/api/v1/rollouts/{run_id}/approve/{wave}", dependencies=[Depends(can_write)])
+    @app.post("/api/v1/rollouts/{run_id}/approve/{wave}", dependencies=write)
     def approve(run_id: str, wave: str) -> dict[str, Any]:
         try:
             daemon.approve(run_id, wave)
@@ -128,12 +154,10 @@ def create_app(daemon: Any) -> FastAPI:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"approved": wave, "run": run_id}
 
-    @app.post("/api/v1/rollouts/{run_id}/retry", dependencies=[Depends(can_write)])
+    @app.post("/api/v1/rollouts/{run_id}/retry", dependencies=write)
     def retry(run_id: str) -> dict[str, Any]:
         try:
             n = daemon.retry(run_id)
         except KeyError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"requeued": n, "run": run_id}
-
-    return app

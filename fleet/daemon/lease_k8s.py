@@ -25,13 +25,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
-
 from fleet.clock import Clock
-from fleet.daemon.leader import Grant, LeaderElector
-from fleet.errors import MissingExtraError, StateError
-from fleet.state import schema as S
+from fleet.daemon.lease import Grant, LeaderElector
+from fleet.errors import MissingExtraError
 from fleet.state.store import Store
 
 
@@ -157,22 +153,5 @@ class KubernetesLease(LeaderElector):
 
     def _store_epoch(self, now: datetime, epoch: int) -> int | None:
         """Raise the store's lease row to ``epoch`` held by us; return the row's epoch if it is ahead."""
-        L = S.leases
         assert self.store is not None
-        try:
-            with self.store.engine.begin() as conn:
-                q = select(L.c.holder, L.c.epoch).where(L.c.name == self.name)
-                if conn.dialect.name == "postgresql":
-                    q = q.with_for_update()
-                row = conn.execute(q).first()
-                values = {"holder": self.identity, "epoch": epoch, "renewed_at": now,
-                          "expires_at": now + self.duration}
-                if row is None:
-                    conn.execute(insert(L).values(name=self.name, **values))
-                elif row.epoch < epoch or (row.epoch == epoch and row.holder == self.identity):
-                    conn.execute(update(L).where(L.c.name == self.name, L.c.epoch == row.epoch).values(**values))
-                else:
-                    return int(row.epoch)
-        except SQLAlchemyError as exc:
-            raise StateError(f"lease {self.name}: {exc.__class__.__name__}") from exc
-        return None
+        return self.store.raise_lease(self.name, self.identity, epoch, now, self.duration)

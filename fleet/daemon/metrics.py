@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from fleet.planning.plan import Plan
 
 if TYPE_CHECKING:
-    from fleet.reports.compliance import Membership
+    from fleet.reports.compliance import ClusterCompliance, Membership
     from fleet.reports.lifecycle import Lifecycle
 
 
@@ -87,13 +87,14 @@ class Metrics:
         return self._lifecycle
 
     def observe_compliance(self, plan: Plan | None, lifecycle: Lifecycle, at: datetime,
-                           memberships: Mapping[str, Membership] | None = None, *, store: Any = None) -> None:
-        """Classify every planned cluster at ``at`` (as ``fleet report`` does) and export the results.
-        Run states (upgrading/failed) come from ``memberships``, or are read from ``store`` when given."""
+                           memberships: Mapping[str, Membership] | None = None, *,
+                           store: Any = None) -> list[ClusterCompliance]:
+        """Classify every planned cluster at ``at`` (as ``fleet report`` does), export the results and return
+        them. Run states (upgrading/failed) come from ``memberships``, or are read from ``store`` when given."""
         from fleet.reports.compliance import STATUSES, compute_cluster
         self.lifecycle_as_of.set(datetime.combine(lifecycle.as_of, time(0), UTC).timestamp())
         if plan is None:
-            return
+            return []
         if memberships is None and store is not None:
             from fleet.errors import StateError
             from fleet.reports.inputs import observe_latest_memberships
@@ -106,8 +107,10 @@ class Metrics:
         unknown = 0
         self.compliance_info.clear()
         self.support_days.clear()
+        out = []
         for cp in plan.clusters:
             c = compute_cluster(cp, lifecycle, at, memberships.get(cp.id))
+            out.append(c)
             counts[c.status] += 1
             self.compliance_info.labels(c.id, c.provider, c.control_plane, c.support.minor or "", c.status).set(1)
             if not c.support.known:
@@ -119,6 +122,7 @@ class Metrics:
         for status, n in counts.items():
             self.by_compliance.labels(status).set(n)
         self.support_unknown.set(unknown)
+        return out
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

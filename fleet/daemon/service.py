@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from fleet.clock import Clock, SystemClock, iso
-from fleet.errors import FencedError
+from fleet.daemon.risks import reconcile_risk_list
+from fleet.errors import FencedError, StateError
 from fleet.execution.engine import TickResult, approve_wave, retry_run, set_paused
 from fleet.execution.runtime import Runtime
 from fleet.logs import register_secret
@@ -68,7 +69,6 @@ class Daemon:
         self.leader = leader
         self._lock = threading.Lock()
         self._ticks = 0
-        self._view: list[dict[str, Any]] = []
         self._view_pair: tuple[list[dict[str, Any]], list[bytes]] = ([], [])
         self._scheduler: Any = None
         self._stopping = threading.Event()
@@ -165,17 +165,10 @@ class Daemon:
                                      "message": rc["message"]} for rc in rcs]})
         return out
 
-    def cluster_view(self, *, status: str | None, provider: str | None, limit: int, offset: int) -> dict[str, Any]:
-        rows = self._view
-        if status:
-            rows = [r for r in rows if r["status"] == status]
-        if provider:
-            rows = [r for r in rows if r["provider"] == provider]
-        return {"total": len(rows), "clusters": rows[offset:offset + limit]}
-
     def cluster_view_json(self, *, status: str | None, provider: str | None, limit: int, offset: int) -> bytes:
-        """cluster_view() as JSON bytes, joined from rows encoded once per tick (50 clients reading 10,000
-        clusters must not re-encode them on every request)."""
+        """``{"total": N, "clusters": [...]}``: one page of the plan view (every cluster with its rollout) as
+        JSON bytes, joined from rows encoded once per tick (50 clients reading 10,000 clusters must not
+        re-encode them on every request)."""
         rows, encoded = self._view_pair
         if status or provider:
             encoded = [e for r, e in zip(rows, encoded, strict=True)
@@ -197,7 +190,6 @@ class Daemon:
             view.append(d)
         encoded = [json.dumps(d, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode() for d in view]
         self._view_pair = (view, encoded)
-        self._view = view
 
     # ---- ticking ----------------------------------------------------------------------------------
     def tick(self) -> TickResult | None:
@@ -226,13 +218,24 @@ class Daemon:
             self.metrics.finished.inc(res.finished_steps)
             self.metrics.active_runs.set(res.active_runs)
             self.metrics.paused.set(1 if self.paused() else 0)
-            if self.engine.last_plan is not None:
-                self.metrics.observe_plan(self.engine.last_plan)
-                self.metrics.observe_compliance(self.engine.last_plan, self.metrics.active_lifecycle(),
-                                                self.clock.now(), store=self.store)
+            self._observe_fleet()
             self._refresh_view()
             self._schedule_wake(res)
             return res
+
+    def _observe_fleet(self) -> None:
+        """After a tick: export the plan and compliance metrics, and hand the risk list to the notifier."""
+        plan = self.engine.last_plan
+        if plan is None:
+            return
+        now = self.clock.now()
+        self.metrics.observe_plan(plan)
+        compliance = self.metrics.observe_compliance(plan, self.metrics.active_lifecycle(), now, store=self.store)
+        if self.notifier is not None:
+            try:
+                reconcile_risk_list(self.store, self.notifier, compliance, now, self.engine.owns)
+            except StateError as exc:   # the list is compared again after the next tick
+                log.warning("cannot read the risk list", extra={"reason": str(exc)})
 
     def _virtual_to_wall(self, when: datetime) -> datetime:
         factor = float(getattr(self.clock, "factor", 1.0))
@@ -268,8 +271,8 @@ class Daemon:
 
     # ---- lifecycle --------------------------------------------------------------------------------
     def start_scheduler(self) -> None:
-        from apscheduler.executors.pool import ThreadPoolExecutor
-        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.executors.pool import ThreadPoolExecutor  # type: ignore[import-untyped]
+        from apscheduler.schedulers.background import BackgroundScheduler  # type: ignore[import-untyped]
         if self.notifier is not None:   # webhook notifications: cursors are set before the first tick
             self.notifier.start()
         factor = float(getattr(self.clock, "factor", 1.0))

@@ -1,6 +1,6 @@
 """Where each webhook endpoint is in the events table: the id of the last event it has dealt with.
 
-The cursor lives in the store's ``control`` table under ``notify.cursor.<endpoint name>``; it only moves
+The cursor lives in the store (fleet.state.cursors: ``control`` row ``notify.cursor.<endpoint name>``); it only moves
 past an event once that event was delivered (or dropped for good), so a restart resends at most the event
 that was in flight (at-least-once). A new endpoint starts at the newest event: history is not replayed.
 
@@ -15,32 +15,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
-
-from fleet.state import schema as S
+from fleet.state.cursors import CURSOR_PREFIX, cursor_key
 from fleet.state.store import Store
 
-CURSOR_PREFIX = "notify.cursor."
+__all__ = ["CURSOR_PREFIX", "GAP_GRACE", "Gap", "compute_safe_upto", "cursor_key", "mark_cursor", "observe_cursor",
+           "observe_last_event_id", "reconcile_cursor"]
+
 GAP_GRACE = timedelta(seconds=2)
 
 
-def cursor_key(endpoint: str) -> str:
-    return CURSOR_PREFIX + endpoint
-
-
 def observe_last_event_id(store: Store) -> int:
-    with store.read() as conn:
-        return int(conn.execute(select(func.max(S.events.c.id))).scalar() or 0)
+    return store.last_event_id()
 
 
 def observe_cursor(store: Store, endpoint: str) -> int | None:
-    value = store.get_control(cursor_key(endpoint))
-    return None if value is None else int(value)
+    return store.notify_cursor(endpoint)
 
 
 def mark_cursor(store: Store, endpoint: str, event_id: int) -> None:
-    with store.write("notify cursor") as conn:
-        store.set_control(conn, cursor_key(endpoint), int(event_id))
+    store.set_notify_cursor(endpoint, event_id)
 
 
 def reconcile_cursor(store: Store, endpoint: str) -> int:

@@ -1,7 +1,8 @@
-"""'A cluster entered the risk list' notifications, fed by the report module.
+"""'A cluster entered the risk list' notifications.
 
-The report module (which computes the risk list: clusters whose forecast completion falls after their end
-of support) calls one of:
+The daemon computes the risk list after each reconcile (fleet.daemon.risks, with the report's risk rule,
+fleet.reports.compliance.compute_risk) and hands it to its notifier (``Notifier.enqueue_risk(RiskList)``).
+Other code in the process running a notifier can call one of:
 
 - ``notify_risk(cluster_id, reason, at)`` — one transition it has already worked out;
 - ``notify_risk_transitions(iterable of RiskTransition)`` — several;
@@ -12,42 +13,38 @@ of support) calls one of:
 Each call only puts an item on the running notifier's bounded queue and returns at once (False when no
 notifier runs in this process, e.g. under ``fleet report``, or the queue is full). The notifier's
 background thread records each entering cluster as a ``cluster-at-risk`` event in the events table, from
-where it is delivered like every other event (durably, at least once).
+where it is delivered like every other event (durably, at least once). The stored list and the events are
+written by the store (fleet.state.risks) in one transaction; what enters is decided here
+(``compute_risk_change``, pure).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import select
-
-from fleet.state import schema as S
+from fleet.state.risks import RISK_ACTOR, RISK_KIND, RISK_LIST_KEY, RiskEntry, RiskListChange
 from fleet.state.store import Store
 
-RISK_KIND = "cluster-at-risk"
-RISK_LIST_KEY = "notify.risk-list"
-RISK_ACTOR = "reports"
+__all__ = ["RISK_ACTOR", "RISK_KIND", "RISK_LIST_KEY", "RiskList", "RiskListChange", "RiskSink", "RiskTransition", "bind",
+           "compute_risk_change", "compute_risk_entries", "notify_risk", "notify_risk_list",
+           "notify_risk_transitions", "record_risk", "unbind"]
 
-
-@dataclass(frozen=True)
-class RiskTransition:
-    """A cluster entering the risk list."""
-
-    cluster_id: str
-    reason: str
-    at: datetime
+RiskTransition = RiskEntry
+"""A cluster entering the risk list (the store's record, fleet.state.risks.RiskEntry)."""
 
 
 @dataclass(frozen=True)
 class RiskList:
-    """The whole current risk list (cluster id -> reason)."""
+    """The whole current risk list (cluster id -> reason). ``owns``, when given, says which clusters the list
+    speaks for (a shard's daemon: the clusters it owns); stored entries outside it are kept as they are."""
 
     clusters: Mapping[str, str] = field(default_factory=dict)
     at: datetime | None = None
+    owns: Callable[[str], bool] | None = None
 
 
 class RiskSink(Protocol):
@@ -98,22 +95,17 @@ def compute_risk_entries(previous: Iterable[str], current: Mapping[str, str], at
     return [RiskTransition(cid, reason, at) for cid, reason in sorted(current.items()) if cid not in before]
 
 
+def compute_risk_change(item: RiskTransition | RiskList, stored: Sequence[str]) -> RiskListChange:
+    """Pure: the list to store and the clusters to announce, given the stored list. A single transition is
+    always announced and added; a whole list announces only the clusters new on it, and replaces the list."""
+    if isinstance(item, RiskTransition):
+        return RiskListChange(sorted(set(stored) | {item.cluster_id}), [item])
+    if item.at is None:
+        raise ValueError("RiskList needs its time")
+    kept = {c for c in stored if item.owns is not None and not item.owns(c)}
+    return RiskListChange(sorted(kept | set(item.clusters)), compute_risk_entries(stored, item.clusters, item.at))
+
+
 def record_risk(store: Store, item: RiskTransition | RiskList) -> list[RiskTransition]:
     """Write ``cluster-at-risk`` events (and the stored list) for ``item``; returns the transitions written."""
-    with store.write("risk list") as conn:
-        stored = list(conn.execute(select(S.control.c.value).where(S.control.c.key == RISK_LIST_KEY)).scalar() or [])
-        if isinstance(item, RiskTransition):
-            entering = [item]
-            listed = sorted(set(stored) | {item.cluster_id})
-        else:
-            at = item.at
-            if at is None:
-                raise ValueError("RiskList needs its time")
-            entering = compute_risk_entries(stored, item.clusters, at)
-            listed = sorted(item.clusters)
-        for t in entering:
-            store.add_event(conn, t.at, RISK_KIND, actor=RISK_ACTOR, cluster_id=t.cluster_id, message=t.reason,
-                            data={"reason": t.reason})
-        if listed != stored:
-            store.set_control(conn, RISK_LIST_KEY, listed)
-    return entering
+    return store.apply_risk_list(lambda stored: compute_risk_change(item, stored))

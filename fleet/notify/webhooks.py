@@ -88,7 +88,7 @@ class _Sender:
     def deliver(self, event: dict[str, Any]) -> Outcome:
         ep, clock, policy = self.ep, self.n.clock, self.n.retry
         body = render_body(event, ep.format, self.n.fleet)
-        where = {"endpoint": ep.name, "event": event["id"], "kind": event["kind"]}
+        where = log_keys(ep.name, event)
         for attempt in range(1, policy.max_attempts + 1):
             if self.n.stopping.is_set():
                 return Outcome.STOPPED
@@ -127,6 +127,16 @@ class _Sender:
 
     def close(self) -> None:
         self.client.close()
+
+
+def log_keys(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The structured log keys of one delivery: the endpoint's name (never its URL), the event's id and kind,
+    and fleet's stable keys (fleet.logs) ``run``, ``cluster`` and ``operation`` where the event has them."""
+    out: dict[str, Any] = {"endpoint": endpoint, "event": event["id"], "kind": event["kind"]}
+    for key, column in (("run", "run_id"), ("cluster", "cluster_id"), ("operation", "operation_id")):
+        if event.get(column):
+            out[key] = event[column]
+    return out
 
 
 class _Worker(threading.Thread):
@@ -286,9 +296,11 @@ class Notifier:
                 return
             try:
                 entering = risk.record_risk(self.store, item)
-            except Exception:  # noqa: BLE001 - keep the intake alive; the report sends the list again
+            except Exception:  # noqa: BLE001 - keep the intake alive; the daemon sends the list again
                 log.exception("cannot record risk-list entries")
                 continue
+            for t in entering:
+                log.info("cluster entered the risk list", extra={"cluster": t.cluster_id, "reason": t.reason})
             if entering:
                 self.poke()
 

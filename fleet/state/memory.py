@@ -27,6 +27,9 @@ from sqlalchemy import JSON, Table
 from fleet.clock import utc
 from fleet.errors import StateError
 from fleet.state import schema as S
+from fleet.state.cursors import Cursors
+from fleet.state.leases import MemoryLeases
+from fleet.state.risks import MemoryRisks
 from fleet.state.store import ACTIVE_STEP_STATES
 
 
@@ -87,7 +90,7 @@ class _Tx:
         self.ops: list[Callable[[], None]] = []
 
 
-class MemoryStore:
+class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
     url = "memory://"
 
     def __init__(self, url: str = "memory://", *, migrate: bool = True):

@@ -21,6 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from fleet.clock import utc
 from fleet.errors import FencedError, StateError
 from fleet.state import schema as S
+from fleet.state.cursors import Cursors
+from fleet.state.leases import SqlLeases
+from fleet.state.risks import SqlRisks
 
 ACTIVE_STEP_STATES = ("intent", "running", "verifying")
 
@@ -74,7 +77,7 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
     return Store(url, migrate=migrate)
 
 
-class Store:
+class Store(SqlLeases, Cursors, SqlRisks):
     def __init__(self, url: str, *, migrate: bool = True):
         self.url = url
         try:

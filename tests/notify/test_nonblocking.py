@@ -46,7 +46,7 @@ def test_hanging_receiver_does_not_block_daemon_ticks(tmp_path):
             assert rx.in_flight == 1 and rx.requests == []
             hold.set()
             want = [e["id"] for e in store.events()
-                    if e["kind"] in ("run-started", "wave-done", "cluster-upgraded", "run-done")]
+                    if e["kind"] in ("run-started", "wave-done", "cluster-upgraded", "run-done", "cluster-at-risk")]
             rx.wait_until(lambda r: len(r.requests) == len(want))
         finally:
             hold.set()

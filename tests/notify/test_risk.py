@@ -61,3 +61,14 @@ def test_risk_list_announces_only_clusters_entering_it(store_url, clock, notifie
 def test_compute_risk_entries():
     got = risk.compute_risk_entries(["a", "gone"], {"c": "r3", "a": "r1", "b": "r2"}, START)
     assert got == [risk.RiskTransition("b", "r2", START), risk.RiskTransition("c", "r3", START)]
+
+
+def test_compute_risk_change():
+    one = risk.RiskTransition("a", "late", START)
+    assert risk.compute_risk_change(one, ["a", "b"]) == risk.RiskListChange(["a", "b"], [one])   # always announced
+    whole = risk.RiskList({"c": "r3", "b": "r2"}, START)
+    assert risk.compute_risk_change(whole, ["a", "b"]) == risk.RiskListChange(
+        ["b", "c"], [risk.RiskTransition("c", "r3", START)])                                       # replaces the list
+    shard = risk.RiskList({"c2": "late"}, START, owns=lambda c: c.endswith("2"))
+    assert risk.compute_risk_change(shard, ["a1", "b2"]) == risk.RiskListChange(
+        ["a1", "c2"], [risk.RiskTransition("c2", "late", START)])                                  # a1: another shard's
