@@ -16,10 +16,10 @@ from typing import Any
 from fleet.clock import Clock, SystemClock, iso
 from fleet.errors import FencedError
 from fleet.execution.engine import TickResult, approve_wave, retry_run, set_paused
-from fleet.runtime import Runtime
 from fleet.logs import register_secret
 from fleet.planning.plan import Plan
 from fleet.planning.planner import compile_policies
+from fleet.runtime import Runtime
 
 log = logging.getLogger("fleet.daemon")
 
