@@ -36,10 +36,10 @@ import httpx
 from fleet.clock import FakeClock
 from fleet.daemon.service import Daemon, _server_class
 from fleet.execution.engine import Engine
-from fleet.execution.runtime import Runtime
 from fleet.policy.loader import load_config
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, NodePool
+from fleet.runtime import Runtime
 from fleet.state.store import Store
 from providers.sim.adapter import SimProvider
 from providers.sim.world import SimWorld

@@ -59,20 +59,70 @@ class FakeClock:
             self._now = instant
 
 
-class ScaledClock:
-    """Virtual time that runs ``factor`` times faster than real time from ``start`` (used by demos)."""
+class MonotonicSource(Protocol):
+    """Real time as a ScaledClock reads it (SystemClock; tests inject a source they move by hand)."""
 
-    def __init__(self, start: datetime, factor: float, base: SystemClock | None = None):
-        self._base = base or SystemClock()
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class ScaledClock:
+    """Virtual time that runs ``factor`` times faster than real time from ``start`` (demos, emulators, chaos
+    benches). ``running=False``: time stands still at ``start`` until :meth:`go` (the demo seeds its clouds
+    meanwhile). The daemon reads ``factor`` to turn virtual delays into real timers. Thread-safe."""
+
+    def __init__(self, start: datetime, factor: float, base: MonotonicSource | None = None, *,
+                 running: bool = True):
+        if start.tzinfo is None:
+            raise ValueError("ScaledClock needs a timezone-aware start")
+        if factor <= 0:
+            raise ValueError("factor must be positive")
+        self._base: MonotonicSource = base or SystemClock()
         self._start = start
-        self._t0 = self._base.monotonic()
+        self._lock = threading.Lock()
+        self._t0: float | None = self._base.monotonic() if running else None
         self.factor = factor
 
+    @property
+    def start(self) -> datetime:
+        return self._start
+
+    @property
+    def running(self) -> bool:
+        return self._t0 is not None
+
+    def go(self) -> None:
+        """Start virtual time (from ``start``) now; nothing when it runs already."""
+        with self._lock:
+            if self._t0 is None:
+                self._t0 = self._base.monotonic()
+
     def now(self) -> datetime:
+        with self._lock:
+            return self._now_locked()
+
+    def _now_locked(self) -> datetime:
+        if self._t0 is None:
+            return self._start
         return self._start + timedelta(seconds=(self._base.monotonic() - self._t0) * self.factor)
 
+    def set_factor(self, factor: float) -> None:
+        """Change the speed from now on; virtual time continues from where it is."""
+        if factor <= 0:
+            raise ValueError("factor must be positive")
+        with self._lock:
+            if self._t0 is not None:
+                self._start = self._now_locked()
+                self._t0 = self._base.monotonic()
+            self.factor = factor
+
     def sleep(self, seconds: float) -> None:
-        self._base.sleep(seconds / self.factor)
+        self._base.sleep(max(0.0, seconds) / self.factor)
+
+    def wall_seconds(self, virtual: timedelta) -> float:
+        """How long ``virtual`` takes in real seconds."""
+        return virtual.total_seconds() / self.factor
 
 
 def utc(dt: datetime) -> datetime:

@@ -156,6 +156,43 @@ def _fmt_default(v: Any) -> str:
     return f"`{v}`"
 
 
+def _string_type(p: dict[str, Any]) -> str:
+    pat = p.get("pattern")
+    if pat in _PATTERNS:
+        return _PATTERNS[pat]
+    desc = p.get("description", "")
+    for prefix, name in (("duration", "duration"), ("ISO 8601", "date-time"), ("Kubernetes version", "version")):
+        if desc.startswith(prefix):
+            return name
+    return "string"
+
+
+def _object_type(p: dict[str, Any]) -> str:
+    extra = p.get("additionalProperties")
+    if isinstance(extra, dict):
+        return f"map of string to {compute_type(extra)}"
+    return "mapping"
+
+
+def _integer_type(p: dict[str, Any]) -> str:
+    lo = p.get("minimum", p.get("exclusiveMinimum"))
+    return f"integer ≥ {lo}" if lo is not None else "integer"
+
+
+def _typed(p: dict[str, Any]) -> str:
+    """The type of a property that is no reference, union, constant or enum: by its JSON Schema ``type``."""
+    t = p.get("type")
+    if t == "array":
+        return f"list of {compute_type(p.get('items', {}))}"
+    if t == "object":
+        return _object_type(p)
+    if t == "string":
+        return _string_type(p)
+    if t == "integer":
+        return _integer_type(p)
+    return str(t or "any")
+
+
 def compute_type(p: dict[str, Any]) -> str:
     """A short, readable type of one JSON Schema property."""
     if "$ref" in p:
@@ -168,30 +205,7 @@ def compute_type(p: dict[str, Any]) -> str:
         return f"`{p['const']}`"
     if "enum" in p:
         return "one of " + ", ".join(f"`{v}`" for v in p["enum"])
-    t = p.get("type")
-    if t == "array":
-        return f"list of {compute_type(p.get('items', {}))}"
-    if t == "object":
-        extra = p.get("additionalProperties")
-        if isinstance(extra, dict):
-            return f"map of string to {compute_type(extra)}"
-        return "mapping"
-    if t == "string":
-        pat = p.get("pattern")
-        if pat in _PATTERNS:
-            return _PATTERNS[pat]
-        desc = p.get("description", "")
-        if desc.startswith("duration"):
-            return "duration"
-        if desc.startswith("ISO 8601"):
-            return "date-time"
-        if desc.startswith("Kubernetes version"):
-            return "version"
-        return "string"
-    if t == "integer":
-        lo = p.get("minimum", p.get("exclusiveMinimum"))
-        return f"integer ≥ {lo}" if lo is not None else "integer"
-    return str(t or "any")
+    return _typed(p)
 
 
 def _description(model: str, field: str, p: dict[str, Any]) -> str:

@@ -17,10 +17,10 @@ from fleet.clock import Clock, SystemClock, iso
 from fleet.daemon.risks import reconcile_risk_list
 from fleet.errors import FencedError, StateError
 from fleet.execution.engine import TickResult, approve_wave, retry_run, set_paused
-from fleet.execution.runtime import Runtime
 from fleet.logs import register_secret
 from fleet.planning.plan import Plan
 from fleet.planning.planner import compile_policies
+from fleet.runtime import Runtime
 
 log = logging.getLogger("fleet.daemon")
 
@@ -98,7 +98,7 @@ class Daemon:
         # them, so a provider's cached or file-backed view (the sim's stateFile) is read afresh.
         if previous is not None and previous != getattr(self.leader, "identity", None):
             from fleet.execution.observe import Observer
-            from fleet.execution.runtime import build_providers
+            from fleet.runtime import build_providers
             try:
                 providers = build_providers(self.rt.config_file, self.rt.config, self.engine.clock)
             except Exception as exc:  # noqa: BLE001 - keep the providers we have; they were valid at start-up

@@ -106,7 +106,7 @@ def render_counts(before: DemoReport, after: DemoReport | None = None) -> Table:
     b, a = _counts(before), _counts(after) if after else {}
     for s in _statuses(before):
         if b.get(s) or a.get(s):
-            row = [Text(s, style=STATUS_STYLE.get(s, "")), str(b.get(s, 0))]
+            row: list[Text | str] = [Text(s, style=STATUS_STYLE.get(s, "")), str(b.get(s, 0))]
             t.add_row(*(row + ([str(a.get(s, 0))] if after is not None else [])))
     return t
 

@@ -1,7 +1,7 @@
 """`fleet demo`: six local clouds, two dozen clusters, the real daemon, a week of maintenance windows in
 about a minute of accelerated virtual time, and the compliance report before and after.
 
-Order: start the emulators on one DemoClock (virtual time stands still while they are seeded), write the
+Order: start the emulators on one ScaledClock (virtual time stands still while they are seeded), write the
 working folder (FleetConfig, policies, API token), report the fleet as found, start the daemon and its HTTP
 API, let virtual time run until every cluster is settled (upgraded, or blocked with a reason) or the week is
 over, then report again and write report.html. ``keep`` leaves everything running, in real time, until
@@ -22,9 +22,8 @@ from typing import Any
 
 from rich.console import Console
 
-from fleet.clock import SystemClock, iso
+from fleet.clock import ScaledClock, SystemClock, iso
 from fleet.demo import scenario as S
-from fleet.demo.clock import WEEK_PER_MINUTE, DemoClock
 from fleet.demo.outcome import compute_outcome, print_outcome
 from fleet.demo.report import (
     compute_demo_report,
@@ -50,7 +49,7 @@ SETTLE_TICKS = 2                # ticks after the last step before the fleet cou
 class DemoOptions:
     directory: Path
     keep: bool = False
-    speed: float = WEEK_PER_MINUTE
+    speed: float = S.WEEK_PER_MINUTE
     short: bool = False
     days: int = DEMO_DAYS
 
@@ -98,7 +97,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
     prepare_directory(d)
     _isolate_network_env()
     logfile = _log_to_file(d / "daemon.log")
-    clock = DemoClock(S.SCENARIO_START, opts.speed)
+    clock = ScaledClock(S.SCENARIO_START, opts.speed, running=False)
     end = S.SCENARIO_START + timedelta(days=opts.days)
     from fleet.demo.emulators import DemoClouds
     from fleet.demo.seed import seed_fleet
@@ -179,7 +178,7 @@ def _settled(daemon: Any) -> bool:
     return all(c.status != "needs-upgrade" for c in plan.clusters)
 
 
-def _watch(service: Any, clock: DemoClock, end: datetime, console: Console, budget: float) -> None:
+def _watch(service: Any, clock: ScaledClock, end: datetime, console: Console, budget: float) -> None:
     """Show the live view until the fleet is settled, the virtual week is over or ``budget`` seconds passed."""
     from rich.live import Live
 
@@ -254,7 +253,7 @@ def _print_where(console: Console, d: Path, url: str, api: dict[str, Any], wall:
                       markup=False, highlight=False)
 
 
-def _restart_in_real_time(service: Any, clock: DemoClock) -> Any:
+def _restart_in_real_time(service: Any, clock: ScaledClock) -> Any:
     """The same daemon configuration on the same port, with virtual time slowed to real time (its timers are
     set from the clock's speed when the scheduler starts, hence the restart)."""
     from fleet.demo.service import DemoDaemon, bind_ephemeral

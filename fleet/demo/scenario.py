@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 SCENARIO_START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)   # a Monday; the demo's virtual "now" at start
+WEEK_PER_MINUTE = 7 * 24 * 3600 / 60      # the demo's default speed: 10,080 virtual seconds per real second
 
 # ---- what each cloud offers ------------------------------------------------------------------------------
 EKS_MINORS = {          # minor -> (support status on the scenario date, end of standard, end of extended)

@@ -44,7 +44,7 @@ class DemoDaemon:
     def build(self) -> Any:
         """The runtime (providers, store, engine) and the Daemon on it; nothing runs yet."""
         from fleet.daemon.service import Daemon
-        from fleet.execution.runtime import build_runtime
+        from fleet.runtime import build_runtime
         rt = build_runtime(self.config_file, self.clock)
         self.daemon = Daemon(rt, self.clock)
         return self.daemon

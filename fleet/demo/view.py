@@ -68,10 +68,10 @@ def compute_cluster_rows(s: Snapshot) -> list[dict[str, Any]]:
     """Per cluster of the last plan: latest membership, open step, steps done and steps left."""
     created = {r["id"]: r["created_at"] for r in s.runs}
     latest: dict[str, dict[str, Any]] = {}
-    for m in s.members:
-        cur = latest.get(m["cluster_id"])
-        if cur is None or created.get(m["run_id"]) >= created.get(cur["run_id"]):
-            latest[m["cluster_id"]] = m
+    for row in s.members:
+        cur = latest.get(row["cluster_id"])
+        if cur is None or created[row["run_id"]] >= created[cur["run_id"]]:
+            latest[row["cluster_id"]] = row
     done: Counter[str] = Counter()
     open_step: dict[str, dict[str, Any]] = {}
     for st in s.steps:

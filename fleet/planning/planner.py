@@ -14,7 +14,7 @@ from fleet.planning.budgets import resolve_fenceposts
 from fleet.planning.paths import PATHS, NoPath, check_path
 from fleet.planning.plan import ClusterPlan, Plan, PlannedStep, step_for_provider
 from fleet.planning.windows import Interval, Schedule
-from fleet.policy.models import UpgradePolicy
+from fleet.policy.models import NodePoolsSpec, UpgradePolicy
 from fleet.provider import Cluster, Component, Step, VersionOffers
 from fleet.versions import InvalidVersion, Version, max_kubelet_skew, newest_of_minor, parse_version
 
@@ -155,15 +155,41 @@ def _pool_version_for(cp: Version, pool_offered: _Offered | None) -> Version:
     raise Blocked(f"no node version offered for {cp.minor_str}")
 
 
-def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version], current: Version,
-                offers: VersionOffers, warnings: list[str], memo: _Memo | None = None) -> list[PlannedStep]:
-    memo = memo or _Memo()
-    spec = policy.spec.node_pools
-    steps: list[PlannedStep] = []
-    pools: dict[str, Version] = {}
-    pool_offers: dict[str, _Offered | None] = {}
-    budgets: dict[str, tuple[int, int]] = {}
-    nodes: dict[str, int] = {}
+class _Steps:
+    """The step list of one cluster being built, with each pool's version as the steps so far leave it."""
+
+    def __init__(self, spec: NodePoolsSpec) -> None:
+        self.spec = spec
+        self.steps: list[PlannedStep] = []
+        self.pools: dict[str, Version] = {}
+        self.pool_offers: dict[str, _Offered | None] = {}
+        self.nodes: dict[str, int] = {}
+        self._budgets: dict[str, tuple[int, int]] = {}
+
+    def pool_step(self, name: str, to: Version) -> None:
+        """Move pool ``name`` to ``to`` (nothing when it is there or beyond)."""
+        frm = self.pools[name]
+        if not to > frm:
+            return
+        if name not in self._budgets:
+            self._budgets[name] = resolve_fenceposts(self.spec.max_surge, self.spec.max_unavailable, self.nodes[name])
+        surge, unavail = self._budgets[name]
+        self.steps.append(PlannedStep(Component.NODE_POOL, str(to), str(frm), name, surge, unavail,
+                                      minor=to.minor_key != frm.minor_key))
+        self.pools[name] = to
+
+    def pool_follow(self, name: str, cp: Version) -> None:
+        """Move pool ``name`` to the node version that follows a control plane at ``cp``."""
+        self.pool_step(name, _pool_version_for(cp, self.pool_offers[name]))
+
+    def cp_step(self, frm: Version, to: Version) -> None:
+        self.steps.append(PlannedStep(Component.CONTROL_PLANE, str(to), str(frm), minor=to.minor_key != frm.minor_key))
+
+
+def _observe_pools(cluster: Cluster, spec: NodePoolsSpec, current: Version, offers: VersionOffers,
+                   warnings: list[str], memo: _Memo) -> _Steps:
+    """A step builder holding each pool's parsed version, offers and size (Blocked on an unreadable version)."""
+    b = _Steps(spec)
     for p in cluster.node_pools:
         try:
             pv = parse_version(p.version)
@@ -171,63 +197,61 @@ def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version],
             raise Blocked(f"node pool {p.name} reports an unreadable version {p.version!r}") from None
         if not pv.not_newer_than(current):
             warnings.append(f"node pool {p.name} ({p.version}) is newer than the control plane ({cluster.control_plane})")
-        pools[p.name] = pv
+        b.pools[p.name] = pv
         own = p.available or offers.node_pools.get(p.name) or offers.node_pools.get("*")
-        pool_offers[p.name] = memo.parse(own) if own else None
-        nodes[p.name] = p.nodes
+        b.pool_offers[p.name] = memo.parse(own) if own else None
+        b.nodes[p.name] = p.nodes
+    return b
 
-    def pool_step(name: str, to: Version) -> None:
-        frm = pools[name]
-        if not to > frm:
-            return
-        if name not in budgets:
-            budgets[name] = resolve_fenceposts(spec.max_surge, spec.max_unavailable, nodes[name])
-        surge, unavail = budgets[name]
-        steps.append(PlannedStep(Component.NODE_POOL, str(to), str(frm), name, surge, unavail,
-                                 minor=to.minor_key != frm.minor_key))
-        pools[name] = to
 
-    def cp_step(frm: Version, to: Version) -> None:
-        steps.append(PlannedStep(Component.CONTROL_PLANE, str(to), str(frm), minor=to.minor_key != frm.minor_key))
+def _plan_pools_patch_first(b: _Steps, cp: Version) -> None:
+    """Patch first for pools too: the newest node version of the current minor (e.g. EKS AMI releases).
+    Optional: when no node version of the current minor is offered, the pools simply follow later."""
+    for name in b.pools:
+        try:
+            target = _pool_version_for(cp, b.pool_offers[name])
+        except Blocked:
+            continue
+        b.pool_step(name, target)
 
+
+def _plan_control_plane_only(b: _Steps, cp_path: list[Version], current: Version) -> None:
+    """Managed topology: one control-plane step per version of the path; the pools move with it."""
+    prev = current
+    for v in cp_path:
+        b.cp_step(prev, v)
+        prev = v
+
+
+def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version], current: Version,
+                offers: VersionOffers, warnings: list[str], memo: _Memo | None = None) -> list[PlannedStep]:
+    b = _observe_pools(cluster, policy.spec.node_pools, current, offers, warnings, memo or _Memo())
     if cluster.pools_follow_control_plane:
         if cluster.node_pools:
             warnings.append("node pools follow the control plane (managed topology): one step moves all")
-        prev = current
-        for v in cp_path:
-            cp_step(prev, v)
-            prev = v
-        return steps
+        _plan_control_plane_only(b, cp_path, current)
+        return b.steps
 
     cp = current
     # pools already too far behind go first
-    for name, pv in pools.items():
+    for name, pv in b.pools.items():
         if cp.minors_from(pv) > max_kubelet_skew(cp):
-            pool_step(name, _pool_version_for(cp, pool_offers[name]))
+            b.pool_follow(name, cp)
     lockstep = policy.spec.node_pools.upgrade == "lockstep"
-    if lockstep and policy.spec.path == "patch-first-then-minor" and cp_path:
-        # patch first for pools too: newest node version of the current minor (e.g. EKS AMI releases)
-        # (optional: when no node version of the current minor is offered, the pools simply follow later)
-        first = cp_path[0]
-        if first.minor_key != cp.minor_key:
-            for name in pools:
-                try:
-                    target = _pool_version_for(cp, pool_offers[name])
-                except Blocked:
-                    continue
-                pool_step(name, target)
+    if lockstep and policy.spec.path == "patch-first-then-minor" and cp_path and cp_path[0].minor_key != cp.minor_key:
+        _plan_pools_patch_first(b, cp)
     for v in cp_path:
-        for name, pv in pools.items():
+        for name, pv in b.pools.items():
             if v.minors_from(pv) > max_kubelet_skew(v):
-                pool_step(name, _pool_version_for(cp, pool_offers[name]))
-        cp_step(cp, v)
+                b.pool_follow(name, cp)
+        b.cp_step(cp, v)
         cp = v
         if lockstep:
-            for name in pools:
-                pool_step(name, _pool_version_for(cp, pool_offers[name]))
-    for name in pools:  # pools end at the control plane's final version (lockstep: already there)
-        pool_step(name, _pool_version_for(cp, pool_offers[name]))
-    return steps
+            for name in b.pools:
+                b.pool_follow(name, cp)
+    for name in b.pools:  # pools end at the control plane's final version (lockstep: already there)
+        b.pool_follow(name, cp)
+    return b.steps
 
 
 def _check_steps(current: Version, pools: Mapping[str, Version], steps: list[PlannedStep]) -> None:
@@ -275,12 +299,8 @@ def _wave(cluster: Cluster, policy: UpgradePolicy) -> tuple[str, int]:
     return DEFAULT_WAVE, len(waves)
 
 
-def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers: VersionOffers | None,
-                         now: datetime, checker: StepChecker | None = None, *, forced: bool = False,
-                         memo: _Memo | None = None) -> ClusterPlan:
-    """Plan one cluster. ``forced``: plan under ``compiled[0]`` whatever its selector says (a run's snapshot).
-    ``memo``: results shared with the other clusters of the same planning pass (compute_plan passes one)."""
-    memo = memo or _Memo()
+def _unmanaged_plan(cluster: Cluster) -> ClusterPlan:
+    """The plan of a cluster before a policy is applied: what it runs, no policy, ``unmanaged``."""
     cp = ClusterPlan(
         id=cluster.id, provider=cluster.provider, provider_type=cluster.provider_type, name=cluster.name,
         location=cluster.location, labels=dict(cluster.labels), policy=None, status="unmanaged",
@@ -289,57 +309,79 @@ def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers
     )
     if cluster.auto_upgrade:
         cp.warnings.append(f"the cloud's own auto-upgrade is on ({cluster.auto_upgrade}): two schedulers on one cluster")
+    return cp
+
+
+def _blocked(cp: ClusterPlan, reason: str) -> ClusterPlan:
+    cp.status = "blocked"
+    cp.reasons.append(reason)
+    return cp
+
+
+def _plan_target_and_steps(cp: ClusterPlan, cluster: Cluster, policy: UpgradePolicy, current: Version,
+                           offers: VersionOffers, memo: _Memo) -> None:
+    """Set ``cp``'s target and steps (or mark it ``ahead``). Raises Blocked or NoPath with the reason."""
+    offered = memo.parse(cluster.available or offers.control_plane)
+    if not offered.versions:
+        raise Blocked("the provider offers no versions for this cluster")
+    target, path, err = memo.target_and_path(policy, offered, current)
+    if target is not None:
+        cp.target = str(target)
+    if err is not None:
+        raise err[0](err[1])
+    assert target is not None
+    if path is None:
+        cp.status = "ahead"
+        cp.reasons.append(f"control plane {current} is newer than the target {target}; never downgraded")
+        return
+    cp.steps = _plan_steps(cluster, policy, path, current, offers, cp.warnings, memo)
+    # with a managed topology the pools move with the control plane: no separate skew to check
+    pools = {} if cluster.pools_follow_control_plane else {p.name: parse_version(p.version) for p in cluster.node_pools}
+    _check_steps(current, pools, cp.steps)
+
+
+def _add_checker_warnings(cp: ClusterPlan, cluster: Cluster, policy: UpgradePolicy, checker: StepChecker) -> None:
+    """The provider's warnings about the planned steps (its knobs), each once, in step order."""
+    seen: set[str] = set()
+    for s in cp.steps:
+        for w in checker(cluster, step_for_provider(s, policy.spec.node_pools)):
+            if w not in seen:
+                seen.add(w)
+                cp.warnings.append(w)
+
+
+def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers: VersionOffers | None,
+                         now: datetime, checker: StepChecker | None = None, *, forced: bool = False,
+                         memo: _Memo | None = None) -> ClusterPlan:
+    """Plan one cluster. ``forced``: plan under ``compiled[0]`` whatever its selector says (a run's snapshot).
+    ``memo``: results shared with the other clusters of the same planning pass (compute_plan passes one)."""
+    memo = memo or _Memo()
+    cp = _unmanaged_plan(cluster)
     chosen, tie = (compiled[0], None) if forced else _match(cluster, compiled)
     if tie:
-        cp.status = "blocked"
-        cp.reasons.append(tie)
-        return cp
+        return _blocked(cp, tie)
     if chosen is None:
         cp.reasons.append("no policy selects this cluster")
         return cp
     policy = chosen.policy
     cp.policy = policy.name
     cp.wave, cp.wave_index = _wave(cluster, policy)
-    offers = offers or VersionOffers()
     try:
         current = parse_version(cluster.control_plane)
     except InvalidVersion:
-        cp.status = "blocked"
-        cp.reasons.append(f"unreadable control-plane version {cluster.control_plane!r}")
-        return cp
-    offered = memo.parse(cluster.available or offers.control_plane)
+        return _blocked(cp, f"unreadable control-plane version {cluster.control_plane!r}")
     try:
-        if not offered.versions:
-            raise Blocked("the provider offers no versions for this cluster")
-        target, path, err = memo.target_and_path(policy, offered, current)
-        if target is not None:
-            cp.target = str(target)
-        if err is not None:
-            raise err[0](err[1])
-        assert target is not None
-        if path is None:
-            cp.status = "ahead"
-            cp.reasons.append(f"control plane {current} is newer than the target {target}; never downgraded")
-            return cp
-        cp.steps = _plan_steps(cluster, policy, path, current, offers, cp.warnings, memo)
-        # with a managed topology the pools move with the control plane: no separate skew to check
-        pools = {} if cluster.pools_follow_control_plane else {p.name: parse_version(p.version) for p in cluster.node_pools}
-        _check_steps(current, pools, cp.steps)
+        _plan_target_and_steps(cp, cluster, policy, current, offers or VersionOffers(), memo)
     except (Blocked, NoPath) as exc:
-        cp.status = "blocked"
-        cp.reasons.append(str(exc))
+        return _blocked(cp, str(exc))
+    if cp.status == "ahead":
         return cp
     if not cp.steps:
         cp.status = "up-to-date"
         return cp
     cp.status = "needs-upgrade"
     if checker is not None:
-        seen: set[str] = set()
-        for s in cp.steps:
-            for w in checker(cluster, step_for_provider(s, policy.spec.node_pools)):
-                if w not in seen:
-                    seen.add(w)
-                    cp.warnings.append(w)
+        _add_checker_warnings(cp, cluster, policy, checker)
     cp.next_window = memo.next_allowed(chosen, now, cp.steps[0].minor)
     if cp.next_window is None:
         cp.reasons.append("no maintenance window allows the next step within the next 400 days")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -80,7 +80,7 @@ def _construct(node: yaml.Node, ctx: _Ctx, path: Path_) -> Any:
         if isinstance(node, yaml.SequenceNode):
             return [_construct(child, ctx, path + (i,)) for i, child in enumerate(node.value)]
         own = sum(1 for k, _ in node.value if k.tag != _YAML + "merge")
-        ctx.loader.flatten_mapping(node)  # merged pairs (<<) come first; the mapping's own keys override them
+        ctx.loader.flatten_mapping(cast(yaml.MappingNode, node))  # merged pairs (<<) come first; the mapping's own keys override them
         merged = len(node.value) - own
         out: dict[Any, Any] = {}
         own_keys: set[Any] = set()

@@ -49,14 +49,22 @@ _MEMBERSHIP_STATUS = {"active": "upgrading", "failed": "failed", "blocked": "blo
 # ---- the forecast interface the report reads (fleet.reports.forecast provides it) -----------------------
 
 class ClusterForecastLike(Protocol):
-    completion: datetime | None
-    wave: str | None
+    @property
+    def completion(self) -> datetime | None: ...
+
+    @property
+    def wave(self) -> str | None: ...
 
 
 class ForecastLike(Protocol):
-    clusters: Mapping[str, Any]
-    fleet_done: datetime | None
-    waves: Mapping[str, tuple[datetime | None, datetime | None]]
+    @property
+    def clusters(self) -> Mapping[str, Any]: ...
+
+    @property
+    def fleet_done(self) -> datetime | None: ...
+
+    @property
+    def waves(self) -> Mapping[str, tuple[datetime | None, datetime | None]]: ...
 
 
 # ---- results -------------------------------------------------------------------------------------------

@@ -68,10 +68,8 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                    max_ticks: int = 200_000, state_url: str = "memory://") -> Forecast:
     """``state_url``: where the throw-away engine state lives; ``memory://`` (default, fast) or a SQL URL,
     in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks)."""
-    from fleet.execution.engine import Engine
-    from fleet.provider import load_provider_class
-    from fleet.state.store import open_store
-    SimProvider = load_provider_class("sim")   # noqa: N806 - found through the entry point, like any provider
+    from fleet.runtime import build_engine, open_state, sim_provider_class
+    SimProvider = sim_provider_class()         # noqa: N806 - found through the entry point, like any provider
     SimWorld = SimProvider.World               # noqa: N806
 
     dur = dict(DEFAULT_DURATIONS)
@@ -89,11 +87,11 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                  for name in sorted({c.provider for c in clusters})}
     fc = Forecast(start=start, horizon_end=start + horizon, durations=dur)
     with tempfile.TemporaryDirectory(prefix="fleet-forecast-") as tmp:
-        store = open_store(state_url.replace("{tmp}", tmp))
+        store = open_state(state_url.replace("{tmp}", tmp))
         # the simulation reports exact remaining times, so polls need no cap; wake-ups are rounded up to a
         # grid of GRID so that steps finishing close together are handled in one tick
-        engine = Engine(store, providers, lambda: list(policies), clock, reconcile_interval=timedelta(days=1),
-                        actor="forecast", replan_every=horizon * 2, max_poll=horizon)
+        engine = build_engine(store, providers, lambda: list(policies), clock, reconcile_interval=timedelta(days=1),
+                              actor="forecast", replan_every=horizon * 2, max_poll=horizon)
         end = start + horizon
         same_instant = 0
         while fc.ticks < max_ticks:

@@ -44,7 +44,7 @@ def observe_inputs(*, config: Path | None, inventory: Path | None, policies: Pat
 
 
 def _observe_live(config_file: Path, at: datetime) -> FleetInputs:
-    from fleet.execution.runtime import observe_live, resolve_state_url
+    from fleet.runtime import observe_live, resolve_state_url
     live = observe_live(config_file, at)
     notes = [f"provider {n} could not be read: {e}" for n, e in sorted(live.errors.items())]
     return FleetInputs(live.policies, live.clusters, live.offers, live.plan,

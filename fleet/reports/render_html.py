@@ -159,7 +159,7 @@ def _encode(rows: list[list[object]]) -> tuple[list[list[object]], dict[str, lis
 
 
 def _rows(r: ComplianceReport) -> list[list[object]]:
-    rows = []
+    rows: list[list[object]] = []
     for c in r.clusters:
         rows.append([c.id, c.provider, c.location, c.control_plane, c.pool_oldest, c.pool_newest, c.policy, c.target,
                      c.status, c.days_to_standard, c.days_to_extended, _day(c.next_window.start) if c.next_window else None,

@@ -15,7 +15,7 @@ from apscheduler.schedulers.base import BaseScheduler
 from fleet.clock import FakeClock
 from fleet.daemon.service import Daemon
 from fleet.execution.engine import TickResult
-from fleet.execution.runtime import build_runtime
+from fleet.runtime import build_runtime
 from tests.integration.fleetfiles import write_fleet
 
 LOCK_WAIT_S = 5.0

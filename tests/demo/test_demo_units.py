@@ -1,4 +1,4 @@
-"""The demo's parts, each on its own: clock, working folder, policies, scenario, live view, verdicts."""
+"""The demo's parts, each on its own: working folder, policies, scenario, live view, verdicts."""
 
 from __future__ import annotations
 
@@ -11,57 +11,11 @@ import yaml
 from rich.console import Console
 
 from fleet.demo import scenario as S
-from fleet.demo.clock import WEEK_PER_MINUTE, DemoClock
 from fleet.demo.outcome import compute_verdict
 from fleet.demo.workspace import ADAPTED, POLICIES, write_policies, write_workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
-
-
-class SteppedBase:
-    """A monotonic source the test moves by hand (the DemoClock's injected base)."""
-
-    def __init__(self) -> None:
-        self.t = 100.0
-        self.slept: list[float] = []
-
-    def monotonic(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-
-
-# ---- clock ----------------------------------------------------------------------------------------------
-
-def test_demo_clock_stands_still_until_go_then_runs_at_its_factor() -> None:
-    base = SteppedBase()
-    c = DemoClock(T0, 600, base=base)  # type: ignore[arg-type]
-    base.t += 50
-    assert c.now() == T0 and not c.running
-    c.go()
-    base.t += 2
-    assert c.now() == T0 + timedelta(seconds=1200)
-    c.sleep(600)
-    assert base.slept == [1.0]
-    assert c.wall_seconds(timedelta(hours=1)) == 6.0
-
-
-def test_demo_clock_changes_speed_without_a_jump() -> None:
-    base = SteppedBase()
-    c = DemoClock(T0, WEEK_PER_MINUTE, base=base)  # type: ignore[arg-type]
-    c.go()
-    base.t += 60
-    assert c.now() == T0 + timedelta(days=7)
-    c.set_factor(1.0)
-    assert c.now() == T0 + timedelta(days=7)
-    base.t += 30
-    assert c.now() == T0 + timedelta(days=7, seconds=30)
-    with pytest.raises(ValueError):
-        c.set_factor(0)
-    with pytest.raises(ValueError):
-        DemoClock(datetime(2026, 1, 1), 10)
 
 
 # ---- working folder -------------------------------------------------------------------------------------
@@ -204,7 +158,7 @@ def _snapshot() -> Any:
              {"cluster_id": "eks/us-east-1/a", "state": "running", "component": "control-plane", "pool": None,
               "to_version": "1.35"}]
     events = [{"at": now, "kind": "step-dispatched", "cluster_id": "eks/us-east-1/a", "run_id": "r1", "message": ""}]
-    return Snapshot(now, T0, T0 + timedelta(days=7), WEEK_PER_MINUTE, "http://127.0.0.1:1", runs, members, steps,
+    return Snapshot(now, T0, T0 + timedelta(days=7), S.WEEK_PER_MINUTE, "http://127.0.0.1:1", runs, members, steps,
                     Plan(now, [up, wait, lab]), events, ticks=42)
 
 

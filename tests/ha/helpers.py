@@ -9,8 +9,8 @@ from pathlib import Path
 from fleet.clock import FakeClock
 from fleet.daemon.leader import make_elector
 from fleet.daemon.service import Daemon
-from fleet.execution.runtime import build_runtime
 from fleet.policy.models import LeaderElectionConfig
+from fleet.runtime import build_runtime
 from tests.integration.fleetfiles import free_port, write_fleet
 
 LEASE = timedelta(seconds=30)

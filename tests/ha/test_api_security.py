@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from fleet.clock import FakeClock
 from fleet.daemon.api import create_app
 from fleet.daemon.service import Daemon
-from fleet.execution.runtime import build_runtime
+from fleet.runtime import build_runtime
 from tests.execution.helpers import START
 from tests.integration.fleetfiles import write_fleet
 

@@ -13,8 +13,8 @@ from fleet.clock import FakeClock
 from fleet.daemon.leader import NO_EPOCH, lease_row, make_elector
 from fleet.daemon.lease_k8s import KubernetesLease, coordination_api
 from fleet.errors import FencedError
-from fleet.execution.runtime import build_runtime
 from fleet.policy.models import LeaderElectionConfig
+from fleet.runtime import build_runtime
 from fleet.state.store import Store
 from providers.capi.emulator import CapiEmulator
 from tests.execution.helpers import START

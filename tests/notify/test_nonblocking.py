@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from fleet.clock import FakeClock
 from fleet.daemon.service import Daemon
-from fleet.execution.runtime import build_runtime
+from fleet.runtime import build_runtime
 from tests.notify.conftest import SECRET, START, write_fleet_with_hook
 from tests.notify.receiver import Receiver, verify
 

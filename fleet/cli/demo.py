@@ -1,6 +1,5 @@
-"""CLI commands of this package, registered on the main `fleet` app by fleet.cli: ``fleet demo`` and
-``fleet schema``. Heavy imports (SDKs, emulators) happen only when a command runs, so ``--help`` is cheap
-and works on a plain install."""
+"""``fleet demo``: the whole product on six emulated clouds (fleet.demo). Heavy imports (SDKs, emulators)
+happen only when the command runs, so ``--help`` is cheap and works on a plain install."""
 
 from __future__ import annotations
 
@@ -10,7 +9,8 @@ from typing import Annotated
 
 import typer
 
-from fleet.demo.clock import WEEK_PER_MINUTE
+from fleet.cli.common import run_guarded
+from fleet.demo.scenario import WEEK_PER_MINUTE
 
 INSTALL_HINT = "pip install 'fleet-upgrader[demo]'   (from a checkout: pip install '.[demo]')"
 
@@ -29,7 +29,6 @@ def demo(
     credentials."""
     from rich.console import Console
 
-    from fleet.cli import run_guarded
     from fleet.demo.emulators import missing_modules
     err = Console(stderr=True, soft_wrap=True)
     missing = missing_modules()
@@ -42,19 +41,3 @@ def demo(
     opts = DemoOptions(directory=dir, keep=keep, speed=speed, short=short)
     code = run_guarded(lambda: run_demo(opts, console))
     raise typer.Exit(code or 0)
-
-
-def schema(kind: Annotated[str, typer.Argument(help="policy, inventory or config")] = "policy") -> None:
-    """Print the JSON Schema of a policy, inventory or FleetConfig file (for editors and CI checks)."""
-    from fleet.cli import fail_input
-    from fleet.errors import Problem
-    from fleet.schema import KINDS, render_schema
-    if kind not in KINDS:
-        fail_input([Problem("fleet schema", None, "kind", f"must be one of {', '.join(KINDS)}, not {kind!r}")])
-    sys.stdout.write(render_schema(kind))
-
-
-def register(app: typer.Typer) -> None:
-    """Add this package's commands to ``app``."""
-    app.command("demo")(demo)
-    app.command("schema")(schema)

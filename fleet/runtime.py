@@ -1,21 +1,34 @@
-"""Build a running fleet from a FleetConfig: state store, provider instances, policies, engine."""
+"""The composition root: the one place that wires providers (found through their entry points), the state
+store, the clock and the engine. The CLI (``fleet apply``, ``daemon``, ``status`` ...), the daemon, the demo
+and the forecast build through here; nothing else constructs an Engine or opens a FleetConfig's store.
+
+* :func:`build_runtime`: a FleetConfig's providers, store and engine on a clock (``fleet apply``, ``fleet
+  daemon``, the demo's daemon).
+* :func:`observe_live` / :func:`live_plan`: the fleet as the config's providers see it now, planned
+  (``fleet plan --config``, ``fleet report --config``); nothing is changed.
+* :func:`open_config_store`: the state store a FleetConfig names (``fleet status``, ``pause`` ...).
+* :func:`build_engine`, :func:`open_state`, :func:`sim_provider_class`: the parts, for a simulation that
+  wires its own fleet (the forecast: simulated providers on a throw-away store and a FakeClock).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fleet.clock import Clock, SystemClock
+from fleet.clock import Clock, FakeClock, SystemClock
 from fleet.errors import InputError, Problem, ProviderNotFound
 from fleet.execution.engine import Engine
+from fleet.execution.observe import Observer
 from fleet.planning.plan import Plan
+from fleet.planning.planner import compute_plan
 from fleet.policy.loader import load_config, load_policies, resolve_path
 from fleet.policy.models import FleetConfig, UpgradePolicy
-from fleet.provider import Cluster, Provider, VersionOffers, create_provider
-from fleet.state.store import Store
+from fleet.provider import Cluster, Provider, VersionOffers, create_provider, load_provider_class
+from fleet.state.store import Store, open_store
 
 
 @dataclass
@@ -41,6 +54,7 @@ def resolve_state_url(config_file: Path, url: str) -> str:
 
 
 def build_providers(config_file: Path, config: FleetConfig, clock: Clock) -> dict[str, Provider]:
+    """One provider instance per ``spec.providers`` entry; every bad entry is reported (file, field path)."""
     providers: dict[str, Provider] = {}
     problems: list[Problem] = []
     for i, pc in enumerate(config.spec.providers):
@@ -58,8 +72,33 @@ def build_providers(config_file: Path, config: FleetConfig, clock: Clock) -> dic
     return providers
 
 
+def build_engine(store: Store, providers: Mapping[str, Provider], policies: Callable[[], Sequence[UpgradePolicy]],
+                 clock: Clock, **engine_kw: Any) -> Engine:
+    """The one Engine constructor call (keyword arguments: see Engine)."""
+    return Engine(store, providers, policies, clock, **engine_kw)
+
+
+def open_state(url: str) -> Store:
+    """A state store by URL: ``memory://`` (throw-away, in process) or a SQLAlchemy URL (migrated)."""
+    return open_store(url)
+
+
+def sim_provider_class() -> Any:
+    """The simulated provider's class, found through its entry point like any provider (its ``World`` holds
+    the simulated clusters)."""
+    return load_provider_class("sim")
+
+
+def open_config_store(config_file: Path) -> Store:
+    """The state store a FleetConfig names (relative SQLite paths are relative to the file)."""
+    config = load_config(config_file)
+    return Store(resolve_state_url(config_file, config.spec.state.url))
+
+
 def build_runtime(config_file: str | Path, clock: Clock | None = None, *, actor: str = "engine",
                   state_url: str | None = None, **engine_kw: Any) -> Runtime:
+    """A FleetConfig's providers, store and engine on ``clock`` (default: the wall clock). Bad policies or
+    provider settings stop here with file:line errors (InputError)."""
     config_file = Path(config_file)
     clock = clock or SystemClock()
     config = load_config(config_file)
@@ -67,11 +106,12 @@ def build_runtime(config_file: str | Path, clock: Clock | None = None, *, actor:
     load_policies(policies_path)  # validate now: bad policies stop start-up with file:line errors
     providers = build_providers(config_file, config, clock)
     store = Store(state_url or resolve_state_url(config_file, config.spec.state.url))
+
     def rt_policies() -> list[UpgradePolicy]:
         return load_policies(policies_path)
 
-    engine = Engine(store, providers, rt_policies, clock, reconcile_interval=config.spec.reconcile_interval,
-                    actor=actor, **engine_kw)
+    engine = build_engine(store, providers, rt_policies, clock, reconcile_interval=config.spec.reconcile_interval,
+                          actor=actor, **engine_kw)
     return Runtime(config_file, config, store, providers, engine, policies_path)
 
 
@@ -87,9 +127,6 @@ class LiveFleet:
 
 
 def observe_live(config_file: str | Path, now: datetime) -> LiveFleet:
-    from fleet.clock import FakeClock
-    from fleet.execution.observe import Observer
-    from fleet.planning.planner import compute_plan
     config_file = Path(config_file)
     config = load_config(config_file)
     policies = load_policies(resolve_path(config_file, config.spec.policies))

@@ -1,4 +1,5 @@
-"""`fleet apply` in the foreground: reconcile until every run is finished, showing progress and events."""
+"""`fleet apply` in the foreground: reconcile until every run is finished, showing progress and events
+(a rich progress bar per run; moved here from fleet.execution: presentation lives in the CLI)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from fleet.clock import iso
-from fleet.execution.runtime import Runtime
+from fleet.runtime import Runtime
 
 FINAL = ("done", "failed", "blocked")
 SHOWN_EVENTS = ("run-started", "step-dispatched", "step-succeeded", "step-failed", "step-retry", "cluster-upgraded",

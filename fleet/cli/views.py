@@ -1,0 +1,47 @@
+"""Rich tables of the run commands: ``fleet status`` (runs, and the clusters of active runs) and
+``fleet history`` (one cluster's audit log). Their JSON forms come from the same data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from fleet.clock import iso
+from fleet.execution.status import status_dict
+from fleet.render import STATUS_STYLE
+from fleet.state.store import Store
+
+
+def status_tables(store: Store) -> list[Table]:
+    d = status_dict(store)
+    runs = Table(title="runs" + ("  [PAUSED: no new steps start]" if d["paused"] else ""))
+    for col in ("run", "policy", "status", "failures", "clusters", "created"):
+        runs.add_column(col)
+    for r in d["runs"]:
+        counts: dict[str, int] = {}
+        for c in r["clusters"]:
+            counts[c["status"]] = counts.get(c["status"], 0) + 1
+        runs.add_row(r["id"], r["policy"], Text(r["status"], style="red" if r["status"] == "halted" else ""),
+                     str(r["failures"]), ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())), r["createdAt"])
+    members = Table(title="clusters in active runs")
+    for col in ("cluster", "run", "wave", "status", "message"):
+        members.add_column(col, overflow="fold")
+    for r in d["runs"]:
+        if r["status"] not in ("running", "halted"):
+            continue
+        for c in r["clusters"]:
+            members.add_row(c["cluster"], r["id"], c["wave"], Text(c["status"], style=STATUS_STYLE.get(c["status"], "")),
+                            c["message"])
+    return [runs, members]
+
+
+def history_table(cluster: str, events: list[dict[str, Any]]) -> Table:
+    t = Table(title=f"history of {cluster}")
+    for col in ("at", "kind", "actor", "run", "step", "operation", "message"):
+        t.add_column(col, overflow="fold")
+    for e in events:
+        t.add_row(iso(e["at"]), e["kind"], e["actor"], e["run_id"] or "", e["step_key"] or "",
+                  e["operation_id"] or "", e["message"])
+    return t
