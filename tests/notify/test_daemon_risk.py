@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from fleet.clock import FakeClock
 from fleet.daemon.service import Daemon
-from fleet.runtime import build_runtime
 from fleet.notify.risk import RISK_LIST_KEY
+from fleet.runtime import build_runtime
 from tests.notify.conftest import SECRET, START, wait_cursor, write_fleet_with_hook
 from tests.notify.receiver import Receiver, verify
 
