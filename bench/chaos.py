@@ -45,9 +45,9 @@ from fleet.clock import ScaledClock, SystemClock
 from fleet.planning.windows import Schedule
 from fleet.policy.models import UpgradePolicy
 from fleet.state.store import Store
-from providers.capi.controllers import Timings
-from providers.capi.emulator import CapiEmulator
-from providers.gke.emulator import GkeEmulator
+from providers.capi.emulator.controllers import Timings
+from providers.capi.emulator.server import CapiEmulator
+from providers.gke.emulator.server import GkeEmulator
 
 FLEET = shutil.which("fleet") or "fleet"
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -97,7 +97,7 @@ class DemoClouds:
 
     # ---- one starter per cloud ---------------------------------------------------------------------------
     def _start_eks(self) -> None:
-        from providers.eks.emulator import EksEmulator
+        from providers.eks.emulator.server import EksEmulator
         emu = EksEmulator(self.clock, cp_update_seconds=900, node_update_seconds=600)
         emu.start()
         self.emulators["eks"] = emu
@@ -107,7 +107,7 @@ class DemoClouds:
                                 "pollIntervalSeconds": 60}
 
     def _start_gke(self) -> None:
-        from providers.gke.emulator import GkeEmulator
+        from providers.gke.emulator.server import GkeEmulator
         emu = GkeEmulator(self.clock, master_seconds=900, node_seconds=240)
         emu.start()
         self.emulators["gke"] = emu
@@ -117,7 +117,7 @@ class DemoClouds:
     def _start_aks(self) -> None:
         from datetime import timedelta
 
-        from providers.aks.emulator import AksEmulator
+        from providers.aks.emulator.server import AksEmulator
         emu = AksEmulator(self.clock, control_plane_duration=timedelta(minutes=15),
                           node_batch_duration=timedelta(minutes=5))
         emu.start()
@@ -126,7 +126,7 @@ class DemoClouds:
                                 "pollIntervalSeconds": 60}
 
     def _start_oke(self) -> None:
-        from providers.oke.emulator import DEFAULT_COMPARTMENT, OkeEmulator
+        from providers.oke.emulator.server import DEFAULT_COMPARTMENT, OkeEmulator
         emu = OkeEmulator(self.clock, default_region=OKE_REGIONS[0])
         emu.start()
         self.emulators["oke"] = emu
@@ -143,7 +143,7 @@ class DemoClouds:
     def _start_capi(self) -> None:
         import yaml
 
-        from providers.capi.emulator import CapiEmulator
+        from providers.capi.emulator.server import CapiEmulator
         emu = CapiEmulator(self.clock, capi_version="v1beta2", token=CAPI_TOKEN)
         emu.start()
         self.emulators["capi"] = emu
@@ -162,7 +162,7 @@ class DemoClouds:
                                  "images": images, "requestTimeoutSeconds": 10, "pollIntervalSeconds": 60}
 
     def _start_kops(self) -> None:
-        from providers.kops.emulator import KopsEmulator
+        from providers.kops.emulator.server import KopsEmulator
         emu = KopsEmulator(self.clock, instance_seconds=240, validate_seconds=60)
         emu.start()
         self.emulators["kops"] = emu

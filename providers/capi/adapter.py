@@ -41,8 +41,8 @@ from fleet.provider import (
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
+from providers.capi.budget import compute_kcp_surge, compute_pool_knobs, compute_warnings
 from providers.capi.errors import translate
-from providers.capi.knobs import compute_kcp_surge, compute_pool_knobs, compute_warnings
 from providers.capi.objects import (
     CLUSTER_NAME_LABEL,
     CONTROL_PLANE_NAME_LABEL,
@@ -99,6 +99,7 @@ class CapiProvider:
     endpoint, controlPlaneMaxSurge, requestTimeoutSeconds, rolloutTimeoutSeconds, pollIntervalSeconds)."""
 
     type = "capi"
+    settings_model = CapiSettings   # the schema of this provider's settings (FleetConfig validates against it)
 
     def __init__(self, name: str = "capi", settings: Mapping[str, Any] | None = None, *, clock: Clock | None = None,
                  config_dir: str | None = None, **_: Any):
@@ -117,7 +118,7 @@ class CapiProvider:
         try:
             return fn(*args, _request_timeout=self._timeout, **kwargs)
         except Exception as exc:
-            err = translate(exc, self.name, what)
+            err = translate(exc, provider=self.name, operation=what)
             if err is None:
                 raise
             raise err from exc
@@ -147,7 +148,7 @@ class CapiProvider:
             KubeConfigLoader(config_dict=doc, active_context=m.settings.context,
                              config_base_path=str(path.parent)).load_and_set(cfg)
         except Exception as exc:
-            err = translate(exc, self.name, what)
+            err = translate(exc, provider=self.name, operation=what)
             if err is None:
                 raise
             raise err from exc
@@ -384,14 +385,14 @@ class CapiProvider:
                                                      _request_timeout=self._timeout)
         except ApiException as exc:
             if exc.status != 409:
-                err = translate(exc, self.name, f"{m.name}: create {ref.kind} {view.namespace}/{name}")
+                err = translate(exc, provider=self.name, operation=f"{m.name}: create {ref.kind} {view.namespace}/{name}")
                 raise (err or exc) from exc
             existing = self._get(m, ref.group, version, plural, view.namespace, name)
             if existing.get("spec") != new["spec"]:
                 raise PermanentProviderError(f"{ref.kind} {view.namespace}/{name} exists with a different spec",
                                              provider=self.name, code="409") from exc
         except Exception as exc:
-            err = translate(exc, self.name, f"{m.name}: create {ref.kind} {view.namespace}/{name}")
+            err = translate(exc, provider=self.name, operation=f"{m.name}: create {ref.kind} {view.namespace}/{name}")
             if err is None:
                 raise
             raise err from exc

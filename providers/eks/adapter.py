@@ -38,8 +38,8 @@ from fleet.provider import (
 )
 from fleet.versions import InvalidVersion, Version, parse_version
 from providers.eks.budget import compute_update_config, config_matches
-from providers.eks.errors import map_error
-from providers.eks.settings import Scope, parse_settings, split_location
+from providers.eks.errors import translate
+from providers.eks.settings import EksSettings, Scope, parse_settings, split_location
 
 log = logging.getLogger("providers.eks")
 
@@ -86,6 +86,7 @@ class EksProvider:
     ``connectTimeoutSeconds``, ``readTimeoutSeconds``, ``pollIntervalSeconds``, ``roleSessionSeconds``."""
 
     type = TYPE
+    settings_model = EksSettings   # the schema of this provider's settings (FleetConfig validates against it)
 
     def __init__(self, name: str = "eks", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, config_dir: str | None = None, **_: Any):
@@ -155,11 +156,11 @@ class EksProvider:
         return self._clients[key]
 
     def _call(self, action: str, fn: Callable[[], Any]) -> Any:
-        """Every SDK call goes through here: SDK exceptions become fleet errors (errors.map_error)."""
+        """Every SDK call goes through here: SDK exceptions become fleet errors (errors.translate)."""
         try:
             return fn()
         except Exception as exc:  # translated at the boundary, re-raised typed
-            raise map_error(exc, provider=self.name, action=action) from exc
+            raise translate(exc, provider=self.name, operation=action) from exc
 
     def _eks(self, scope: Scope, region: str, action: str, **kwargs: Any) -> Any:
         client = self._client(scope, "eks", region)

@@ -14,7 +14,7 @@ Control-plane step: ``UpdateMaster(masterVersion)``. Node-pool step: ``UpdateNod
 imageType, upgradeSettings)`` with the budget from providers.gke.budget. Both return a GKE Operation that is
 polled with ``GetOperation``. ``start`` is idempotent: the cluster's current versions, the running operations
 (``ListOperations``) and their target versions (``FetchClusterUpgradeInfo``/``FetchNodePoolUpgradeInfo``)
-are read before anything is issued. SDK exceptions are translated in providers.gke.errors.map_sdk_error.
+are read before anything is issued. SDK exceptions are translated in providers.gke.errors.translate.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from fleet.clock import Clock, SystemClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
@@ -45,7 +45,8 @@ from fleet.provider import (
 from fleet.versions import InvalidVersion, parse_version
 from providers.gke.budget import check_step as compute_warnings
 from providers.gke.budget import compute_upgrade_settings
-from providers.gke.errors import map_sdk_error
+from providers.gke.errors import translate
+from providers.gke.settings import GkeSettings
 
 log = logging.getLogger("providers.gke")
 T = TypeVar("T")
@@ -53,18 +54,6 @@ _TARGET_RE = re.compile(r"/(?:locations|zones)/(?P<loc>[^/]+)/clusters/(?P<clust
                         r"(?:/nodePools/(?P<pool>[^/]+))?$")
 _UNHEALTHY_CLUSTER = {"ERROR", "DEGRADED"}
 _UNHEALTHY_POOL = {"ERROR", "RUNNING_WITH_ERROR"}
-
-
-class GkeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    projects: list[str] = Field(min_length=1)
-    locations: list[str] = Field(default_factory=lambda: ["-"], min_length=1)
-    endpoint: str | None = None
-    credentials: Literal["default", "anonymous"] = "default"
-    credentials_file: str | None = Field(default=None, alias="credentialsFile")
-    timeout_seconds: float = Field(default=30.0, gt=0, alias="timeoutSeconds")
-    poll_interval_seconds: float = Field(default=30.0, gt=0, alias="pollIntervalSeconds")
 
 
 @dataclass(frozen=True)
@@ -108,6 +97,7 @@ def _ascending(versions: list[str]) -> tuple[str, ...]:
 
 class GkeProvider:
     type = "gke"
+    settings_model = GkeSettings   # the schema of this provider's settings (FleetConfig validates against it)
 
     def __init__(self, name: str = "gke", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, config_dir: str | None = None, **_: Any):
@@ -151,7 +141,7 @@ class GkeProvider:
         try:
             return fn(self._client(), {"retry": None, "timeout": self.settings.timeout_seconds})
         except Exception as exc:
-            mapped = map_sdk_error(exc, provider=self.name, what=what)
+            mapped = translate(exc, provider=self.name, operation=what)
             if mapped is None:
                 raise
             raise mapped from exc

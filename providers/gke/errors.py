@@ -70,18 +70,18 @@ def retry_after_of(exc: Any) -> float | None:
     return None
 
 
-def map_sdk_error(exc: BaseException, *, provider: str, what: str) -> ProviderError | None:
-    """Translate an SDK exception raised while doing ``what``; None when ``exc`` is not an SDK error."""
+def translate(exc: BaseException, *, provider: str, operation: str) -> ProviderError | None:
+    """Translate an SDK exception raised while doing ``operation``; None when ``exc`` is not an SDK error."""
     gexc = import_optional("google.api_core.exceptions", "gke")
     auth = import_optional("google.auth.exceptions", "gke")
     rexc = import_optional("requests.exceptions", "gke")
 
     def temporary(code: str, default: float | None = None) -> TemporaryProviderError:
-        return TemporaryProviderError(f"GKE {what}: {exc}", provider=provider, code=code,
+        return TemporaryProviderError(f"GKE {operation}: {exc}", provider=provider, code=code,
                                       retry_after=retry_after_of(exc) or default)
 
     def permanent(code: str) -> PermanentProviderError:
-        return PermanentProviderError(f"GKE {what}: {exc}", provider=provider, code=code)
+        return PermanentProviderError(f"GKE {operation}: {exc}", provider=provider, code=code)
 
     if isinstance(exc, gexc.RetryError):
         return temporary("retry-exhausted")

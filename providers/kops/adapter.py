@@ -48,8 +48,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from fleet.clock import Clock, SystemClock, iso
 from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
 from fleet.provider import (
@@ -64,59 +62,15 @@ from fleet.provider import (
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
-from providers.kops.budgets import translate_step
+from providers.kops.budget import translate_step
 from providers.kops.errors import KopsCommandError, kops_message, translate
+from providers.kops.settings import CLUSTER_NAME_RE, KopsSettings, parse_settings
 from providers.kops.state_store import KopsCluster, StateStore, StateStoreReader, channel_versions
 
 log = logging.getLogger("providers.kops")
 
-CLUSTER_NAME_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$")
 IG_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
 VERSION_RE = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
-ROLL_POLL_AFTER = 30.0
-
-
-class KopsSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    stateStore: str | list[str]
-    clusters: list[str] | None = None
-    kopsBinary: str = "kops"
-    env: dict[str, str] = Field(default_factory=dict)
-    endpoint: str | None = None
-    region: str | None = None
-    channel: str | None = None
-    commandTimeout: float = Field(120.0, gt=0)
-    requestTimeout: float = Field(10.0, gt=0)
-    pollInterval: float = Field(ROLL_POLL_AFTER, gt=0)
-    logDir: str | None = None
-    exportClock: bool = False
-
-    @field_validator("stateStore")
-    @classmethod
-    def _stores(cls, v: str | list[str]) -> str | list[str]:
-        for url in [v] if isinstance(v, str) else v:
-            StateStore.parse(url)
-        if isinstance(v, list) and not v:
-            raise ValueError("at least one state store is required")
-        return v
-
-    @field_validator("clusters")
-    @classmethod
-    def _names(cls, v: list[str] | None) -> list[str] | None:
-        for name in v or []:
-            if not CLUSTER_NAME_RE.match(name):
-                raise ValueError(f"{name!r} is not a kops cluster name (a lower-case DNS name)")
-        return v
-
-
-def parse_settings(settings: Mapping[str, Any] | None) -> KopsSettings:
-    try:
-        return KopsSettings.model_validate(dict(settings or {}))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<settings>'}: {e['msg']}"
-                             for e in exc.errors())
-        raise ValueError(f"invalid kops provider settings: {problems}") from None
 
 
 @dataclass
@@ -128,6 +82,7 @@ class _Run:
 
 class KopsProvider:
     type = "kops"
+    settings_model = KopsSettings   # the schema of this provider's settings (FleetConfig validates against it)
 
     def __init__(self, name: str = "kops", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, config_dir: str | None = None, **_: Any):
@@ -161,7 +116,7 @@ class KopsProvider:
         except (TemporaryProviderError, PermanentProviderError):
             raise
         except Exception as exc:  # every foreign error is translated in one place: providers.kops.errors
-            raise translate(exc, provider=self.name, what=what) from exc
+            raise translate(exc, provider=self.name, operation=what) from exc
 
     def _env(self, store: StateStore) -> dict[str, str]:
         s = self.settings

@@ -18,14 +18,10 @@ from fleet.provider import (
     VersionOffers,
 )
 from fleet.versions import parse_version
+from providers.sim.settings import SimFaults, SimSettings, parse_settings
 from providers.sim.world import Faults, SimOperation, SimWorld
 
 _WORLDS: dict[str, SimWorld] = {}
-
-
-def _duration(value: Any, default: timedelta) -> timedelta:
-    from fleet.policy.types import parse_duration
-    return default if value is None else parse_duration(value)
 
 
 class SimProvider:
@@ -35,6 +31,7 @@ class SimProvider:
     ``failSteps``: ["cluster-id|step-key"])."""
 
     type = "sim"
+    settings_model = SimSettings
     World = SimWorld          # forecasts build a world through the class found by entry point
 
     def __init__(self, name: str = "sim", settings: Mapping[str, Any] | None = None, *,
@@ -50,23 +47,20 @@ class SimProvider:
             world = self._world_from_settings(settings, config_dir)
         self.world = world
 
-    def _world_from_settings(self, settings: dict[str, Any], config_dir: str | None) -> SimWorld:
+    def _world_from_settings(self, raw: dict[str, Any], config_dir: str | None) -> SimWorld:
         from pathlib import Path
-        allowed = {"inventory", "stateFile", "controlPlaneDuration", "nodePoolDuration", "faults"}
-        unknown = set(settings) - allowed
-        if unknown:
-            raise ValueError(f"unknown sim settings: {', '.join(sorted(unknown))} (known: {', '.join(sorted(allowed))})")
+        settings = parse_settings(raw)
         base = Path(config_dir) if config_dir else Path.cwd()
-        f = settings.get("faults") or {}
-        faults = Faults(api_error_rate=float(f.get("apiErrorRate", 0.0)),
-                        step_failure_rate=float(f.get("stepFailureRate", 0.0)),
-                        fail_steps=set(f.get("failSteps", [])), seed=int(f.get("seed", 0)))
-        state_file = settings.get("stateFile")
+        f = settings.faults or SimFaults()
+        faults = Faults(api_error_rate=f.apiErrorRate, step_failure_rate=f.stepFailureRate,
+                        fail_steps=set(f.failSteps), seed=f.seed)
+        state_file = settings.stateFile
+        cp, pool = settings.controlPlaneDuration, settings.nodePoolDuration
         world = SimWorld(self.clock,
-                         cp_duration=_duration(settings.get("controlPlaneDuration"), timedelta(minutes=20)),
-                         pool_duration=_duration(settings.get("nodePoolDuration"), timedelta(minutes=10)),
+                         cp_duration=timedelta(minutes=20) if cp is None else cp,
+                         pool_duration=timedelta(minutes=10) if pool is None else pool,
                          faults=faults, state_file=(base / state_file) if state_file else None)
-        inv = settings.get("inventory")
+        inv = settings.inventory
         if inv:
             from fleet.policy.loader import inventory_clusters, load_inventory
             clusters, offers = inventory_clusters(load_inventory(base / inv))

@@ -1,4 +1,4 @@
-"""Contract-suite harness for AKS: the ARM emulator (providers/aks/emulator.py) on 127.0.0.1 + AksProvider."""
+"""Contract-suite harness for AKS: the ARM emulator (providers/aks/emulator/server.py) on 127.0.0.1 + AksProvider."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fleet.clock import FakeClock
 from providers.aks.adapter import AksProvider
-from providers.aks.emulator import AksEmulator
+from providers.aks.emulator.server import AksEmulator
 
 SUBSCRIPTION = "11111111-2222-3333-4444-555555555555"
 RESOURCE_GROUP = "rg-fleet"

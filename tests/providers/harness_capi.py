@@ -12,7 +12,7 @@ import yaml
 
 from fleet.clock import FakeClock
 from providers.capi.adapter import CapiProvider
-from providers.capi.emulator import CapiEmulator
+from providers.capi.emulator.server import CapiEmulator
 
 TOKEN = "capi-harness-token"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from fleet.clock import FakeClock
 from fleet.versions import parse_version
 from providers.eks.adapter import EksProvider
-from providers.eks.emulator import EksEmulator, NodegroupSpec
+from providers.eks.emulator.server import EksEmulator, NodegroupSpec
 
 REGION = "us-east-1"
 PROFILE = "fleet-test"

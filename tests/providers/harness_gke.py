@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fleet.clock import FakeClock
 from providers.gke.adapter import GkeProvider
-from providers.gke.emulator import GkeEmulator
+from providers.gke.emulator.server import GkeEmulator
 
 PROJECT = "fleet-test"
 LOCATION = "europe-west1"

@@ -11,7 +11,7 @@ from typing import Any
 
 from fleet.clock import FakeClock
 from providers.kops.adapter import KopsProvider
-from providers.kops.emulator import KopsEmulator
+from providers.kops.emulator.server import KopsEmulator
 
 CONTROL_PLANE_IG = "control-plane-us-east-1a"
 

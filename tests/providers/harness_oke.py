@@ -8,7 +8,7 @@ from typing import Any
 
 from fleet.clock import FakeClock
 from providers.oke.adapter import OkeProvider
-from providers.oke.emulator import DEFAULT_COMPARTMENT, DEFAULT_REGION, OkeEmulator
+from providers.oke.emulator.server import DEFAULT_COMPARTMENT, DEFAULT_REGION, OkeEmulator
 
 
 @lru_cache(maxsize=1)

@@ -6,7 +6,7 @@
 - starts a recording, fault-injecting proxy in front of it (providers.emulator_base.EmulatorServer): ``.url``
   is what the *adapter's* boto3 client uses, so ``inject('throttle'|'server-error'|'forbidden'|'not-found'|
   'timeout')`` fails the adapter's next S3 request with S3's XML error shape;
-- ``write_launcher(dir)`` writes a tiny ``kops`` script running providers.kops.emulator_cli; ``kops_env()`` is
+- ``write_launcher(dir)`` writes a tiny ``kops`` script running providers.kops.emulator.cli; ``kops_env()`` is
   the environment for it (KOPS_STATE_STORE, S3_ENDPOINT/AWS_ENDPOINT_URL_S3 pointing at moto directly, fake
   credentials, PATH with the launcher first). kops invocations never go through the proxy, so an injected
   proxy fault always lands on the adapter;
@@ -35,8 +35,8 @@ from typing import Any, Self
 
 from fleet.clock import Clock, SystemClock
 from providers.emulator_base import EmulatorServer, Request
-from providers.kops.emulator_cli import main
-from providers.kops.emulator_state import API_VERSION, Layout, S3Mini, Store, dump_yaml, iso, new_instance
+from providers.kops.emulator.cli import main
+from providers.kops.emulator.state import API_VERSION, Layout, S3Mini, Store, dump_yaml, iso, new_instance
 
 _HOP = {"content-length", "connection", "transfer-encoding", "expect", "keep-alive"}
 _S3_FAULTS = {"throttle": ("SlowDown", "Please reduce your request rate."),
@@ -167,7 +167,7 @@ class KopsEmulator:
     def write_launcher(directory: str | Path) -> str:
         """Write an executable ``kops`` into ``directory`` that runs this emulator; returns its path."""
         path = Path(directory) / "kops"
-        path.write_text(f"#!{sys.executable}\nimport sys\nfrom providers.kops.emulator_cli import main\n"
+        path.write_text(f"#!{sys.executable}\nimport sys\nfrom providers.kops.emulator.cli import main\n"
                         f"sys.exit(main())\n")
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         return str(path)

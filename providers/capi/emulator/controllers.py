@@ -23,13 +23,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from fleet.clock import Clock
-from providers.capi.schema import ResourceType
-from providers.capi.store import ObjectStore, StatusError, clone
+from providers.capi.emulator.schema import ResourceType
+from providers.capi.emulator.store import ObjectStore, StatusError, clone
 
 LABEL_CLUSTER = "cluster.x-k8s.io/cluster-name"
 LABEL_CP = "cluster.x-k8s.io/control-plane"
@@ -135,8 +136,10 @@ class Controllers:
     """The CAPI controllers of one emulated management cluster (``capi_version``: v1beta1 or v1beta2)."""
 
     def __init__(self, store: ObjectStore, types: dict[str, ResourceType], clock: Clock, capi_version: str,
-                 timings: Timings | None = None):
+                 timings: Timings | None = None, render: Callable[[Controllers], None] | None = None):
         self.store, self.types, self.clock, self.v = store, types, clock, capi_version
+        self.render = render     # writes the simulated state back as API objects (render.Renderer, given by
+                                 # the emulator so that rendering and controllers do not import each other)
         self.timings = timings or Timings()
         self.t = clock.now()
         self.machines: dict[tuple[str, str], SimMachine] = {}
@@ -529,5 +532,5 @@ class Controllers:
 
     # ---- rendering -----------------------------------------------------------------------------------------
     def _render(self) -> None:
-        from providers.capi.render import Renderer
-        Renderer(self).render_all()
+        if self.render is not None:
+            self.render(self)

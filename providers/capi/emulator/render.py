@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from fleet.clock import iso
-from providers.capi.controllers import (
+from providers.capi.emulator.controllers import (
     LABEL_CLUSTER,
     LABEL_CP,
     LABEL_CP_NAME,
@@ -22,10 +22,10 @@ from providers.capi.controllers import (
     SimMachineSet,
     version_key,
 )
-from providers.capi.schema import ResourceType
+from providers.capi.emulator.schema import ResourceType
 
 if TYPE_CHECKING:
-    from providers.capi.controllers import Controllers
+    from providers.capi.emulator.controllers import Controllers
 
 Obj = dict[str, Any]
 CAPI = "cluster.x-k8s.io"

@@ -7,10 +7,11 @@ import json
 import sys
 import time
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from providers.kops.emulator_flags import KopsError, klog, render_table
-from providers.kops.emulator_state import (
+from providers.kops.emulator.context import Ctx
+from providers.kops.emulator.flags import KopsError, klog, render_table
+from providers.kops.emulator.state import (
     RollOptions,
     S3Error,
     Timing,
@@ -21,9 +22,6 @@ from providers.kops.emulator_state import (
     plan_roll,
     roll_order,
 )
-
-if TYPE_CHECKING:
-    from providers.kops.emulator_cli import Ctx
 
 
 def select_groups(igs: dict[str, dict[str, Any]], names: list[str], roles: list[str],

@@ -36,7 +36,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs
 
 from fleet.clock import Clock, SystemClock
-from providers.eks.moto_ext import MotoBackend
+from providers.eks.emulator.moto_ext import MotoBackend
 from providers.emulator_base import EmulatorServer, Request
 
 DEFAULT_ACCOUNT = "123456789012"

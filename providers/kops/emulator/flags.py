@@ -10,7 +10,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from providers.kops.emulator_state import dump_yaml, parse_go_duration
+from providers.kops.emulator.state import dump_yaml, parse_go_duration
 
 
 class KopsError(Exception):

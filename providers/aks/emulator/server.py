@@ -32,7 +32,7 @@ from azure.mgmt.containerservice import models as m
 
 from fleet.clock import Clock, SystemClock, iso
 from fleet.versions import parse_version
-from providers.aks.emulator_state import (
+from providers.aks.emulator.state import (
     RP,
     ArmError,
     EmuCluster,

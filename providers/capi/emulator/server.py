@@ -11,7 +11,7 @@ Served: Cluster, KubeadmControlPlane, MachineDeployment, MachineSet, Machine in 
 (``capi_version``, v1beta1 like CAPI <= 1.10 or v1beta2 like CAPI >= 1.11 — no conversion between them),
 OCIMachineTemplate and DevMachineTemplate (``infra_version``), and coordination.k8s.io/v1 Leases.
 
-Objects are validated against the real CRD schemas (providers/capi/crds, see schema.py) and against the
+Objects are validated against the real CRD schemas (providers/capi/emulator/crds, see schema.py) and against the
 checks of the CAPI webhooks that matter here (KCP maxSurge 0|1, no minor skipped, odd replicas; versions
 defaulted to a leading ``v``; infrastructure templates immutable). Errors carry the apiserver's Status
 shape (422 reason Invalid with details.causes, 409 Conflict / AlreadyExists, 404 NotFound).
@@ -43,10 +43,18 @@ from pathlib import Path
 from typing import Any
 
 from fleet.clock import Clock, SystemClock
-from providers.capi import seed as seeding
-from providers.capi.controllers import LABEL_CLUSTER, Budget, Controllers, SimMachine, Timings, version_key
-from providers.capi.schema import CRD_DIR, LEASE_TYPE, Cause, ResourceType, load_crds, resource_types
-from providers.capi.store import ObjectStore, StatusError
+from providers.capi.emulator import seed as seeding
+from providers.capi.emulator.controllers import (
+    LABEL_CLUSTER,
+    Budget,
+    Controllers,
+    SimMachine,
+    Timings,
+    version_key,
+)
+from providers.capi.emulator.render import Renderer
+from providers.capi.emulator.schema import CRD_DIR, LEASE_TYPE, Cause, ResourceType, load_crds, resource_types
+from providers.capi.emulator.store import ObjectStore, StatusError
 from providers.emulator_base import EmulatorServer, Request, ServedEmulator
 
 CAPI_GROUP = "cluster.x-k8s.io"
@@ -113,7 +121,8 @@ class CapiEmulator(ServedEmulator):
         self.types = {rt.kind: rt for rt in self.resource_types}
         self._by_path = {(rt.group, rt.version, rt.plural): rt for rt in self.resource_types}
         self.store = ObjectStore(self.clock, admission=self._admit)
-        self.ctrl = Controllers(self.store, self.types, self.clock, capi_version, timings)
+        self.ctrl = Controllers(self.store, self.types, self.clock, capi_version, timings,
+                                render=lambda ctrl: Renderer(ctrl).render_all())
         self.upgrade_log: list[UpgradeRequest] = []
         routes: list[tuple[str, str, Any]] = [
             ("GET", r"/version/?", self._h(self._version)),

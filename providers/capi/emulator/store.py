@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fleet.clock import Clock, iso
-from providers.capi.schema import Cause, ResourceType, validate_object
+from providers.capi.emulator.schema import Cause, ResourceType, validate_object
 
 Obj = dict[str, Any]
 # admission hooks: (rt, old or None, new) -> causes; they may also default fields of ``new`` in place

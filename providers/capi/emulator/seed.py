@@ -4,12 +4,27 @@ infrastructure machine templates (validated like any other write), and ready Mac
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from providers.capi.controllers import LABEL_CLUSTER, LABEL_MD, LABEL_TOPO_MD, SimMachineSet
+from providers.capi.emulator.controllers import (
+    LABEL_CLUSTER,
+    LABEL_MD,
+    LABEL_TOPO_MD,
+    Controllers,
+    SimMachineSet,
+)
+from providers.capi.emulator.schema import ResourceType
+from providers.capi.emulator.store import ObjectStore
 
-if TYPE_CHECKING:
-    from providers.capi.emulator import CapiEmulator
+
+class SeedTarget(Protocol):
+    """What seeding needs of an emulated management cluster (server.CapiEmulator)."""
+
+    capi_version: str
+    infra_version: str
+    types: dict[str, ResourceType]
+    store: ObjectStore
+    ctrl: Controllers
 
 CAPI = "cluster.x-k8s.io"
 CP = "controlplane.cluster.x-k8s.io"
@@ -33,13 +48,13 @@ def template_spec(kind: str, image: str) -> dict[str, Any]:
     raise ValueError(f"no seed template for {kind}")
 
 
-def _ref(emu: CapiEmulator, group: str, version: str, kind: str, name: str, ns: str) -> dict[str, Any]:
+def _ref(emu: SeedTarget, group: str, version: str, kind: str, name: str, ns: str) -> dict[str, Any]:
     if emu.capi_version == "v1beta1":
         return {"apiVersion": f"{group}/{version}", "kind": kind, "name": name, "namespace": ns}
     return {"apiGroup": group, "kind": kind, "name": name}
 
 
-def add_cluster(emu: CapiEmulator, name: str, version: str = "v1.29.2", *, namespace: str = "default",
+def add_cluster(emu: SeedTarget, name: str, version: str = "v1.29.2", *, namespace: str = "default",
                 cp_replicas: int = 3, pools: dict[str, int | tuple[str, int]] | None = None,
                 infra_kind: str = "OCIMachineTemplate", image: str | None = None, topology: bool = False,
                 cluster_class: str = "quick-start", labels: dict[str, str] | None = None,
