@@ -11,16 +11,27 @@ from pydantic.alias_generators import to_camel
 
 
 class AksSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True)
+    """An `aks` provider: AKS clusters of Azure subscriptions, through ARM."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True,
+                              use_attribute_docstrings=True)
 
     subscriptions: list[str] = Field(min_length=1)
+    """Subscription ids to discover clusters in."""
     resource_groups: list[str] | None = None
+    """Only these resource groups (in every subscription); default: the whole subscription."""
     endpoint: str | None = None
+    """ARM base URL override (sovereign clouds, emulators); over plain http:// no real token is sent."""
     cloud: Literal["AZURE_PUBLIC_CLOUD", "AZURE_CHINA_CLOUD", "AZURE_US_GOVERNMENT"] | None = None
+    """The Azure cloud (ARM endpoint and token scope)."""
     api_version: str | None = None
+    """Pin the ARM api-version (default: the SDK's)."""
     include_preview: bool = False
+    """Offer preview Kubernetes versions."""
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    """Connect/read timeout per request, in seconds."""
     poll_interval_seconds: float = Field(default=30.0, gt=0)
+    """Suggested delay between polls when ARM sends no Retry-After, in seconds."""
 
     @field_validator("endpoint")
     @classmethod

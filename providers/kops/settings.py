@@ -15,20 +15,34 @@ ROLL_POLL_AFTER = 30.0
 
 
 class KopsSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A `kops` provider: kops clusters of S3 state stores, upgraded with the kops CLI."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
 
     stateStore: str | list[str]
+    """`s3://bucket[/prefix]`, or a list of them (each is a discovery scope)."""
     clusters: list[str] | None = None
+    """Cluster names to manage (default: every cluster in the state store(s))."""
     kopsBinary: str = "kops"
+    """The kops executable, looked up on the PATH of `env`."""
     env: dict[str, str] = Field(default_factory=dict)
+    """Extra environment for kops (credentials, AWS_PROFILE, PATH, KOPS_FEATURE_FLAGS, ...); its AWS_* settings are also used for the adapter's own S3 reads."""
     endpoint: str | None = None
+    """S3 endpoint override (also given to kops as S3_ENDPOINT unless `env` sets it)."""
     region: str | None = None
+    """AWS region for S3 reads (default: AWS_REGION from `env`, else us-east-1)."""
     channel: str | None = None
+    """Channel location for version offers (default: the cluster's spec.channel, else `stable`)."""
     commandTimeout: float = Field(120.0, gt=0)
+    """Seconds a synchronous kops command may take."""
     requestTimeout: float = Field(10.0, gt=0)
+    """Seconds for one S3 or channel request."""
     pollInterval: float = Field(ROLL_POLL_AFTER, gt=0)
+    """Seconds between polls of a running rolling update, suggested to the engine."""
     logDir: str | None = None
+    """Where background `kops rolling-update` output and roll records go (default <config folder>/.kops-rolls)."""
     exportClock: bool = False
+    """Give kops the adapter's clock as FLEET_EMULATOR_NOW (the kops emulator under virtual time; real kops ignores it)."""
 
     @field_validator("stateStore")
     @classmethod

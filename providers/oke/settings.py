@@ -8,33 +8,50 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 
-class _Auth(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class OkeAuth(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
     tenancy: str
+    """Tenancy OCID."""
     user: str
+    """User OCID."""
     fingerprint: str
+    """Fingerprint of the API signing key."""
     private_key: SecretStr | None = Field(None, alias="privateKey")
+    """The PEM private key itself (give this or `privateKeyFile`)."""
     private_key_file: str | None = Field(None, alias="privateKeyFile")
+    """Path of the PEM private key (give this or `privateKey`)."""
     passphrase: SecretStr | None = None
+    """Passphrase of the private key, if any."""
     region: str | None = None
+    """The signer's region, used when `regions` is empty."""
 
     @model_validator(mode="after")
-    def _one_key(self) -> _Auth:
+    def _one_key(self) -> OkeAuth:
         if (self.private_key is None) == (self.private_key_file is None):
             raise ValueError("set exactly one of privateKey or privateKeyFile")
         return self
 
 
 class OkeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """An `oke` provider: OKE clusters of OCI compartments."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
     compartments: list[str] = Field(min_length=1)
+    """Compartment OCIDs to discover clusters in."""
     regions: list[str] = Field(default_factory=list)
+    """Region names (default: the region of the OCI config or `auth`)."""
     endpoint: str | None = None
+    """Service endpoint override (sovereign realm, emulator); `{region}` is replaced by the region (required when several regions are set)."""
     config_file: str | None = Field(None, alias="configFile")
+    """The OCI CLI config file (default `~/.oci/config`)."""
     profile: str = "DEFAULT"
-    auth: _Auth | None = None
+    """The profile of the OCI config file."""
+    auth: OkeAuth | None = None
+    """An in-memory API-key signer instead of the config file."""
     timeout_seconds: float = Field(10.0, alias="timeoutSeconds", gt=0)
+    """HTTP read timeout, in seconds."""
     poll_interval_seconds: float = Field(30.0, alias="pollIntervalSeconds", gt=0)
+    """Suggested delay between polls of a work request, in seconds."""
 
     @model_validator(mode="after")
     def _endpoint(self) -> OkeSettings:

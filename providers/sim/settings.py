@@ -14,26 +14,27 @@ from fleet.policy.types import Duration
 class SimFaults(BaseModel):
     """Fault injection, drawn from a seeded RNG (deterministic runs)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid", frozen=True)
 
-    apiErrorRate: float = Field(0.0, ge=0, le=1, description="probability of a temporary API error per call")
-    stepFailureRate: float = Field(0.0, ge=0, le=1, description="probability that an operation ends FAILED")
-    failSteps: list[str] = Field(default_factory=list, description='steps that must fail: "cluster-id|step-key"')
-    seed: int = Field(0, description="seed of the fault RNG")
+    apiErrorRate: float = Field(0.0, ge=0, le=1, description="Probability of a temporary API error per call.")
+    stepFailureRate: float = Field(0.0, ge=0, le=1, description="Probability that an operation ends FAILED.")
+    failSteps: list[str] = Field(default_factory=list, description='Steps that must fail: "cluster-id|step-key".')
+    seed: int = Field(0, description="Seed of the fault RNG.")
 
 
 class SimSettings(BaseModel):
-    """The simulated cloud: an in-memory world in virtual time."""
+    """A `sim` provider: a simulated cloud, an in-memory world in virtual time (all settings optional)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid", frozen=True)
 
-    inventory: str | None = Field(None, description="an Inventory file to seed the world from (relative to the "
-                                                    "config file)")
-    stateFile: str | None = Field(None, description="persist the world as JSON so it survives restarts")
-    controlPlaneDuration: Duration | None = Field(None, description="virtual time per control-plane step "
-                                                                   "(default 20m)")
-    nodePoolDuration: Duration | None = Field(None, description="virtual time per node-pool step (default 10m)")
+    inventory: str | None = Field(None, description="An Inventory file to seed the world from (relative to the "
+                                                    "config file's folder).")
+    stateFile: str | None = Field(None, description="Persist the world as JSON so it survives restarts.")
+    controlPlaneDuration: Duration | None = Field(None, description="Virtual time per control-plane step "
+                                                                   "(default 20m).")
+    nodePoolDuration: Duration | None = Field(None, description="Virtual time per node-pool step (default 10m).")
     faults: SimFaults | None = None
+    """Fault injection (default: none)."""
 
 
 def parse_settings(settings: Mapping[str, Any] | None) -> SimSettings:
