@@ -21,7 +21,14 @@ from fleet.versions import parse_version
 from providers.sim.settings import SimFaults, SimSettings, parse_settings
 from providers.sim.world import Faults, SimOperation, SimWorld
 
-_WORLDS: dict[str, SimWorld] = {}
+
+def _one_shot_error(fault: str, provider: str) -> Exception:
+    """The error a queued one-shot fault (SimWorld.next_faults) stands for."""
+    if fault == "throttle":
+        return TemporaryProviderError("throttled", provider=provider, code="429", retry_after=7.0)
+    if fault == "forbidden":
+        return PermanentProviderError("forbidden", provider=provider, code="403")
+    return TemporaryProviderError("server error", provider=provider, code="500")
 
 
 class SimProvider:
@@ -76,6 +83,9 @@ class SimProvider:
     # ---- contract -------------------------------------------------------------------------------------
     def _call(self, method: str) -> None:
         w = self.world
+        fault = w.take_fault()
+        if fault is not None:
+            raise _one_shot_error(fault, self.name)
         w.calls[method] += 1
         if w.faults.latency_s:
             self.clock.sleep(w.faults.latency_s)

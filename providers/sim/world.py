@@ -92,6 +92,7 @@ class SimWorld:
         self.by_step: dict[tuple[str, str], list[SimOperation]] = {}  # (cluster id, step key) -> operations
         self.calls: Counter[str] = Counter()          # method -> count
         self.upgrade_log: list[tuple[str, str]] = []  # (cluster_id, step_key) for every operation created
+        self.next_faults: list[str] = []   # one-shot API faults for the next calls (emulator.kit.inject)
         self.lock = threading.RLock()
         self.state_file = Path(state_file) if state_file else None
         self._seq = 0
@@ -176,6 +177,10 @@ class SimWorld:
     def next_id(self) -> str:
         self._seq += 1
         return f"sim-op-{self._seq:06d}"
+
+    def take_fault(self) -> str | None:
+        """The one-shot fault queued for the next API call, if any (``throttle``, ``server-error``, ``forbidden``)."""
+        return self.next_faults.pop(0) if self.next_faults else None
 
     def maybe_api_error(self) -> bool:
         return self.faults.api_error_rate > 0 and self.rng.random() < self.faults.api_error_rate

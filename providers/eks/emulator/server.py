@@ -29,6 +29,7 @@ import math
 import re
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -221,14 +222,16 @@ class EksEmulator:
                     known.append(r)
             known.sort(key=_release_key)
 
-    def add_cluster(self, name: str, version: str, nodegroups: dict[str, NodegroupSpec | str] | None = None, *,
+    def add_cluster(self, name: str, version: str,
+                    nodegroups: Mapping[str, NodegroupSpec | str | Mapping[str, Any]] | None = None, *,
                     region: str = "us-east-1", account: str = DEFAULT_ACCOUNT, support_type: str = "EXTENDED",
                     tags: dict[str, str] | None = None) -> None:
         with self._lock:
             self._moto.create_cluster(account, region, name, version, tags=dict(tags or {}),
                                       support_type=support_type)
             for ng_name, spec in (nodegroups or {}).items():
-                spec = spec if isinstance(spec, NodegroupSpec) else NodegroupSpec(spec)
+                spec = (spec if isinstance(spec, NodegroupSpec) else NodegroupSpec(spec) if isinstance(spec, str)
+                        else NodegroupSpec(**spec))
                 minor = ".".join(spec.version.split(".")[:2])
                 release = spec.release_version or (spec.version if spec.version != minor else None)
                 if release is None and self.ami_releases.get(minor):
