@@ -382,7 +382,7 @@ class HttpConfig(Strict):
 # Event kinds a webhook may subscribe to (fleet.notify follows them in the events table).
 NotifyEvent = Literal["run-started", "wave-done", "cluster-upgraded", "cluster-failed", "run-halted", "run-done",
                      "cluster-at-risk"]
-NOTIFY_EVENTS: tuple[str, ...] = get_args(NotifyEvent)
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)
 
 
 class NotificationConfig(Strict):

@@ -160,18 +160,18 @@ class AksProvider:
         for sub in self.settings.subscriptions:
             client = self._client(sub)
             if self.settings.resource_groups:
-                found = []
+                found: list[Any] = []
                 for rg in self.settings.resource_groups:
                     try:
                         found += self._sdk(f"list managed clusters in {sub}/{rg}",
-                                           lambda c=client, rg=rg: list(c.managed_clusters.list_by_resource_group(rg)))
+                                           lambda: list(client.managed_clusters.list_by_resource_group(rg)))
                     except PermanentProviderError as err:
                         if not err.code.endswith("/ResourceGroupNotFound"):
                             raise
                         continue                # the group exists in another subscription (checked below)
                     unseen_groups.pop(rg.lower(), None)
             else:
-                found = self._sdk(f"list managed clusters in {sub}", lambda c=client: list(c.managed_clusters.list()))
+                found = self._sdk(f"list managed clusters in {sub}", lambda: list(client.managed_clusters.list()))
             for mc in found:
                 cluster = self.compute_cluster(mc)
                 if cluster.id in clusters:
@@ -246,7 +246,7 @@ class AksProvider:
         pools: dict[str, tuple[str, ...]] = {}
         for pool in names:
             ap = self._sdk(f"get upgrade profile of {cluster.id} pool {pool}",
-                           lambda pool=pool: client.agent_pools.get_upgrade_profile(ref.resource_group, ref.name, pool))
+                           lambda: client.agent_pools.get_upgrade_profile(ref.resource_group, ref.name, pool))
             own = self._versions(ap.properties.upgrades if ap.properties else [])
             pools[pool] = _merged(own, region, current.get(pool) or cluster.control_plane)
         return VersionOffers(control_plane, pools)

@@ -284,7 +284,8 @@ class CapiProvider:
         for name in self._mgmts:
             m = self._mgmt(name)
             cv, kv = self._served(m, CAPI), self._served(m, CP)
-            for ns in m.settings.namespaces or self.settings.namespaces or [None]:
+            scopes: list[str | None] = [*(m.settings.namespaces or self.settings.namespaces or [])] or [None]
+            for ns in scopes:
                 kcps = {(o["metadata"]["namespace"], o["metadata"]["name"]): KcpView(kv, o)
                         for o in self._list(m, CP, kv, "kubeadmcontrolplanes", ns)}
                 mds: dict[tuple[str, str], list[MdView]] = {}
@@ -347,6 +348,7 @@ class CapiProvider:
             raise PermanentProviderError(f"{MD} {view.name}: {to} is newer than the control plane "
                                          f"({kcp.current_version})", provider=self.name, code="400")
         ref = self._roll_template(m, view, to)                   # validated above: nothing half-made
+        out: KcpView | MdView
         if isinstance(view, KcpView):
             surge, _ = compute_kcp_surge(step, self.settings.control_plane_max_surge)
             patch = compute_kcp_patch(view, to, ref, surge)

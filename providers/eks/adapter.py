@@ -196,11 +196,13 @@ class EksProvider:
         """(amiType, minor) -> recommended AMI release, from SSM public parameters (10 names per call)."""
         names = {SSM_RELEASE_PATHS[t].format(v=m): (t, m) for t, m in sorted(wanted) if t in SSM_RELEASE_PATHS}
         found: dict[tuple[str, str], str] = {}
-        ssm = self._client(scope, "ssm", region) if names else None
+        if not names:
+            return found
+        ssm = self._client(scope, "ssm", region)
         todo = sorted(names)
         for i in range(0, len(todo), 10):
             chunk = todo[i:i + 10]
-            resp = self._call("GetParameters", lambda c=chunk: ssm.get_parameters(Names=c))
+            resp = self._call("GetParameters", lambda: ssm.get_parameters(Names=chunk))
             for p in resp.get("Parameters", []):
                 found[names[p["Name"]]] = p["Value"]
         return found
@@ -272,7 +274,7 @@ class EksProvider:
         scope, region = self._where(cluster)
         minors, _ = self._offered_minors(scope, region)
         ami_types = dict(cluster.extra.get("amiTypes") or {})
-        ngs = []
+        ngs: list[Mapping[str, Any]] = []
         for pool in cluster.node_pools:
             if pool.name in ami_types:
                 ngs.append({"nodegroupName": pool.name, "amiType": ami_types[pool.name],

@@ -75,7 +75,7 @@ def _classes(module: Any, names: tuple[str, ...]) -> tuple[type, ...]:
 
 def translate(exc: BaseException, *, provider: str = "eks", operation: str = "") -> ProviderError:
     """Translate one SDK exception. Callers ``raise translate(exc, ...) from exc``."""
-    from botocore import exceptions as bex
+    from botocore import exceptions as bex  # type: ignore[import-untyped]  # botocore ships no types
 
     where = f"{operation}: " if operation else ""
     if isinstance(exc, ProviderError):

@@ -153,7 +153,7 @@ class GkeProvider:
             for location in self.settings.locations:
                 parent = f"projects/{project}/locations/{location}"
                 resp = self._call(f"list clusters in {parent}",
-                                  lambda c, kw, parent=parent: c.list_clusters(parent=parent, **kw))
+                                  lambda c, kw: c.list_clusters(parent=parent, **kw))
                 if resp.missing_zones:
                     log.warning("GKE could not list clusters in zones %s of project %s",
                                 ", ".join(resp.missing_zones), project)

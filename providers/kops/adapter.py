@@ -93,7 +93,7 @@ class KopsProvider:
         urls = [s.stateStore] if isinstance(s.stateStore, str) else list(s.stateStore)
         self.stores = [StateStore.parse(u) for u in urls]
         boto3 = import_optional("boto3", "kops")
-        from botocore.config import Config
+        from botocore.config import Config  # type: ignore[import-untyped]  # botocore ships no types
         with self._boundary("configuring the S3 client"):      # e.g. an unknown AWS_PROFILE
             session = boto3.session.Session(
                 aws_access_key_id=s.env.get("AWS_ACCESS_KEY_ID"),

@@ -16,10 +16,10 @@ class SimFaults(BaseModel):
 
     model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid", frozen=True)
 
-    apiErrorRate: float = Field(0.0, ge=0, le=1, description="Probability of a temporary API error per call.")
-    stepFailureRate: float = Field(0.0, ge=0, le=1, description="Probability that an operation ends FAILED.")
+    apiErrorRate: float = Field(default=0.0, ge=0, le=1, description="Probability of a temporary API error per call.")
+    stepFailureRate: float = Field(default=0.0, ge=0, le=1, description="Probability that an operation ends FAILED.")
     failSteps: list[str] = Field(default_factory=list, description='Steps that must fail: "cluster-id|step-key".')
-    seed: int = Field(0, description="Seed of the fault RNG.")
+    seed: int = Field(default=0, description="Seed of the fault RNG.")
 
 
 class SimSettings(BaseModel):
@@ -27,12 +27,12 @@ class SimSettings(BaseModel):
 
     model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid", frozen=True)
 
-    inventory: str | None = Field(None, description="An Inventory file to seed the world from (relative to the "
+    inventory: str | None = Field(default=None, description="An Inventory file to seed the world from (relative to the "
                                                     "config file's folder).")
-    stateFile: str | None = Field(None, description="Persist the world as JSON so it survives restarts.")
-    controlPlaneDuration: Duration | None = Field(None, description="Virtual time per control-plane step "
+    stateFile: str | None = Field(default=None, description="Persist the world as JSON so it survives restarts.")
+    controlPlaneDuration: Duration | None = Field(default=None, description="Virtual time per control-plane step "
                                                                    "(default 20m).")
-    nodePoolDuration: Duration | None = Field(None, description="Virtual time per node-pool step (default 10m).")
+    nodePoolDuration: Duration | None = Field(default=None, description="Virtual time per node-pool step (default 10m).")
     faults: SimFaults | None = None
     """Fault injection (default: none)."""
 

@@ -90,8 +90,6 @@ class AksEmulator(ServedEmulator):
         ]
         self.server = EmulatorServer([(meth, rx, self._arm(h)) for meth, rx, h in routes],
                                      error_body=fault_body, port=port, retry_after=retry_after)
-        # headers and body go out in two writes; without TCP_NODELAY each response waits ~40 ms for a delayed ACK
-        self.server.httpd.RequestHandlerClass.disable_nagle_algorithm = True
 
     # ---- lifecycle and seeding -------------------------------------------------------------------------
     def add_cluster(self, name: str, version: str, pools: dict[str, str], available: list[str], *,
@@ -228,11 +226,11 @@ class AksEmulator(ServedEmulator):
             prof = self._pool_props(p, m.ManagedClusterAgentPoolProfile)
             prof.name = p.name
             profiles.append(prof)
-        mc = m.ManagedCluster(
+        mc = m.ManagedCluster(  # type: ignore[call-overload]  # SDK overloads omit read-only fields, which a server sets
             id=c.arm_id, name=c.name, type=f"{RP}/ManagedClusters", location=c.location, tags=dict(c.tags),
             e_tag=c.etag,
             sku=m.ManagedClusterSKU(name="Base", tier="Free"),
-            properties=m.ManagedClusterProperties(
+            properties=m.ManagedClusterProperties(  # type: ignore[call-overload]  # SDK overloads omit read-only fields, which a server sets
                 provisioning_state=c.state, power_state=m.PowerState(code="Running"), kubernetes_version=c.desired,
                 current_kubernetes_version=c.version, dns_prefix=c.name, fqdn=f"{c.name}.hcp.{c.location}.azmk8s.io",
                 agent_pool_profiles=profiles, max_agent_pools=100,
@@ -241,8 +239,9 @@ class AksEmulator(ServedEmulator):
         return mc.as_dict()
 
     def _render_pool(self, c: EmuCluster, p: EmuPool) -> dict[str, Any]:
-        ap = m.AgentPool(id=f"{c.arm_id}/agentPools/{p.name}", name=p.name, type=f"{RP}/managedClusters/agentPools",
-                         properties=self._pool_props(p, m.ManagedClusterAgentPoolProfileProperties))
+        ap = m.AgentPool(  # type: ignore[call-overload]  # SDK overloads omit read-only fields, which a server sets
+            id=f"{c.arm_id}/agentPools/{p.name}", name=p.name, type=f"{RP}/managedClusters/agentPools",
+            properties=self._pool_props(p, m.ManagedClusterAgentPoolProfileProperties))
         return ap.as_dict()
 
     def _upgrades(self, c: EmuCluster, current: str, ceiling: str | None) -> list[tuple[str, bool]]:
@@ -293,7 +292,7 @@ class AksEmulator(ServedEmulator):
     def _cluster_upgrade_profile(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
         c = self._find(match)
         Item = m.ManagedClusterPoolUpgradeProfileUpgradesItem
-        prof = m.ManagedClusterUpgradeProfile(
+        prof = m.ManagedClusterUpgradeProfile(  # type: ignore[call-overload]  # SDK overloads omit read-only fields, which a server sets
             id=f"{c.arm_id}/upgradeprofiles/default", name="default",
             type=f"{RP}/managedClusters/upgradeprofiles",
             properties=m.ManagedClusterUpgradeProfileProperties(
@@ -310,7 +309,7 @@ class AksEmulator(ServedEmulator):
         c = self._find(match)
         p = self._pool(c, match.group("pool"))
         Item = m.AgentPoolUpgradeProfilePropertiesUpgradesItem
-        prof = m.AgentPoolUpgradeProfile(
+        prof = m.AgentPoolUpgradeProfile(  # type: ignore[call-overload]  # SDK overloads omit read-only fields, which a server sets
             id=f"{c.arm_id}/agentPools/{p.name}/upgradeProfiles/default", name="default",
             type=f"{RP}/managedClusters/agentPools/upgradeProfiles",
             properties=m.AgentPoolUpgradeProfileProperties(
@@ -460,9 +459,9 @@ class AksEmulator(ServedEmulator):
         c.desired = target
         c.state = "Upgrading" if changed else "Updating"
         c.generation += 1
-        for p, to in pools_to.items():
-            c.pools[p].desired, c.pools[p].state = to, "Upgrading"
-            c.pools[p].generation += 1
+        for pool_name, to in pools_to.items():
+            c.pools[pool_name].desired, c.pools[pool_name].state = to, "Upgrading"
+            c.pools[pool_name].generation += 1
         if mc.tags is not None:
             c.tags = dict(mc.tags)
         return 200, self._render_cluster(c), headers

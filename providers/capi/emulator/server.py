@@ -36,6 +36,7 @@ Demo use::
 
 from __future__ import annotations
 
+import builtins
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -153,12 +154,12 @@ class CapiEmulator(ServedEmulator):
             self.ctrl.advance()
             return self.store.get(self.types[kind], namespace, name)
 
-    def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> list[dict[str, Any]]:
+    def list(self, kind: str, namespace: str | None = None, selector: str | None = None) -> builtins.list[dict[str, Any]]:
         with self.store.lock:
             self.ctrl.advance()
             return self.store.list(self.types[kind], namespace, selector)
 
-    def machines(self, namespace: str = "default", owner: str | None = None) -> list[SimMachine]:
+    def machines(self, namespace: str = "default", owner: str | None = None) -> builtins.list[SimMachine]:
         """Simulated Machines (incl. deleting ones); ``owner``: a KCP or MachineDeployment name."""
         with self.store.lock:
             self.ctrl.advance()
@@ -298,7 +299,7 @@ class CapiEmulator(ServedEmulator):
         return 200, obj, self._warn(pruned)
 
     @staticmethod
-    def _warn(pruned: list[str]) -> dict[str, str] | None:
+    def _warn(pruned: builtins.list[str]) -> dict[str, str] | None:
         if not pruned:
             return None
         return {"Warning": ", ".join(f'299 - "unknown field \\"{p}\\""' for p in pruned)}
@@ -315,11 +316,11 @@ class CapiEmulator(ServedEmulator):
                                                req.body))
 
     # ---- webhooks (CAPI / provider admission) ------------------------------------------------------------
-    def _admit(self, rt: ResourceType, old: dict[str, Any] | None, new: dict[str, Any]) -> list[Cause]:
+    def _admit(self, rt: ResourceType, old: dict[str, Any] | None, new: dict[str, Any]) -> builtins.list[Cause]:
         kind, spec = rt.kind, new.get("spec") or {}
         causes: list[Cause] = []
         if kind == "KubeadmControlPlane":
-            causes += self._admit_version(spec, "version", old and old["spec"].get("version"), "spec.version")
+            causes += self._admit_version(spec, "version", old["spec"].get("version") if old else None, "spec.version")
             path = ("rolloutStrategy",) if rt.version == "v1beta1" else ("rollout", "strategy")
             node: Any = spec
             for p in path + ("rollingUpdate",):
@@ -333,7 +334,7 @@ class CapiEmulator(ServedEmulator):
                                     "spec.replicas"))
         elif kind == "MachineDeployment":
             tspec = (spec.get("template") or {}).get("spec") or {}
-            oldv = old and ((old["spec"].get("template") or {}).get("spec") or {}).get("version")
+            oldv = ((old["spec"].get("template") or {}).get("spec") or {}).get("version") if old else None
             causes += self._admit_version(tspec, "version", oldv, "spec.template.spec.version", ceiling=False)
             sel = (spec.get("selector") or {}).get("matchLabels") or {}
             labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
@@ -341,7 +342,7 @@ class CapiEmulator(ServedEmulator):
                 causes.append(Cause("FieldValueInvalid", "Invalid value: selector does not match template labels",
                                     "spec.template.metadata.labels"))
         elif kind == "Cluster" and spec.get("topology"):
-            oldv = old and ((old.get("spec") or {}).get("topology") or {}).get("version")
+            oldv = ((old.get("spec") or {}).get("topology") or {}).get("version") if old else None
             causes += self._admit_version(spec["topology"], "version", oldv, "spec.topology.version")
         elif kind.endswith("MachineTemplate") and old is not None and \
                 (old.get("spec") or {}).get("template", {}).get("spec") != spec.get("template", {}).get("spec"):
@@ -350,7 +351,7 @@ class CapiEmulator(ServedEmulator):
         return causes
 
     @staticmethod
-    def _admit_version(spec: dict[str, Any], key: str, old: str | None, path: str, ceiling: bool = True) -> list[Cause]:
+    def _admit_version(spec: dict[str, Any], key: str, old: str | None, path: str, ceiling: bool = True) -> builtins.list[Cause]:
         v = spec.get(key)
         if v is None:
             return []

@@ -6,6 +6,7 @@ Every error is a ``StatusError`` carrying the ``metav1.Status`` the apiserver wo
 
 from __future__ import annotations
 
+import builtins
 import copy
 import json
 import re
@@ -152,7 +153,7 @@ def parse_selector(selector: str | None) -> list[tuple[str, str, tuple[str, ...]
         else:
             cur += ch
     reqs.append(cur)
-    out = []
+    out: list[tuple[str, str, tuple[str, ...]]] = []
     for r in reqs:
         m = _SEL.match(r)
         if not m:
@@ -205,20 +206,20 @@ class ObjectStore:
         obj = self.peek(rt, ns, name)
         return clone(obj) if obj is not None else None
 
-    def list(self, rt: ResourceType, ns: str | None = None, selector: str | None = None) -> list[Obj]:
+    def list(self, rt: ResourceType, ns: str | None = None, selector: str | None = None) -> builtins.list[Obj]:
         return [clone(o) for o in self.peek_list(rt, ns, selector)]
 
     def peek(self, rt: ResourceType, ns: str, name: str) -> Obj | None:
         """The stored object itself, for the emulator's own read-only use (never mutate it)."""
         return self._objs.get((rt.group, rt.plural), {}).get((ns, name))
 
-    def peek_list(self, rt: ResourceType, ns: str | None = None, selector: str | None = None) -> list[Obj]:
+    def peek_list(self, rt: ResourceType, ns: str | None = None, selector: str | None = None) -> builtins.list[Obj]:
         reqs = parse_selector(selector)
         items = self._objs.get((rt.group, rt.plural), {})
         return [o for (n, _), o in sorted(items.items())
                 if (ns is None or n == ns) and matches(o["metadata"].get("labels") or {}, reqs)]
 
-    def namespaces(self) -> list[str]:
+    def namespaces(self) -> builtins.list[str]:
         return sorted({"default", "kube-system"} | {n for objs in self._objs.values() for (n, _) in objs})
 
     # writes
@@ -226,7 +227,7 @@ class ObjectStore:
         self._uid += 1
         return str(uuid.UUID(int=self._uid))
 
-    def _check(self, rt: ResourceType, old: Obj | None, new: Obj, prune: bool, admit: bool = True) -> list[str]:
+    def _check(self, rt: ResourceType, old: Obj | None, new: Obj, prune: bool, admit: bool = True) -> builtins.list[str]:
         name = new.get("metadata", {}).get("name", "")
         causes, pruned = validate_object(new, rt, prune=prune)
         if causes:
@@ -238,7 +239,7 @@ class ObjectStore:
                                                        "denied the request: ")
         return pruned
 
-    def create(self, rt: ResourceType, ns: str, body: Any, *, prune: bool = False) -> tuple[Obj, list[str]]:
+    def create(self, rt: ResourceType, ns: str, body: Any, *, prune: bool = False) -> tuple[Obj, builtins.list[str]]:
         if not isinstance(body, dict):
             raise StatusError(400, "BadRequest", "the body of the request was in an unknown format")
         obj = clone(body)
@@ -278,7 +279,7 @@ class ObjectStore:
         return clone(obj)
 
     def update(self, rt: ResourceType, ns: str, name: str, new: Obj, *, subresource: str | None = None,
-               prune: bool = False, check_rv: bool = True) -> tuple[Obj, list[str]]:
+               prune: bool = False, check_rv: bool = True) -> tuple[Obj, builtins.list[str]]:
         """Write ``new`` over the stored object (the PUT semantics; PATCH computes ``new`` first)."""
         with self.lock:
             cur = self._objs.get((rt.group, rt.plural), {}).get((ns, name))
@@ -322,7 +323,7 @@ class ObjectStore:
             return self._store(rt, ns, name, new), pruned
 
     def patch(self, rt: ResourceType, ns: str, name: str, body: Any, content_type: str, *,
-              subresource: str | None = None, prune: bool = False) -> tuple[Obj, list[str]]:
+              subresource: str | None = None, prune: bool = False) -> tuple[Obj, builtins.list[str]]:
         with self.lock:
             cur = self.get(rt, ns, name)
             ctype = (content_type or "").split(";")[0].strip()

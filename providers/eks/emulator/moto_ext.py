@@ -93,7 +93,7 @@ class MotoBackend:
         c = Cluster(name=name, role_arn=f"arn:aws:iam::{account}:role/eks-cluster",
                     resources_vpc_config={"subnetIds": ["subnet-a", "subnet-b"]}, account_id=account,
                     region_name=region, aws_partition=backend.partition, version=version, tags=tags)
-        c.upgrade_policy = {"supportType": support_type}
+        c.upgrade_policy = {"supportType": support_type}  # type: ignore[attr-defined]  # moto's Cluster lacks it
         backend.clusters[name] = c
         backend.cluster_count += 1
 

@@ -161,9 +161,6 @@ class EksEmulator:
         ] + [(m, r"/.*", self._forward) for m in ("GET", "POST", "PUT", "DELETE")]
         self.server = EmulatorServer([(m, p, self._guard(h)) for m, p, h in routes], error_body=_error_body,
                                      port=port, retry_after=retry_after, timeout_delay_s=timeout_delay_s)
-        # headers and body go out in two writes; without TCP_NODELAY each response waits ~40 ms for the
-        # client's delayed ACK (the handler class is this server's own, so nothing else is affected)
-        self.server.httpd.RequestHandlerClass.disable_nagle_algorithm = True
         self.url = self.server.url
 
     # ---- lifecycle -------------------------------------------------------------------------------------
@@ -255,13 +252,18 @@ class EksEmulator:
     def cluster_version(self, cluster: str, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> str:
         with self._lock:
             self._settle()
-            return self._moto.cluster(account, region, cluster).version
+            c = self._moto.cluster(account, region, cluster)
+            if c is None:
+                raise KeyError(f"no cluster {cluster} in {account}/{region}")
+            return str(c.version)
 
     def nodegroup_state(self, cluster: str, nodegroup: str, region: str = "us-east-1",
                         account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
         with self._lock:
             self._settle()
             ng = self._moto.nodegroup(account, region, cluster, nodegroup)
+            if ng is None:
+                raise KeyError(f"no node group {nodegroup} in {cluster} ({account}/{region})")
             return {"version": ng.version, "releaseVersion": ng.release_version, "status": ng.status,
                     "updateConfig": ng.update_config}
 
@@ -352,8 +354,8 @@ class EksEmulator:
         u.status = "Successful"
         t = u.target
         if ng is None:
-            c.version = t["version"]
-            c.platformVersion = "eks.1"
+            obj.version = t["version"]           # obj is the cluster here
+            obj.platformVersion = "eks.1"
         else:
             if "updateConfig" in t:
                 ng.update_config = t["updateConfig"]
@@ -516,9 +518,10 @@ class EksEmulator:
     # ---- SSM public parameters (the recommended AMI release of each minor) ----------------------------
     def _root_post(self, m: re.Match[str], body: dict[str, Any], req: Request) -> Reply:
         target = _hdr(req, "X-Amz-Target")
-        names = body.get("Names") if target == "AmazonSSM.GetParameters" else (
+        asked = body.get("Names") if target == "AmazonSSM.GetParameters" else (
             [body.get("Name")] if target == "AmazonSSM.GetParameter" else None)
-        if not names or not all(isinstance(n, str) and n.startswith("/aws/service/eks/") for n in names):
+        names = [n for n in asked or [] if isinstance(n, str) and n.startswith("/aws/service/eks/")]
+        if not names or len(names) != len(asked or []):
             return self._forward(m, body, req)
         _, region = self._scope(req)
         found, missing = [], []

@@ -69,7 +69,7 @@ class KopsEmulator:
         self.url = ""
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
-    def start(self) -> KopsEmulator:
+    def start(self) -> Self:
         from moto.server import ThreadedMotoServer
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -225,10 +225,10 @@ class KopsEmulator:
                    "metadata": {"creationTimestamp": created, "name": name, **({"labels": dict(labels)} if labels
                                                                                else {})},
                    "spec": spec}
-        store = Store(self._s3(), layout)
-        store.put_cluster(cluster)
-        store.put_completed(cluster)
-        state = store.cloud(name)
+        target = Store(self._s3(), layout)
+        target.put_cluster(cluster)
+        target.put_completed(cluster)
+        state = target.cloud(name)
         versions = {version}
         for ig_name, g in groups.items():
             size = int(g.get("size", 1))
@@ -243,12 +243,12 @@ class KopsEmulator:
             ig = {"apiVersion": API_VERSION, "kind": "InstanceGroup",
                   "metadata": {"creationTimestamp": created, "labels": {"kops.k8s.io/cluster": name},
                                "name": ig_name}, "spec": ig_spec}
-            store.put_ig(name, ig)
+            target.put_ig(name, ig)
             ig_version = str(g.get("version", version))
             versions.add(ig_version)
-            store.put_applied(name, ig, ig_version)
+            target.put_applied(name, ig, ig_version)
             state["instances"][ig_name] = [new_instance(state, ig_version) for _ in range(size)]
-        store.put_cloud(name, state)
+        target.put_cloud(name, state)
         self._add_releases(versions)
         return name
 

@@ -416,7 +416,7 @@ class OkeEmulator(ServedEmulator):
     def _list_node_pools(self, region: str, m: re.Match[str], body: Any, req: Request) -> Any:
         q = parse_qs(req.query)
         comp = _required(q, "compartmentId")
-        cid = (q.get("clusterId") or [None])[0]
+        cid = next(iter(q.get("clusterId") or []), None)
         states = set(q.get("lifecycleState", []))
         items = [self._pool_json(p, False) for c in self.clusters.values() if c.region == region
                  for p in c.pools.values() if p.compartment_id == comp and (cid is None or c.id == cid)
@@ -478,8 +478,8 @@ class OkeEmulator(ServedEmulator):
     def _list_work_requests(self, region: str, m: re.Match[str], body: Any, req: Request) -> Any:
         q = parse_qs(req.query)
         comp = _required(q, "compartmentId")
-        cid, rid = (q.get("clusterId") or [None])[0], (q.get("resourceId") or [None])[0]
-        rtype = (q.get("resourceType") or [None])[0]
+        cid, rid = next(iter(q.get("clusterId") or []), None), next(iter(q.get("resourceId") or []), None)
+        rtype = next(iter(q.get("resourceType") or []), None)
         statuses = set(q.get("status", []))
         items = [self._wr_json(w) for w in self.work_requests.values()
                  if w.compartment_id == comp and self.clusters[w.cluster_id].region == region
