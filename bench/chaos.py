@@ -92,6 +92,16 @@ class FaultRate:
         self.pending = fault
 
 
+def start_all(kits: dict[str, Emulator]) -> None:
+    for kit in kits.values():
+        kit.start()
+
+
+def stop_all(kits: dict[str, Emulator]) -> None:
+    for kit in kits.values():
+        kit.stop()
+
+
 # ---- the fleet --------------------------------------------------------------------------------------
 def alternating_windows(start: datetime, minutes: int) -> list[dict[str, Any]]:
     """One-minute windows every other minute (UTC) for ``minutes`` minutes from ``start``."""
@@ -283,8 +293,7 @@ def main() -> int:
     for i in range(args.gke):
         gke.add_cluster(f"g{i}", GKE_VERSIONS[0], {"default-pool": {"version": GKE_VERSIONS[0], "nodes": 2}},
                         project="chaos", location="europe-west1")
-    for kit in kits.values():
-        kit.start()
+    start_all(kits)
     for i in range(args.capi):
         capi.add_cluster(f"k{i}", CAPI_VERSIONS[0], cp_replicas=1, pools={f"k{i}-md": 1})
     reps: list[Replica] = []
@@ -332,8 +341,7 @@ def main() -> int:
     try:
         rows = checks(store, d, gke, capi, args)
     finally:
-        for kit in kits.values():
-            kit.stop()
+        stop_all(kits)
         store.close()
         with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as c:
             c.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -191,21 +191,23 @@ def compute_type(p: dict[str, Any]) -> str:
             return f"map of string to {compute_type(extra)}"
         return "mapping"
     if t == "string":
-        pat = p.get("pattern")
-        if pat in _PATTERNS:
-            return _PATTERNS[pat]
-        desc = p.get("description", "")
-        if desc.startswith("duration"):
-            return "duration"
-        if desc.startswith("ISO 8601"):
-            return "date-time"
-        if desc.startswith("Kubernetes version"):
-            return "version"
-        return "string"
+        return _string_type(p)
     if t == "integer":
         lo = p.get("minimum", p.get("exclusiveMinimum"))
         return f"integer ≥ {lo}" if lo is not None else "integer"
     return str(t or "any")
+
+
+def _string_type(p: dict[str, Any]) -> str:
+    """A string property's readable type: a known pattern, or what its description says it is."""
+    pat = p.get("pattern")
+    if pat in _PATTERNS:
+        return _PATTERNS[pat]
+    desc = p.get("description", "")
+    for prefix, name in (("duration", "duration"), ("ISO 8601", "date-time"), ("Kubernetes version", "version")):
+        if desc.startswith(prefix):
+            return name
+    return "string"
 
 
 def _description(model: str, field: str, p: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ full surge (``maxSurge: 100%``, ``maxUnavailable: 0``), batches and soaks are no
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fleet.provider import Component, Step
@@ -54,49 +55,61 @@ def compute_pool_knobs(step: Step) -> tuple[PoolKnobs, list[str]]:
 def compute_warnings(extra: dict[str, Any], step: Step, images: dict[str, dict[str, str]],
                      cp_default_surge: int | None) -> list[str]:
     """check_step: everything a step cannot honour, and why it would be blocked (``blocked: ...``)."""
-    w: list[str] = []
     to = capi_version(step.to)
-    topology = bool(extra.get("topology"))
     cp = extra.get("controlPlane") or {}
     mds = extra.get("machineDeployments") or {}
 
-    def image_for(kind: str) -> None:
+    def image_for(kind: str) -> list[str]:
         if kind and not any(_same(v, to) for v in images.get(kind, {})):
-            w.append(f"blocked: no image for {kind} at {to} in settings.images; nothing will be changed")
+            return [f"blocked: no image for {kind} at {to} in settings.images; nothing will be changed"]
+        return []
 
-    if topology:
-        for kind in sorted({cp.get("templateKind", "")} | {m.get("templateKind", "") for m in mds.values()}):
-            image_for(kind)
-        w.append("managed topology: changing spec.topology.version upgrades the control plane, then each "
-                 "MachineDeployment in spec.topology.workers order; budgets come from the topology, not the step")
-        for md in extra.get("holdUpgradeSequence") or []:
-            w.append(f"MachineDeployment {md} has topology.cluster.x-k8s.io/hold-upgrade-sequence: it and the "
-                     "MachineDeployments after it are not upgraded until the annotation is removed")
-        for md in extra.get("deferUpgrade") or []:
-            w.append(f"MachineDeployment {md} has topology.cluster.x-k8s.io/defer-upgrade: it is skipped and the "
-                     "upgrade does not complete until the annotation is removed")
-        if step.component is Component.NODE_POOL:
-            w.append("node pools of a managed topology follow the control plane: a node-pool step only waits")
+    if extra.get("topology"):
+        w = _topology_warnings(extra, step, cp, mds, image_for)
     elif step.component is Component.CONTROL_PLANE:
-        image_for(cp.get("templateKind", ""))
-        w += compute_kcp_surge(step, cp_default_surge)[1]
-        try:
-            if parse_version(to).minors_from(parse_version(step.from_)) > 1:
-                w.append(f"blocked: KubeadmControlPlane cannot skip a minor ({step.from_} -> {to})")
-        except InvalidVersion:
-            w.append(f"blocked: {step.to!r} is not a Kubernetes version")
+        w = image_for(cp.get("templateKind", "")) + _control_plane_warnings(step, to, cp_default_surge)
     else:
-        md = mds.get(step.pool or "")
-        if md is None:
-            w.append(f"blocked: MachineDeployment {step.pool} not found")
-        else:
-            image_for(md.get("templateKind", ""))
-            w += compute_pool_knobs(step)[1]
-            if md.get("strategy") == "OnDelete":
-                w.append(f"MachineDeployment {step.pool} uses the OnDelete strategy: Machines are only replaced when "
-                         "deleted, so maxSurge/maxUnavailable do not apply and the step waits for those deletions")
+        w = _pool_warnings(step, mds.get(step.pool or ""), image_for)
     for what in extra.get("paused") or []:
         w.append(f"{what} is paused: Cluster API will not roll Machines until it is resumed")
+    return w
+
+
+def _topology_warnings(extra: dict[str, Any], step: Step, cp: dict[str, Any], mds: dict[str, Any],
+                       image_for: Callable[[str], list[str]]) -> list[str]:
+    w: list[str] = []
+    for kind in sorted({cp.get("templateKind", "")} | {m.get("templateKind", "") for m in mds.values()}):
+        w += image_for(kind)
+    w.append("managed topology: changing spec.topology.version upgrades the control plane, then each "
+             "MachineDeployment in spec.topology.workers order; budgets come from the topology, not the step")
+    for md in extra.get("holdUpgradeSequence") or []:
+        w.append(f"MachineDeployment {md} has topology.cluster.x-k8s.io/hold-upgrade-sequence: it and the "
+                 "MachineDeployments after it are not upgraded until the annotation is removed")
+    for md in extra.get("deferUpgrade") or []:
+        w.append(f"MachineDeployment {md} has topology.cluster.x-k8s.io/defer-upgrade: it is skipped and the "
+                 "upgrade does not complete until the annotation is removed")
+    if step.component is Component.NODE_POOL:
+        w.append("node pools of a managed topology follow the control plane: a node-pool step only waits")
+    return w
+
+
+def _control_plane_warnings(step: Step, to: str, cp_default_surge: int | None) -> list[str]:
+    w = list(compute_kcp_surge(step, cp_default_surge)[1])
+    try:
+        if parse_version(to).minors_from(parse_version(step.from_)) > 1:
+            w.append(f"blocked: KubeadmControlPlane cannot skip a minor ({step.from_} -> {to})")
+    except InvalidVersion:
+        w.append(f"blocked: {step.to!r} is not a Kubernetes version")
+    return w
+
+
+def _pool_warnings(step: Step, md: dict[str, Any] | None, image_for: Callable[[str], list[str]]) -> list[str]:
+    if md is None:
+        return [f"blocked: MachineDeployment {step.pool} not found"]
+    w = image_for(md.get("templateKind", "")) + list(compute_pool_knobs(step)[1])
+    if md.get("strategy") == "OnDelete":
+        w.append(f"MachineDeployment {step.pool} uses the OnDelete strategy: Machines are only replaced when "
+                 "deleted, so maxSurge/maxUnavailable do not apply and the step waits for those deletions")
     return w
 
 

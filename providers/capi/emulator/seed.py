@@ -88,15 +88,7 @@ def add_cluster(emu: SeedTarget, name: str, version: str = "v1.29.2", *, namespa
     if paused:
         cspec["paused"] = True
     if topology:
-        mds = [{"class": "default-worker", "name": p, "replicas": _replicas(spec),
-                **({"metadata": {"annotations": md_annotations[p]}} if md_annotations and p in md_annotations else {})}
-               for p, spec in pools.items()]
-        cspec["topology"] = {"version": version, "controlPlane": {"replicas": cp_replicas},
-                             "workers": {"machineDeployments": mds}}
-        if v == "v1beta1":
-            cspec["topology"]["class"] = cluster_class
-        else:
-            cspec["topology"]["classRef"] = {"name": cluster_class}
+        cspec["topology"] = _topology_spec(v, version, cp_replicas, pools, cluster_class, md_annotations)
     cluster = create("Cluster", {"metadata": {"name": name, "labels": {**(labels or {})},
                                               "annotations": {**(annotations or {})}}, "spec": cspec})
     owner = [{"apiVersion": cluster["apiVersion"], "kind": "Cluster", "name": name,
@@ -104,15 +96,7 @@ def add_cluster(emu: SeedTarget, name: str, version: str = "v1.29.2", *, namespa
 
     # control plane
     template(kcp_name, version)
-    kspec: dict[str, Any] = {"replicas": cp_replicas, "version": version, "kubeadmConfigSpec": {"format": "cloud-config"}}
-    if v == "v1beta1":
-        kspec["machineTemplate"] = {"infrastructureRef": _ref(emu, INFRA, iv, infra_kind, kcp_name, ns)}
-        if kcp_max_surge is not None:
-            kspec["rolloutStrategy"] = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": kcp_max_surge}}
-    else:
-        kspec["machineTemplate"] = {"spec": {"infrastructureRef": _ref(emu, INFRA, iv, infra_kind, kcp_name, ns)}}
-        if kcp_max_surge is not None:
-            kspec["rollout"] = {"strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": kcp_max_surge}}}
+    kspec = _kcp_spec(v, version, cp_replicas, _ref(emu, INFRA, iv, infra_kind, kcp_name, ns), kcp_max_surge)
     kcp = create("KubeadmControlPlane", {"metadata": {"name": kcp_name, "labels": {LABEL_CLUSTER: name},
                                                       "ownerReferences": owner}, "spec": kspec})
     for _ in range(cp_replicas):
@@ -153,6 +137,37 @@ def add_cluster(emu: SeedTarget, name: str, version: str = "v1.29.2", *, namespa
     ctrl.mark_observed("Cluster", ns, name, cluster["metadata"]["generation"])
     ctrl.advance()
     return emu.store.get(t["Cluster"], ns, name)
+
+
+def _topology_spec(v: str, version: str, cp_replicas: int, pools: dict[str, int | tuple[str, int]],
+                   cluster_class: str, md_annotations: dict[str, dict[str, str]] | None) -> dict[str, Any]:
+    """``spec.topology`` of a ClusterClass-managed cluster."""
+    mds = [{"class": "default-worker", "name": p, "replicas": _replicas(spec),
+            **({"metadata": {"annotations": md_annotations[p]}} if md_annotations and p in md_annotations else {})}
+           for p, spec in pools.items()]
+    topology: dict[str, Any] = {"version": version, "controlPlane": {"replicas": cp_replicas},
+                                "workers": {"machineDeployments": mds}}
+    if v == "v1beta1":
+        topology["class"] = cluster_class
+    else:
+        topology["classRef"] = {"name": cluster_class}
+    return topology
+
+
+def _kcp_spec(v: str, version: str, cp_replicas: int, infra_ref: dict[str, Any],
+              kcp_max_surge: int | None) -> dict[str, Any]:
+    """``spec`` of the KubeadmControlPlane, in the layout of CAPI ``v``."""
+    kspec: dict[str, Any] = {"replicas": cp_replicas, "version": version, "kubeadmConfigSpec": {"format": "cloud-config"}}
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": kcp_max_surge}}
+    if v == "v1beta1":
+        kspec["machineTemplate"] = {"infrastructureRef": infra_ref}
+        if kcp_max_surge is not None:
+            kspec["rolloutStrategy"] = strategy
+    else:
+        kspec["machineTemplate"] = {"spec": {"infrastructureRef": infra_ref}}
+        if kcp_max_surge is not None:
+            kspec["rollout"] = {"strategy": strategy}
+    return kspec
 
 
 def _replicas(spec: int | tuple[str, int]) -> int:

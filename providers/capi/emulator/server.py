@@ -265,15 +265,8 @@ class CapiEmulator(ServedEmulator):
         if ns is None and (req.method != "GET" or name):
             raise StatusError(404, "NotFound", "the server could not find the requested resource")
         prune = req.param("fieldValidation") in ("Ignore", "Warn")
-        pruned: list[str] = []
         if req.method == "GET":
-            if req.param("watch") in ("true", "1"):
-                raise StatusError(405, "MethodNotAllowed", "watch is not supported by this emulator")
-            if name is None:
-                items = self.store.list(rt, ns, req.param("labelSelector"))
-                return 200, {"apiVersion": rt.api_version, "kind": f"{rt.kind}List",
-                             "metadata": {"resourceVersion": str(self.store.rv)}, "items": items}, None
-            return 200, self.store.get(rt, ns, name), None
+            return self._read(rt, ns, name, req)
         if req.method == "POST":
             if name is not None:
                 raise StatusError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
@@ -286,6 +279,21 @@ class CapiEmulator(ServedEmulator):
             if rt.kind == "Machine":
                 self.ctrl.delete_machine(ns, name)
             return 200, obj, None
+        return self._write(rt, ns, name, sub, body, req, prune)
+
+    def _read(self, rt: ResourceType, ns: str | None, name: str | None,
+              req: Request) -> tuple[int, Any, dict[str, str] | None]:
+        if req.param("watch") in ("true", "1"):
+            raise StatusError(405, "MethodNotAllowed", "watch is not supported by this emulator")
+        if name is None or ns is None:       # a list (a name without a namespace was refused above)
+            items = self.store.list(rt, ns, req.param("labelSelector"))
+            return 200, {"apiVersion": rt.api_version, "kind": f"{rt.kind}List",
+                         "metadata": {"resourceVersion": str(self.store.rv)}, "items": items}, None
+        return 200, self.store.get(rt, ns, name), None
+
+    def _write(self, rt: ResourceType, ns: str, name: str, sub: str | None, body: Any, req: Request,
+               prune: bool) -> tuple[int, Any, dict[str, str] | None]:
+        """PUT (update) or PATCH of one object or its status; logs the upgrades it carries."""
         old = self.store.get(rt, ns, name)
         if req.method == "PUT":
             if not (isinstance(body, dict) and (body.get("metadata") or {}).get("resourceVersion")):

@@ -101,37 +101,65 @@ def json_patch(doc: Any, ops: list[dict[str, Any]]) -> Any:
         parts = _pointer(op.get("path", ""))
         if not parts:
             raise ValueError("patching the whole document is not supported")
-        parent = _resolve(doc, parts[:-1])
-        last = parts[-1]
         if kind in ("move", "copy"):
             src = _pointer(op["from"])
             value = copy.deepcopy(_resolve(doc, src))
             if kind == "move":
                 sp = _resolve(doc, src[:-1])
                 del sp[int(src[-1]) if isinstance(sp, list) else src[-1]]
-                parent = _resolve(doc, parts[:-1])
-            kind, op = "add", {"value": value}
-        if kind == "test":
-            cur = parent[int(last)] if isinstance(parent, list) else parent[last]
-            if cur != op.get("value"):
-                raise ValueError(f"test failed at {op.get('path')}")
-        elif kind == "remove":
-            del parent[int(last) if isinstance(parent, list) else last]
-        elif kind == "add":
-            if isinstance(parent, list):
-                parent.insert(len(parent) if last == "-" else int(last), op["value"])
-            else:
-                parent[last] = op["value"]
-        elif kind == "replace":
-            if isinstance(parent, list):
-                parent[int(last)] = op["value"]
-            else:
-                if last not in parent:
-                    raise KeyError(last)
-                parent[last] = op["value"]
-        else:
-            raise ValueError(f"unknown op {kind!r}")
+            kind, op = "add", {"value": value, "path": op.get("path")}
+        _apply_op(kind, _resolve(doc, parts[:-1]), parts[-1], op)
     return doc
+
+
+def _apply_op(kind: Any, parent: Any, last: str, op: dict[str, Any]) -> None:
+    """One add, remove, replace or test at ``parent[last]``."""
+    if kind == "test":
+        cur = parent[int(last)] if isinstance(parent, list) else parent[last]
+        if cur != op.get("value"):
+            raise ValueError(f"test failed at {op.get('path')}")
+    elif kind == "remove":
+        del parent[int(last) if isinstance(parent, list) else last]
+    elif kind == "add":
+        if isinstance(parent, list):
+            parent.insert(len(parent) if last == "-" else int(last), op["value"])
+        else:
+            parent[last] = op["value"]
+    elif kind == "replace":
+        if isinstance(parent, list):
+            parent[int(last)] = op["value"]
+        else:
+            if last not in parent:
+                raise KeyError(last)
+            parent[last] = op["value"]
+    else:
+        raise ValueError(f"unknown op {kind!r}")
+
+
+def _merge_status(cur: Obj, new: Obj) -> Obj:
+    """A write to the status subresource: the stored object with ``new``'s status (or none)."""
+    merged = clone(cur)
+    if "status" in new:
+        merged["status"] = new["status"]
+    else:
+        merged.pop("status", None)
+    return merged
+
+
+def _keep_server_owned(cur: Obj, new: Obj, has_status: bool) -> Obj:
+    """A write to the object: server-owned metadata, and the status when it is a subresource, stay as stored."""
+    meta = new["metadata"]
+    for k in _SERVER_OWNED + ("namespace", "name"):
+        if k in cur["metadata"]:
+            meta[k] = cur["metadata"][k]
+        else:
+            meta.pop(k, None)
+    if has_status:
+        if "status" in cur:
+            new["status"] = cur["status"]
+        else:
+            new.pop("status", None)
+    return new
 
 
 # ---- label selectors -------------------------------------------------------------------------------------
@@ -296,24 +324,7 @@ class ObjectStore:
             if check_rv and rv not in (None, "") and rv != cur["metadata"]["resourceVersion"]:
                 raise conflict(rt, name)
             has_status = "status" in rt.subresources
-            if subresource == "status":
-                merged = clone(cur)
-                if "status" in new:
-                    merged["status"] = new["status"]
-                else:
-                    merged.pop("status", None)
-                new = merged
-            else:
-                for k in _SERVER_OWNED + ("namespace", "name"):
-                    if k in cur["metadata"]:
-                        meta[k] = cur["metadata"][k]
-                    else:
-                        meta.pop(k, None)
-                if has_status:
-                    if "status" in cur:
-                        new["status"] = cur["status"]
-                    else:
-                        new.pop("status", None)
+            new = _merge_status(cur, new) if subresource == "status" else _keep_server_owned(cur, new, has_status)
             new["apiVersion"], new["kind"] = rt.api_version, rt.kind
             pruned = self._check(rt, cur, new, prune, admit=subresource != "status")
             if new == cur:

@@ -262,6 +262,27 @@ def load_channel(ctx: Ctx, location: str) -> dict[str, Any]:
     return yaml.safe_load(data) or {}
 
 
+def compute_update(ctx: Ctx, name: str, igs: dict[str, Any], selected: list[str], desired: str, cp_running: str,
+                   ignore_skew: bool) -> tuple[dict[str, str], dict[str, list[str | None]], list[str]]:
+    """The version each selected instance group gets, the changes (group -> [old, new]) and the groups held
+    back because nodes may not run newer than the control plane (kops's kubelet version skew check)."""
+    changes: dict[str, list[str | None]] = {}
+    held: list[str] = []
+    new_versions: dict[str, str] = {}
+    for g in selected:
+        role = igs[g]["spec"]["role"]
+        old = ctx.store.applied_version(name, igs[g])
+        new = desired
+        if role in ("Node", "Bastion") and not ignore_skew and vkey(cp_running) < vkey(desired):
+            new = old or cp_running
+            if new != desired:
+                held.append(g)
+        new_versions[g] = new
+        if new != old:
+            changes[g] = [old, new]
+    return new_versions, changes, held
+
+
 def cmd_update(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
     name = ctx.cluster_name(args)
     cluster = ctx.cluster(name)
@@ -278,21 +299,8 @@ def cmd_update(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
     cp_versions = [i["version"] for g, ig in igs.items() if is_control_plane(ig["spec"]["role"])
                    for i in state["instances"].get(g, [])]
     cp_running = min(cp_versions, key=vkey) if cp_versions else desired
-    changes: dict[str, list[str | None]] = {}
-    held: list[str] = []
-    new_versions: dict[str, str] = {}
-    for g in selected:
-        role = igs[g]["spec"]["role"]
-        old = ctx.store.applied_version(name, igs[g])
-        new = desired
-        if (role in ("Node", "Bastion") and not o.get("ignore-kubelet-version-skew")
-                and vkey(cp_running) < vkey(desired)):
-            new = old or cp_running
-            if new != desired:
-                held.append(g)
-        new_versions[g] = new
-        if new != old:
-            changes[g] = [old, new]
+    new_versions, changes, held = compute_update(ctx, name, igs, selected, desired, cp_running,
+                                                 bool(o.get("ignore-kubelet-version-skew")))
     if not o.get("yes"):
         if changes:
             sys.stdout.write("Will modify resources:\n")

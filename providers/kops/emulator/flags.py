@@ -51,20 +51,11 @@ def parse_flags(tokens: list[str], flags: dict[str, tuple[str, str | None]],
         if tok == "--":
             positional += tokens[i:]
             break
-        if tok.startswith("--"):
-            name, eq, val = tok[2:].partition("=")
-            name = aliases.get(name, name)
-            if name not in flags:
-                raise KopsError(f"unknown flag: --{name}")
-        elif tok.startswith("-") and len(tok) > 1:
-            short, rest = tok[1], tok[2:]
-            if short not in shorts:
-                raise KopsError(f"unknown shorthand flag: '{short}' in {tok}")
-            name = shorts[short]
-            eq, val = ("=", rest[1:]) if rest.startswith("=") else (("=", rest) if rest else ("", ""))
-        else:
+        flag = _flag(tok, flags, shorts, aliases)
+        if flag is None:
             positional.append(tok)
             continue
+        name, eq, val = flag
         kind = flags[name][0]
         if kind == B:
             if eq and val.lower() not in ("true", "false", "1", "0", "t", "f"):
@@ -76,21 +67,44 @@ def parse_flags(tokens: list[str], flags: dict[str, tuple[str, str | None]],
             if i >= len(tokens):
                 raise KopsError(f"flag needs an argument: --{name}")
             val, i = tokens[i], i + 1
-        if kind == L:
-            values.setdefault(name, []).extend(v for v in val.split(",") if v)
-        elif kind == D:
-            try:
-                values[name] = parse_go_duration(val)
-            except ValueError as exc:
-                raise KopsError(f'invalid argument "{val}" for "--{name}" flag: {exc}') from exc
-        elif kind == N:
-            if not val.lstrip("-").isdigit():
-                raise KopsError(f'invalid argument "{val}" for "--{name}" flag: strconv.ParseInt: parsing '
-                                f'"{val}": invalid syntax')
-            values[name] = int(val)
-        else:
-            values[name] = val
+        _set_value(values, name, kind, val)
     return values, positional
+
+
+def _flag(tok: str, flags: dict[str, tuple[str, str | None]], shorts: dict[str, str],
+          aliases: dict[str, str]) -> tuple[str, str, str] | None:
+    """``(name, "=" or "", inline value)`` of a ``--flag[=v]`` or ``-f[v]`` token; None for a positional one."""
+    if tok.startswith("--"):
+        name, eq, val = tok[2:].partition("=")
+        name = aliases.get(name, name)
+        if name not in flags:
+            raise KopsError(f"unknown flag: --{name}")
+        return name, eq, val
+    if tok.startswith("-") and len(tok) > 1:
+        short, rest = tok[1], tok[2:]
+        if short not in shorts:
+            raise KopsError(f"unknown shorthand flag: '{short}' in {tok}")
+        eq, val = ("=", rest[1:]) if rest.startswith("=") else (("=", rest) if rest else ("", ""))
+        return shorts[short], eq, val
+    return None
+
+
+def _set_value(values: dict[str, Any], name: str, kind: str, val: str) -> None:
+    """Store the value of a list, duration, number or string flag, as kops parses it."""
+    if kind == L:
+        values.setdefault(name, []).extend(v for v in val.split(",") if v)
+    elif kind == D:
+        try:
+            values[name] = parse_go_duration(val)
+        except ValueError as exc:
+            raise KopsError(f'invalid argument "{val}" for "--{name}" flag: {exc}') from exc
+    elif kind == N:
+        if not val.lstrip("-").isdigit():
+            raise KopsError(f'invalid argument "{val}" for "--{name}" flag: strconv.ParseInt: parsing '
+                            f'"{val}": invalid syntax')
+        values[name] = int(val)
+    else:
+        values[name] = val
 
 
 # ---- output helpers ------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from providers.kops.emulator.context import Ctx
 from providers.kops.emulator.flags import KopsError, klog, render_table
@@ -93,32 +93,10 @@ def _wait_for_roll(ctx: Ctx, name: str, cluster: dict[str, Any], igs: dict[str, 
     max_idle = float(ctx.env.get("FLEET_EMULATOR_MAX_IDLE", "900")) / max(poll, 0.001)
     attached: set[str] = set()
     reported: set[str] = set()
-    created, errors, idle = 0, 0, 0
+    created, idle = 0, 0
     while True:
-        try:
-            now = ctx.now_fn()
-            state = ctx.store.cloud(name)
-            changed = advance(state, now)
-            now = parse_time(state["now"])        # log with the cloud's time, which other invocations move
-            errors = 0
-        except (S3Error, OSError) as exc:
-            errors += 1
-            if errors > 20:
-                raise KopsError(f"error reading the state store: {exc}") from exc
-            time.sleep(poll)
-            continue
-        for roll in state["rolls"]:
-            if roll["id"] not in attached:
-                continue
-            for step in roll["steps"]:
-                if step.get("done") and step["instance"] not in reported:
-                    reported.add(step["instance"])
-                    klog(now, "instancegroups.go:541", f'Stopping instance "{step["instance"]}", node '
-                         f'"{step["instance"]}", in group "{step["ig"]}.{name}" (this may take a while).')
-            if roll["state"] == "failed":
-                if changed:
-                    ctx.store.put_cloud(name, state)
-                return _roll_failed(now, roll)
+        state, changed, now = _observe(ctx, name, poll)
+        _report_attached(ctx, name, state, attached, reported, now, changed)
         pending = [g for g in selected if needs_update(state, g, applied[g])]
         busy = [r for r in state["rolls"] if r["id"] in attached and r["state"] == "running"]
         if not pending and not busy and (created or not opts.force):
@@ -132,19 +110,10 @@ def _wait_for_roll(ctx: Ctx, name: str, cluster: dict[str, Any], igs: dict[str, 
         attached |= {r["id"] for r in running if set(r["groups"]) & set(pending)}
         wanted = selected if opts.force and not created else pending
         uncovered = [g for g in wanted if g not in covered]
-        if uncovered and created < 3:
-            g = ctx.store.globals()
-            fail_first = int(g.get("fail_next_roll", 0)) > 0
-            roll = plan_roll(state, cluster, igs, applied, uncovered, opts, Timing.of(g), now, fail_first)
-            if roll["groups"]:
-                if fail_first:
-                    g["fail_next_roll"] = int(g["fail_next_roll"]) - 1
-                    ctx.store.put_globals(g)
-                state["rolls"].append(roll)
-                attached.add(roll["id"])
-                created += 1
-                changed = True
-                klog(now, "instancegroups.go:498", f"Validating the cluster. Rolling {roll_order(igs, uncovered)}")
+        if uncovered and created < 3 and _start_roll(ctx, state, cluster, igs, applied, uncovered, opts, now,
+                                                      attached):
+            created += 1
+            changed = True
         if changed:
             ctx.store.put_cloud(name, state)
             idle = 0
@@ -155,7 +124,58 @@ def _wait_for_roll(ctx: Ctx, name: str, cluster: dict[str, Any], igs: dict[str, 
         time.sleep(poll)
 
 
-def _roll_failed(now: datetime, roll: dict[str, Any]) -> int:
+def _observe(ctx: Ctx, name: str, poll: float) -> tuple[dict[str, Any], bool, datetime]:
+    """The cluster's cloud state advanced to now, whether that changed it, and the cloud's time; a state store
+    that keeps failing (21 reads in a row) ends the command."""
+    for errors in range(21):
+        try:
+            now = ctx.now_fn()
+            state = ctx.store.cloud(name)
+            changed = advance(state, now)
+            return state, changed, parse_time(state["now"])   # log with the cloud's time, which others move
+        except (S3Error, OSError) as exc:
+            if errors == 20:
+                raise KopsError(f"error reading the state store: {exc}") from exc
+            time.sleep(poll)
+    raise AssertionError("unreachable")
+
+
+def _report_attached(ctx: Ctx, name: str, state: dict[str, Any], attached: set[str], reported: set[str],
+                     now: datetime, changed: bool) -> None:
+    """Log the instances the attached rolls replaced since last time; fail like kops when one of them failed."""
+    for roll in state["rolls"]:
+        if roll["id"] not in attached:
+            continue
+        for step in roll["steps"]:
+            if step.get("done") and step["instance"] not in reported:
+                reported.add(step["instance"])
+                klog(now, "instancegroups.go:541", f'Stopping instance "{step["instance"]}", node '
+                     f'"{step["instance"]}", in group "{step["ig"]}.{name}" (this may take a while).')
+        if roll["state"] == "failed":
+            if changed:
+                ctx.store.put_cloud(name, state)
+            _roll_failed(now, roll)
+
+
+def _start_roll(ctx: Ctx, state: dict[str, Any], cluster: dict[str, Any], igs: dict[str, dict[str, Any]],
+                applied: dict[str, str | None], uncovered: list[str], opts: RollOptions, now: datetime,
+                attached: set[str]) -> bool:
+    """Plan a roll of ``uncovered`` into ``state`` and attach to it; False when it has no group to roll."""
+    g = ctx.store.globals()
+    fail_first = int(g.get("fail_next_roll", 0)) > 0
+    roll = plan_roll(state, cluster, igs, applied, uncovered, opts, Timing.of(g), now, fail_first)
+    if not roll["groups"]:
+        return False
+    if fail_first:
+        g["fail_next_roll"] = int(g["fail_next_roll"]) - 1
+        ctx.store.put_globals(g)
+    state["rolls"].append(roll)
+    attached.add(roll["id"])
+    klog(now, "instancegroups.go:498", f"Validating the cluster. Rolling {roll_order(igs, uncovered)}")
+    return True
+
+
+def _roll_failed(now: datetime, roll: dict[str, Any]) -> NoReturn:
     fail = roll["fail"] or {}
     klog(now, "instancegroups.go:620", f"Cluster did not pass validation within deadline: {fail.get('detail')}.")
     klog(now, "instancegroups.go:590", f"Cluster did not validate within {fail.get('timeout')}", level="E")

@@ -426,6 +426,16 @@ class OkeEmulator(ServedEmulator):
     def _get_node_pool(self, region: str, m: re.Match[str], body: Any, req: Request) -> Any:
         return 200, self._pool_json(self._find_pool(region, m.group("id"))[1], True), None
 
+    def _check_pool_version(self, c: _Cluster, p: _Pool, target: str) -> None:
+        """A node pool may move to an offered version, never past its control plane and never down."""
+        if target not in self._options(c):
+            raise _Refused(400, f"Invalid kubernetesVersion {target!r} for a node pool")
+        if parse_version(target) > parse_version(c.version):
+            raise _Refused(400, f"Node pool version {target} cannot be newer than the control plane "
+                                f"version {c.version}")
+        if parse_version(target) < parse_version(p.version):
+            raise _Refused(400, f"Node pool version cannot be downgraded from {p.version} to {target}")
+
     def _update_node_pool(self, region: str, m: re.Match[str], body: Any, req: Request) -> Any:
         c, p = self._find_pool(region, m.group("id"))
         body = _object(body, UPDATE_NODE_POOL_KEYS)
@@ -438,13 +448,7 @@ class OkeEmulator(ServedEmulator):
                                 f"is in progress (cluster {c.state}, node pool {p.state}).")
         target = body.get("kubernetesVersion")
         if target is not None and target != p.version:
-            if target not in self._options(c):
-                raise _Refused(400, f"Invalid kubernetesVersion {target!r} for a node pool")
-            if parse_version(target) > parse_version(c.version):
-                raise _Refused(400, f"Node pool version {target} cannot be newer than the control plane "
-                                    f"version {c.version}")
-            if parse_version(target) < parse_version(p.version):
-                raise _Refused(400, f"Node pool version cannot be downgraded from {p.version} to {target}")
+            self._check_pool_version(c, p, target)
         size = len(p.nodes)
         cycle = cycling.get("isNodeCyclingEnabled") is True
         surge_raw, unavail_raw = cycling.get("maximumSurge", "1"), cycling.get("maximumUnavailable", "0")
