@@ -298,7 +298,8 @@ class CapiProvider:
                     kcp = kcps.get((cns, ref.get("name", "")))
                     if ref.get("kind") != KCP or kcp is None:
                         _log.info("capi: skipping cluster %s/%s: no KubeadmControlPlane (%s)", cns, cname,
-                                  ref.get("kind"), extra={"provider": self.name, "cluster": cname})
+                                  ref.get("kind"), extra={"provider": self.name, "cluster": cname,
+                                                          "reason": "no KubeadmControlPlane"})
                         continue
                     out.append(self._build(m, c, kcp, sorted(mds.get((cns, cname), []), key=lambda v: v.name)))
         return out
@@ -360,7 +361,7 @@ class CapiProvider:
             out = MdView(view.capi, self._patch(m, CAPI, view.capi, "machinedeployments", view.namespace, view.name,
                                                 patch))
         _log.info("capi: %s %s/%s -> %s with template %s", view.kind, view.namespace, view.name, to, ref["name"],
-                  extra={"provider": self.name, "cluster": cluster.id})
+                  extra={"provider": self.name, "cluster": cluster.id, "operation": step.key})
         return self._op(m, cluster, step, out, to)
 
     def _image(self, kind: str, to: str) -> str:
@@ -425,7 +426,8 @@ class CapiProvider:
         cv = self._served(m, CAPI)
         out = self._patch(m, CAPI, cv, "clusters", ns, name, compute_topology_patch(c, to))
         _log.info("capi: Cluster %s/%s topology -> %s", ns, name, to, extra={"provider": self.name,
-                                                                             "cluster": cluster.id})
+                                                                             "cluster": cluster.id,
+                                                                             "operation": step.key})
         return self._op(m, cluster, step, ClusterView(cv, out), to)
 
     @staticmethod

@@ -311,7 +311,7 @@ class EksProvider:
         what = f"node group {nodegroup}" if nodegroup else "cluster"
         u = self._in_progress(scope, region, cluster.name, nodegroup)
         if u is not None and u.get("type") == "VersionUpdate" and matches(u):
-            log.info("update already in progress", extra={"cluster": cluster.id, "operation": u["id"]})
+            log.info("update already in progress", extra={"provider": self.name, "cluster": cluster.id, "operation": u["id"]})
             return self._ref(cluster, step, u["id"], nodegroup, step.to)
         detail = f"update {u['id']} ({u.get('type')})" if u else f"status {status}"
         raise TemporaryProviderError(f"{cluster.id}: {what} is busy: {detail}", provider=self.name,
@@ -338,8 +338,8 @@ class EksProvider:
         if parse_version(str(c["version"])).minor_key == target.minor_key:
             return self._ref(cluster, step, NOOP_PREFIX + step.key, None, version)
         u = self._eks(scope, region, "update_cluster_version", name=cluster.name, version=version)["update"]
-        log.info("control plane update started", extra={"cluster": cluster.id, "operation": u["id"],
-                                                         "provider": self.name})
+        log.info("control plane update started", extra={"provider": self.name, "cluster": cluster.id,
+                                                         "operation": u["id"]})
         return self._ref(cluster, step, u["id"], None, version)
 
     def _start_nodegroup(self, scope: Scope, region: str, cluster: Cluster, step: Step,
@@ -365,7 +365,7 @@ class EksProvider:
         if desired and not config_matches(ng.get("updateConfig"), desired):
             u = self._eks(scope, region, "update_nodegroup_config", clusterName=cluster.name,
                           nodegroupName=step.pool, updateConfig=desired)["update"]
-            log.info("node group updateConfig set", extra={"cluster": cluster.id, "operation": u["id"],
+            log.info("node group updateConfig set", extra={"provider": self.name, "cluster": cluster.id, "operation": u["id"],
                                                             "reason": str(desired)})
             if u.get("status") == "InProgress":
                 raise TemporaryProviderError(f"{cluster.id}: node group {step.pool} updateConfig is being "
@@ -376,8 +376,8 @@ class EksProvider:
         if release:
             kwargs["releaseVersion"] = release
         u = self._eks(scope, region, "update_nodegroup_version", **kwargs)["update"]
-        log.info("node group update started", extra={"cluster": cluster.id, "operation": u["id"],
-                                                      "provider": self.name})
+        log.info("node group update started", extra={"provider": self.name, "cluster": cluster.id,
+                                                      "operation": u["id"]})
         return self._ref(cluster, step, u["id"], step.pool, step.to)
 
     def poll(self, cluster: Cluster, op: OperationRef) -> OperationStatus:

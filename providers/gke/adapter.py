@@ -91,7 +91,7 @@ def _ascending(versions: list[str]) -> tuple[str, ...]:
         try:
             good.append((parse_version(v), v))
         except InvalidVersion:
-            log.debug("ignoring unparseable GKE version %r", v)
+            log.debug("ignoring unparseable GKE version %r", v, extra={"provider": "gke", "reason": "invalid version"})
     return tuple(v for _, v in sorted(good, key=lambda item: item[0]))
 
 
@@ -156,13 +156,16 @@ class GkeProvider:
                                   lambda c, kw: c.list_clusters(parent=parent, **kw))
                 if resp.missing_zones:
                     log.warning("GKE could not list clusters in zones %s of project %s",
-                                ", ".join(resp.missing_zones), project)
+                                ", ".join(resp.missing_zones), project,
+                                extra={"provider": self.name, "operation": f"list clusters in {parent}",
+                                       "reason": "missing zones"})
                 for gc in resp.clusters:
                     cluster = self.observe_cluster(project, gc)
                     prior = found.get(cluster.id)
                     if prior is not None and prior.extra.get("project") != project:
                         log.warning("cluster id %s exists in projects %s and %s; keeping the first", cluster.id,
-                                    prior.extra.get("project"), project)
+                                    prior.extra.get("project"), project,
+                                    extra={"provider": self.name, "cluster": cluster.id, "reason": "duplicate id"})
                         continue
                     found[cluster.id] = cluster
                     self._index[cluster.id] = _Target(project, cluster.location, cluster.name)
@@ -246,7 +249,8 @@ class GkeProvider:
         for o in running:
             if (_enum_name(o.operation_type) == kind and self._op_target(o, t) == (pool_name or "")
                     and _same_version(self._running_target(t, pool_name) or "", step.to)):
-                log.info("upgrade of %s to %s already running as %s", cluster.id, step.to, o.name)
+                log.info("upgrade of %s to %s already running as %s", cluster.id, step.to, o.name,
+                         extra={"provider": self.name, "cluster": cluster.id, "operation": o.name})
                 return self._ref(t, cluster, step, o)
         if running:
             raise TemporaryProviderError(
@@ -259,7 +263,8 @@ class GkeProvider:
         else:
             op = self._call(f"update node pool {t.pool_path(pool_name)} to {step.to}",
                             lambda c, kw: c.update_node_pool(request=self._pool_request(t, pool, step), **kw))
-        log.info("requested upgrade of %s (%s) to %s: operation %s", cluster.id, step.key, step.to, op.name)
+        log.info("requested upgrade of %s (%s) to %s: operation %s", cluster.id, step.key, step.to, op.name,
+                 extra={"provider": self.name, "cluster": cluster.id, "operation": op.name})
         return self._ref(t, cluster, step, op)
 
     def _pool_request(self, t: _Target, pool: Any, step: Step) -> Any:

@@ -142,7 +142,7 @@ class KopsProvider:
     def _kops(self, store: StateStore, args: list[str]) -> subprocess.CompletedProcess[str]:
         env = self._env(store)
         argv = self._argv(env, args)
-        log.debug("running kops %s", " ".join(args))
+        log.debug("running kops %s", " ".join(args), extra={"provider": self.name, "operation": " ".join(args[:2])})
         done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=self.settings.commandTimeout, check=False)
         if done.returncode != 0:
@@ -165,7 +165,8 @@ class KopsProvider:
                     try:
                         out.append(self._to_cluster(kc, self._cached_offers(kc, channels)))
                     except InvalidVersion as exc:   # one odd cluster must not hide the others
-                        log.warning("skipping kops cluster %s in %s: %s", name, store.url, exc)
+                        log.warning("skipping kops cluster %s in %s: %s", name, store.url, exc,
+                                    extra={"provider": self.name, "cluster": name, "reason": str(exc)})
             return out
 
     def _cached_offers(self, kc: KopsCluster, cache: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
@@ -177,7 +178,8 @@ class KopsProvider:
                     cache[location] = tuple(channel_versions(self.reader.channel(location,
                                                                                  self.settings.requestTimeout)))
             except ProviderError as err:
-                log.warning("kops channel unreadable: %s", err)
+                log.warning("kops channel unreadable: %s", err,
+                            extra={"provider": self.name, "operation": f"read channel {location}", "reason": err.code})
         return cache[location]
 
     def _channel_location(self, kc: KopsCluster) -> str:
@@ -370,7 +372,8 @@ class KopsProvider:
         out, err = self.log_dir / f"{op_id}.out", self.log_dir / f"{op_id}.err"
         with open(out, "ab") as fo, open(err, "ab") as fe:
             proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, close_fds=True)
-        log.info("started kops %s (pid %s)", " ".join(args), proc.pid)
+        log.info("started kops %s (pid %s)", " ".join(args), proc.pid,
+                 extra={"provider": self.name, "operation": op_id})
         return proc, err
 
     def _launch(self, cluster: Cluster, kc: KopsCluster, step: Step, groups: list[str], selector: list[str],
@@ -430,7 +433,8 @@ class KopsProvider:
         message = f"kops rolling-update failed (exit {rc}): {kops_message(stderr)}"
         if detail:
             message += f" [{detail[-1].rstrip('.')}]"
-        log.warning("%s: %s", cluster.id, message)
+        log.warning("%s: %s", cluster.id, message, extra={"provider": self.name, "cluster": cluster.id,
+                                                           "operation": op.id, "reason": f"exit {rc}"})
         return OperationStatus(OperationState.FAILED, message)
 
     def _poll_detached(self, cluster: Cluster, kc: tuple[StateStore, str], op: OperationRef, d: dict[str, Any],
