@@ -18,17 +18,10 @@ from fleet.provider import (
     VersionOffers,
 )
 from fleet.versions import parse_version
+from providers.sim.budget import compute_batches, compute_warnings
+from providers.sim.errors import translate
 from providers.sim.settings import SimFaults, SimSettings, parse_settings
-from providers.sim.world import Faults, SimOperation, SimWorld
-
-
-def _one_shot_error(fault: str, provider: str) -> Exception:
-    """The error a queued one-shot fault (SimWorld.next_faults) stands for."""
-    if fault == "throttle":
-        return TemporaryProviderError("throttled", provider=provider, code="429", retry_after=7.0)
-    if fault == "forbidden":
-        return PermanentProviderError("forbidden", provider=provider, code="403")
-    return TemporaryProviderError("server error", provider=provider, code="500")
+from providers.sim.world import Faults, SimApiError, SimOperation, SimWorld
 
 
 class SimProvider:
@@ -82,16 +75,19 @@ class SimProvider:
 
     # ---- contract -------------------------------------------------------------------------------------
     def _call(self, method: str) -> None:
+        """Every API call goes through here: the world's errors become fleet errors (errors.translate)."""
         w = self.world
-        fault = w.take_fault()
-        if fault is not None:
-            raise _one_shot_error(fault, self.name)
-        w.calls[method] += 1
-        if w.faults.latency_s:
-            self.clock.sleep(w.faults.latency_s)
-        if w.maybe_api_error():
-            raise TemporaryProviderError(f"simulated API error in {method}", provider=self.name, code="503",
-                                         retry_after=5.0)
+        try:
+            w.raise_queued_fault()
+            w.calls[method] += 1
+            if w.faults.latency_s:
+                self.clock.sleep(w.faults.latency_s)
+            w.raise_api_error(method)
+        except SimApiError as exc:
+            err = translate(exc, provider=self.name, operation=method)
+            if err is None:
+                raise
+            raise err from exc
 
     def discover(self) -> list[Cluster]:
         with self.world.lock:
@@ -122,7 +118,7 @@ class SimProvider:
             return VersionOffers(tuple(c.available), {p.name: tuple(p.available) for p in c.pools if p.available})
 
     def check_step(self, cluster: Cluster, step: Step) -> list[str]:
-        return []
+        return compute_warnings(step)
 
     def _cluster(self, cluster: Cluster):  # noqa: ANN202
         c = self.world.clusters.get(cluster.id)
@@ -158,8 +154,7 @@ class SimProvider:
             else:
                 pool = self._pool(c, step)
                 offered = pool.available or c.available
-                batch = max(1, (step.max_surge or 0) + (step.max_unavailable or 0))
-                duration = w.step_durations(c.id)[1] * -(-max(1, pool.nodes) // batch)
+                duration = w.step_durations(c.id)[1] * compute_batches(step, pool.nodes)
                 if not parse_version(step.to).not_newer_than(parse_version(c.control_plane)):
                     raise PermanentProviderError(f"node pool {step.pool} cannot run {step.to}, newer than the "
                                                  f"control plane {c.control_plane}", provider=self.name, code="400")
