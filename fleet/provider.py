@@ -14,6 +14,10 @@ Contract (see docs/ARCHITECTURE.md):
 - ``check_step(cluster, step)`` returns warnings for knobs the provider cannot honour (pure).
 
 Errors: adapters raise fleet.errors.TemporaryProviderError / PermanentProviderError only.
+
+Settings: a provider class declares ``settings_model``, the strict pydantic model of its ``settings``;
+FleetConfig validates every ``spec.providers[]`` entry against it (``provider_settings_model``) and
+``fleet schema config`` publishes it. Emulators of the providers are found the same way (fleet.emulator).
 """
 
 from __future__ import annotations
