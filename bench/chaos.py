@@ -42,12 +42,13 @@ import httpx
 import yaml
 
 from fleet.clock import ScaledClock, SystemClock
+from fleet.emulator import Emulator, create_emulator
 from fleet.planning.windows import Schedule
 from fleet.policy.models import UpgradePolicy
 from fleet.state.store import Store
-from providers.capi.controllers import Timings
-from providers.capi.emulator import CapiEmulator
-from providers.gke.emulator import GkeEmulator
+from providers.capi.emulator.controllers import Timings
+from providers.capi.emulator.server import CapiEmulator
+from providers.gke.emulator.server import GkeEmulator
 
 FLEET = shutil.which("fleet") or "fleet"
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -57,6 +58,16 @@ CAPI_VERSIONS = ["v1.29.6", "v1.30.4"]
 SIM_OFFERS = '["1.29.2", "1.29.8", "1.30.4"]'
 KUBE_TOKEN = "chaos-kube-token"
 CONCURRENCY = {"sim": 6, "gke": 2, "capi": 2}
+# the emulators, started through the one emulator interface: their options, and the bench's additions to
+# their adapter settings
+EMULATORS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "gke": ({"project": "chaos", "location": "europe-west1", "master_seconds": 120.0, "node_seconds": 60.0},
+            {"timeoutSeconds": 2.0, "pollIntervalSeconds": 1}),
+    "capi": ({"token": KUBE_TOKEN, "timings": Timings(controller_delay=1.0, provision=24.0, delete=6.0),
+              "images": {"OCIMachineTemplate": {v: f"ocid1.image.oc1.phx.k8s-{v.lstrip('v').replace('.', '-')}"
+                                                for v in CAPI_VERSIONS}}},
+             {"requestTimeoutSeconds": 5, "pollIntervalSeconds": 1}),
+}
 
 
 class FaultRate:
@@ -81,6 +92,16 @@ class FaultRate:
         self.pending = fault
 
 
+def start_all(kits: dict[str, Emulator]) -> None:
+    for kit in kits.values():
+        kit.start()
+
+
+def stop_all(kits: dict[str, Emulator]) -> None:
+    for kit in kits.values():
+        kit.stop()
+
+
 # ---- the fleet --------------------------------------------------------------------------------------
 def alternating_windows(start: datetime, minutes: int) -> list[dict[str, Any]]:
     """One-minute windows every other minute (UTC) for ``minutes`` minutes from ``start``."""
@@ -89,17 +110,12 @@ def alternating_windows(start: datetime, minutes: int) -> list[dict[str, Any]]:
              "duration": "1m"} for m in range(0, minutes, 2)]
 
 
-def write_fleet(d: Path, args: argparse.Namespace, gke: GkeEmulator, capi: CapiEmulator, state: str) -> list[Path]:
+def write_fleet(d: Path, args: argparse.Namespace, kits: dict[str, Emulator], state: str) -> list[Path]:
     (d / "policies").mkdir()
     inv = ["apiVersion: fleet.dev/v1alpha1", "kind: Inventory", f"offers: {{eks: {SIM_OFFERS}}}", "clusters:"]
     inv += [f'  - {{provider: eks, location: lab, name: s{i:02d}, controlPlane: "1.29.2", '
             f'nodePools: [{{name: ng, version: "1.29.2", nodes: 2}}]}}' for i in range(args.sim)]
     (d / "inventory.yaml").write_text("\n".join(inv) + "\n")
-    (d / "kubeconfig").write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config", "current-context": "mgmt",
-        "clusters": [{"name": "mgmt", "cluster": {"server": capi.url}}],
-        "users": [{"name": "fleet", "user": {"token": KUBE_TOKEN}}],
-        "contexts": [{"name": "mgmt", "context": {"cluster": "mgmt", "user": "fleet"}}]}))
     now = SystemClock().now()
     for name in ("sim", "gke", "capi"):
         spec: dict[str, Any] = {"selector": {"providers": [name]}, "target": {"version": "1.30"},
@@ -113,15 +129,8 @@ def write_fleet(d: Path, args: argparse.Namespace, gke: GkeEmulator, capi: CapiE
         {"name": "sim", "type": "sim", "settings": {
             "inventory": "inventory.yaml", "stateFile": "sim-world.json",
             "controlPlaneDuration": f"{args.step_seconds}s", "nodePoolDuration": f"{args.step_seconds}s", "faults": {"apiErrorRate": args.fault_rate, "seed": args.seed}}},
-        {"name": "gke", "type": "gke", "settings": {
-            "projects": ["chaos"], "endpoint": gke.url, "credentials": "anonymous", "timeoutSeconds": 2.0,
-            "pollIntervalSeconds": 1}},
-        {"name": "capi", "type": "capi", "settings": {
-            "managementClusters": [{"kubeconfig": "kubeconfig", "context": "mgmt"}],
-            "images": {"OCIMachineTemplate": {v: f"ocid1.image.oc1.phx.k8s-{v.lstrip('v').replace('.', '-')}"
-                                              for v in CAPI_VERSIONS}},
-            "requestTimeoutSeconds": 5, "pollIntervalSeconds": 1}},
-    ]
+    ] + [{"name": name, "type": name, "settings": {**kit.adapter_settings(), **EMULATORS[name][1]}}
+         for name, kit in kits.items()]
     cfgs = []
     for i in range(2):
         with __import__("socket").socket() as s:
@@ -275,15 +284,16 @@ def main() -> int:
     state = f"{PG}?options=-csearch_path%3D{schema}"
     d = Path(tempfile.mkdtemp(prefix="fleet-chaos-"))
     clock = ScaledClock(SystemClock().now(), SCALE)
-    gke = GkeEmulator(clock, master_seconds=120.0, node_seconds=60.0)
-    capi = CapiEmulator(clock, token=KUBE_TOKEN, timings=Timings(controller_delay=1.0, provision=24.0, delete=6.0))
+    kits = {name: create_emulator(name, clock, d / name, **options) for name, (options, _) in EMULATORS.items()}
+    gke: GkeEmulator = kits["gke"].emulator
+    capi: CapiEmulator = kits["capi"].emulator
     faults = [FaultRate(args.fault_rate, args.seed + 1), FaultRate(args.fault_rate, args.seed + 2)]
     gke.server.faults, capi.server.faults = faults[0], faults[1]  # type: ignore[assignment]
     gke.set_versions(GKE_VERSIONS, project="chaos", location="europe-west1")
     for i in range(args.gke):
         gke.add_cluster(f"g{i}", GKE_VERSIONS[0], {"default-pool": {"version": GKE_VERSIONS[0], "nodes": 2}},
                         project="chaos", location="europe-west1")
-    gke.server.start(), capi.start()
+    start_all(kits)
     for i in range(args.capi):
         capi.add_cluster(f"k{i}", CAPI_VERSIONS[0], cp_replicas=1, pools={f"k{i}-md": 1})
     reps: list[Replica] = []
@@ -292,7 +302,7 @@ def main() -> int:
     store: Store | None = None
     t_start = time.monotonic()
     try:
-        cfgs = write_fleet(d, args, gke, capi, state)
+        cfgs = write_fleet(d, args, kits, state)
         reps = [Replica(c, d / f"daemon-{i}.log") for i, c in enumerate(cfgs)]
         for r in reps:          # one after the other: the first seeds the sim world's stateFile
             r.start()
@@ -331,7 +341,7 @@ def main() -> int:
     try:
         rows = checks(store, d, gke, capi, args)
     finally:
-        gke.stop(), capi.stop()
+        stop_all(kits)
         store.close()
         with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as c:
             c.execute(f'DROP SCHEMA "{schema}" CASCADE')

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import sys
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 
 from fleet.policy import models as M
-from fleet.schema import compute_schema
+from fleet.schema import compute_schema, provider_settings_models
 
 KIND_ORDER = (("policy", "UpgradePolicy"), ("config", "FleetConfig"), ("inventory", "Inventory"))
 
@@ -89,8 +89,8 @@ NOTES: dict[str, str] = {
     "FleetConfigSpec.notifications": "Webhooks called on run events.",
     "ProviderConfig.name": "Unique name; cluster ids and policy selectors use it.",
     "ProviderConfig.type": "A registered provider: sim, eks, gke, aks, oke, capi, kops.",
-    "ProviderConfig.settings": "Provider-specific settings, validated by the provider at start-up "
-                               "(see the providers table in README.md).",
+    "ProviderConfig.settings": "Provider-specific settings, checked against the settings model of `type` "
+                               "when the file loads (SimSettings, EksSettings, ... below).",
     "StateConfig.url": "`sqlite:///PATH` (relative to this file) or `postgresql+psycopg://…` (needed for "
                        "several replicas).",
     "HttpConfig.listen": "`HOST:PORT` of the API, /metrics, /healthz and /readyz.",
@@ -135,7 +135,21 @@ _PATTERNS = {r"^\d+%$": "percentage such as \"25%\"", r"^\d\d:\d\d$": "time `HH:
 
 
 def _models() -> dict[str, type[BaseModel]]:
-    return {n: v for n, v in vars(M).items() if isinstance(v, type) and issubclass(v, BaseModel)}
+    """Every model the reference documents, by its schema name: fleet's own and each provider's settings."""
+    out = {n: v for n, v in vars(M).items() if isinstance(v, type) and issubclass(v, BaseModel)}
+    todo = list(provider_settings_models().values())
+    while todo:
+        model = todo.pop()
+        out.setdefault(model.__name__, model)
+        for info in model.model_fields.values():
+            todo += [t for t in _nested_types(info.annotation) if t.__name__ not in out]
+    return out
+
+
+def _nested_types(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [t for arg in get_args(annotation) for t in _nested_types(arg)]
 
 
 def _fmt_default(v: Any) -> str:
@@ -157,6 +171,7 @@ def _fmt_default(v: Any) -> str:
 
 
 def _string_type(p: dict[str, Any]) -> str:
+    """A string property's readable type: a known pattern, or what its description says it is."""
     pat = p.get("pattern")
     if pat in _PATTERNS:
         return _PATTERNS[pat]
@@ -208,6 +223,7 @@ def compute_type(p: dict[str, Any]) -> str:
     return _typed(p)
 
 
+
 def _description(model: str, field: str, p: dict[str, Any]) -> str:
     note = NOTES.get(f"{model}.{field}")
     desc = p.get("description") or ""
@@ -226,7 +242,7 @@ def _ordered_defs(schema: dict[str, Any], root: str) -> list[tuple[str, dict[str
         if name in order:
             continue
         order.append(name)
-        text = str(defs[name].get("properties", {}))
+        text = str([defs[name].get("properties", {}), defs[name].get("allOf", [])])  # allOf: provider settings
         for ref in sorted(defs, key=lambda n: text.find(f"/{n}'") if f"/{n}'" in text else 1 << 30):
             if f"#/$defs/{ref}'" in text and ref not in order:
                 todo.append(ref)

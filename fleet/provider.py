@@ -14,6 +14,10 @@ Contract (see docs/ARCHITECTURE.md):
 - ``check_step(cluster, step)`` returns warnings for knobs the provider cannot honour (pure).
 
 Errors: adapters raise fleet.errors.TemporaryProviderError / PermanentProviderError only.
+
+Settings: a provider class declares ``settings_model``, the strict pydantic model of its ``settings``;
+FleetConfig validates every ``spec.providers[]`` entry against it (``provider_settings_model``) and
+``fleet schema config`` publishes it. Emulators of the providers are found the same way (fleet.emulator).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import entry_points
 from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel
 
 from fleet.errors import MissingExtraError, ProviderNotFound
 
@@ -185,6 +191,18 @@ def load_provider_class(type_name: str) -> type:
         if not callable(getattr(cls, attr, None)):
             raise ProviderNotFound(f"provider {type_name!r} ({matches[0].value}) does not implement {attr}()")
     return cls
+
+
+def provider_settings_model(type_name: str) -> type[BaseModel] | None:
+    """The strict settings model a provider type declares (its class's ``settings_model``), loaded lazily
+    through its entry point; None when the type declares none or its SDK extra is not installed (creating
+    the provider then names the extra to install)."""
+    try:
+        cls = load_provider_class(type_name)
+    except MissingExtraError:
+        return None
+    model = getattr(cls, "settings_model", None)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
 def create_provider(type_name: str, name: str, settings: Mapping[str, Any], **context: Any) -> Provider:

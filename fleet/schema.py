@@ -9,7 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pydantic import BaseModel
+
 from fleet.policy.models import FleetConfig, Inventory, UpgradePolicy
+from fleet.provider import known_provider_types, provider_settings_model
 
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
 KINDS: dict[str, type[Any]] = {"policy": UpgradePolicy, "inventory": Inventory, "config": FleetConfig}
@@ -21,8 +24,42 @@ def compute_schema(kind: str) -> dict[str, Any]:
     if kind not in KINDS:
         raise KeyError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
     model = KINDS[kind]
-    schema = _local_date_times(_drop_property_titles(model.model_json_schema(by_alias=True, mode="validation")))
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    if kind == "config":
+        schema = _with_provider_settings(schema)
+    schema = _local_date_times(_drop_property_titles(schema))
     return {"$schema": SCHEMA_URI, "$id": f"https://fleet.dev/schemas/v1alpha1/{SCHEMA_IDS[kind]}.json", **schema}
+
+
+def provider_settings_models() -> dict[str, type[BaseModel]]:
+    """Provider type -> its settings model, for every installed provider that declares one."""
+    out = {}
+    for type_name in known_provider_types():
+        model = provider_settings_model(type_name)
+        if model is not None:
+            out[type_name] = model
+    return out
+
+
+def _with_provider_settings(schema: dict[str, Any]) -> dict[str, Any]:
+    """Check each ``spec.providers[].settings`` against the settings model of its ``type``: every provider's
+    settings model goes into ``$defs`` and ProviderConfig gets one ``if type == X then settings: XSettings``."""
+    defs = dict(schema.get("$defs", {}))
+    branches = []
+    for type_name, model in provider_settings_models().items():
+        sub = model.model_json_schema(by_alias=True, mode="validation", ref_template="#/$defs/{model}")
+        for name, d in sub.pop("$defs", {}).items():
+            if name in defs and defs[name] != d:
+                raise ValueError(f"provider {type_name!r}: settings model {name!r} clashes with another definition")
+            defs[name] = d
+        name = sub.get("title", model.__name__)
+        defs[name] = sub
+        branches.append({"if": {"properties": {"type": {"const": type_name}}, "required": ["type"]},
+                         "then": {"properties": {"settings": {"$ref": f"#/$defs/{name}"}}}})
+    provider = dict(defs["ProviderConfig"])
+    provider["allOf"] = branches
+    defs["ProviderConfig"] = provider
+    return {**schema, "$defs": defs}
 
 
 # what the loader accepts for an instant: ISO 8601, with or without a time and an offset (without one it is

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
+from fleet.clock import Clock, FakeClock
+
 Handler = Callable[[re.Match[str], Any, "Request"], tuple[int, Any, dict[str, str] | None]]
 
 FAULT_STATUS = {"throttle": 429, "server-error": 503, "forbidden": 403, "not-found": 404}
@@ -175,3 +177,10 @@ class ServedEmulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def fake_clock(clock: Clock) -> FakeClock:
+    """The emulator's clock as a FakeClock: only virtual time can be moved to finish operations."""
+    if not isinstance(clock, FakeClock):
+        raise TypeError(f"finish_operations() needs a FakeClock, not {type(clock).__name__}")
+    return clock

@@ -1,26 +1,27 @@
 """Start every cloud emulator in this process on 127.0.0.1 (ephemeral ports), all on one shared clock, and
 say how each provider's adapter reaches its emulator (the ``settings`` of the demo's FleetConfig).
 
-The emulators are the same ones the provider tests use (providers/<name>/emulator.py): each speaks its
-cloud's real API, so the adapters run their official SDKs unchanged. No credentials are read or needed:
+The emulators are the same ones the provider tests use (providers/<name>/emulator/), started through the one
+emulator interface (fleet.emulator) found by entry point: each speaks its cloud's real API, so the adapters
+run their official SDKs unchanged. No credentials are read or needed:
 EKS and kops get a throwaway credentials file / environment, GKE anonymous credentials, AKS a placeholder
 bearer over plain http, OKE a freshly generated API key, Cluster API a kubeconfig with a demo token.
 
-fleet.demo is the one part of the ``fleet`` package that imports ``providers``: it wires a whole local
-world together, as the CLI does for a real one. The imports are lazy, so ``fleet --help`` needs no SDK.
+fleet.demo wires a whole local world together, as the CLI does for a real one, without importing
+``providers``: emulators and adapters are loaded by name, lazily, so ``fleet --help`` needs no SDK.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fleet.clock import Clock
 from fleet.demo import scenario as S
+from fleet.emulator import Emulator, create_emulator, known_emulator_types
 
 log = logging.getLogger("fleet.demo")
 
@@ -47,29 +48,54 @@ def missing_modules() -> list[str]:
     return missing
 
 
+def demo_options(name: str, directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """For one provider type: its emulator's options (demo timings and scenario accounts) and what the demo
+    adds to the emulator's adapter settings (timeouts, poll intervals)."""
+    from datetime import timedelta
+    polls: dict[str, Any] = {"timeoutSeconds": 10, "pollIntervalSeconds": 60}
+    if name == "eks":
+        return ({"cp_update_seconds": 900, "node_update_seconds": 600, "regions": EKS_REGIONS,
+                 "profile": "fleet-demo"}, {"pollIntervalSeconds": 60})
+    if name == "gke":
+        return {"master_seconds": 900, "node_seconds": 240, "project": S.GKE_PROJECT}, polls
+    if name == "aks":
+        return ({"control_plane_duration": timedelta(minutes=15), "node_batch_duration": timedelta(minutes=5),
+                 "subscription": S.AKS_SUBSCRIPTION}, polls)
+    if name == "oke":
+        return {"regions": OKE_REGIONS, "key_file": True}, polls
+    if name == "capi":
+        images = {kind: {v: image_for(kind, v) for v in versions} for kind, versions in S.CAPI_IMAGES.items()}
+        return ({"capi_version": "v1beta2", "token": CAPI_TOKEN, "context": S.CAPI_MANAGEMENT, "images": images},
+                {"requestTimeoutSeconds": 10, "pollIntervalSeconds": 60})
+    if name == "kops":
+        return ({"instance_seconds": 240, "validate_seconds": 60},
+                {"commandTimeout": 15, "requestTimeout": 10, "logDir": str(directory / "rolls")})
+    return {}, {}
+
+
 @dataclass
 class DemoClouds:
-    """The six emulators. ``start()`` brings them up (in parallel), ``stop()`` takes them down."""
+    """The scenario's emulators, one per provider type in ``scenario.PROVIDERS``, found through the
+    ``fleet.emulators`` entry points. ``start()`` brings them up (in parallel), ``stop()`` takes them down."""
 
     clock: Clock
     directory: Path                       # where credential files, kubeconfig and the kops launcher go
-    emulators: dict[str, Any] = field(default_factory=dict)
+    kits: dict[str, Emulator] = field(default_factory=dict)
+    emulators: dict[str, Any] = field(default_factory=dict)     # provider type -> its native emulator (seeding)
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def start(self) -> DemoClouds:
         self.directory.mkdir(parents=True, exist_ok=True)
-        starters: dict[str, Callable[[], None]] = {
-            "eks": self._start_eks, "gke": self._start_gke, "aks": self._start_aks,
-            "oke": self._start_oke, "capi": self._start_capi, "kops": self._start_kops}
+        names = [n for n in known_emulator_types() if n in S.PROVIDERS]
         errors: dict[str, BaseException] = {}
 
-        def run(name: str, fn: Callable[[], None]) -> None:
+        def run(name: str) -> None:
             try:
-                fn()
+                self._start(name)
             except BaseException as exc:   # noqa: BLE001 - reported below, after every thread ended
                 errors[name] = exc
 
-        threads = [threading.Thread(target=run, args=(n, f), name=f"demo-start-{n}") for n, f in starters.items()]
+        threads = [threading.Thread(target=run, args=(n,), name=f"demo-start-{n}") for n in names]
         for t in threads:
             t.start()
         for t in threads:
@@ -80,12 +106,22 @@ class DemoClouds:
             raise RuntimeError(f"could not start the {name} emulator: {exc}") from exc
         return self
 
+    def _start(self, name: str) -> None:
+        directory = self.directory / name
+        options, extra_settings = demo_options(name, directory)
+        kit = create_emulator(name, self.clock, directory, **options)
+        kit.start()
+        self.kits[name] = kit
+        self.emulators[name] = getattr(kit, "emulator", kit)
+        self.settings[name] = {**kit.adapter_settings(), **extra_settings}
+
     def stop(self) -> None:
-        for name, emu in list(self.emulators.items()):
+        for name, kit in list(self.kits.items()):
             try:
-                emu.stop()
+                kit.stop()
             except Exception as exc:  # noqa: BLE001 - stopping the rest matters more
                 log.warning("emulator did not stop cleanly", extra={"provider": name, "reason": repr(exc)})
+        self.kits.clear()
         self.emulators.clear()
 
     def urls(self) -> dict[str, str]:
@@ -94,82 +130,6 @@ class DemoClouds:
     def provider_configs(self) -> list[dict[str, Any]]:
         """``spec.providers`` of the demo FleetConfig, one per emulator (named like its type)."""
         return [{"name": n, "type": n, "settings": self.settings[n]} for n in S.PROVIDERS]
-
-    # ---- one starter per cloud ---------------------------------------------------------------------------
-    def _start_eks(self) -> None:
-        from providers.eks.emulator import EksEmulator
-        emu = EksEmulator(self.clock, cp_update_seconds=900, node_update_seconds=600)
-        emu.start()
-        self.emulators["eks"] = emu
-        d = self.directory / "eks"
-        d.mkdir(exist_ok=True)
-        self.settings["eks"] = {**emu.adapter_settings(d, regions=EKS_REGIONS, profile="fleet-demo"),
-                                "pollIntervalSeconds": 60}
-
-    def _start_gke(self) -> None:
-        from providers.gke.emulator import GkeEmulator
-        emu = GkeEmulator(self.clock, master_seconds=900, node_seconds=240)
-        emu.start()
-        self.emulators["gke"] = emu
-        self.settings["gke"] = {"projects": [S.GKE_PROJECT], "endpoint": emu.url, "credentials": "anonymous",
-                                "timeoutSeconds": 10, "pollIntervalSeconds": 60}
-
-    def _start_aks(self) -> None:
-        from datetime import timedelta
-
-        from providers.aks.emulator import AksEmulator
-        emu = AksEmulator(self.clock, control_plane_duration=timedelta(minutes=15),
-                          node_batch_duration=timedelta(minutes=5))
-        emu.start()
-        self.emulators["aks"] = emu
-        self.settings["aks"] = {"subscriptions": [S.AKS_SUBSCRIPTION], "endpoint": emu.url, "timeoutSeconds": 10,
-                                "pollIntervalSeconds": 60}
-
-    def _start_oke(self) -> None:
-        from providers.oke.emulator import DEFAULT_COMPARTMENT, OkeEmulator
-        emu = OkeEmulator(self.clock, default_region=OKE_REGIONS[0])
-        emu.start()
-        self.emulators["oke"] = emu
-        d = self.directory / "oke"
-        d.mkdir(exist_ok=True)
-        auth = OkeEmulator.demo_auth()
-        key = d / "demo-api-key.pem"
-        key.write_text(auth.pop("privateKey"))
-        key.chmod(0o600)
-        self.settings["oke"] = {"compartments": [DEFAULT_COMPARTMENT], "regions": list(OKE_REGIONS),
-                                "endpoint": emu.endpoint, "auth": {**auth, "privateKeyFile": str(key)},
-                                "timeoutSeconds": 10, "pollIntervalSeconds": 60}
-
-    def _start_capi(self) -> None:
-        import yaml
-
-        from providers.capi.emulator import CapiEmulator
-        emu = CapiEmulator(self.clock, capi_version="v1beta2", token=CAPI_TOKEN)
-        emu.start()
-        self.emulators["capi"] = emu
-        d = self.directory / "capi"
-        d.mkdir(exist_ok=True)
-        kubeconfig = d / "kubeconfig"
-        name = S.CAPI_MANAGEMENT
-        kubeconfig.write_text(yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": name,
-            "clusters": [{"name": name, "cluster": {"server": emu.url}}],
-            "users": [{"name": "fleet", "user": {"token": CAPI_TOKEN}}],
-            "contexts": [{"name": name, "context": {"cluster": name, "user": "fleet"}}]}))
-        kubeconfig.chmod(0o600)
-        images = {kind: {v: image_for(kind, v) for v in versions} for kind, versions in S.CAPI_IMAGES.items()}
-        self.settings["capi"] = {"managementClusters": [{"kubeconfig": str(kubeconfig), "context": name}],
-                                 "images": images, "requestTimeoutSeconds": 10, "pollIntervalSeconds": 60}
-
-    def _start_kops(self) -> None:
-        from providers.kops.emulator import KopsEmulator
-        emu = KopsEmulator(self.clock, instance_seconds=240, validate_seconds=60)
-        emu.start()
-        self.emulators["kops"] = emu
-        d = self.directory / "kops"
-        (d / "bin").mkdir(parents=True, exist_ok=True)
-        self.settings["kops"] = emu.adapter_settings(d / "bin", commandTimeout=15, requestTimeout=10,
-                                                     logDir=str(d / "rolls"))
 
 
 def image_for(kind: str, version: str) -> str:

@@ -37,8 +37,7 @@ def _offer_versions(e: dict[str, Any]) -> None:
 
 
 def _eks(emu: Any, c: S.DemoCluster) -> str:
-    from providers.eks.emulator import NodegroupSpec
-    emu.add_cluster(c.name, c.version, {p: NodegroupSpec(v, nodes=3) for p, v in c.pools.items()},
+    emu.add_cluster(c.name, c.version, {p: {"version": v, "nodes": 3} for p, v in c.pools.items()},
                     region=c.location, tags=c.labels)
     return f"eks/{c.location}/{c.name}"
 

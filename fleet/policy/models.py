@@ -13,10 +13,12 @@ from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrulestr
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from fleet.errors import ProviderNotFound
 from fleet.policy.types import HHMM, Duration, IntOrPercent, VersionStr
+from fleet.provider import known_provider_types, provider_settings_model
 
 API_VERSION = "fleet.dev/v1alpha1"
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -324,8 +326,29 @@ class Inventory(Strict):
 
 class ProviderConfig(Strict):
     name: str
-    type: str
-    settings: dict[str, Any] = Field(default_factory=dict)
+    type: str = Field(description="the provider type: the name of a ``fleet.providers`` entry point")
+    settings: dict[str, Any] = Field(default_factory=dict,
+                                     description="checked against the type's settings model (see below)")
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, v: str) -> str:
+        known = known_provider_types()
+        if v not in known:
+            raise ValueError(f"unknown provider type {v!r}; known types: {', '.join(known) or '(none installed)'}")
+        return v
+
+    @field_validator("settings")
+    @classmethod
+    def _settings(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """Validate against the settings model of the provider's type (the adapter keeps the raw mapping)."""
+        try:
+            model = provider_settings_model(info.data["type"]) if "type" in info.data else None
+        except ProviderNotFound as exc:       # an installed entry point that is not a provider
+            raise ValueError(str(exc)) from None
+        if model is not None:
+            model.model_validate(v)       # a ValidationError here carries the path below ``settings``
+        return v
 
 
 class StateConfig(Strict):
@@ -359,7 +382,7 @@ class HttpConfig(Strict):
 # Event kinds a webhook may subscribe to (fleet.notify follows them in the events table).
 NotifyEvent = Literal["run-started", "wave-done", "cluster-upgraded", "cluster-failed", "run-halted", "run-done",
                      "cluster-at-risk"]
-NOTIFY_EVENTS: tuple[str, ...] = get_args(NotifyEvent)
+NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)
 
 
 class NotificationConfig(Strict):

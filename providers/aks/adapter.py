@@ -24,11 +24,8 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlparse
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic.alias_generators import to_camel
 
 from fleet.clock import Clock, SystemClock
 from fleet.errors import PermanentProviderError
@@ -44,8 +41,9 @@ from fleet.provider import (
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
-from providers.aks.budgets import compute_upgrade_settings
-from providers.aks.errors import is_sdk_error, map_azure_error
+from providers.aks.budget import compute_upgrade_settings
+from providers.aks.errors import is_sdk_error, translate
+from providers.aks.settings import AksSettings, parse_settings
 
 log = logging.getLogger("providers.aks")
 T = TypeVar("T")
@@ -55,35 +53,6 @@ FAILED_STATES = frozenset({"Failed", "Canceled"})
 PLACEHOLDER_AUTH = "Bearer fleet-plain-http-placeholder"
 _ARM_ID = re.compile(r"(?i)^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.ContainerService"
                      r"/managedClusters/([^/]+)$")
-
-
-class AksSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True)
-
-    subscriptions: list[str] = Field(min_length=1)
-    resource_groups: list[str] | None = None
-    endpoint: str | None = None
-    cloud: Literal["AZURE_PUBLIC_CLOUD", "AZURE_CHINA_CLOUD", "AZURE_US_GOVERNMENT"] | None = None
-    api_version: str | None = None
-    include_preview: bool = False
-    timeout_seconds: float = Field(default=30.0, gt=0, le=600)
-    poll_interval_seconds: float = Field(default=30.0, gt=0)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, v: str | None) -> str | None:
-        if v is not None and urlparse(v).scheme not in ("http", "https"):
-            raise ValueError("must be an http:// or https:// URL")
-        return v.rstrip("/") if v else v
-
-
-def parse_settings(settings: Mapping[str, Any] | None) -> AksSettings:
-    try:
-        return AksSettings.model_validate(dict(settings or {}))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<settings>'}: {e['msg']}"
-                             for e in exc.errors())
-        raise ValueError(f"invalid aks settings: {problems}") from None
 
 
 @dataclass(frozen=True)
@@ -123,6 +92,7 @@ def _same(a: str | None, b: str | None) -> bool:
 
 class AksProvider:
     type = "aks"
+    settings_model = AksSettings   # the schema of this provider's settings (FleetConfig validates against it)
 
     def __init__(self, name: str = "aks", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, config_dir: str | None = None, credential: Any = None, **_: Any):
@@ -179,7 +149,7 @@ class AksProvider:
             return fn()
         except Exception as exc:
             if is_sdk_error(exc):
-                raise map_azure_error(exc, provider=self.name, action=action, clock=self.clock) from exc
+                raise translate(exc, provider=self.name, operation=action, clock=self.clock) from exc
             raise
 
     # ---- discovery --------------------------------------------------------------------------------------
@@ -190,18 +160,18 @@ class AksProvider:
         for sub in self.settings.subscriptions:
             client = self._client(sub)
             if self.settings.resource_groups:
-                found = []
+                found: list[Any] = []
                 for rg in self.settings.resource_groups:
                     try:
                         found += self._sdk(f"list managed clusters in {sub}/{rg}",
-                                           lambda c=client, rg=rg: list(c.managed_clusters.list_by_resource_group(rg)))
+                                           lambda: list(client.managed_clusters.list_by_resource_group(rg)))
                     except PermanentProviderError as err:
                         if not err.code.endswith("/ResourceGroupNotFound"):
                             raise
                         continue                # the group exists in another subscription (checked below)
                     unseen_groups.pop(rg.lower(), None)
             else:
-                found = self._sdk(f"list managed clusters in {sub}", lambda c=client: list(c.managed_clusters.list()))
+                found = self._sdk(f"list managed clusters in {sub}", lambda: list(client.managed_clusters.list()))
             for mc in found:
                 cluster = self.compute_cluster(mc)
                 if cluster.id in clusters:
@@ -276,7 +246,7 @@ class AksProvider:
         pools: dict[str, tuple[str, ...]] = {}
         for pool in names:
             ap = self._sdk(f"get upgrade profile of {cluster.id} pool {pool}",
-                           lambda pool=pool: client.agent_pools.get_upgrade_profile(ref.resource_group, ref.name, pool))
+                           lambda: client.agent_pools.get_upgrade_profile(ref.resource_group, ref.name, pool))
             own = self._versions(ap.properties.upgrades if ap.properties else [])
             pools[pool] = _merged(own, region, current.get(pool) or cluster.control_plane)
         return VersionOffers(control_plane, pools)

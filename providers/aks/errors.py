@@ -53,8 +53,8 @@ def _retry_after(response: Any, clock: Clock | None) -> float | None:
         return None
 
 
-def map_azure_error(exc: BaseException, *, provider: str, action: str, clock: Clock | None = None) -> ProviderError:
-    """Translate one SDK exception; the caller does ``raise map_azure_error(...) from exc``."""
+def translate(exc: BaseException, *, provider: str, operation: str, clock: Clock | None = None) -> ProviderError:
+    """Translate one SDK exception; the caller does ``raise translate(...) from exc``."""
     from azure.core import exceptions as ae
 
     if isinstance(exc, ProviderError):
@@ -62,13 +62,13 @@ def map_azure_error(exc: BaseException, *, provider: str, action: str, clock: Cl
     if isinstance(exc, (ae.ServiceRequestError, ae.ServiceResponseError)):
         kind = "timed out" if isinstance(exc, (ae.ServiceRequestTimeoutError, ae.ServiceResponseTimeoutError)) \
             else "connection failed"
-        return TemporaryProviderError(f"{action}: {kind}: {_first_line(exc)}", provider=provider,
+        return TemporaryProviderError(f"{operation}: {kind}: {_first_line(exc)}", provider=provider,
                                       code="connection", retry_after=5.0)
     if isinstance(exc, ae.HttpResponseError):
         status = exc.status_code or getattr(exc.response, "status_code", None)
         arm_code = getattr(getattr(exc, "error", None), "code", None) or ""
         code = f"{status}/{arm_code}" if arm_code else str(status or "")
-        message = f"{action}: {status or ''} {_first_line(exc)}".strip()
+        message = f"{operation}: {status or ''} {_first_line(exc)}".strip()
         if isinstance(exc, ae.ClientAuthenticationError):
             return PermanentProviderError(message, provider=provider, code=code or "401")
         if isinstance(exc, ae.TooManyRedirectsError):
@@ -83,12 +83,12 @@ def map_azure_error(exc: BaseException, *, provider: str, action: str, clock: Cl
             return TemporaryProviderError(message, provider=provider, code=code or "decode", retry_after=5.0)
         return PermanentProviderError(message, provider=provider, code=code)
     if isinstance(exc, ae.AzureError):
-        return PermanentProviderError(f"{action}: {type(exc).__name__}: {_first_line(exc)}", provider=provider,
+        return PermanentProviderError(f"{operation}: {type(exc).__name__}: {_first_line(exc)}", provider=provider,
                                       code=type(exc).__name__)
     if isinstance(exc, (ae.SerializationError, ae.DeserializationError)):
-        return PermanentProviderError(f"{action}: {type(exc).__name__}: {_first_line(exc)}", provider=provider,
+        return PermanentProviderError(f"{operation}: {type(exc).__name__}: {_first_line(exc)}", provider=provider,
                                       code=type(exc).__name__)
-    return PermanentProviderError(f"{action}: unexpected {type(exc).__name__}: {_first_line(exc)}",
+    return PermanentProviderError(f"{operation}: unexpected {type(exc).__name__}: {_first_line(exc)}",
                                   provider=provider, code="unexpected")
 
 

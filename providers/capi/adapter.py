@@ -41,8 +41,8 @@ from fleet.provider import (
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
+from providers.capi.budget import compute_kcp_surge, compute_pool_knobs, compute_warnings
 from providers.capi.errors import translate
-from providers.capi.knobs import compute_kcp_surge, compute_pool_knobs, compute_warnings
 from providers.capi.objects import (
     CLUSTER_NAME_LABEL,
     CONTROL_PLANE_NAME_LABEL,
@@ -99,6 +99,7 @@ class CapiProvider:
     endpoint, controlPlaneMaxSurge, requestTimeoutSeconds, rolloutTimeoutSeconds, pollIntervalSeconds)."""
 
     type = "capi"
+    settings_model = CapiSettings   # the schema of this provider's settings (FleetConfig validates against it)
 
     def __init__(self, name: str = "capi", settings: Mapping[str, Any] | None = None, *, clock: Clock | None = None,
                  config_dir: str | None = None, **_: Any):
@@ -117,7 +118,7 @@ class CapiProvider:
         try:
             return fn(*args, _request_timeout=self._timeout, **kwargs)
         except Exception as exc:
-            err = translate(exc, self.name, what)
+            err = translate(exc, provider=self.name, operation=what)
             if err is None:
                 raise
             raise err from exc
@@ -147,7 +148,7 @@ class CapiProvider:
             KubeConfigLoader(config_dict=doc, active_context=m.settings.context,
                              config_base_path=str(path.parent)).load_and_set(cfg)
         except Exception as exc:
-            err = translate(exc, self.name, what)
+            err = translate(exc, provider=self.name, operation=what)
             if err is None:
                 raise
             raise err from exc
@@ -283,7 +284,8 @@ class CapiProvider:
         for name in self._mgmts:
             m = self._mgmt(name)
             cv, kv = self._served(m, CAPI), self._served(m, CP)
-            for ns in m.settings.namespaces or self.settings.namespaces or [None]:
+            scopes: list[str | None] = [*(m.settings.namespaces or self.settings.namespaces or [])] or [None]
+            for ns in scopes:
                 kcps = {(o["metadata"]["namespace"], o["metadata"]["name"]): KcpView(kv, o)
                         for o in self._list(m, CP, kv, "kubeadmcontrolplanes", ns)}
                 mds: dict[tuple[str, str], list[MdView]] = {}
@@ -296,7 +298,8 @@ class CapiProvider:
                     kcp = kcps.get((cns, ref.get("name", "")))
                     if ref.get("kind") != KCP or kcp is None:
                         _log.info("capi: skipping cluster %s/%s: no KubeadmControlPlane (%s)", cns, cname,
-                                  ref.get("kind"), extra={"provider": self.name, "cluster": cname})
+                                  ref.get("kind"), extra={"provider": self.name, "cluster": cname,
+                                                          "reason": "no KubeadmControlPlane"})
                         continue
                     out.append(self._build(m, c, kcp, sorted(mds.get((cns, cname), []), key=lambda v: v.name)))
         return out
@@ -346,6 +349,7 @@ class CapiProvider:
             raise PermanentProviderError(f"{MD} {view.name}: {to} is newer than the control plane "
                                          f"({kcp.current_version})", provider=self.name, code="400")
         ref = self._roll_template(m, view, to)                   # validated above: nothing half-made
+        out: KcpView | MdView
         if isinstance(view, KcpView):
             surge, _ = compute_kcp_surge(step, self.settings.control_plane_max_surge)
             patch = compute_kcp_patch(view, to, ref, surge)
@@ -357,7 +361,7 @@ class CapiProvider:
             out = MdView(view.capi, self._patch(m, CAPI, view.capi, "machinedeployments", view.namespace, view.name,
                                                 patch))
         _log.info("capi: %s %s/%s -> %s with template %s", view.kind, view.namespace, view.name, to, ref["name"],
-                  extra={"provider": self.name, "cluster": cluster.id})
+                  extra={"provider": self.name, "cluster": cluster.id, "operation": step.key})
         return self._op(m, cluster, step, out, to)
 
     def _image(self, kind: str, to: str) -> str:
@@ -384,14 +388,14 @@ class CapiProvider:
                                                      _request_timeout=self._timeout)
         except ApiException as exc:
             if exc.status != 409:
-                err = translate(exc, self.name, f"{m.name}: create {ref.kind} {view.namespace}/{name}")
+                err = translate(exc, provider=self.name, operation=f"{m.name}: create {ref.kind} {view.namespace}/{name}")
                 raise (err or exc) from exc
             existing = self._get(m, ref.group, version, plural, view.namespace, name)
             if existing.get("spec") != new["spec"]:
                 raise PermanentProviderError(f"{ref.kind} {view.namespace}/{name} exists with a different spec",
                                              provider=self.name, code="409") from exc
         except Exception as exc:
-            err = translate(exc, self.name, f"{m.name}: create {ref.kind} {view.namespace}/{name}")
+            err = translate(exc, provider=self.name, operation=f"{m.name}: create {ref.kind} {view.namespace}/{name}")
             if err is None:
                 raise
             raise err from exc
@@ -422,7 +426,8 @@ class CapiProvider:
         cv = self._served(m, CAPI)
         out = self._patch(m, CAPI, cv, "clusters", ns, name, compute_topology_patch(c, to))
         _log.info("capi: Cluster %s/%s topology -> %s", ns, name, to, extra={"provider": self.name,
-                                                                             "cluster": cluster.id})
+                                                                             "cluster": cluster.id,
+                                                                             "operation": step.key})
         return self._op(m, cluster, step, ClusterView(cv, out), to)
 
     @staticmethod

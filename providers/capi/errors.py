@@ -49,8 +49,8 @@ def _text(exc: BaseException) -> str:
         return type(exc).__name__
 
 
-def translate(exc: BaseException, provider: str, what: str) -> ProviderError | None:
-    """The fleet error for ``exc`` raised while doing ``what``; None when ``exc`` is not an SDK error."""
+def translate(exc: BaseException, *, provider: str, operation: str) -> ProviderError | None:
+    """The fleet error for ``exc`` raised while doing ``operation``; None when ``exc`` is not an SDK error."""
     from kubernetes.client.exceptions import ApiException, OpenApiException
     from kubernetes.config.config_exception import ConfigException
     from pydantic import ValidationError as PydanticValidationError
@@ -62,20 +62,20 @@ def translate(exc: BaseException, provider: str, what: str) -> ProviderError | N
         body = _status_body(exc)
         reason = body.get("reason") or getattr(exc, "reason", "") or ""
         message = body.get("message") or reason or "no response"
-        text = f"{what}: {status} {reason}: {message}".strip()
+        text = f"{operation}: {status} {reason}: {message}".strip()
         if status in TEMPORARY_STATUS or status >= 500:
             retry = _retry_after(exc, body) or DEFAULT_RETRY_AFTER.get(status)
             return TemporaryProviderError(text, provider=provider, code=str(status), retry_after=retry)
         return PermanentProviderError(text, provider=provider, code=str(status))
     if isinstance(exc, SSLError):
-        return PermanentProviderError(f"{what}: TLS error: {_text(exc)}", provider=provider, code="tls")
+        return PermanentProviderError(f"{operation}: TLS error: {_text(exc)}", provider=provider, code="tls")
     if isinstance(exc, (Urllib3Error, ConnectionError, TimeoutError)):
-        return TemporaryProviderError(f"{what}: {type(exc).__name__}: {_text(exc)}", provider=provider, code="connection",
+        return TemporaryProviderError(f"{operation}: {type(exc).__name__}: {_text(exc)}", provider=provider, code="connection",
                                       retry_after=5.0)
     if isinstance(exc, ConfigException):
-        return PermanentProviderError(f"{what}: kubeconfig: {_text(exc)}", provider=provider, code="config")
+        return PermanentProviderError(f"{operation}: kubeconfig: {_text(exc)}", provider=provider, code="config")
     if isinstance(exc, (OpenApiException, PydanticValidationError)):
         # ApiTypeError, ApiValueError, ApiKeyError, ApiAttributeError; the generated client also validates its
         # arguments with pydantic (validate_call)
-        return PermanentProviderError(f"{what}: {type(exc).__name__}: {_text(exc)}", provider=provider, code="client")
+        return PermanentProviderError(f"{operation}: {type(exc).__name__}: {_text(exc)}", provider=provider, code="client")
     return None

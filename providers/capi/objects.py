@@ -22,7 +22,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from fleet.versions import InvalidVersion, parse_version
 
@@ -106,6 +106,8 @@ class Ref:
 
 
 class _View:
+    kind: ClassVar[str] = ""
+
     def __init__(self, capi: str, obj: Obj):
         self.capi, self.obj = capi, obj
         self.meta: Obj = obj.get("metadata") or {}

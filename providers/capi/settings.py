@@ -30,27 +30,44 @@ from providers.capi.objects import IMAGE_FIELDS, capi_version
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True)
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True,
+                              use_attribute_docstrings=True)
 
 
 class ManagementCluster(_Strict):
     kubeconfig: str = Field(min_length=1)
+    """Path of the management cluster's kubeconfig (relative to the config file's folder)."""
     context: str | None = None
+    """The kubeconfig context (default: its current context)."""
     name: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    """The location prefix in cluster ids (default: the context)."""
     namespaces: list[str] | None = None
+    """Namespaces to look in on this management cluster (overrides the top-level list)."""
     endpoint: str | None = None
+    """Overrides the server of the kubeconfig."""
 
 
 class CapiSettings(_Strict):
+    """A `capi` provider: Cluster API workload clusters of management clusters."""
+
     management_clusters: list[ManagementCluster] = Field(min_length=1)
+    """The management clusters to manage workload clusters through."""
     namespaces: list[str] = Field(default_factory=list)
+    """Where to look for clusters (default: all namespaces)."""
     images: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Infrastructure machine template kind -> Kubernetes version -> machine image."""
     image_fields: dict[str, str] = Field(default_factory=dict)
+    """Where the image lives in a template kind that is not built in (e.g. `spec.template.spec.image`)."""
     endpoint: str | None = None
+    """Overrides the server of every management cluster (emulators)."""
     control_plane_max_surge: Literal[0, 1] | None = None
+    """KubeadmControlPlane maxSurge when the step does not say (default: leave as is)."""
     request_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    """Timeout of one API request, in seconds."""
     rollout_timeout_seconds: int | None = Field(None, gt=0)
+    """A rollout without progress for that long fails the step (default: never)."""
     poll_interval_seconds: float = Field(30.0, gt=0)
+    """Suggested delay between polls of a rollout, in seconds."""
 
     @field_validator("images")
     @classmethod

@@ -38,8 +38,8 @@ from fleet.provider import (
 )
 from fleet.versions import InvalidVersion, Version, parse_version
 from providers.eks.budget import compute_update_config, config_matches
-from providers.eks.errors import map_error
-from providers.eks.settings import Scope, parse_settings, split_location
+from providers.eks.errors import translate
+from providers.eks.settings import EksSettings, Scope, parse_settings, split_location
 
 log = logging.getLogger("providers.eks")
 
@@ -86,6 +86,7 @@ class EksProvider:
     ``connectTimeoutSeconds``, ``readTimeoutSeconds``, ``pollIntervalSeconds``, ``roleSessionSeconds``."""
 
     type = TYPE
+    settings_model = EksSettings   # the schema of this provider's settings (FleetConfig validates against it)
 
     def __init__(self, name: str = "eks", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, config_dir: str | None = None, **_: Any):
@@ -155,11 +156,11 @@ class EksProvider:
         return self._clients[key]
 
     def _call(self, action: str, fn: Callable[[], Any]) -> Any:
-        """Every SDK call goes through here: SDK exceptions become fleet errors (errors.map_error)."""
+        """Every SDK call goes through here: SDK exceptions become fleet errors (errors.translate)."""
         try:
             return fn()
         except Exception as exc:  # translated at the boundary, re-raised typed
-            raise map_error(exc, provider=self.name, action=action) from exc
+            raise translate(exc, provider=self.name, operation=action) from exc
 
     def _eks(self, scope: Scope, region: str, action: str, **kwargs: Any) -> Any:
         client = self._client(scope, "eks", region)
@@ -195,11 +196,13 @@ class EksProvider:
         """(amiType, minor) -> recommended AMI release, from SSM public parameters (10 names per call)."""
         names = {SSM_RELEASE_PATHS[t].format(v=m): (t, m) for t, m in sorted(wanted) if t in SSM_RELEASE_PATHS}
         found: dict[tuple[str, str], str] = {}
-        ssm = self._client(scope, "ssm", region) if names else None
+        if not names:
+            return found
+        ssm = self._client(scope, "ssm", region)
         todo = sorted(names)
         for i in range(0, len(todo), 10):
             chunk = todo[i:i + 10]
-            resp = self._call("GetParameters", lambda c=chunk: ssm.get_parameters(Names=c))
+            resp = self._call("GetParameters", lambda: ssm.get_parameters(Names=chunk))
             for p in resp.get("Parameters", []):
                 found[names[p["Name"]]] = p["Value"]
         return found
@@ -271,7 +274,7 @@ class EksProvider:
         scope, region = self._where(cluster)
         minors, _ = self._offered_minors(scope, region)
         ami_types = dict(cluster.extra.get("amiTypes") or {})
-        ngs = []
+        ngs: list[Mapping[str, Any]] = []
         for pool in cluster.node_pools:
             if pool.name in ami_types:
                 ngs.append({"nodegroupName": pool.name, "amiType": ami_types[pool.name],
@@ -308,7 +311,7 @@ class EksProvider:
         what = f"node group {nodegroup}" if nodegroup else "cluster"
         u = self._in_progress(scope, region, cluster.name, nodegroup)
         if u is not None and u.get("type") == "VersionUpdate" and matches(u):
-            log.info("update already in progress", extra={"cluster": cluster.id, "operation": u["id"]})
+            log.info("update already in progress", extra={"provider": self.name, "cluster": cluster.id, "operation": u["id"]})
             return self._ref(cluster, step, u["id"], nodegroup, step.to)
         detail = f"update {u['id']} ({u.get('type')})" if u else f"status {status}"
         raise TemporaryProviderError(f"{cluster.id}: {what} is busy: {detail}", provider=self.name,
@@ -335,8 +338,8 @@ class EksProvider:
         if parse_version(str(c["version"])).minor_key == target.minor_key:
             return self._ref(cluster, step, NOOP_PREFIX + step.key, None, version)
         u = self._eks(scope, region, "update_cluster_version", name=cluster.name, version=version)["update"]
-        log.info("control plane update started", extra={"cluster": cluster.id, "operation": u["id"],
-                                                         "provider": self.name})
+        log.info("control plane update started", extra={"provider": self.name, "cluster": cluster.id,
+                                                         "operation": u["id"]})
         return self._ref(cluster, step, u["id"], None, version)
 
     def _start_nodegroup(self, scope: Scope, region: str, cluster: Cluster, step: Step,
@@ -362,7 +365,7 @@ class EksProvider:
         if desired and not config_matches(ng.get("updateConfig"), desired):
             u = self._eks(scope, region, "update_nodegroup_config", clusterName=cluster.name,
                           nodegroupName=step.pool, updateConfig=desired)["update"]
-            log.info("node group updateConfig set", extra={"cluster": cluster.id, "operation": u["id"],
+            log.info("node group updateConfig set", extra={"provider": self.name, "cluster": cluster.id, "operation": u["id"],
                                                             "reason": str(desired)})
             if u.get("status") == "InProgress":
                 raise TemporaryProviderError(f"{cluster.id}: node group {step.pool} updateConfig is being "
@@ -373,8 +376,8 @@ class EksProvider:
         if release:
             kwargs["releaseVersion"] = release
         u = self._eks(scope, region, "update_nodegroup_version", **kwargs)["update"]
-        log.info("node group update started", extra={"cluster": cluster.id, "operation": u["id"],
-                                                      "provider": self.name})
+        log.info("node group update started", extra={"provider": self.name, "cluster": cluster.id,
+                                                      "operation": u["id"]})
         return self._ref(cluster, step, u["id"], step.pool, step.to)
 
     def poll(self, cluster: Cluster, op: OperationRef) -> OperationStatus:

@@ -50,30 +50,7 @@ def compute_update_config(step: Step) -> tuple[dict[str, Any] | None, list[str]]
     """The ``updateConfig`` to set before a node-group step (None: leave it) and the warnings."""
     if step.component is not Component.NODE_POOL:
         return None, compute_control_plane_warnings(step)
-    cfg: dict[str, Any] = {}
-    warn: list[str] = []
-    pct = _percent(step.max_unavailable_spec)
-    if pct is not None:
-        if pct < 1:
-            warn.append(f"EKS node groups take maxUnavailable of at least 1 node; maxUnavailable "
-                        f"{step.max_unavailable_spec} becomes maxUnavailable=1")
-            cfg["maxUnavailable"] = 1
-        else:
-            whole = min(MAX_UNAVAILABLE, math.ceil(pct))
-            if whole != pct:
-                warn.append(f"EKS takes maxUnavailablePercentage as a whole number from 1 to 100; "
-                            f"{step.max_unavailable_spec} becomes {whole}%")
-            cfg["maxUnavailablePercentage"] = whole
-    elif step.max_unavailable is not None:
-        n = step.max_unavailable
-        if n < 1:
-            warn.append(f"EKS node groups cannot update with maxUnavailable={n}: at least one node is replaced "
-                        "at a time; using maxUnavailable=1")
-            n = 1
-        elif n > MAX_UNAVAILABLE:
-            warn.append(f"EKS caps maxUnavailable at {MAX_UNAVAILABLE}; maxUnavailable={n} becomes {MAX_UNAVAILABLE}")
-            n = MAX_UNAVAILABLE
-        cfg["maxUnavailable"] = n
+    cfg, warn = _unavailable(step)
     if step.max_surge is not None:
         if step.max_surge <= 0:
             cfg["updateStrategy"] = "MINIMAL"
@@ -81,6 +58,35 @@ def compute_update_config(step: Step) -> tuple[dict[str, Any] | None, list[str]]
             cfg["updateStrategy"] = "DEFAULT"
             warn.append(f"EKS node groups take no maxSurge: EKS launches new nodes itself (up to max(2 x AZ "
                         f"count, maxUnavailable)); maxSurge={step.max_surge} is not honoured exactly")
+    return (cfg or None), warn + _unhonoured(step)
+
+
+def _unavailable(step: Step) -> tuple[dict[str, Any], list[str]]:
+    """maxUnavailable (a count, at least 1 and at most MAX_UNAVAILABLE) or maxUnavailablePercentage (whole)."""
+    pct = _percent(step.max_unavailable_spec)
+    if pct is not None:
+        if pct < 1:
+            return {"maxUnavailable": 1}, [f"EKS node groups take maxUnavailable of at least 1 node; maxUnavailable "
+                                           f"{step.max_unavailable_spec} becomes maxUnavailable=1"]
+        whole = min(MAX_UNAVAILABLE, math.ceil(pct))
+        warn = [] if whole == pct else [f"EKS takes maxUnavailablePercentage as a whole number from 1 to 100; "
+                                        f"{step.max_unavailable_spec} becomes {whole}%"]
+        return {"maxUnavailablePercentage": whole}, warn
+    if step.max_unavailable is None:
+        return {}, []
+    n = step.max_unavailable
+    if n < 1:
+        return {"maxUnavailable": 1}, [f"EKS node groups cannot update with maxUnavailable={n}: at least one node "
+                                       "is replaced at a time; using maxUnavailable=1"]
+    if n > MAX_UNAVAILABLE:
+        return {"maxUnavailable": MAX_UNAVAILABLE}, [f"EKS caps maxUnavailable at {MAX_UNAVAILABLE}; "
+                                                     f"maxUnavailable={n} becomes {MAX_UNAVAILABLE}"]
+    return {"maxUnavailable": n}, []
+
+
+def _unhonoured(step: Step) -> list[str]:
+    """Warnings for the step's settings EKS node groups have no knob for."""
+    warn = []
     if step.strategy == "blue-green" or step.blue_green is not None:
         warn.append("EKS managed node groups have no blue-green upgrade: a rolling update is used "
                     "(blue-green on EKS means creating a new node group); blue-green settings are ignored")
@@ -89,7 +95,7 @@ def compute_update_config(step: Step) -> tuple[dict[str, Any] | None, list[str]]
                     f"drainTimeout={step.drain_timeout_seconds}s is not honoured")
     if step.node_soak_seconds:
         warn.append(f"EKS has no per-node soak; nodeSoak={step.node_soak_seconds}s is not honoured")
-    return (cfg or None), warn
+    return warn
 
 
 def compute_control_plane_warnings(step: Step) -> list[str]:

@@ -73,11 +73,11 @@ def _classes(module: Any, names: tuple[str, ...]) -> tuple[type, ...]:
     return tuple(c for c in (getattr(module, n, None) for n in names) if isinstance(c, type))
 
 
-def map_error(exc: BaseException, *, provider: str = "eks", action: str = "") -> ProviderError:
-    """Translate one SDK exception. Callers ``raise map_error(exc, ...) from exc``."""
-    from botocore import exceptions as bex
+def translate(exc: BaseException, *, provider: str = "eks", operation: str = "") -> ProviderError:
+    """Translate one SDK exception. Callers ``raise translate(exc, ...) from exc``."""
+    from botocore import exceptions as bex  # type: ignore[import-untyped]  # botocore ships no types
 
-    where = f"{action}: " if action else ""
+    where = f"{operation}: " if operation else ""
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, bex.ClientError):

@@ -15,31 +15,51 @@ Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
 class AccountSettings(BaseModel):
     """One AWS account: its own profile and/or role to assume, and the regions to read."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
 
     alias: str | None = Field(default=None, pattern=_ALIAS)   # location prefix: "<alias>:<region>"
+    """Location prefix of this account's clusters: `<alias>:<region>` (required with several accounts)."""
     profile: str | None = None
+    """AWS profile of this account."""
     roleArn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    """IAM role to assume in this account."""
     externalId: str | None = None
+    """External id for assuming `roleArn`."""
     regions: list[Region] = Field(min_length=1)
+    """Regions to read in this account."""
 
 
 class EksSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """An `eks` provider: EKS clusters of one or more AWS accounts."""
 
-    regions: list[Region] = Field(default_factory=list)  # the default account's regions
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid")
+
+    regions: list[Region] = Field(default_factory=list)
+    """The default account's regions."""
     profile: str | None = None
+    """AWS profile of the default account."""
     roleArn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$")
+    """IAM role to assume for the default account."""
     externalId: str | None = None
+    """External id for assuming `roleArn`."""
     accounts: list[AccountSettings] = Field(default_factory=list)
-    endpoint: Url | None = None              # EKS endpoint override (emulators, VPC endpoints, other partitions)
-    ssmEndpoint: Url | None = None           # defaults to ``endpoint`` when that is set
-    stsEndpoint: Url | None = None           # defaults to ``endpoint`` when that is set
-    credentialsFile: str | None = None       # an AWS shared credentials file (relative to the config dir)
+    """More AWS accounts, each with its own profile and/or role and regions."""
+    endpoint: Url | None = None
+    """EKS endpoint override (emulators, VPC endpoints, other partitions)."""
+    ssmEndpoint: Url | None = None
+    """SSM endpoint override (AMI release lookups); defaults to `endpoint` when that is set."""
+    stsEndpoint: Url | None = None
+    """STS endpoint override (role assumption); defaults to `endpoint` when that is set."""
+    credentialsFile: str | None = None
+    """An AWS shared credentials file (relative to the config file's folder)."""
     connectTimeoutSeconds: float = Field(default=3.0, gt=0, le=60)
+    """Connect timeout per request, in seconds."""
     readTimeoutSeconds: float = Field(default=10.0, gt=0, le=120)
+    """Read timeout per request, in seconds."""
     pollIntervalSeconds: float = Field(default=30.0, gt=0)
+    """Suggested delay between polls of a running update, in seconds."""
     roleSessionSeconds: int = Field(default=3600, ge=900, le=43200)
+    """Duration of an assumed role's session, in seconds."""
 
     @model_validator(mode="after")
     def _scopes(self) -> EksSettings:

@@ -14,7 +14,7 @@ Control-plane step: ``UpdateMaster(masterVersion)``. Node-pool step: ``UpdateNod
 imageType, upgradeSettings)`` with the budget from providers.gke.budget. Both return a GKE Operation that is
 polled with ``GetOperation``. ``start`` is idempotent: the cluster's current versions, the running operations
 (``ListOperations``) and their target versions (``FetchClusterUpgradeInfo``/``FetchNodePoolUpgradeInfo``)
-are read before anything is issued. SDK exceptions are translated in providers.gke.errors.map_sdk_error.
+are read before anything is issued. SDK exceptions are translated in providers.gke.errors.translate.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from fleet.clock import Clock, SystemClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
@@ -45,7 +45,8 @@ from fleet.provider import (
 from fleet.versions import InvalidVersion, parse_version
 from providers.gke.budget import check_step as compute_warnings
 from providers.gke.budget import compute_upgrade_settings
-from providers.gke.errors import map_sdk_error
+from providers.gke.errors import translate
+from providers.gke.settings import GkeSettings
 
 log = logging.getLogger("providers.gke")
 T = TypeVar("T")
@@ -53,18 +54,6 @@ _TARGET_RE = re.compile(r"/(?:locations|zones)/(?P<loc>[^/]+)/clusters/(?P<clust
                         r"(?:/nodePools/(?P<pool>[^/]+))?$")
 _UNHEALTHY_CLUSTER = {"ERROR", "DEGRADED"}
 _UNHEALTHY_POOL = {"ERROR", "RUNNING_WITH_ERROR"}
-
-
-class GkeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    projects: list[str] = Field(min_length=1)
-    locations: list[str] = Field(default_factory=lambda: ["-"], min_length=1)
-    endpoint: str | None = None
-    credentials: Literal["default", "anonymous"] = "default"
-    credentials_file: str | None = Field(default=None, alias="credentialsFile")
-    timeout_seconds: float = Field(default=30.0, gt=0, alias="timeoutSeconds")
-    poll_interval_seconds: float = Field(default=30.0, gt=0, alias="pollIntervalSeconds")
 
 
 @dataclass(frozen=True)
@@ -102,12 +91,13 @@ def _ascending(versions: list[str]) -> tuple[str, ...]:
         try:
             good.append((parse_version(v), v))
         except InvalidVersion:
-            log.debug("ignoring unparseable GKE version %r", v)
+            log.debug("ignoring unparseable GKE version %r", v, extra={"provider": "gke", "reason": "invalid version"})
     return tuple(v for _, v in sorted(good, key=lambda item: item[0]))
 
 
 class GkeProvider:
     type = "gke"
+    settings_model = GkeSettings   # the schema of this provider's settings (FleetConfig validates against it)
 
     def __init__(self, name: str = "gke", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, config_dir: str | None = None, **_: Any):
@@ -151,7 +141,7 @@ class GkeProvider:
         try:
             return fn(self._client(), {"retry": None, "timeout": self.settings.timeout_seconds})
         except Exception as exc:
-            mapped = map_sdk_error(exc, provider=self.name, what=what)
+            mapped = translate(exc, provider=self.name, operation=what)
             if mapped is None:
                 raise
             raise mapped from exc
@@ -163,16 +153,19 @@ class GkeProvider:
             for location in self.settings.locations:
                 parent = f"projects/{project}/locations/{location}"
                 resp = self._call(f"list clusters in {parent}",
-                                  lambda c, kw, parent=parent: c.list_clusters(parent=parent, **kw))
+                                  lambda c, kw: c.list_clusters(parent=parent, **kw))
                 if resp.missing_zones:
                     log.warning("GKE could not list clusters in zones %s of project %s",
-                                ", ".join(resp.missing_zones), project)
+                                ", ".join(resp.missing_zones), project,
+                                extra={"provider": self.name, "operation": f"list clusters in {parent}",
+                                       "reason": "missing zones"})
                 for gc in resp.clusters:
                     cluster = self.observe_cluster(project, gc)
                     prior = found.get(cluster.id)
                     if prior is not None and prior.extra.get("project") != project:
                         log.warning("cluster id %s exists in projects %s and %s; keeping the first", cluster.id,
-                                    prior.extra.get("project"), project)
+                                    prior.extra.get("project"), project,
+                                    extra={"provider": self.name, "cluster": cluster.id, "reason": "duplicate id"})
                         continue
                     found[cluster.id] = cluster
                     self._index[cluster.id] = _Target(project, cluster.location, cluster.name)
@@ -256,7 +249,8 @@ class GkeProvider:
         for o in running:
             if (_enum_name(o.operation_type) == kind and self._op_target(o, t) == (pool_name or "")
                     and _same_version(self._running_target(t, pool_name) or "", step.to)):
-                log.info("upgrade of %s to %s already running as %s", cluster.id, step.to, o.name)
+                log.info("upgrade of %s to %s already running as %s", cluster.id, step.to, o.name,
+                         extra={"provider": self.name, "cluster": cluster.id, "operation": o.name})
                 return self._ref(t, cluster, step, o)
         if running:
             raise TemporaryProviderError(
@@ -269,7 +263,8 @@ class GkeProvider:
         else:
             op = self._call(f"update node pool {t.pool_path(pool_name)} to {step.to}",
                             lambda c, kw: c.update_node_pool(request=self._pool_request(t, pool, step), **kw))
-        log.info("requested upgrade of %s (%s) to %s: operation %s", cluster.id, step.key, step.to, op.name)
+        log.info("requested upgrade of %s (%s) to %s: operation %s", cluster.id, step.key, step.to, op.name,
+                 extra={"provider": self.name, "cluster": cluster.id, "operation": op.name})
         return self._ref(t, cluster, step, op)
 
     def _pool_request(self, t: _Target, pool: Any, step: Step) -> Any:

@@ -21,6 +21,7 @@ fleet errors. Table (first match wins)::
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
@@ -70,36 +71,23 @@ def retry_after_of(exc: Any) -> float | None:
     return None
 
 
-def map_sdk_error(exc: BaseException, *, provider: str, what: str) -> ProviderError | None:
-    """Translate an SDK exception raised while doing ``what``; None when ``exc`` is not an SDK error."""
+def translate(exc: BaseException, *, provider: str, operation: str) -> ProviderError | None:
+    """Translate an SDK exception raised while doing ``operation``; None when ``exc`` is not an SDK error."""
     gexc = import_optional("google.api_core.exceptions", "gke")
     auth = import_optional("google.auth.exceptions", "gke")
     rexc = import_optional("requests.exceptions", "gke")
 
     def temporary(code: str, default: float | None = None) -> TemporaryProviderError:
-        return TemporaryProviderError(f"GKE {what}: {exc}", provider=provider, code=code,
+        return TemporaryProviderError(f"GKE {operation}: {exc}", provider=provider, code=code,
                                       retry_after=retry_after_of(exc) or default)
 
     def permanent(code: str) -> PermanentProviderError:
-        return PermanentProviderError(f"GKE {what}: {exc}", provider=provider, code=code)
+        return PermanentProviderError(f"GKE {operation}: {exc}", provider=provider, code=code)
 
     if isinstance(exc, gexc.RetryError):
         return temporary("retry-exhausted")
     if isinstance(exc, gexc.GoogleAPICallError):
-        status = exc.code if isinstance(exc.code, int) else None
-        code = str(status) if status is not None else type(exc).__name__
-        if isinstance(exc, (gexc.TooManyRequests, gexc.ResourceExhausted)) or status == 429:
-            return temporary("429", THROTTLE_RETRY_AFTER)
-        if isinstance(exc, gexc.MethodNotImplemented) or status == 501:
-            return permanent(code)
-        if isinstance(exc, (gexc.ServerError, gexc.DeadlineExceeded)) or (status or 0) >= 500:
-            return temporary(code)
-        if isinstance(exc, gexc.AlreadyExists):
-            return permanent(code)
-        if (isinstance(exc, (gexc.FailedPrecondition, gexc.Conflict, gexc.Cancelled))
-                or _payload_status(exc) == "FAILED_PRECONDITION"):
-            return temporary("FAILED_PRECONDITION" if status == 400 else code, BUSY_RETRY_AFTER)
-        return permanent(code)
+        return _api_error(exc, gexc, temporary, permanent)
     if isinstance(exc, auth.GoogleAuthError):
         transient = (auth.TransportError, getattr(auth, "TimeoutError", auth.TransportError))
         if isinstance(exc, transient) or getattr(exc, "retryable", False):
@@ -115,3 +103,22 @@ def map_sdk_error(exc: BaseException, *, provider: str, what: str) -> ProviderEr
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return temporary("connection")
     return None
+
+
+def _api_error(exc: Any, gexc: Any, temporary: Callable[..., TemporaryProviderError],
+               permanent: Callable[[str], PermanentProviderError]) -> ProviderError:
+    """A GoogleAPICallError (an HTTP status from the API), by status and class."""
+    status = exc.code if isinstance(exc.code, int) else None
+    code = str(status) if status is not None else type(exc).__name__
+    if isinstance(exc, (gexc.TooManyRequests, gexc.ResourceExhausted)) or status == 429:
+        return temporary("429", THROTTLE_RETRY_AFTER)
+    if isinstance(exc, gexc.MethodNotImplemented) or status == 501:
+        return permanent(code)
+    if isinstance(exc, (gexc.ServerError, gexc.DeadlineExceeded)) or (status or 0) >= 500:
+        return temporary(code)
+    if isinstance(exc, gexc.AlreadyExists):
+        return permanent(code)
+    if (isinstance(exc, (gexc.FailedPrecondition, gexc.Conflict, gexc.Cancelled))
+            or _payload_status(exc) == "FAILED_PRECONDITION"):
+        return temporary("FAILED_PRECONDITION" if status == 400 else code, BUSY_RETRY_AFTER)
+    return permanent(code)

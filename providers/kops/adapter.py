@@ -48,8 +48,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from fleet.clock import Clock, SystemClock, iso
 from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
 from fleet.provider import (
@@ -64,59 +62,15 @@ from fleet.provider import (
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
-from providers.kops.budgets import translate_step
+from providers.kops.budget import translate_step
 from providers.kops.errors import KopsCommandError, kops_message, translate
+from providers.kops.settings import CLUSTER_NAME_RE, KopsSettings, parse_settings
 from providers.kops.state_store import KopsCluster, StateStore, StateStoreReader, channel_versions
 
 log = logging.getLogger("providers.kops")
 
-CLUSTER_NAME_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$")
 IG_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
 VERSION_RE = re.compile(r"^v?\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
-ROLL_POLL_AFTER = 30.0
-
-
-class KopsSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    stateStore: str | list[str]
-    clusters: list[str] | None = None
-    kopsBinary: str = "kops"
-    env: dict[str, str] = Field(default_factory=dict)
-    endpoint: str | None = None
-    region: str | None = None
-    channel: str | None = None
-    commandTimeout: float = Field(120.0, gt=0)
-    requestTimeout: float = Field(10.0, gt=0)
-    pollInterval: float = Field(ROLL_POLL_AFTER, gt=0)
-    logDir: str | None = None
-    exportClock: bool = False
-
-    @field_validator("stateStore")
-    @classmethod
-    def _stores(cls, v: str | list[str]) -> str | list[str]:
-        for url in [v] if isinstance(v, str) else v:
-            StateStore.parse(url)
-        if isinstance(v, list) and not v:
-            raise ValueError("at least one state store is required")
-        return v
-
-    @field_validator("clusters")
-    @classmethod
-    def _names(cls, v: list[str] | None) -> list[str] | None:
-        for name in v or []:
-            if not CLUSTER_NAME_RE.match(name):
-                raise ValueError(f"{name!r} is not a kops cluster name (a lower-case DNS name)")
-        return v
-
-
-def parse_settings(settings: Mapping[str, Any] | None) -> KopsSettings:
-    try:
-        return KopsSettings.model_validate(dict(settings or {}))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<settings>'}: {e['msg']}"
-                             for e in exc.errors())
-        raise ValueError(f"invalid kops provider settings: {problems}") from None
 
 
 @dataclass
@@ -128,6 +82,7 @@ class _Run:
 
 class KopsProvider:
     type = "kops"
+    settings_model = KopsSettings   # the schema of this provider's settings (FleetConfig validates against it)
 
     def __init__(self, name: str = "kops", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, config_dir: str | None = None, **_: Any):
@@ -138,7 +93,7 @@ class KopsProvider:
         urls = [s.stateStore] if isinstance(s.stateStore, str) else list(s.stateStore)
         self.stores = [StateStore.parse(u) for u in urls]
         boto3 = import_optional("boto3", "kops")
-        from botocore.config import Config
+        from botocore.config import Config  # type: ignore[import-untyped]  # botocore ships no types
         with self._boundary("configuring the S3 client"):      # e.g. an unknown AWS_PROFILE
             session = boto3.session.Session(
                 aws_access_key_id=s.env.get("AWS_ACCESS_KEY_ID"),
@@ -161,7 +116,7 @@ class KopsProvider:
         except (TemporaryProviderError, PermanentProviderError):
             raise
         except Exception as exc:  # every foreign error is translated in one place: providers.kops.errors
-            raise translate(exc, provider=self.name, what=what) from exc
+            raise translate(exc, provider=self.name, operation=what) from exc
 
     def _env(self, store: StateStore) -> dict[str, str]:
         s = self.settings
@@ -187,7 +142,7 @@ class KopsProvider:
     def _kops(self, store: StateStore, args: list[str]) -> subprocess.CompletedProcess[str]:
         env = self._env(store)
         argv = self._argv(env, args)
-        log.debug("running kops %s", " ".join(args))
+        log.debug("running kops %s", " ".join(args), extra={"provider": self.name, "operation": " ".join(args[:2])})
         done = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               timeout=self.settings.commandTimeout, check=False)
         if done.returncode != 0:
@@ -210,7 +165,8 @@ class KopsProvider:
                     try:
                         out.append(self._to_cluster(kc, self._cached_offers(kc, channels)))
                     except InvalidVersion as exc:   # one odd cluster must not hide the others
-                        log.warning("skipping kops cluster %s in %s: %s", name, store.url, exc)
+                        log.warning("skipping kops cluster %s in %s: %s", name, store.url, exc,
+                                    extra={"provider": self.name, "cluster": name, "reason": str(exc)})
             return out
 
     def _cached_offers(self, kc: KopsCluster, cache: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
@@ -222,7 +178,8 @@ class KopsProvider:
                     cache[location] = tuple(channel_versions(self.reader.channel(location,
                                                                                  self.settings.requestTimeout)))
             except ProviderError as err:
-                log.warning("kops channel unreadable: %s", err)
+                log.warning("kops channel unreadable: %s", err,
+                            extra={"provider": self.name, "operation": f"read channel {location}", "reason": err.code})
         return cache[location]
 
     def _channel_location(self, kc: KopsCluster) -> str:
@@ -415,7 +372,8 @@ class KopsProvider:
         out, err = self.log_dir / f"{op_id}.out", self.log_dir / f"{op_id}.err"
         with open(out, "ab") as fo, open(err, "ab") as fe:
             proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=fo, stderr=fe, close_fds=True)
-        log.info("started kops %s (pid %s)", " ".join(args), proc.pid)
+        log.info("started kops %s (pid %s)", " ".join(args), proc.pid,
+                 extra={"provider": self.name, "operation": op_id})
         return proc, err
 
     def _launch(self, cluster: Cluster, kc: KopsCluster, step: Step, groups: list[str], selector: list[str],
@@ -475,7 +433,8 @@ class KopsProvider:
         message = f"kops rolling-update failed (exit {rc}): {kops_message(stderr)}"
         if detail:
             message += f" [{detail[-1].rstrip('.')}]"
-        log.warning("%s: %s", cluster.id, message)
+        log.warning("%s: %s", cluster.id, message, extra={"provider": self.name, "cluster": cluster.id,
+                                                           "operation": op.id, "reason": f"exit {rc}"})
         return OperationStatus(OperationState.FAILED, message)
 
     def _poll_detached(self, cluster: Cluster, kc: tuple[StateStore, str], op: OperationRef, d: dict[str, Any],

@@ -86,9 +86,9 @@ def _retry_after(headers: dict[str, Any] | None, default: float) -> float:
         return default
 
 
-def translate(exc: BaseException, *, provider: str = "kops", what: str = "") -> ProviderError:
+def translate(exc: BaseException, *, provider: str = "kops", operation: str = "") -> ProviderError:
     """Return the fleet error for ``exc`` (use as ``raise translate(exc) from exc``)."""
-    prefix = f"{what}: " if what else ""
+    prefix = f"{operation}: " if operation else ""
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, KopsCommandError):

@@ -29,8 +29,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-
 from fleet.clock import Clock, SystemClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
@@ -46,7 +44,8 @@ from fleet.provider import (
 )
 from fleet.versions import InvalidVersion, parse_version
 from providers.oke.budget import compute_cycling
-from providers.oke.errors import translate_error
+from providers.oke.errors import translate
+from providers.oke.settings import OkeSettings, parse_settings
 
 log = logging.getLogger("providers.oke")
 
@@ -55,52 +54,6 @@ RUNNING_WR = ["ACCEPTED", "IN_PROGRESS", "CANCELING"]
 GONE = {"DELETING", "DELETED"}
 DONE_PREFIX = "done:"
 MAX_PAGES = 100
-
-
-class _Auth(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    tenancy: str
-    user: str
-    fingerprint: str
-    private_key: SecretStr | None = Field(None, alias="privateKey")
-    private_key_file: str | None = Field(None, alias="privateKeyFile")
-    passphrase: SecretStr | None = None
-    region: str | None = None
-
-    @model_validator(mode="after")
-    def _one_key(self) -> _Auth:
-        if (self.private_key is None) == (self.private_key_file is None):
-            raise ValueError("set exactly one of privateKey or privateKeyFile")
-        return self
-
-
-class OkeSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    compartments: list[str] = Field(min_length=1)
-    regions: list[str] = Field(default_factory=list)
-    endpoint: str | None = None
-    config_file: str | None = Field(None, alias="configFile")
-    profile: str = "DEFAULT"
-    auth: _Auth | None = None
-    timeout_seconds: float = Field(10.0, alias="timeoutSeconds", gt=0)
-    poll_interval_seconds: float = Field(30.0, alias="pollIntervalSeconds", gt=0)
-
-    @model_validator(mode="after")
-    def _endpoint(self) -> OkeSettings:
-        if self.endpoint is not None:
-            if not self.endpoint.startswith(("http://", "https://")):
-                raise ValueError("endpoint must start with http:// or https://")
-            if len(self.regions) > 1 and "{region}" not in self.endpoint:
-                raise ValueError("endpoint must contain {region} when several regions are set")
-        return self
-
-
-def parse_settings(settings: Mapping[str, Any]) -> OkeSettings:
-    try:
-        return OkeSettings.model_validate(dict(settings))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"invalid oke settings: {problems}") from None
 
 
 def oke_version(version: str) -> str:
@@ -122,6 +75,7 @@ def _sorted_versions(versions: set[str]) -> tuple[str, ...]:
 
 class OkeProvider:
     type = "oke"
+    settings_model = OkeSettings   # the schema of this provider's settings (FleetConfig validates against it)
 
     def __init__(self, name: str = "oke", settings: Mapping[str, Any] | None = None, *, clock: Clock | None = None,
                  config_dir: str | None = None, **_: Any):
@@ -139,7 +93,7 @@ class OkeProvider:
         try:
             return fn(*args, **kwargs)
         except Exception as exc:
-            err = translate_error(exc, provider=self.name, action=action)
+            err = translate(exc, provider=self.name, operation=action)
             if err is None:
                 raise
             log.info("oke call failed", extra={"provider": self.name, "operation": action, "reason": err.code})

@@ -16,7 +16,7 @@
         CompositeOperationError, MissingEndpointForNonRegionalServiceClientError,
         any other class from an ``oci.*`` module                                      -> Permanent
 
-Anything else is not an SDK error (a bug): ``translate_error`` returns None and the caller re-raises it.
+Anything else is not an SDK error (a bug): ``translate`` returns None and the caller re-raises it.
 Messages carry the action, status, OCI code and the service's message: never a credential.
 """
 
@@ -43,12 +43,12 @@ def _retry_after(headers: Mapping[str, Any] | None) -> float | None:
     return None
 
 
-def translate_error(exc: BaseException, *, provider: str, action: str) -> ProviderError | None:
+def translate(exc: BaseException, *, provider: str, operation: str) -> ProviderError | None:
     oci = import_optional("oci", "oke")
     ex = oci.exceptions
     if isinstance(exc, ex.ServiceError):
         status, code = int(exc.status or -1), str(exc.code or "")
-        msg = f"{action}: OKE returned {status} {code}: {exc.message}"
+        msg = f"{operation}: OKE returned {status} {code}: {exc.message}"
         retry = _retry_after(exc.headers)
         if status == 429:
             return TemporaryProviderError(msg, provider=provider, code=code or "429",
@@ -62,13 +62,13 @@ def translate_error(exc: BaseException, *, provider: str, action: str) -> Provid
     transport = (ex.ConnectTimeout, ex.RequestException, oci._vendor.requests.exceptions.RequestException,
                  ex.MaximumWaitTimeExceeded)
     if isinstance(exc, transport) or _is_circuit_open(exc):
-        return TemporaryProviderError(f"{action}: {type(exc).__name__} talking to OKE: {exc}", provider=provider,
+        return TemporaryProviderError(f"{operation}: {type(exc).__name__} talking to OKE: {exc}", provider=provider,
                                       code=type(exc).__name__)
     if isinstance(exc, ex.ClientError | ex.CompositeOperationError | ex.MissingEndpointForNonRegionalServiceClientError):
-        return PermanentProviderError(f"{action}: {type(exc).__name__}: {_safe(exc)}", provider=provider,
+        return PermanentProviderError(f"{operation}: {type(exc).__name__}: {_safe(exc)}", provider=provider,
                                       code=type(exc).__name__)
     if type(exc).__module__.startswith("oci."):   # any other SDK error (e.g. transfer errors): do not retry
-        return PermanentProviderError(f"{action}: {type(exc).__name__}: {_safe(exc)}", provider=provider,
+        return PermanentProviderError(f"{operation}: {type(exc).__name__}: {_safe(exc)}", provider=provider,
                                       code=type(exc).__name__)
     return None
 

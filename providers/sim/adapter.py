@@ -18,14 +18,10 @@ from fleet.provider import (
     VersionOffers,
 )
 from fleet.versions import parse_version
-from providers.sim.world import Faults, SimOperation, SimWorld
-
-_WORLDS: dict[str, SimWorld] = {}
-
-
-def _duration(value: Any, default: timedelta) -> timedelta:
-    from fleet.policy.types import parse_duration
-    return default if value is None else parse_duration(value)
+from providers.sim.budget import compute_batches, compute_warnings
+from providers.sim.errors import translate
+from providers.sim.settings import SimFaults, SimSettings, parse_settings
+from providers.sim.world import Faults, SimApiError, SimOperation, SimWorld
 
 
 class SimProvider:
@@ -35,6 +31,7 @@ class SimProvider:
     ``failSteps``: ["cluster-id|step-key"])."""
 
     type = "sim"
+    settings_model = SimSettings
     World = SimWorld          # forecasts build a world through the class found by entry point
 
     def __init__(self, name: str = "sim", settings: Mapping[str, Any] | None = None, *,
@@ -50,23 +47,20 @@ class SimProvider:
             world = self._world_from_settings(settings, config_dir)
         self.world = world
 
-    def _world_from_settings(self, settings: dict[str, Any], config_dir: str | None) -> SimWorld:
+    def _world_from_settings(self, raw: dict[str, Any], config_dir: str | None) -> SimWorld:
         from pathlib import Path
-        allowed = {"inventory", "stateFile", "controlPlaneDuration", "nodePoolDuration", "faults"}
-        unknown = set(settings) - allowed
-        if unknown:
-            raise ValueError(f"unknown sim settings: {', '.join(sorted(unknown))} (known: {', '.join(sorted(allowed))})")
+        settings = parse_settings(raw)
         base = Path(config_dir) if config_dir else Path.cwd()
-        f = settings.get("faults") or {}
-        faults = Faults(api_error_rate=float(f.get("apiErrorRate", 0.0)),
-                        step_failure_rate=float(f.get("stepFailureRate", 0.0)),
-                        fail_steps=set(f.get("failSteps", [])), seed=int(f.get("seed", 0)))
-        state_file = settings.get("stateFile")
+        f = settings.faults or SimFaults()
+        faults = Faults(api_error_rate=f.apiErrorRate, step_failure_rate=f.stepFailureRate,
+                        fail_steps=set(f.failSteps), seed=f.seed)
+        state_file = settings.stateFile
+        cp, pool = settings.controlPlaneDuration, settings.nodePoolDuration
         world = SimWorld(self.clock,
-                         cp_duration=_duration(settings.get("controlPlaneDuration"), timedelta(minutes=20)),
-                         pool_duration=_duration(settings.get("nodePoolDuration"), timedelta(minutes=10)),
+                         cp_duration=timedelta(minutes=20) if cp is None else cp,
+                         pool_duration=timedelta(minutes=10) if pool is None else pool,
                          faults=faults, state_file=(base / state_file) if state_file else None)
-        inv = settings.get("inventory")
+        inv = settings.inventory
         if inv:
             from fleet.policy.loader import inventory_clusters, load_inventory
             clusters, offers = inventory_clusters(load_inventory(base / inv))
@@ -81,13 +75,19 @@ class SimProvider:
 
     # ---- contract -------------------------------------------------------------------------------------
     def _call(self, method: str) -> None:
+        """Every API call goes through here: the world's errors become fleet errors (errors.translate)."""
         w = self.world
-        w.calls[method] += 1
-        if w.faults.latency_s:
-            self.clock.sleep(w.faults.latency_s)
-        if w.maybe_api_error():
-            raise TemporaryProviderError(f"simulated API error in {method}", provider=self.name, code="503",
-                                         retry_after=5.0)
+        try:
+            w.raise_queued_fault()
+            w.calls[method] += 1
+            if w.faults.latency_s:
+                self.clock.sleep(w.faults.latency_s)
+            w.raise_api_error(method)
+        except SimApiError as exc:
+            err = translate(exc, provider=self.name, operation=method)
+            if err is None:
+                raise
+            raise err from exc
 
     def discover(self) -> list[Cluster]:
         with self.world.lock:
@@ -118,7 +118,7 @@ class SimProvider:
             return VersionOffers(tuple(c.available), {p.name: tuple(p.available) for p in c.pools if p.available})
 
     def check_step(self, cluster: Cluster, step: Step) -> list[str]:
-        return []
+        return compute_warnings(step)
 
     def _cluster(self, cluster: Cluster):  # noqa: ANN202
         c = self.world.clusters.get(cluster.id)
@@ -154,8 +154,7 @@ class SimProvider:
             else:
                 pool = self._pool(c, step)
                 offered = pool.available or c.available
-                batch = max(1, (step.max_surge or 0) + (step.max_unavailable or 0))
-                duration = w.step_durations(c.id)[1] * -(-max(1, pool.nodes) // batch)
+                duration = w.step_durations(c.id)[1] * compute_batches(step, pool.nodes)
                 if not parse_version(step.to).not_newer_than(parse_version(c.control_plane)):
                     raise PermanentProviderError(f"node pool {step.pool} cannot run {step.to}, newer than the "
                                                  f"control plane {c.control_plane}", provider=self.name, code="400")

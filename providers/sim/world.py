@@ -70,6 +70,21 @@ class Faults:
     seed: int = 0
 
 
+class SimApiError(Exception):
+    """The simulated cloud's API error (an HTTP status); errors.translate maps it to a fleet error."""
+
+    def __init__(self, status: int, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.status, self.retry_after = status, retry_after
+
+
+_ONE_SHOT = {  # what each one-shot fault (SimWorld.next_faults) answers
+    "throttle": lambda: SimApiError(429, "throttled", retry_after=7.0),
+    "server-error": lambda: SimApiError(500, "server error"),
+    "forbidden": lambda: SimApiError(403, "forbidden"),
+}
+
+
 class SimWorld:
     def __init__(self, clock: Clock, *, cp_duration: timedelta = timedelta(minutes=20),
                  pool_duration: timedelta = timedelta(minutes=10), faults: Faults | None = None,
@@ -92,6 +107,7 @@ class SimWorld:
         self.by_step: dict[tuple[str, str], list[SimOperation]] = {}  # (cluster id, step key) -> operations
         self.calls: Counter[str] = Counter()          # method -> count
         self.upgrade_log: list[tuple[str, str]] = []  # (cluster_id, step_key) for every operation created
+        self.next_faults: list[str] = []   # one-shot API faults for the next calls (emulator.kit.inject)
         self.lock = threading.RLock()
         self.state_file = Path(state_file) if state_file else None
         self._seq = 0
@@ -176,6 +192,17 @@ class SimWorld:
     def next_id(self) -> str:
         self._seq += 1
         return f"sim-op-{self._seq:06d}"
+
+    def raise_queued_fault(self) -> None:
+        """Fail this API call with the one-shot fault queued for it, if any."""
+        fault = self.next_faults.pop(0) if self.next_faults else None
+        if fault is not None:
+            raise _ONE_SHOT.get(fault, _ONE_SHOT["server-error"])()
+
+    def raise_api_error(self, method: str) -> None:
+        """Fail this API call at the configured random rate (``faults.api_error_rate``)."""
+        if self.maybe_api_error():
+            raise SimApiError(503, f"simulated API error in {method}", retry_after=5.0)
 
     def maybe_api_error(self) -> bool:
         return self.faults.api_error_rate > 0 and self.rng.random() < self.faults.api_error_rate

@@ -28,8 +28,8 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import MetaData, create_engine, select
 
 from fleet.clock import ScaledClock, SystemClock
-from providers.capi.controllers import Timings
-from providers.capi.emulator import CapiEmulator
+from providers.capi.emulator.controllers import Timings
+from providers.capi.emulator.server import CapiEmulator
 from tests.integration.fleetfiles import INVENTORY, free_port
 from tests.providers.harness_capi import oci_image, write_kubeconfig
 

@@ -16,7 +16,7 @@ from fleet.errors import FencedError
 from fleet.policy.models import LeaderElectionConfig
 from fleet.runtime import build_runtime
 from fleet.state.store import Store
-from providers.capi.emulator import CapiEmulator
+from providers.capi.emulator.server import CapiEmulator
 from tests.execution.helpers import START
 from tests.ha.helpers import ha_fleet
 from tests.providers.harness_capi import write_kubeconfig

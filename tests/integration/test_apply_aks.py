@@ -14,7 +14,7 @@ from datetime import timedelta
 
 import pytest
 
-from providers.aks.emulator import AksEmulator
+from providers.aks.emulator.server import AksEmulator
 from tests.integration.cloudfleet import (
     apply,
     assert_run_done,

@@ -5,8 +5,8 @@ cluster (3 control-plane Machines, one MachineDeployment of 3) going 1.29 -> 1.3
 from __future__ import annotations
 
 from fleet.clock import ScaledClock, SystemClock
-from providers.capi.controllers import Timings
-from providers.capi.emulator import CapiEmulator
+from providers.capi.emulator.controllers import Timings
+from providers.capi.emulator.server import CapiEmulator
 from tests.integration.cloudfleet2 import (
     apply,
     dispatched_steps,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers.eks.emulator import EksEmulator, NodegroupSpec
+from providers.eks.emulator.server import EksEmulator, NodegroupSpec
 from tests.integration.cloudfleet import (
     apply,
     assert_run_done,

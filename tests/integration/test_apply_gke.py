@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from providers.gke.emulator import GkeEmulator
+from providers.gke.emulator.server import GkeEmulator
 from tests.integration.cloudfleet import (
     apply,
     assert_run_done,

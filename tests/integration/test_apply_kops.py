@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from fleet.clock import SystemClock, iso
-from providers.kops.emulator import KopsEmulator
+from providers.kops.emulator.server import KopsEmulator
 from tests.integration.cloudfleet2 import (
     apply,
     dispatched_steps,

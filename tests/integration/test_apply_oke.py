@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fleet.clock import ScaledClock, SystemClock
 from providers.oke.adapter import TARGET_TAG
-from providers.oke.emulator import DEFAULT_COMPARTMENT, DEFAULT_REGION, OkeEmulator
+from providers.oke.emulator.server import DEFAULT_COMPARTMENT, DEFAULT_REGION, OkeEmulator
 from tests.integration.cloudfleet2 import (
     apply,
     dispatched_steps,

@@ -12,7 +12,7 @@ from fleet.clock import FakeClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import Cluster, Component, OperationRef, OperationState, Step
 from providers.aks.adapter import PLACEHOLDER_AUTH, AksProvider
-from providers.aks.emulator import AksEmulator
+from providers.aks.emulator.server import AksEmulator
 
 SUB_A = "aaaaaaaa-0000-0000-0000-000000000001"
 SUB_B = "bbbbbbbb-0000-0000-0000-000000000002"

@@ -8,7 +8,7 @@ from azure.mgmt.containerservice import models as m
 
 from fleet.provider import BlueGreen, Cluster, Component, NodePool, Step
 from providers.aks.adapter import AksProvider, parse_settings
-from providers.aks.budgets import compute_upgrade_settings
+from providers.aks.budget import compute_upgrade_settings
 
 CLUSTER = Cluster(provider="aks", location="westeurope", name="c", control_plane="1.30.4",
                   node_pools=(NodePool("sys", "1.29.2", 3), NodePool("user", "1.29.2", 4)),

@@ -12,7 +12,7 @@ import pytest
 from azure.mgmt.containerservice import models as m
 
 from fleet.clock import FakeClock
-from providers.aks.emulator import AksEmulator
+from providers.aks.emulator.server import AksEmulator
 
 SUB = "00000000-0000-0000-0000-000000000000"
 API = "api-version=2026-08-01"

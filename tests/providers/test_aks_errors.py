@@ -13,7 +13,7 @@ from azure.identity import _exceptions as identity_exceptions
 
 from fleet.clock import FakeClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
-from providers.aks.errors import map_azure_error
+from providers.aks.errors import translate
 
 CLOCK = FakeClock()
 
@@ -85,7 +85,7 @@ CASES = [
 def test_each_sdk_error_is_mapped(name, factory, expected, retry_after):
     exc = factory()
     assert type(exc).__name__ == name
-    got = map_azure_error(exc, provider="aks", action="test", clock=CLOCK)
+    got = translate(exc, provider="aks", operation="test", clock=CLOCK)
     assert type(got) is expected
     assert got.provider == "aks"
     if expected is TemporaryProviderError:
@@ -93,7 +93,7 @@ def test_each_sdk_error_is_mapped(name, factory, expected, retry_after):
 
 
 def test_arm_error_code_is_kept():
-    got = map_azure_error(http(ae.ResourceExistsError, 409, "OperationNotAllowed")(), provider="aks", action="x")
+    got = translate(http(ae.ResourceExistsError, 409, "OperationNotAllowed")(), provider="aks", operation="x")
     assert got.code == "409/OperationNotAllowed"
 
 
@@ -109,4 +109,4 @@ def test_the_table_covers_every_known_sdk_exception_type():
 
 
 def test_foreign_exceptions_are_permanent():
-    assert type(map_azure_error(ValueError("x"), provider="aks", action="x")) is PermanentProviderError
+    assert type(translate(ValueError("x"), provider="aks", operation="x")) is PermanentProviderError

@@ -14,7 +14,7 @@ from fleet.clock import FakeClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import Component, OperationState, Step
 from providers.capi.adapter import CapiProvider
-from providers.capi.emulator import CapiEmulator
+from providers.capi.emulator.server import CapiEmulator
 from providers.capi.objects import compute_template_copy
 from tests.providers.harness_capi import TOKEN, oci_image, write_kubeconfig
 

@@ -11,7 +11,7 @@ import pytest
 from fleet.clock import FakeClock
 from fleet.provider import Cluster, Component, OperationState, Step
 from providers.capi.adapter import CapiProvider
-from providers.capi.emulator import CapiEmulator
+from providers.capi.emulator.server import CapiEmulator
 from tests.providers.harness_capi import TOKEN, oci_image, write_kubeconfig
 
 KCP = "KubeadmControlPlane"

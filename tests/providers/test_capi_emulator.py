@@ -10,7 +10,7 @@ import pytest
 from kubernetes import client
 
 from fleet.clock import FakeClock
-from providers.capi.emulator import CapiEmulator
+from providers.capi.emulator.server import CapiEmulator
 
 TOKEN = "emulator-token"
 CAPI, CP, INFRA = "cluster.x-k8s.io", "controlplane.cluster.x-k8s.io", "infrastructure.cluster.x-k8s.io"

@@ -12,8 +12,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
 from fleet.provider import BlueGreen, Component, Step
+from providers.capi.budget import compute_kcp_surge, compute_pool_knobs, compute_warnings
 from providers.capi.errors import translate
-from providers.capi.knobs import compute_kcp_surge, compute_pool_knobs, compute_warnings
 from providers.capi.objects import (
     KcpView,
     MdView,
@@ -81,7 +81,7 @@ def test_every_kubernetes_client_error_type_is_mapped(cls):
     else:
         exc = cls("bad argument")
         want = PermanentProviderError
-    err = translate(exc, "capi", "op")
+    err = translate(exc, provider="capi", operation="op")
     assert type(err) is want
 
 
@@ -94,7 +94,7 @@ def _urllib3_error_types() -> list[type]:
 def test_every_urllib3_error_type_is_mapped(cls):
     exc = cls.__new__(cls)
     exc.args = ("boom",)
-    err = translate(exc, "capi", "op")
+    err = translate(exc, provider="capi", operation="op")
     want = PermanentProviderError if issubclass(cls, urllib3.exceptions.SSLError) else TemporaryProviderError
     assert type(err) is want
 
@@ -107,32 +107,32 @@ def test_every_urllib3_error_type_is_mapped(cls):
     (500, TemporaryProviderError), (502, TemporaryProviderError), (503, TemporaryProviderError),
     (504, TemporaryProviderError)])
 def test_status_codes(status, want):
-    err = translate(kx.ApiException(status=status, reason="r"), "capi", "op")
+    err = translate(kx.ApiException(status=status, reason="r"), provider="capi", operation="op")
     assert type(err) is want and err.code == str(status)
 
 
 def test_other_errors_and_retry_after():
-    assert type(translate(ConfigException("no context"), "capi", "op")) is PermanentProviderError
-    assert type(translate(ConnectionRefusedError(), "capi", "op")) is TemporaryProviderError
-    assert type(translate(TimeoutError(), "capi", "op")) is TemporaryProviderError
+    assert type(translate(ConfigException("no context"), provider="capi", operation="op")) is PermanentProviderError
+    assert type(translate(ConnectionRefusedError(), provider="capi", operation="op")) is TemporaryProviderError
+    assert type(translate(TimeoutError(), provider="capi", operation="op")) is TemporaryProviderError
 
     class M(BaseModel):
         x: int
     with pytest.raises(PydanticValidationError) as info:
         M(x="nope")
-    assert type(translate(info.value, "capi", "op")) is PermanentProviderError
-    assert translate(KeyError("not an SDK error"), "capi", "op") is None
+    assert type(translate(info.value, provider="capi", operation="op")) is PermanentProviderError
+    assert translate(KeyError("not an SDK error"), provider="capi", operation="op") is None
 
     exc = kx.ApiException(status=429, reason="TooManyRequests")
     exc.headers = {"Retry-After": "7"}
     exc.body = '{"kind":"Status","message":"slow down","reason":"TooManyRequests","details":{"retryAfterSeconds":3}}'
-    err = translate(exc, "capi", "list clusters")
+    err = translate(exc, provider="capi", operation="list clusters")
     assert isinstance(err, TemporaryProviderError) and err.retry_after == 7.0 and "slow down" in str(err)
     exc.headers = {}
-    assert translate(exc, "capi", "op").retry_after == 3.0
+    assert translate(exc, provider="capi", operation="op").retry_after == 3.0
     exc.body = None
-    assert translate(exc, "capi", "op").retry_after == 5.0          # a default, so the engine backs off
-    assert isinstance(translate(exc, "capi", "op"), ProviderError)
+    assert translate(exc, provider="capi", operation="op").retry_after == 5.0          # a default, so the engine backs off
+    assert isinstance(translate(exc, provider="capi", operation="op"), ProviderError)
 
 
 # ---- budgets and warnings ----------------------------------------------------------------------------------

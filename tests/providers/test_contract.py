@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
-
 import pytest
 
 from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
 from fleet.provider import Component, OperationState, Provider, Step
 from fleet.versions import parse_version
-from tests.providers.harness import HARNESS_TYPES
+from tests.providers.harness import HARNESS_TYPES, make_harness
 
 
 @pytest.fixture(params=HARNESS_TYPES)
 def h(request):
-    mod = importlib.import_module(f"tests.providers.harness_{request.param}")
-    harness = mod.make_harness()
+    harness = make_harness(request.param)
     harness.start()
     yield harness
     harness.stop()

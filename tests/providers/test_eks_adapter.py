@@ -10,7 +10,7 @@ from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import Component, OperationState, Step
 from fleet.versions import parse_version
 from providers.eks.adapter import AUTO_UPGRADE_STANDARD, EksProvider
-from providers.eks.emulator import NodegroupSpec
+from providers.eks.emulator.server import NodegroupSpec
 from tests.providers.harness_eks import EksHarness, ami_releases
 
 MINORS = ("1.29", "1.30", "1.31")

@@ -10,7 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from fleet.clock import FakeClock
-from providers.eks.emulator import EksEmulator, NodegroupSpec
+from providers.eks.emulator.server import EksEmulator, NodegroupSpec
 from tests.providers.harness_eks import ami_releases
 
 ONE_SHOT = Config(retries={"total_max_attempts": 1}, read_timeout=5, connect_timeout=2)

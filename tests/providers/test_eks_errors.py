@@ -7,7 +7,7 @@ import botocore.session
 import pytest
 
 from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
-from providers.eks.errors import PERMANENT_CODES, TEMPORARY_CODES, map_error
+from providers.eks.errors import PERMANENT_CODES, TEMPORARY_CODES, translate
 
 T, P = TemporaryProviderError, PermanentProviderError
 
@@ -56,7 +56,7 @@ def test_every_modeled_error_is_in_the_table():
 
 @pytest.mark.parametrize("code,status", _modeled_errors())
 def test_modeled_error_is_mapped(code, status):
-    err = map_error(_client_error(code, status), provider="eks", action="UpdateClusterVersion")
+    err = translate(_client_error(code, status), provider="eks", operation="UpdateClusterVersion")
     assert type(err) is EXPECTED[code]
     assert err.code == code and err.provider == "eks" and "UpdateClusterVersion" in str(err)
     if err.__class__ is T and code == "ThrottlingException":
@@ -68,24 +68,24 @@ def test_modeled_error_is_mapped(code, status):
     (429, T), (500, T), (502, T), (503, T), (504, T),
 ])
 def test_unknown_codes_fall_back_on_the_status(status, kind):
-    err = map_error(_client_error("SomethingNew", status))
+    err = translate(_client_error("SomethingNew", status))
     assert type(err) is kind
 
 
 def test_generic_codes_without_a_useful_status():
     # the query protocol (STS) gives up on non-XML bodies and reports the status as the code
-    assert type(map_error(_client_error("429", 429))) is T
-    assert type(map_error(_client_error("AccessDenied", 403))) is P
-    assert type(map_error(_client_error("Throttling", 400))) is T
+    assert type(translate(_client_error("429", 429))) is T
+    assert type(translate(_client_error("AccessDenied", 403))) is P
+    assert type(translate(_client_error("Throttling", 400))) is T
 
 
 def test_retry_after():
-    assert map_error(_client_error("ThrottlingException", 429, {"retry-after": "7"})).retry_after == 7.0
+    assert translate(_client_error("ThrottlingException", 429, {"retry-after": "7"})).retry_after == 7.0
     dated = {"retry-after": "Mon, 05 Jan 2026 00:00:30 GMT", "date": "Mon, 05 Jan 2026 00:00:00 GMT"}
-    assert map_error(_client_error("ThrottlingException", 429, dated)).retry_after == 30.0
-    assert map_error(_client_error("ThrottlingException", 429)).retry_after > 0          # default
-    assert map_error(_client_error("ResourceInUseException", 409)).retry_after > 0
-    assert map_error(_client_error("ServerException", 500)).retry_after is None
+    assert translate(_client_error("ThrottlingException", 429, dated)).retry_after == 30.0
+    assert translate(_client_error("ThrottlingException", 429)).retry_after > 0          # default
+    assert translate(_client_error("ResourceInUseException", 409)).retry_after > 0
+    assert translate(_client_error("ServerException", 500)).retry_after is None
 
 
 def _botocore_classes() -> list[type]:
@@ -106,7 +106,7 @@ TEMPORARY_BOTOCORE = {"ConnectionError", "HTTPClientError", "ConnectTimeoutError
 
 @pytest.mark.parametrize("cls", _botocore_classes(), ids=lambda c: c.__name__)
 def test_every_botocore_exception_is_mapped(cls):
-    err = map_error(_instance(cls))
+    err = translate(_instance(cls))
     assert isinstance(err, ProviderError)
     temporary = any(b.__name__ in TEMPORARY_BOTOCORE for b in cls.__mro__) and not any(
         b.__name__ in ("SSLError", "ProxyConnectionError") for b in cls.__mro__)
@@ -114,11 +114,11 @@ def test_every_botocore_exception_is_mapped(cls):
 
 
 def test_real_sdk_exceptions():
-    assert type(map_error(bex.ReadTimeoutError(endpoint_url="http://127.0.0.1:1"))) is T
-    assert type(map_error(bex.EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))) is T
-    assert type(map_error(bex.NoCredentialsError())) is P
-    assert type(map_error(bex.ProfileNotFound(profile="x"))) is P
-    assert type(map_error(TimeoutError("t"))) is T
-    assert type(map_error(ValueError("v"))) is P
+    assert type(translate(bex.ReadTimeoutError(endpoint_url="http://127.0.0.1:1"))) is T
+    assert type(translate(bex.EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))) is T
+    assert type(translate(bex.NoCredentialsError())) is P
+    assert type(translate(bex.ProfileNotFound(profile="x"))) is P
+    assert type(translate(TimeoutError("t"))) is T
+    assert type(translate(ValueError("v"))) is P
     already = T("x")
-    assert map_error(already) is already
+    assert translate(already) is already

@@ -13,7 +13,7 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from fleet.clock import FakeClock
-from providers.gke.emulator import GkeEmulator
+from providers.gke.emulator.server import GkeEmulator
 
 V1, V2, V3 = "1.29.4-gke.1043002", "1.29.8-gke.1211000", "1.30.2-gke.1587003"
 C = "projects/p/locations/europe-west1/clusters/c1"

@@ -10,7 +10,7 @@ import pytest
 import requests as requests
 
 from fleet.errors import PermanentProviderError, TemporaryProviderError
-from providers.gke.errors import BUSY_RETRY_AFTER, THROTTLE_RETRY_AFTER, map_sdk_error
+from providers.gke.errors import BUSY_RETRY_AFTER, THROTTLE_RETRY_AFTER, translate
 
 T, P = TemporaryProviderError, PermanentProviderError
 
@@ -69,7 +69,7 @@ def test_every_known_sdk_error_type_is_mapped(module, base, table):
     unlisted = sorted(set(classes) - set(table))
     assert not unlisted, f"SDK error types without a row in the table: {unlisted}"
     for name, cls in sorted(classes.items()):
-        err = map_sdk_error(_make(cls), provider="gke", what="test")
+        err = translate(_make(cls), provider="gke", operation="test")
         assert type(err) is table[name], f"{module.__name__}.{name} -> {type(err).__name__}"
         assert err.provider == "gke" and "test" in str(err)
 
@@ -79,7 +79,7 @@ def test_every_known_sdk_error_type_is_mapped(module, base, table):
     (500, T), (501, P), (502, T), (503, T), (504, T),
 ])
 def test_every_http_status_is_mapped(status, expected):
-    assert type(map_sdk_error(gexc.from_http_status(status, "m"), provider="gke", what="x")) is expected
+    assert type(translate(gexc.from_http_status(status, "m"), provider="gke", operation="x")) is expected
 
 
 def _http_error(status: int, body: dict, headers: dict | None = None):
@@ -95,25 +95,25 @@ def test_operation_in_progress_is_temporary_but_bad_version_is_permanent():
     busy = _http_error(400, {"error": {"code": 400, "status": "FAILED_PRECONDITION", "message":
                                        "Operation operation-1 is currently upgrading cluster c1."}})
     assert isinstance(busy, gexc.BadRequest)
-    err = map_sdk_error(busy, provider="gke", what="update master")
+    err = translate(busy, provider="gke", operation="update master")
     assert isinstance(err, T) and err.code == "FAILED_PRECONDITION" and err.retry_after == BUSY_RETRY_AFTER
     bad = _http_error(400, {"error": {"code": 400, "status": "INVALID_ARGUMENT",
                                       "message": 'Master version "1.99.0" is unsupported.'}})
-    assert isinstance(map_sdk_error(bad, provider="gke", what="update master"), P)
+    assert isinstance(translate(bad, provider="gke", operation="update master"), P)
 
 
 def test_retry_after_from_header_and_retry_info():
     hdr = _http_error(429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "q"}},
                       {"Retry-After": "7"})
-    assert map_sdk_error(hdr, provider="gke", what="x").retry_after == 7.0
+    assert translate(hdr, provider="gke", operation="x").retry_after == 7.0
     info = _http_error(503, {"error": {"code": 503, "status": "UNAVAILABLE", "message": "u", "details": [
         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12s"}]}})
-    assert map_sdk_error(info, provider="gke", what="x").retry_after == 12.0
+    assert translate(info, provider="gke", operation="x").retry_after == 12.0
     bare = _http_error(429, {"error": {"code": 429, "message": "q"}})
-    assert map_sdk_error(bare, provider="gke", what="x").retry_after == THROTTLE_RETRY_AFTER
+    assert translate(bare, provider="gke", operation="x").retry_after == THROTTLE_RETRY_AFTER
 
 
 def test_retryable_refresh_error_and_foreign_exceptions():
-    assert isinstance(map_sdk_error(auth.RefreshError("r", retryable=True), provider="gke", what="x"), T)
-    assert isinstance(map_sdk_error(TimeoutError("t"), provider="gke", what="x"), T)
-    assert map_sdk_error(KeyError("not an SDK error"), provider="gke", what="x") is None
+    assert isinstance(translate(auth.RefreshError("r", retryable=True), provider="gke", operation="x"), T)
+    assert isinstance(translate(TimeoutError("t"), provider="gke", operation="x"), T)
+    assert translate(KeyError("not an SDK error"), provider="gke", operation="x") is None

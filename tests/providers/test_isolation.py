@@ -35,9 +35,9 @@ class Blocker(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, Blocker())
-import importlib
 from fleet.provider import Component, OperationState, Step
-harness = importlib.import_module(f"tests.providers.harness_{sys.argv[1]}").make_harness()
+from tests.providers.harness import make_harness
+harness = make_harness(sys.argv[1])
 harness.start()
 try:
     cur, _, minor = harness.versions()

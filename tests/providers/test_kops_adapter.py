@@ -18,7 +18,7 @@ import yaml
 from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
 from fleet.provider import BlueGreen, Cluster, Component, NodePool, OperationState, Step
 from providers.kops.adapter import KopsProvider, parse_settings
-from providers.kops.budgets import translate_step
+from providers.kops.budget import translate_step
 from providers.kops.errors import KopsCommandError, translate
 from tests.providers.harness_kops import CONTROL_PLANE_IG, KopsHarness
 

@@ -10,7 +10,7 @@ import pytest
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import Cluster, Component, OperationState, Step
 from providers.oke.adapter import TARGET_TAG, OkeProvider
-from providers.oke.emulator import DEFAULT_COMPARTMENT as COMP
+from providers.oke.emulator.server import DEFAULT_COMPARTMENT as COMP
 from tests.providers.harness_oke import OkeHarness, oke_auth, settings_for
 
 VERSIONS = ["v1.30.1", "v1.30.10", "v1.31.1", "v1.31.10", "v1.32.1"]

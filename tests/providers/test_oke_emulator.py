@@ -8,9 +8,9 @@ import oci
 import pytest
 from oci.container_engine import models as m
 
-from providers.oke import emulator as emu_mod
-from providers.oke.emulator import DEFAULT_COMPARTMENT as COMP
-from providers.oke.emulator import OkeEmulator
+from providers.oke.emulator import server as emu_mod
+from providers.oke.emulator.server import DEFAULT_COMPARTMENT as COMP
+from providers.oke.emulator.server import OkeEmulator
 from tests.providers.harness_oke import OkeHarness, oke_auth
 
 VERSIONS = ["v1.30.1", "v1.30.10", "v1.31.1", "v1.31.10", "v1.32.1"]

@@ -10,7 +10,7 @@ import pytest
 from oci._vendor.requests import exceptions as rex
 
 from fleet.errors import PermanentProviderError, TemporaryProviderError
-from providers.oke.errors import DEFAULT_BUSY_S, DEFAULT_THROTTLE_S, translate_error
+from providers.oke.errors import DEFAULT_BUSY_S, DEFAULT_THROTTLE_S, translate
 
 T, P = TemporaryProviderError, PermanentProviderError
 
@@ -35,20 +35,20 @@ SERVICE_TABLE = [
 @pytest.mark.parametrize("status,code,expected", SERVICE_TABLE)
 def test_service_errors_by_status_and_code(status, code, expected):
     for cls in (oci.exceptions.ServiceError, oci.exceptions.TransientServiceError):
-        err = translate_error(_service(status, code, cls=cls), provider="oke", action="get cluster")
+        err = translate(_service(status, code, cls=cls), provider="oke", operation="get cluster")
         assert type(err) is expected, (cls, status, code)
         assert err.code == code and err.provider == "oke" and "get cluster" in str(err)
 
 
 def test_retry_after_is_honoured_and_defaulted():
-    assert translate_error(_service(429, "TooManyRequests", {"Retry-After": "7"}), provider="o",
-                           action="a").retry_after == 7.0
-    assert translate_error(_service(429, "TooManyRequests", {"retry-after": "3"}), provider="o",
-                           action="a").retry_after == 3.0
-    assert translate_error(_service(429, "TooManyRequests"), provider="o", action="a").retry_after == DEFAULT_THROTTLE_S
-    assert translate_error(_service(409, "IncorrectState"), provider="o", action="a").retry_after == DEFAULT_BUSY_S
-    assert translate_error(_service(503, "ServiceUnavailable", {"Retry-After": "5"}), provider="o",
-                           action="a").retry_after == 5.0
+    assert translate(_service(429, "TooManyRequests", {"Retry-After": "7"}), provider="o",
+                           operation="a").retry_after == 7.0
+    assert translate(_service(429, "TooManyRequests", {"retry-after": "3"}), provider="o",
+                           operation="a").retry_after == 3.0
+    assert translate(_service(429, "TooManyRequests"), provider="o", operation="a").retry_after == DEFAULT_THROTTLE_S
+    assert translate(_service(409, "IncorrectState"), provider="o", operation="a").retry_after == DEFAULT_BUSY_S
+    assert translate(_service(503, "ServiceUnavailable", {"Retry-After": "5"}), provider="o",
+                           operation="a").retry_after == 5.0
 
 
 def _instance(cls: type[BaseException]) -> BaseException:
@@ -77,7 +77,7 @@ def test_the_table_covers_the_whole_sdk():
 
 @pytest.mark.parametrize("cls", SDK_ERRORS, ids=lambda c: c.__name__)
 def test_every_sdk_exception_type_is_mapped(cls):
-    err = translate_error(_instance(cls), provider="oke", action="list clusters")
+    err = translate(_instance(cls), provider="oke", operation="list clusters")
     assert err is not None, f"{cls.__name__} is not mapped"
     assert isinstance(err, T if cls.__name__ in TEMPORARY_TYPES else P), cls.__name__
 
@@ -87,15 +87,15 @@ def test_every_sdk_exception_type_is_mapped(cls):
                                      circuitbreaker.CircuitBreaker(name="oke-test"))],
                          ids=lambda e: type(e).__name__)
 def test_transport_errors_are_temporary(exc):
-    assert isinstance(translate_error(exc, provider="oke", action="poll"), T)
+    assert isinstance(translate(exc, provider="oke", operation="poll"), T)
 
 
 def test_non_sdk_errors_are_not_swallowed():
-    assert translate_error(TypeError("a bug"), provider="oke", action="x") is None
-    assert translate_error(KeyError("k"), provider="oke", action="x") is None
+    assert translate(TypeError("a bug"), provider="oke", operation="x") is None
+    assert translate(KeyError("k"), provider="oke", operation="x") is None
 
 
 def test_client_error_messages_never_carry_key_material():
     pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEsecret\n-----END RSA PRIVATE KEY-----"
-    err = translate_error(oci.exceptions.InvalidPrivateKey(pem), provider="oke", action="load API key")
+    err = translate(oci.exceptions.InvalidPrivateKey(pem), provider="oke", operation="load API key")
     assert "MIIEsecret" not in str(err) and isinstance(err, P)

@@ -1,0 +1,1 @@
+"""The aks emulator: everything here is test/demo infrastructure, never imported by the adapter."""

@@ -1,0 +1,504 @@
+"""An emulator of the ARM surface of AKS that the adapter uses, on providers.emulator_base.EmulatorServer.
+
+Paths (``api-version`` query parameter required, as the SDK sends it; names are case-insensitive as in ARM)::
+
+    GET  /subscriptions/{s}/providers/Microsoft.ContainerService/managedClusters            (paged: nextLink)
+    GET  /subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters
+    GET  PUT  .../managedClusters/{c}                       PUT: 200 + Azure-AsyncOperation + Location
+    GET  .../managedClusters/{c}/upgradeProfiles/default
+    GET  .../managedClusters/{c}/agentPools
+    GET  PUT  .../managedClusters/{c}/agentPools/{p}
+    GET  .../managedClusters/{c}/agentPools/{p}/upgradeProfiles/default
+    GET  /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{l}/operations/{id}      (status)
+    GET  /subscriptions/{s}/providers/Microsoft.ContainerService/locations/{l}/operationresults/{id} (202/204)
+
+Bodies are built and read with the SDK's model classes. Operations run over virtual time from the injected
+clock: ``InProgress`` until ``started + duration``, then ``Succeeded`` (or ``Failed`` when armed with
+``inject("fail-operation")``); the resource's ``provisioningState`` follows and versions change only when
+the operation completes. A PUT while any operation runs on the cluster is refused with 409
+``OperationNotAllowed``. ``upgrade_log`` records every accepted mutating PUT with the upgradeSettings received.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from azure.mgmt.containerservice import models as m
+
+from fleet.clock import Clock, SystemClock, iso
+from fleet.versions import parse_version
+from providers.aks.emulator.state import (
+    RP,
+    ArmError,
+    EmuCluster,
+    EmuOperation,
+    EmuPool,
+    UpgradeRecord,
+    count_nodes,
+    fault_body,
+    retry_hint,
+    validate_upgrade_settings,
+)
+from providers.emulator_base import EmulatorServer, Request, ServedEmulator
+
+OPERATIONS_API_VERSION = "2016-03-30"
+PAGE_SIZE = 2
+_SUB = r"(?i)/subscriptions/(?P<sub>[^/]+)"
+_RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
+_MC = _RG + rf"/providers/{RP}/managedClusters/(?P<name>[^/]+)"
+_POOL = _MC + r"/agentPools/(?P<pool>[^/]+)"
+_LOC = _SUB + rf"/providers/{RP}/locations/(?P<loc>[^/]+)"
+_BUSY = ("Upgrading", "Updating")
+
+
+class AksEmulator(ServedEmulator):
+    """Start with ``start()`` (ephemeral port on 127.0.0.1), seed with ``add_cluster``, stop with ``stop()``."""
+
+    def __init__(self, clock: Clock | None = None, *, port: int = 0,
+                 control_plane_duration: timedelta = timedelta(minutes=10),
+                 node_batch_duration: timedelta = timedelta(minutes=4),
+                 update_duration: timedelta = timedelta(minutes=1), retry_after: int = 2):
+        self.clock = clock or SystemClock()
+        self.cp_duration, self.batch_duration, self.update_duration = (control_plane_duration,
+                                                                       node_batch_duration, update_duration)
+        self.clusters: dict[tuple[str, str, str], EmuCluster] = {}
+        self.operations: dict[str, EmuOperation] = {}
+        self.upgrade_log: list[UpgradeRecord] = []
+        self.subscriptions: set[str] = set()
+        self.resource_groups: set[tuple[str, str]] = set()
+        self._fail_next: tuple[str, str] | None = None
+        self._seq = 0
+        self._lock = threading.RLock()
+        routes: list[tuple[str, str, Callable[..., Any]]] = [
+            ("GET", _SUB + rf"/providers/{RP}/managedClusters", self._list_subscription),
+            ("GET", _RG + rf"/providers/{RP}/managedClusters", self._list_group),
+            ("GET", _MC, self._get_cluster),
+            ("PUT", _MC, self._put_cluster),
+            ("GET", _MC + r"/upgradeProfiles/default", self._cluster_upgrade_profile),
+            ("GET", _MC + r"/agentPools", self._list_pools),
+            ("GET", _POOL, self._get_pool),
+            ("PUT", _POOL, self._put_pool),
+            ("GET", _POOL + r"/upgradeProfiles/default", self._pool_upgrade_profile),
+            ("GET", _LOC + r"/operations/(?P<op>[^/]+)", self._operation_status),
+            ("GET", _LOC + r"/operationresults/(?P<op>[^/]+)", self._operation_result),
+            ("GET", _LOC + r"/kubernetesVersions", self._kubernetes_versions),
+        ]
+        self.server = EmulatorServer([(meth, rx, self._arm(h)) for meth, rx, h in routes],
+                                     error_body=fault_body, port=port, retry_after=retry_after)
+
+    # ---- lifecycle and seeding -------------------------------------------------------------------------
+    def add_cluster(self, name: str, version: str, pools: dict[str, str], available: list[str], *,
+                    subscription: str = "00000000-0000-0000-0000-000000000000", resource_group: str = "rg",
+                    location: str = "westeurope", node_count: int = 3, system_pool: str | None = None,
+                    upgrade_channel: str = "none", tags: dict[str, str] | None = None,
+                    preview: list[str] | None = None) -> EmuCluster:
+        """Seed a cluster; the first pool is the System pool unless ``system_pool`` names another."""
+        system = system_pool or next(iter(pools), None)
+        c = EmuCluster(subscription, resource_group, name, location, version, version,
+                       {p: EmuPool(p, v, v, node_count, "System" if p == system else "User") for p, v in pools.items()},
+                       sorted(set(available), key=parse_version), list(preview or []), upgrade_channel,
+                       tags=dict(tags or {}))
+        with self._lock:
+            self.clusters[c.key] = c
+            self.subscriptions.add(subscription.lower())
+            self.resource_groups.add((subscription.lower(), resource_group.lower()))
+        return c
+
+    def add_subscription(self, subscription: str, *resource_groups: str) -> None:
+        """An (empty) subscription and resource groups, for discovery scopes without clusters."""
+        with self._lock:
+            self.subscriptions.add(subscription.lower())
+            self.resource_groups.update((subscription.lower(), rg.lower()) for rg in resource_groups)
+
+    def inject(self, fault: str) -> None:
+        """One-shot HTTP fault for the next request (see EmulatorServer), or 'fail-operation': the next
+        operation accepted ends Failed."""
+        if fault == "fail-operation":
+            self.fail_next_operation()
+        else:
+            self.server.inject(fault)
+
+    def fail_next_operation(self, code: str = "UpgradeFailed",
+                            message: str = "Drain of node aks-nodepool-vmss000000 failed: eviction blocked by a "
+                                           "PodDisruptionBudget") -> None:
+        with self._lock:
+            self._fail_next = (code, message)
+
+    def running_operations(self) -> list[EmuOperation]:
+        with self._lock:
+            self.settle()
+            return [o for o in self.operations.values() if o.status == "InProgress"]
+
+    def cluster(self, name: str, resource_group: str = "rg",
+                subscription: str = "00000000-0000-0000-0000-000000000000") -> EmuCluster:
+        return self.clusters[(subscription.lower(), resource_group.lower(), name.lower())]
+
+    # ---- virtual time ----------------------------------------------------------------------------------
+    def settle(self) -> None:
+        """Complete every operation whose time has come (state changes happen only here)."""
+        now = self.clock.now()
+        with self._lock:
+            for op in sorted(self.operations.values(), key=lambda o: o.started):
+                if op.status == "InProgress" and now >= op.started + op.duration:
+                    self._complete(op, op.started + op.duration)
+
+    def _complete(self, op: EmuOperation, at: datetime) -> None:
+        c = self.clusters.get(op.cluster)
+        op.ended = at
+        op.status = "Failed" if op.fail else "Succeeded"
+        if c is None:
+            return
+        c.generation += 1
+        for pool in op.pools_to:
+            c.pools[pool].generation += 1
+        if op.fail:
+            if op.kind == "managedCluster":
+                c.state = "Failed"
+            for pool in op.pools_to:
+                c.pools[pool].state = "Failed"
+            return
+        if op.control_plane_to:
+            c.version = c.desired = op.control_plane_to
+        c.state = "Succeeded"
+        for pool, to in op.pools_to.items():
+            p = c.pools[pool]
+            p.version = p.desired = to
+            p.state = "Succeeded"
+
+    def _running_on(self, c: EmuCluster) -> EmuOperation | None:
+        for op in self.operations.values():
+            if op.cluster == c.key and op.status == "InProgress":
+                return op
+        return None
+
+    # ---- request plumbing ------------------------------------------------------------------------------
+    def _arm(self, handler: Callable[..., tuple[int, Any, dict[str, str] | None]]):
+        def run(match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, dict[str, str] | None]:
+            try:
+                if not (req.headers.get("Authorization") or "").startswith("Bearer "):
+                    raise ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' "
+                                   "header is missing.")
+                if not req.param("api-version"):
+                    raise ArmError(400, "MissingApiVersionParameter", "The api-version query parameter "
+                                   "(?api-version=) is required for all requests.")
+                with self._lock:
+                    self.settle()
+                    if match.group("sub").lower() not in self.subscriptions:
+                        raise ArmError(404, "SubscriptionNotFound",
+                                       f"The subscription '{match.group('sub')}' could not be found.")
+                    return handler(match, body, req)
+            except ArmError as err:
+                return err.status, {"error": {"code": err.code, "message": err.message}}, None
+        return run
+
+    def _find(self, match: re.Match[str]) -> EmuCluster:
+        key = (match.group("sub").lower(), match.group("rg").lower(), match.group("name").lower())
+        c = self.clusters.get(key)
+        if c is None:
+            if key[:2] not in self.resource_groups:
+                raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{match.group('rg')}' could not "
+                               "be found.")
+            raise ArmError(404, "ResourceNotFound", f"The Resource '{RP}/managedClusters/{match.group('name')}' "
+                           f"under resource group '{match.group('rg')}' was not found.")
+        return c
+
+    def _pool(self, c: EmuCluster, name: str) -> EmuPool:
+        for p in c.pools.values():
+            if p.name.lower() == name.lower():
+                return p
+        raise ArmError(404, "NotFound", f"Agent pool '{name}' not found in managed cluster '{c.name}'.")
+
+    # ---- rendering (with the SDK's models) --------------------------------------------------------------
+    def _pool_props(self, p: EmuPool, cls: type) -> Any:
+        return cls(count=p.count, vm_size=p.vm_size, mode=p.mode, os_type="Linux", type="VirtualMachineScaleSets",
+                   orchestrator_version=p.desired, current_orchestrator_version=p.version,
+                   provisioning_state=p.state, power_state=m.PowerState(code="Running"), e_tag=f'"{p.generation}"',
+                   upgrade_settings=m.AgentPoolUpgradeSettings(p.upgrade_settings) if p.upgrade_settings else None)
+
+    def _render_cluster(self, c: EmuCluster) -> dict[str, Any]:
+        profiles = []
+        for p in c.pools.values():
+            prof = self._pool_props(p, m.ManagedClusterAgentPoolProfile)
+            prof.name = p.name
+            profiles.append(prof)
+        mc = m.ManagedCluster(  # type: ignore[call-overload]  # SDK overloads omit read-only fields, which a server sets
+            id=c.arm_id, name=c.name, type=f"{RP}/ManagedClusters", location=c.location, tags=dict(c.tags),
+            e_tag=c.etag,
+            sku=m.ManagedClusterSKU(name="Base", tier="Free"),
+            properties=m.ManagedClusterProperties(  # type: ignore[call-overload]  # SDK overloads omit read-only fields, which a server sets
+                provisioning_state=c.state, power_state=m.PowerState(code="Running"), kubernetes_version=c.desired,
+                current_kubernetes_version=c.version, dns_prefix=c.name, fqdn=f"{c.name}.hcp.{c.location}.azmk8s.io",
+                agent_pool_profiles=profiles, max_agent_pools=100,
+                auto_upgrade_profile=m.ManagedClusterAutoUpgradeProfile(upgrade_channel=c.channel,
+                                                                       node_os_upgrade_channel=c.node_os_channel)))
+        return mc.as_dict()
+
+    def _render_pool(self, c: EmuCluster, p: EmuPool) -> dict[str, Any]:
+        ap = m.AgentPool(  # type: ignore[call-overload]  # SDK overloads omit read-only fields, which a server sets
+            id=f"{c.arm_id}/agentPools/{p.name}", name=p.name, type=f"{RP}/managedClusters/agentPools",
+            properties=self._pool_props(p, m.ManagedClusterAgentPoolProfileProperties))
+        return ap.as_dict()
+
+    def _upgrades(self, c: EmuCluster, current: str, ceiling: str | None) -> list[tuple[str, bool]]:
+        cur = parse_version(current)
+        out = []
+        for v, preview in [(v, False) for v in c.available] + [(v, True) for v in c.preview]:
+            pv = parse_version(v)
+            if pv <= cur or pv.minor_key > (cur.major, cur.minor + 1):
+                continue                     # no downgrades, no minor skipping (non-LTS)
+            if ceiling is not None and pv > parse_version(ceiling):
+                continue                     # a node pool never runs newer than its control plane
+            out.append((v, preview))
+        return sorted(out, key=lambda x: parse_version(x[0]))
+
+    # ---- handlers: reads ---------------------------------------------------------------------------------
+    def _page(self, items: list[dict[str, Any]], req: Request) -> tuple[int, Any, None]:
+        start = int(req.param("$skipToken") or 0)
+        out: dict[str, Any] = {"value": items[start:start + PAGE_SIZE]}
+        if start + PAGE_SIZE < len(items):
+            host = req.headers.get("Host", "127.0.0.1")
+            out["nextLink"] = (f"http://{host}{req.path}?api-version={req.param('api-version')}"
+                               f"&$skipToken={start + PAGE_SIZE}")
+        return 200, out, None
+
+    def _list_subscription(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
+        sub = match.group("sub").lower()
+        items = [self._render_cluster(c) for k, c in sorted(self.clusters.items()) if k[0] == sub]
+        return self._page(items, req)
+
+    def _list_group(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
+        sub, rg = match.group("sub").lower(), match.group("rg").lower()
+        if (sub, rg) not in self.resource_groups:
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{match.group('rg')}' could not be found.")
+        items = [self._render_cluster(c) for k, c in sorted(self.clusters.items()) if k[:2] == (sub, rg)]
+        return self._page(items, req)
+
+    def _get_cluster(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
+        return 200, self._render_cluster(self._find(match)), None
+
+    def _list_pools(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
+        c = self._find(match)
+        return 200, {"value": [self._render_pool(c, p) for p in c.pools.values()]}, None
+
+    def _get_pool(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
+        c = self._find(match)
+        return 200, self._render_pool(c, self._pool(c, match.group("pool"))), None
+
+    def _cluster_upgrade_profile(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
+        c = self._find(match)
+        Item = m.ManagedClusterPoolUpgradeProfileUpgradesItem
+        prof = m.ManagedClusterUpgradeProfile(  # type: ignore[call-overload]  # SDK overloads omit read-only fields, which a server sets
+            id=f"{c.arm_id}/upgradeprofiles/default", name="default",
+            type=f"{RP}/managedClusters/upgradeprofiles",
+            properties=m.ManagedClusterUpgradeProfileProperties(
+                control_plane_profile=m.ManagedClusterPoolUpgradeProfile(
+                    kubernetes_version=c.version, name=None, os_type="Linux",
+                    upgrades=[Item(kubernetes_version=v, is_preview=pre) for v, pre in self._upgrades(c, c.version, None)]),
+                agent_pool_profiles=[m.ManagedClusterPoolUpgradeProfile(
+                    kubernetes_version=p.version, name=p.name, os_type="Linux",
+                    upgrades=[Item(kubernetes_version=v, is_preview=pre)
+                              for v, pre in self._upgrades(c, p.version, None)]) for p in c.pools.values()]))
+        return 200, prof.as_dict(), None
+
+    def _pool_upgrade_profile(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
+        c = self._find(match)
+        p = self._pool(c, match.group("pool"))
+        Item = m.AgentPoolUpgradeProfilePropertiesUpgradesItem
+        prof = m.AgentPoolUpgradeProfile(  # type: ignore[call-overload]  # SDK overloads omit read-only fields, which a server sets
+            id=f"{c.arm_id}/agentPools/{p.name}/upgradeProfiles/default", name="default",
+            type=f"{RP}/managedClusters/agentPools/upgradeProfiles",
+            properties=m.AgentPoolUpgradeProfileProperties(
+                kubernetes_version=p.version, os_type="Linux",
+                latest_node_image_version="AKSUbuntu-2204gen2containerd-202601.05.0",
+                upgrades=[Item(kubernetes_version=v, is_preview=pre)
+                          for v, pre in self._upgrades(c, p.version, c.version)]))
+        return 200, prof.as_dict(), None
+
+    def _kubernetes_versions(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
+        """The region's versions: those offered to the subscription's clusters in that location."""
+        sub, loc = match.group("sub").lower(), match.group("loc").lower()
+        found: dict[str, bool] = {}
+        for c in self.clusters.values():
+            if c.subscription.lower() == sub and c.location.lower() == loc:
+                found.update({v: False for v in c.available})
+                found.update({v: True for v in c.preview if v not in found})
+        minors: dict[str, list[str]] = {}
+        for v in sorted(found, key=parse_version):
+            minors.setdefault(parse_version(v).minor_str, []).append(v)
+        values = []
+        for minor, patches in minors.items():
+            upgrades = {p: [u for u in found if parse_version(u) > parse_version(p)
+                            and parse_version(u).minor_key <= (parse_version(p).major, parse_version(p).minor + 1)]
+                        for p in patches}
+            values.append(m.KubernetesVersion(version=minor, is_preview=all(found[p] for p in patches),
+                                              patch_versions={p: m.KubernetesPatchVersion(upgrades=u)
+                                                              for p, u in upgrades.items()}))
+        return 200, m.KubernetesVersionListResult(values_property=values).as_dict(), None
+
+    def _operation(self, match: re.Match[str]) -> EmuOperation:
+        op = self.operations.get(match.group("op"))
+        if op is None or op.cluster[0] != match.group("sub").lower():
+            raise ArmError(404, "NotFound", f"Operation '{match.group('op')}' was not found.")
+        return op
+
+    def _operation_status(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, Any]:
+        op = self._operation(match)
+        out: dict[str, Any] = {"id": req.path, "name": op.id, "status": op.status, "startTime": iso(op.started)}
+        headers = None
+        if op.status == "InProgress":
+            elapsed = (self.clock.now() - op.started) / op.duration if op.duration else 0.0
+            out["percentComplete"] = round(min(99.0, 100 * elapsed), 1)
+            headers = {"Retry-After": str(retry_hint(op, self.clock.now()))}
+        else:
+            out["endTime"] = iso(op.ended)
+            if op.fail:
+                out["error"] = {"code": op.fail[0], "message": op.fail[1]}
+        return 200, out, headers
+
+    def _operation_result(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, Any]:
+        op = self._operation(match)
+        if op.status == "InProgress":
+            host = req.headers.get("Host", "127.0.0.1")
+            return 202, None, {"Location": f"http://{host}{req.path}?{req.query}",
+                               "Retry-After": str(retry_hint(op, self.clock.now()))}
+        if op.fail:
+            return 200, {"error": {"code": op.fail[0], "message": op.fail[1]}}, None
+        return 204, None, None
+
+    # ---- handlers: writes --------------------------------------------------------------------------------
+    def _refuse_if_busy(self, c: EmuCluster) -> None:
+        op = self._running_on(c)
+        if op is not None:
+            what = "upgrade managed cluster" if op.kind == "managedCluster" else "upgrade agent pool"
+            raise ArmError(409, "OperationNotAllowed",
+                           f"Operation is not allowed because there's an in progress {what} operation with "
+                           f"operation ID '{op.id}' started at {iso(op.started)}. Please wait for it to finish "
+                           "before starting a new operation. See https://aka.ms/aks-pending-operation.")
+
+    def _check_if_match(self, req: Request, etag: str) -> None:
+        wanted = next((v for k, v in req.headers.items() if k.lower() == "if-match"), None)
+        if wanted is not None and wanted != "*" and wanted != etag:
+            raise ArmError(412, "PreconditionFailed", f"The resource was modified: If-Match {wanted} does not "
+                           f"match the current eTag {etag}.")
+
+    def _check_version(self, c: EmuCluster, target: str, current: str, ceiling: str | None, what: str) -> None:
+        if target == current:
+            return
+        if target not in c.available and target not in c.preview:
+            raise ArmError(400, "AgentPoolK8sVersionNotSupported",
+                           f"Version {target} is not supported in this region. Please use [az aks get-versions] "
+                           "command to get the supported version list in this region.")
+        if parse_version(target) < parse_version(current):
+            raise ArmError(400, "NotAllowedVersionDowngrade",
+                           f"Downgrading {what} from {current} to {target} is not allowed.")
+        if ceiling is not None and parse_version(target) > parse_version(ceiling):
+            raise ArmError(400, "NodePoolMcVersionIncompatible",
+                           f"Node pool version {target} and control plane version {ceiling} are incompatible: "
+                           "a node pool cannot be newer than the control plane.")
+        if ceiling is None and parse_version(target).minor_key > (parse_version(current).major,
+                                                                   parse_version(current).minor + 1):
+            raise ArmError(400, "UpgradeNotAllowed",
+                           f"Upgrading {what} from {current} to {target} skips a minor version, which is not "
+                           "allowed.")
+
+    def _accept(self, c: EmuCluster, req: Request, kind: str, duration: timedelta, *, pool: str | None,
+                to: str | None, settings: dict[str, Any], cp_to: str | None,
+                pools_to: dict[str, str]) -> tuple[EmuOperation, dict[str, str]]:
+        self._seq += 1
+        op_id = f"{self._seq:08x}-0000-4000-8000-{self._seq:012x}"
+        now = self.clock.now()
+        op = EmuOperation(op_id, c.key, kind, now, duration, cp_to, pools_to, self._fail_next)
+        self._fail_next = None
+        self.operations[op_id] = op
+        self.upgrade_log.append(UpgradeRecord(c.subscription, c.resource_group, c.name, c.location, kind, pool,
+                                              to, dict(settings), req.param("api-version"), op_id, iso(now) or ""))
+        host = req.headers.get("Host", "127.0.0.1")
+        base = f"http://{host}/subscriptions/{c.subscription}/providers/{RP}/locations/{c.location}"
+        return op, {"Azure-AsyncOperation": f"{base}/operations/{op_id}?api-version={OPERATIONS_API_VERSION}",
+                    "Location": f"{base}/operationresults/{op_id}?api-version={OPERATIONS_API_VERSION}",
+                    "Retry-After": str(retry_hint(op, now))}
+
+    def _put_cluster(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, Any]:
+        c = self._find(match)
+        if not isinstance(body, dict):
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                           "deserialized.")
+        mc = m.ManagedCluster(body)
+        if not mc.location:
+            raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
+        props = mc.properties or m.ManagedClusterProperties()
+        target = props.kubernetes_version or c.desired
+        self._check_if_match(req, c.etag)
+        self._refuse_if_busy(c)
+        self._check_version(c, target, c.version, None, "the control plane")
+        pools_to: dict[str, str] = {}
+        sent = {(p.name or "").lower(): p for p in (props.agent_pool_profiles or [])}
+        for p in c.pools.values():
+            prof = sent.get(p.name.lower())
+            if prof is None or not prof.orchestrator_version:
+                if target != c.version:
+                    pools_to[p.name] = target            # unspecified pools follow the control plane (AKS)
+            elif prof.orchestrator_version != p.desired:
+                self._check_version(c, prof.orchestrator_version, p.version, target, f"agent pool {p.name}")
+                pools_to[p.name] = prof.orchestrator_version
+        if target != c.version and not pools_to and c.channel.lower() != "none":
+            raise ArmError(400, "NotAllAgentPoolOrchestratorVersionSpecifiedAndUnchanged",
+                           f"A control-plane-only upgrade is not allowed while the auto-upgrade channel is "
+                           f"'{c.channel}'.")
+        changed = target != c.version or pools_to
+        duration = (self.cp_duration if target != c.version else timedelta(0)) + sum(
+            (self._pool_duration(c.pools[p]) for p in pools_to), timedelta(0))
+        _op, headers = self._accept(c, req, "managedCluster", duration or self.update_duration, pool=None,
+                                   to=target, settings={}, cp_to=target if target != c.version else None,
+                                   pools_to=pools_to)
+        c.desired = target
+        c.state = "Upgrading" if changed else "Updating"
+        c.generation += 1
+        for pool_name, to in pools_to.items():
+            c.pools[pool_name].desired, c.pools[pool_name].state = to, "Upgrading"
+            c.pools[pool_name].generation += 1
+        if mc.tags is not None:
+            c.tags = dict(mc.tags)
+        return 200, self._render_cluster(c), headers
+
+    def _pool_duration(self, p: EmuPool) -> timedelta:
+        s = p.upgrade_settings
+        batch = count_nodes(s.get("maxSurge") or "10%", p.count) + count_nodes(s.get("maxUnavailable") or "0", p.count)
+        soak = timedelta(minutes=int(s.get("nodeSoakDurationInMinutes") or 0))
+        return (self.batch_duration + soak) * math.ceil(p.count / max(1, batch))
+
+    def _put_pool(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, Any]:
+        c = self._find(match)
+        name = match.group("pool")
+        if not any(p.lower() == name.lower() for p in c.pools):
+            raise ArmError(400, "NotSupported", f"The emulator does not create agent pools ('{name}').")
+        p = self._pool(c, name)
+        if not isinstance(body, dict):
+            raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
+                           "deserialized.")
+        ap = m.AgentPool(body)
+        props = ap.properties or m.ManagedClusterAgentPoolProfileProperties()
+        target = props.orchestrator_version or p.desired
+        settings = dict(props.upgrade_settings) if props.upgrade_settings is not None else {}
+        validate_upgrade_settings(settings)
+        self._check_if_match(req, f'"{p.generation}"')
+        self._refuse_if_busy(c)
+        self._check_version(c, target, p.version, c.version, f"agent pool {p.name}")
+        if settings:
+            p.upgrade_settings = settings
+        upgrading = target != p.version
+        _op, headers = self._accept(c, req, "agentPool", self._pool_duration(p) if upgrading else self.update_duration,
+                                   pool=p.name, to=target, settings=settings, cp_to=None,
+                                   pools_to={p.name: target} if upgrading else {})
+        p.desired = target
+        p.state = "Upgrading" if upgrading else "Updating"
+        p.generation += 1
+        c.generation += 1
+        if props.count:
+            p.count = props.count
+        return 200, self._render_pool(c, p), headers

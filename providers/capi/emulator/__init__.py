@@ -1,0 +1,1 @@
+"""The capi emulator: everything here is test/demo infrastructure, never imported by the adapter."""

@@ -1,0 +1,1 @@
+"""The eks emulator: everything here is test/demo infrastructure, never imported by the adapter."""

@@ -1,0 +1,28 @@
+"""The settings of a ``gke`` provider entry (``spec.providers[].settings``): a strict model, camelCase keys."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GkeSettings(BaseModel):
+    """A `gke` provider: GKE clusters of Google Cloud projects."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid", frozen=True)
+
+    projects: list[str] = Field(min_length=1)
+    """The GCP projects to discover clusters in."""
+    locations: list[str] = Field(default_factory=lambda: ["-"], min_length=1)
+    """Regions/zones to list (`-` = every location of the project)."""
+    endpoint: str | None = None
+    """API endpoint override (emulator, sovereign cloud); default Google's."""
+    credentials: Literal["default", "anonymous"] = "default"
+    """`default`: the Application Default Credentials chain; `anonymous`: none (emulators)."""
+    credentials_file: str | None = Field(default=None, alias="credentialsFile")
+    """A service-account key file (relative to the config file's folder)."""
+    timeout_seconds: float = Field(default=30.0, gt=0, alias="timeoutSeconds")
+    """Per-request timeout, in seconds (SDK retries are off: the engine retries)."""
+    poll_interval_seconds: float = Field(default=30.0, gt=0, alias="pollIntervalSeconds")
+    """Suggested delay between polls of a running operation, in seconds."""

@@ -1,0 +1,7 @@
+"""``python -m providers.kops.emulator <kops args>`` runs the emulated kops CLI directly."""
+
+import sys
+
+from providers.kops.emulator.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""The settings of a ``sim`` provider entry (``spec.providers[].settings``), all optional: a strict model,
+camelCase keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fleet.policy.types import Duration
+
+
+class SimFaults(BaseModel):
+    """Fault injection, drawn from a seeded RNG (deterministic runs)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid", frozen=True)
+
+    apiErrorRate: float = Field(default=0.0, ge=0, le=1, description="Probability of a temporary API error per call.")
+    stepFailureRate: float = Field(default=0.0, ge=0, le=1, description="Probability that an operation ends FAILED.")
+    failSteps: list[str] = Field(default_factory=list, description='Steps that must fail: "cluster-id|step-key".')
+    seed: int = Field(default=0, description="Seed of the fault RNG.")
+
+
+class SimSettings(BaseModel):
+    """A `sim` provider: a simulated cloud, an in-memory world in virtual time (all settings optional)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid", frozen=True)
+
+    inventory: str | None = Field(default=None, description="An Inventory file to seed the world from (relative to the "
+                                                    "config file's folder).")
+    stateFile: str | None = Field(default=None, description="Persist the world as JSON so it survives restarts.")
+    controlPlaneDuration: Duration | None = Field(default=None, description="Virtual time per control-plane step "
+                                                                   "(default 20m).")
+    nodePoolDuration: Duration | None = Field(default=None, description="Virtual time per node-pool step (default 10m).")
+    faults: SimFaults | None = None
+    """Fault injection (default: none)."""
+
+
+def parse_settings(settings: Mapping[str, Any] | None) -> SimSettings:
+    try:
+        return SimSettings.model_validate(dict(settings or {}))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<settings>'}: {e['msg']}"
+                             for e in exc.errors())
+        raise ValueError(f"invalid sim settings: {problems}") from None
