@@ -75,7 +75,7 @@ def load_emulator_class(type_name: str) -> type[Emulator]:
     if missing:
         raise ProviderNotFound(f"emulator {type_name!r} ({matches[0].value}) does not implement "
                                f"{', '.join(missing)}")
-    return cls  # type: ignore[no-any-return]
+    return cls
 
 
 def create_emulator(type_name: str, clock: Clock, directory: Path, **options: Any) -> Emulator:
