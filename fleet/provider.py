@@ -12,6 +12,7 @@ Contract (see docs/ARCHITECTURE.md):
   completed one) and issues nothing new.
 - ``poll(cluster, op)`` reports an operation's state; it never blocks.
 - ``check_step(cluster, step)`` returns warnings for knobs the provider cannot honour (pure).
+- ``upgrade_rules(cluster)`` (classmethod, optional) returns the cloud's UpgradeRules for the cluster.
 
 Errors: adapters raise fleet.errors.TemporaryProviderError / PermanentProviderError only.
 
@@ -62,6 +63,9 @@ class Cluster:
     upgrading: bool = False
     pools_follow_control_plane: bool = False  # managed topology: one step moves everything (CAPI ClusterClass)
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # per-cluster facts that change the cloud's upgrade rules (see UpgradeRules), discovered by the adapter or
+    # stated in an inventory; keys are documented per provider (docs/fidelity.md)
+    facts: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -146,6 +150,54 @@ class OperationStatus:
     poll_after: float | None = None     # seconds the adapter suggests before the next poll
 
 
+class PoolStrategy(StrEnum):
+    SURGE = "surge"
+    BLUE_GREEN = "blue-green"
+
+
+@dataclass(frozen=True, slots=True)
+class UpgradeRules:
+    """A cloud's upgrade rules for one cluster, as the cloud's own documentation or API specification states
+    them (each provider cites its sources in docs/fidelity.md). The planner applies them to live and
+    offline plans alike, so a plan never contains a step the cloud would refuse.
+
+    Providers return them from ``upgrade_rules(cluster)``, a classmethod: it must work on an inventory
+    cluster (offline ``fleet plan``) as well as on a discovered one, reading per-cluster facts from
+    ``Cluster.facts`` (documented per provider, e.g. GKE ``autopilot``, OKE ``clusterType``).
+    """
+
+    # how many minors a node pool may trail the control plane (the kubelet skew policy: 3 from 1.28, else 2)
+    pool_skew: int | None = None            # None: the Kubernetes version skew policy
+    # how many minors a node pool may move in one step (None: any, up to the control plane's)
+    pool_minor_step: int | None = None
+    # every node pool must be at the control plane's minor before the control plane's next minor (EKS)
+    pools_match_before_cp_minor: bool = False
+    # the nodes follow the control plane by themselves: no node-pool steps (GKE Autopilot, CAPI ClusterClass)
+    pools_follow_control_plane: bool = False
+    # a node-pool version change reaches existing nodes (False: only new nodes get it, e.g. OKE BASIC
+    # clusters without node cycling) -- such pool steps are planned as blocked, never reported done
+    pool_upgrade_replaces_nodes: bool = True
+    # the node-pool strategies this cloud has, and the policy knobs it honours
+    strategies: frozenset[PoolStrategy] = frozenset({PoolStrategy.SURGE})
+    knobs: frozenset[str] = frozenset({"maxSurge", "maxUnavailable"})
+    # the newest control-plane minor this cluster can be moved to by fleet (e.g. the kops binary's minor + 1),
+    # with the reason; None: no such limit
+    max_minor: tuple[int, int] | None = None
+    max_minor_reason: str = ""
+    # versions the control plane may move to when the cluster's definition restricts them
+    # (CAPI ClusterClass ``spec.kubernetesVersions``); None: the provider's offers decide
+    allowed_versions: tuple[str, ...] | None = None
+
+
+DEFAULT_RULES = UpgradeRules()
+
+
+def rules_for(provider_cls: Any, cluster: Cluster) -> UpgradeRules:
+    """The upgrade rules of ``cluster`` under ``provider_cls`` (DEFAULT_RULES when it declares none)."""
+    fn = getattr(provider_cls, "upgrade_rules", None)
+    return fn(cluster) if callable(fn) else DEFAULT_RULES
+
+
 @runtime_checkable
 class Provider(Protocol):
     name: str
@@ -162,6 +214,8 @@ class Provider(Protocol):
     def poll(self, cluster: Cluster, op: OperationRef) -> OperationStatus: ...
 
     def check_step(self, cluster: Cluster, step: Step) -> list[str]: ...
+
+    # optional, a classmethod: ``upgrade_rules(cluster) -> UpgradeRules`` (see rules_for)
 
 
 # ---- registry ------------------------------------------------------------------------------------------
