@@ -155,7 +155,7 @@ class PoolStrategy(StrEnum):
     BLUE_GREEN = "blue-green"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class UpgradeRules:
     """A cloud's upgrade rules for one cluster, as the cloud's own documentation or API specification states
     them (each provider cites its sources in docs/fidelity.md). The planner applies them to live and
@@ -174,9 +174,10 @@ class UpgradeRules:
     pools_match_before_cp_minor: bool = False
     # the nodes follow the control plane by themselves: no node-pool steps (GKE Autopilot, CAPI ClusterClass)
     pools_follow_control_plane: bool = False
-    # a node-pool version change reaches existing nodes (False: only new nodes get it, e.g. OKE BASIC
-    # clusters without node cycling) -- such pool steps are planned as blocked, never reported done
-    pool_upgrade_replaces_nodes: bool = True
+    # node pools fleet cannot upgrade in place, with the reason (e.g. OKE BASIC clusters: a pool's version
+    # change reaches only new nodes; EKS node groups with a custom AMI): their steps are planned as blocked,
+    # never reported done
+    blocked_pools: Mapping[str, str] = field(default_factory=dict)
     # the node-pool strategies this cloud has, and the policy knobs it honours
     strategies: frozenset[PoolStrategy] = frozenset({PoolStrategy.SURGE})
     knobs: frozenset[str] = frozenset({"maxSurge", "maxUnavailable"})
