@@ -392,9 +392,11 @@ class GkeEmulator(ServedEmulator):
         return container_v1.ServerConfig()
 
     def _refuse_if_busy(self, path: str, cluster_name: str) -> None:
-        # GKE runs one operation per cluster at a time and refuses a second one with 400 FAILED_PRECONDITION
-        # (message seen in GKE's troubleshooting of upgrades, "Operation operation-... is currently upgrading
-        # cluster ... Please wait and try again once it is done."; the exact text is not in the API spec).
+        # GKE refuses a second upgrade while one runs on the cluster, quoted from real responses:
+        # hashicorp/terraform-provider-google#3650 ("googleapi: Error 400: Operation operation-... is currently
+        # upgrading cluster NAME. Please wait and try again once it is done., failedPrecondition") and
+        # banzaicloud/pipeline#623. Those quote the text for a running cluster operation; the text while a
+        # node-pool operation runs is not quoted there (the emulator names the pool: an assumption).
         for op in self.operations.values():
             if op.cluster == path and op.status == "RUNNING":
                 what = f"node pool {op.pool}" if op.pool else f"cluster {cluster_name}"
@@ -573,18 +575,20 @@ class GkeEmulator(ServedEmulator):
             # container.v1.json StandardRolloutPolicy.batchPercentage: "The range of this field should be (0.0, 1.0]."
             if "batch_percentage" in rollout and not 0.0 < rollout.batch_percentage <= 1.0:
                 raise ApiError(400, "INVALID_ARGUMENT", "batch_percentage must be in (0, 1].")
-            if rollout.batch_node_count < 0:
+            if rollout.batch_node_count < 0:           # unanchored (spec: "Number of blue nodes to drain")
                 raise ApiError(400, "INVALID_ARGUMENT", "batch_node_count must not be negative.")
             return
-        if s.max_surge < 0 or s.max_unavailable < 0:
+        if s.max_surge < 0 or s.max_unavailable < 0:   # unanchored: counts of nodes (spec), never negative
             raise ApiError(400, "INVALID_ARGUMENT", "max_surge and max_unavailable must not be negative.")
         # UpgradeSettings: "(maxUnavailable + maxSurge) determines the level of parallelism" (container.v1.json);
-        # both 0 means no progress, which GKE refuses (gcloud --max-surge-upgrade/--max-unavailable-upgrade
-        # reference: the two cannot both be 0).
+        # both 0 would mean no progress. No source found for GKE's refusal or its text (documented-closest:
+        # the parallelism sentence above); kept as a refusal, marked unanchored in docs/fidelity/gke.md.
         if s.max_surge == 0 and s.max_unavailable == 0:
             raise ApiError(400, "INVALID_ARGUMENT", "max_surge and max_unavailable cannot both be 0.")
 
     def _pool_seconds(self, s: Any, nodes: int) -> float:
+        """How long the emulated upgrade runs: the emulator's own model for tests, not GKE's (GKE publishes
+        no duration; it applies maxSurge/maxUnavailable per zone, which this does not model)."""
         if container_v1.NodePoolUpdateStrategy(s.strategy).name == "BLUE_GREEN":
             bg = s.blue_green_settings
             rollout = bg.standard_rollout_policy
