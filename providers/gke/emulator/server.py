@@ -516,7 +516,10 @@ class GkeEmulator(ServedEmulator):
         if new <= cur:
             raise ApiError(400, "INVALID_ARGUMENT", f"Cannot upgrade master from {cur} to {target}: "
                            "the target must be newer than the current version.")
-        # GKE docs (Standard cluster upgrades): the control plane is upgraded one minor version at a time.
+        # One minor at a time: the Kubernetes version skew policy upgrades kube-apiserver from 1.{n-1} to 1.n;
+        # Google's own words found for it are on Google Distributed Cloud ("Because of Kubernetes constraints,
+        # a user cluster's control plane must be upgraded one minor version at a time", GDC for VMware,
+        # skip-version-upgrade page), not a GKE page; the refusal text is the emulator's own.
         if new.minor_key > (cur.major, cur.minor + 1):
             raise ApiError(400, "INVALID_ARGUMENT", f"Master cannot be upgraded from {cur} to {target}: "
                            "upgrade one minor version at a time.")
