@@ -8,9 +8,10 @@ resolved to an int by the engine, and we warn when that resolution rounded. ``st
 ``drainTimeout`` goes to ``UpdateNodePoolRequest.nodeDrainConfig.pdbTimeoutDuration`` (container.v1.json,
 ``NodeDrainConfig``: "The duration of the PDB timeout period for node drain"; the other fields are
 ``graceTerminationDuration`` and ``respectPdbDuringNodePoolDeletion``, which fleet does not set). The API
-reference says no more than that one sentence: GKE's upgrade documentation states that surge upgrades respect
-PodDisruptionBudgets for up to one hour and does not mention this field, so whether (and how) it changes that
-hour during a version upgrade is not documented; docs/fidelity/gke.md says so.
+reference says no more than that one sentence. GKE's upgrade documentation (the Autopilot upgrade page, read for
+this; fleet earlier said the same of Standard pools) says PodDisruptionBudgets are honoured for up to one hour
+while a node drains and does not mention this field, so whether (and how) it changes that hour during a version
+upgrade is not documented; docs/fidelity/gke.md says so.
 """
 
 from __future__ import annotations
