@@ -11,7 +11,9 @@ Settings (camelCase, validated strictly)::
     pollIntervalSeconds: 30            suggested delay between polls of a running operation
 
 Control-plane step: ``UpdateMaster(masterVersion)``. Node-pool step: ``UpdateNodePool(nodeVersion,
-imageType, upgradeSettings)`` with the budget from providers.gke.budget. Both return a GKE Operation that is
+imageType, upgradeSettings, nodeDrainConfig)`` with the budget from providers.gke.budget. Autopilot clusters
+(``autopilot.enabled``) get ``facts["autopilot"]`` and ``pools_follow_control_plane``: GKE upgrades their
+nodes after the control plane and refuses node-pool calls (providers.gke.rules). Both return a GKE Operation that is
 polled with ``GetOperation``. ``start`` is idempotent: the cluster's current versions, the running operations
 (``ListOperations``) and their target versions (``FetchClusterUpgradeInfo``/``FetchNodePoolUpgradeInfo``)
 are read before anything is issued. SDK exceptions are translated in providers.gke.errors.translate.
@@ -39,13 +41,15 @@ from fleet.provider import (
     OperationState,
     OperationStatus,
     Step,
+    UpgradeRules,
     VersionOffers,
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
 from providers.gke.budget import check_step as compute_warnings
-from providers.gke.budget import compute_upgrade_settings
+from providers.gke.budget import compute_drain_config, compute_upgrade_settings
 from providers.gke.errors import translate
+from providers.gke.rules import Facts, compute_rules
 from providers.gke.settings import GkeSettings
 
 log = logging.getLogger("providers.gke")
@@ -95,9 +99,52 @@ def _ascending(versions: list[str]) -> tuple[str, ...]:
     return tuple(v for _, v in sorted(good, key=lambda item: item[0]))
 
 
+def _pool_estimate(pool: Any) -> int:
+    """A pool's size from its own fields: ``initialNodeCount`` per zone, kept inside its autoscaling limits
+    (``totalMin/MaxNodeCount`` for the pool, else ``min/maxNodeCount`` per zone; container.v1.json
+    NodePoolAutoscaling). ``initialNodeCount`` is the size at creation: it does not follow resizes."""
+    zones = max(1, len(pool.locations))
+    nodes = pool.initial_node_count * zones
+    a = pool.autoscaling
+    if "autoscaling" in pool and a.enabled:
+        lo = a.total_min_node_count or a.min_node_count * zones
+        hi = a.total_max_node_count or a.max_node_count * zones
+        nodes = max(nodes, lo)
+        nodes = min(nodes, hi) if hi else nodes
+    return nodes
+
+
+def compute_pool_nodes(gc: Any) -> tuple[dict[str, int], str]:
+    """Nodes per pool, as near as the GKE API reports them, and where the numbers came from (pure).
+
+    The container API has no per-pool current size (that is the managed instance groups' size, a Compute
+    API read). It does report the cluster's ``currentNodeCount`` ("The number of nodes currently in the
+    cluster", output only, deprecated in favour of the Kubernetes API): a single pool gets exactly that; several
+    pools share it in proportion to their estimates (largest remainder). Without it, the estimates stand."""
+    estimate = {p.name: _pool_estimate(p) for p in gc.node_pools}
+    current = gc.current_node_count
+    total = sum(estimate.values())
+    if not estimate or not current or current == total:
+        return estimate, "initialNodeCount x zones" if not current else "currentNodeCount"
+    if len(estimate) == 1:
+        return {name: current for name in estimate}, "currentNodeCount"
+    weights = estimate if total else dict.fromkeys(estimate, 1)
+    wsum = sum(weights.values())
+    exact = {name: current * w / wsum for name, w in weights.items()}
+    shares = {name: int(v) for name, v in exact.items()}
+    for name in sorted(exact, key=lambda n: (shares[n] - exact[n], n))[:current - sum(shares.values())]:
+        shares[name] += 1
+    return shares, "currentNodeCount shared by estimate (approximate)"
+
+
 class GkeProvider:
     type = "gke"
     settings_model = GkeSettings   # the schema of this provider's settings (FleetConfig validates against it)
+    facts_model = Facts            # per-cluster facts an inventory may state (autopilot)
+
+    @classmethod
+    def upgrade_rules(cls, cluster: Cluster) -> UpgradeRules:
+        return compute_rules(cluster)
 
     def __init__(self, name: str = "gke", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, config_dir: str | None = None, **_: Any):
@@ -180,8 +227,9 @@ class GkeProvider:
         pools_auto = [p.name for p in gc.node_pools if p.management.auto_upgrade]
         if pools_auto:
             auto.append(f"node auto-upgrade on {', '.join(pools_auto)}")
-        pools = tuple(NodePool(name=p.name, version=p.version,
-                               nodes=p.initial_node_count * max(1, len(p.locations)),
+        autopilot = "autopilot" in gc and bool(gc.autopilot.enabled)
+        counts, counted = compute_pool_nodes(gc)
+        pools = tuple(NodePool(name=p.name, version=p.version, nodes=counts[p.name],
                                healthy=_enum_name(p.status) not in _UNHEALTHY_POOL,
                                upgrading=_enum_name(p.status) == "RECONCILING")
                       for p in gc.node_pools)
@@ -191,7 +239,8 @@ class GkeProvider:
             control_plane=gc.current_master_version, node_pools=pools, labels=dict(gc.resource_labels),
             auto_upgrade="; ".join(auto) or None, healthy=status not in _UNHEALTHY_CLUSTER,
             upgrading=status == "RECONCILING" or any(p.upgrading for p in pools),
-            extra={"project": project, "releaseChannel": channel, "status": status,
+            pools_follow_control_plane=autopilot, facts={"autopilot": autopilot},
+            extra={"project": project, "releaseChannel": channel, "status": status, "nodeCount": counted,
                    "poolZones": {p.name: len(p.locations) for p in gc.node_pools}})
 
     def _target(self, cluster: Cluster) -> _Target:
@@ -233,6 +282,12 @@ class GkeProvider:
         pool_name = step.pool if step.component is Component.NODE_POOL else None
         if pool_name is None:
             current = gc.current_master_version
+        elif "autopilot" in gc and gc.autopilot.enabled:
+            # GKE refuses node-pool calls on Autopilot clusters (400 "Autopilot node pools cannot be accessed or
+            # modified."); their nodes follow the control plane. The planner never plans this step.
+            raise PermanentProviderError(f"{cluster.id} is an Autopilot cluster: GKE upgrades its nodes after "
+                                         f"the control plane; node pool {pool_name} cannot be upgraded by API",
+                                         provider=self.name, code="FAILED_PRECONDITION")
         else:
             pool = next((p for p in gc.node_pools if p.name == pool_name), None)
             if pool is None:
@@ -274,6 +329,9 @@ class GkeProvider:
         settings = compute_upgrade_settings(step)
         if settings is not None:
             fields["upgrade_settings"] = container_v1.NodePool.UpgradeSettings(**settings)
+        drain = compute_drain_config(step)
+        if drain is not None:
+            fields["node_drain_config"] = container_v1.NodePool.NodeDrainConfig(**drain)
         return container_v1.UpdateNodePoolRequest(**fields)
 
     @staticmethod

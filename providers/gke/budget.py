@@ -3,8 +3,15 @@
 GKE takes integer ``maxSurge``/``maxUnavailable`` (no percentages): a policy percentage reaches us already
 resolved to an int by the engine, and we warn when that resolution rounded. ``strategy: blue-green`` maps to
 ``BLUE_GREEN`` with a ``standardRolloutPolicy`` (``batchNodeCount`` or ``batchPercentage``, exclusive;
-``batchSoakDuration``) and ``nodePoolSoakDuration``. GKE has no per-node soak and no drain timeout for
-upgrades (it respects PodDisruptionBudgets for up to one hour, then drains).
+``batchSoakDuration``) and ``nodePoolSoakDuration``. GKE has no per-node soak.
+
+``drainTimeout`` goes to ``UpdateNodePoolRequest.nodeDrainConfig.pdbTimeoutDuration`` (container.v1.json,
+``NodeDrainConfig``: "The duration of the PDB timeout period for node drain"; the other fields are
+``graceTerminationDuration`` and ``respectPdbDuringNodePoolDeletion``, which fleet does not set). The API
+reference says no more than that one sentence. GKE's upgrade documentation (the Autopilot upgrade page, read for
+this; fleet earlier said the same of Standard pools) says PodDisruptionBudgets are honoured for up to one hour
+while a node drains and does not mention this field, so whether (and how) it changes that hour during a version
+upgrade is not documented; docs/fidelity/gke.md says so.
 """
 
 from __future__ import annotations
@@ -49,11 +56,20 @@ def compute_upgrade_settings(step: Step) -> dict[str, Any] | None:
     return {"strategy": "SURGE", "max_surge": step.max_surge or 0, "max_unavailable": step.max_unavailable or 0}
 
 
+def compute_drain_config(step: Step) -> dict[str, Any] | None:
+    """The ``node_drain_config`` of an UpdateNodePoolRequest (proto-plus names; None = send none)."""
+    if step.component is not Component.NODE_POOL or step.drain_timeout_seconds is None:
+        return None
+    return {"pdb_timeout_duration": timedelta(seconds=step.drain_timeout_seconds)}
+
+
 def check_step(cluster: Cluster, step: Step) -> list[str]:
     """Warnings for the knobs of ``step`` GKE cannot honour as written."""
     if step.component is not Component.NODE_POOL:
         return []
     warnings: list[str] = []
+    if (cluster.facts or {}).get("autopilot"):
+        return [f"GKE Autopilot refuses node-pool updates ({step.pool}): its nodes follow the control plane"]
     pool = cluster.pool(step.pool or "")
     if step.strategy not in STRATEGIES:
         warnings.append(f"GKE has no node-pool strategy {step.strategy!r}; SURGE is used")
@@ -61,10 +77,6 @@ def check_step(cluster: Cluster, step: Step) -> list[str]:
         warnings += _check_blue_green(step)
     else:
         warnings += _check_surge(cluster, step, pool.nodes if pool else None)
-    if step.drain_timeout_seconds is not None:
-        warnings.append(f"GKE has no drain timeout for node-pool upgrades (drainTimeout "
-                        f"{step.drain_timeout_seconds}s ignored): it respects PodDisruptionBudgets for up to "
-                        "one hour, then drains")
     if step.node_soak_seconds is not None:
         warnings.append(f"GKE has no per-node soak (nodeSoak {step.node_soak_seconds}s ignored); "
                         "blue-green batchSoakDuration soaks per batch")

@@ -87,3 +87,33 @@ def test_gke_patch_first_then_two_minors_with_blue_green_settings(gke, tmp_path)
 
     assert_run_done(cfg, env, CID)
     assert planned(plan_json(cfg, env), CID)["status"] == "up-to-date"
+
+
+def test_gke_autopilot_gets_control_plane_steps_only_and_its_nodes_follow(tmp_path):
+    """Autopilot: GKE refuses every node-pool call ("Autopilot node pools cannot be accessed or modified.")
+    and upgrades the nodes after the control plane. fleet plans and sends control-plane steps only."""
+    emu = GkeEmulator(scaled_clock(), master_seconds=480, node_seconds=60)
+    emu.start()
+    try:
+        emu.set_versions(VERSIONS, project=PROJECT, location=LOCATION, channels={"REGULAR": VERSIONS})
+        emu.add_cluster("auto", SEED, {"default-pool": SEED, "nap-e2-standard": SEED}, project=PROJECT,
+                        location=LOCATION, autopilot=True)
+        settings = {"projects": [PROJECT], "endpoint": emu.url, "credentials": "anonymous", "timeoutSeconds": 5,
+                    "pollIntervalSeconds": 1}
+        cfg = write_cloud_fleet(tmp_path, ptype="gke", settings=settings, target="1.30",
+                                node_pools={"maxSurge": 2, "maxUnavailable": 0})
+        env = clean_env(tmp_path / "home")
+        cid = f"gke/{LOCATION}/auto"
+        cp = planned(plan_json(cfg, env), cid)
+        assert cp["status"] == "needs-upgrade", cp["reasons"]
+        assert step_keys(cp) == [("cp", v) for v in VERSIONS[1:]]
+
+        r = apply(cfg, env)
+        assert "run-done" in r.stdout, r.stdout + r.stderr
+        assert [q.method for q in emu.log if q.method in ("POST", "PUT")] == ["POST"] * 3   # no node-pool call
+        c = emu.cluster(PROJECT, LOCATION, "auto")
+        assert c.current_master_version == VERSIONS[-1]
+        assert {p.version for p in c.node_pools} == {VERSIONS[-1]}
+        assert_run_done(cfg, env, cid)
+    finally:
+        emu.stop()

@@ -219,3 +219,57 @@ def test_entry_point_and_missing_sdk(h, monkeypatch):
     monkeypatch.setitem(sys.modules, "google.cloud.container_v1", None)      # as if the extra were not installed
     with pytest.raises(MissingExtraError, match=r"fleet-upgrader\[gke\]"):
         GkeProvider("gke", h.settings(), clock=h.clock).discover()
+
+
+# ---- Autopilot, node counts, drain (issue #14) ----------------------------------------------------------
+def test_autopilot_is_discovered_and_gets_control_plane_steps_only(h):
+    from fleet.provider import rules_for
+    em = h.emulator
+    em.set_versions(V)
+    em.add_cluster("auto", V[0], {"default-pool": V[0]}, project=PROJECT, location=LOCATION, autopilot=True)
+    em.add_cluster("std", V[0], {"np": V[0]}, project=PROJECT, location=LOCATION)
+    p = h.provider()
+    found = {c.name: c for c in p.discover()}
+    auto, std = found["auto"], found["std"]
+    assert auto.facts == {"autopilot": True} and auto.pools_follow_control_plane
+    assert std.facts == {"autopilot": False} and not std.pools_follow_control_plane
+    assert rules_for(GkeProvider, auto).pools_follow_control_plane and not rules_for(GkeProvider, auto).knobs
+    assert not rules_for(GkeProvider, std).pools_follow_control_plane
+    with pytest.raises(PermanentProviderError, match="Autopilot"):      # refused before anything is sent
+        p.start(auto, Step(Component.NODE_POOL, to=V[1], from_=V[0], pool="default-pool"))
+    assert [q.method for q in em.log if q.method in ("POST", "PUT")] == []
+    _drive(h, p, auto, Step(Component.CONTROL_PLANE, to=V[1], from_=V[0]))
+    after = _find(p, auto.id)
+    assert after.control_plane == V[1] and after.node_pools[0].version == V[1]
+
+
+def test_node_counts_follow_resizes(h):
+    em = h.emulator
+    em.set_versions(V)
+    em.add_cluster("one", V[0], {"np": {"version": V[0], "nodes": 2}}, project=PROJECT, location=LOCATION,
+                   zones=["europe-west1-b", "europe-west1-c"])
+    em.add_cluster("two", V[0], {"a": {"version": V[0], "nodes": 3}, "b": {"version": V[0], "nodes": 1}},
+                   project=PROJECT, location=LOCATION)
+    p = h.provider()
+    before = {c.name: c for c in p.discover()}
+    assert before["one"].node_pools[0].nodes == 4                      # 2 per zone x 2 zones
+    em.resize(PROJECT, LOCATION, "one", "np", 5)
+    em.resize(PROJECT, LOCATION, "two", "a", 9)
+    after = {c.name: c for c in p.discover()}
+    assert after["one"].node_pools[0].nodes == 10                     # currentNodeCount, not 2 x 2
+    assert after["one"].extra["nodeCount"] == "currentNodeCount"
+    # 10 shared 3:1 by the pools' own estimates: 7.5 / 2.5, the tie to the first name (approximate)
+    assert {n.name: n.nodes for n in after["two"].node_pools} == {"a": 8, "b": 2}
+    assert sum(n.nodes for n in after["two"].node_pools) == 10
+    assert "approximate" in after["two"].extra["nodeCount"]
+
+
+def test_drain_timeout_reaches_gke_as_node_drain_config(h):
+    em = h.emulator
+    em.set_versions(V)
+    em.add_cluster("d", V[1], {"np": V[0]}, project=PROJECT, location=LOCATION)
+    p = h.provider()
+    c = _find(p, f"gke/{LOCATION}/d")
+    _drive(h, p, c, Step(Component.NODE_POOL, to=V[1], from_=V[0], pool="np", max_surge=1, max_unavailable=0,
+                         drain_timeout_seconds=1800))
+    assert em.upgrade_log[-1]["nodeDrainConfig"] == {"pdbTimeoutDuration": "1800s"}

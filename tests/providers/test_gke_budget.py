@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from fleet.provider import BlueGreen, Cluster, Component, NodePool, Step
-from providers.gke.budget import check_step, compute_upgrade_settings
+from providers.gke.budget import check_step, compute_drain_config, compute_upgrade_settings
 
 CLUSTER = Cluster(provider="gke", location="europe-west1", name="c", control_plane="1.30.2-gke.1",
                   node_pools=(NodePool("np", "1.30.2-gke.1", nodes=10), NodePool("zonal", "1.30.2-gke.1", nodes=6)),
@@ -61,7 +61,7 @@ def test_settings_are_valid_sdk_messages():
     (_pool("missing", max_surge=1, max_unavailable=0, max_surge_spec="10%"), ["resolved to 1"]),
     (_pool(max_surge=0, max_unavailable=0), ["refuses maxSurge=0 with maxUnavailable=0"]),
     (_pool("zonal", max_surge=1, max_unavailable=1), ["per zone", "3 zones", "up to 6 nodes"]),
-    (_pool(max_surge=1, max_unavailable=0, drain_timeout_seconds=600), ["no drain timeout", "600s"]),
+    (_pool(max_surge=1, max_unavailable=0, drain_timeout_seconds=600), []),        # nodeDrainConfig carries it
     (_pool(max_surge=1, max_unavailable=0, node_soak_seconds=60), ["no per-node soak"]),
     (_pool(strategy="rolling", max_surge=1, max_unavailable=0), ["no node-pool strategy 'rolling'"]),
     (_pool(strategy="blue-green", blue_green=BlueGreen(batch_percentage=0.5)), []),
@@ -82,3 +82,20 @@ def test_check_step_warnings(step, fragments):
     joined = " | ".join(warnings)
     for fragment in fragments:
         assert fragment in joined, joined
+
+
+def test_drain_timeout_becomes_node_drain_config():
+    import google.cloud.container_v1 as container_v1
+    assert compute_drain_config(_pool(max_surge=1)) is None
+    assert compute_drain_config(Step(Component.CONTROL_PLANE, to="1.30.2-gke.1", from_="1.29.4-gke.1",
+                                     drain_timeout_seconds=60)) is None
+    drain = compute_drain_config(_pool(max_surge=1, drain_timeout_seconds=900))
+    assert drain == {"pdb_timeout_duration": timedelta(seconds=900)}
+    msg = container_v1.UpdateNodePoolRequest(name="x", node_drain_config=drain)
+    assert msg.node_drain_config.pdb_timeout_duration == timedelta(seconds=900)
+
+
+def test_autopilot_pool_steps_are_flagged():
+    autopilot = Cluster(provider="gke", location="europe-west1", name="a", control_plane="1.30.2-gke.1",
+                        node_pools=(NodePool("np", "1.30.2-gke.1", nodes=3),), facts={"autopilot": True})
+    assert any("Autopilot refuses node-pool updates" in w for w in check_step(autopilot, _pool()))

@@ -214,3 +214,96 @@ def test_lists_and_upgrade_info(env):
     assert client.list_operations(parent="projects/p/locations/us-east1-b", retry=None).operations == []
     assert client.fetch_node_pool_upgrade_info(name=NP, retry=None).upgrade_details == []
     assert em.next_completion() == clock.now() + timedelta(seconds=600)
+
+
+# ---- the discovery document (container.v1.json) ----------------------------------------------------------
+@pytest.mark.parametrize("body,fragment", [
+    ({"nodeVersion": V1, "imageType": "COS_CONTAINERD", "upgradeSettings": {"maxSurge": 1, "bogus": 2}},
+     "Unknown name \"bogus\" at 'upgrade_settings': Cannot find field."),
+    ({"nodeVersion": V1, "imageType": "COS_CONTAINERD", "upgradeSettings": {"maxSurge": "one"}},
+     "Invalid value at 'upgrade_settings.max_surge' (TYPE_INT32), \"one\""),
+    ({"nodeVersion": V1, "imageType": "COS_CONTAINERD", "upgradeSettings": {"strategy": "ROLLING"}},
+     "Invalid value at 'upgrade_settings.strategy' (TYPE_ENUM), \"ROLLING\""),
+    ({"nodeVersion": V1, "imageType": "COS_CONTAINERD", "nodeDrainConfig": {"pdbTimeoutDuration": "15 minutes"}},
+     "Invalid value at 'node_drain_config.pdb_timeout_duration'"),
+    ({"nodeVersion": V1, "imageType": "COS_CONTAINERD", "nodeDrainConfig": {"drainTimeout": "60s"}},
+     "Unknown name \"drainTimeout\" at 'node_drain_config'"),
+    ({"nodeVersion": V1, "imageType": "COS_CONTAINERD", "locations": "europe-west1-b"},
+     "Invalid value at 'locations' (TYPE_REPEATED)"),
+    ({"nodeVersion": V1, "imageType": "COS_CONTAINERD", "upgradeSettings": {
+        "strategy": "BLUE_GREEN", "blueGreenSettings": {"standardRolloutPolicy": {"batchSoakDuration": 60}}}},
+     "Invalid value at 'upgrade_settings.blue_green_settings.standard_rollout_policy.batch_soak_duration'"),
+], ids=["unknown-nested", "int32-type", "enum-name", "duration", "unknown-drain-field", "array", "nested-duration"])
+def test_node_pool_bodies_are_checked_against_the_discovery_document(env, body, fragment):
+    _, em, _ = env
+    status, answer = _raw(em, "PUT", f"/v1/{NP}", body)
+    assert status == 400, answer
+    assert answer["error"]["status"] == "INVALID_ARGUMENT" and answer["error"]["code"] == 400
+    assert fragment in answer["error"]["message"], answer
+    assert em.upgrade_log == []
+
+
+def test_master_bodies_are_checked_and_the_sdk_bodies_pass(env):
+    _, em, client = env
+    status, answer = _raw(em, "POST", f"/v1/{C}:updateMaster", {"masterVersion": V2, "desiredMasterVersion": V2})
+    assert status == 400 and 'Unknown name "desiredMasterVersion"' in answer["error"]["message"]
+    status, answer = _raw(em, "POST", f"/v1/{C}:updateMaster", {"masterVersion": 1.3})
+    assert status == 400 and "(TYPE_STRING)" in answer["error"]["message"]
+    # what the official SDK sends (enum numbers, durations, nested settings) is valid
+    client.update_node_pool(request=container_v1.UpdateNodePoolRequest(
+        name=NP, node_version=V1, image_type="COS_CONTAINERD",
+        node_drain_config=container_v1.NodePool.NodeDrainConfig(pdb_timeout_duration=timedelta(minutes=15)),
+        upgrade_settings=container_v1.NodePool.UpgradeSettings(
+            strategy="BLUE_GREEN", blue_green_settings={"standard_rollout_policy": {
+                "batch_percentage": 0.5, "batch_soak_duration": timedelta(seconds=30)}})), retry=None)
+    assert em.upgrade_log[-1]["nodeDrainConfig"] == {"pdbTimeoutDuration": "900s"}
+
+
+def test_validator_reads_the_shipped_extract():
+    from providers.gke.emulator import discovery
+    spec = json.loads(discovery.SPEC_FILE.read_text())
+    assert spec["source"]["package"] == "google-api-python-client" and spec["source"]["license"] == "Apache-2.0"
+    props = discovery.schemas()["NodeDrainConfig"]["properties"]
+    assert set(props) == {"graceTerminationDuration", "pdbTimeoutDuration", "respectPdbDuringNodePoolDeletion"}
+    discovery.validate("UpdateNodePoolRequest", {"node_version": V1, "image_type": "COS", "upgrade_settings": {
+        "max_surge": "2", "strategy": 3}})                   # proto3 JSON: snake_case, int64-style strings, enum ints
+    with pytest.raises(discovery.SpecViolation, match="TYPE_BOOL"):
+        discovery.validate("UpdateNodePoolRequest", {"nodeDrainConfig": {"respectPdbDuringNodePoolDeletion": "yes"}})
+
+
+# ---- Autopilot ---------------------------------------------------------------------------------------------
+def test_autopilot_node_pools_are_refused_and_nodes_follow_the_control_plane(env):
+    clock, em, client = env
+    em.add_cluster("auto", V1, {"default-pool": V1}, project="p", location="europe-west1", autopilot=True)
+    ac = C.replace("c1", "auto")
+    got = client.get_cluster(name=ac, retry=None)
+    assert got.autopilot.enabled and got.release_channel.channel.name == "REGULAR"
+    for call in (lambda: client.list_node_pools(parent=ac, retry=None),
+                 lambda: client.get_node_pool(name=f"{ac}/nodePools/default-pool", retry=None),
+                 lambda: client.fetch_node_pool_upgrade_info(name=f"{ac}/nodePools/default-pool", retry=None),
+                 lambda: client.update_node_pool(request=container_v1.UpdateNodePoolRequest(
+                     name=f"{ac}/nodePools/default-pool", node_version=V1, image_type="COS_CONTAINERD"), retry=None)):
+        with pytest.raises(google_exc.BadRequest) as info:
+            call()
+        assert info.value.message.endswith(": Autopilot node pools cannot be accessed or modified.")
+        assert info.value.response.json()["error"]["status"] == "INVALID_ARGUMENT"
+    assert em.upgrade_log == []
+    client.update_master(name=ac, master_version=V2, retry=None)      # the control plane may be upgraded
+    clock.advance(600)
+    after = em.cluster("p", "europe-west1", "auto")
+    assert after.current_master_version == V2 and [p.version for p in after.node_pools] == [V2]
+    assert em.cluster("p", "europe-west1", "c1").node_pools[0].version == V1    # Standard: pools stay
+
+
+# ---- node counts -------------------------------------------------------------------------------------------
+def test_resize_changes_current_node_count_not_initial(env):
+    clock, em, client = env
+    assert client.get_cluster(name=C, retry=None).current_node_count == 5      # np1: 3, np2: 2 (one zone)
+    em.resize("p", "europe-west1", "c1", "np1", 7)
+    got = client.get_cluster(name=C, retry=None)
+    assert got.current_node_count == 9 and got.node_pools[0].initial_node_count == 3
+    op = client.update_node_pool(request=_pool_request(V1, max_surge=1), retry=None)
+    name = f"projects/p/locations/europe-west1/operations/{op.name}"
+    metrics = {m.name: m.int_value for m in client.get_operation(name=name, retry=None).progress.metrics}
+    assert metrics["NODES_TOTAL"] == 7                                         # the pool's size now
+    assert em.next_completion() == clock.now() + timedelta(seconds=700)       # 7 nodes, one at a time

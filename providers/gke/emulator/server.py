@@ -14,13 +14,21 @@ Paths (all under ``/v1/projects/{project}/locations/{location}``; ``location`` m
     GET  /operations/{op}                              GetOperation
     GET  /serverConfig                                 GetServerConfig
 
-Bodies are parsed and answered with the SDK's own proto-plus types (``from_json`` is strict, so a malformed
-body is a 400 INVALID_ARGUMENT); enums are answered as integers when the client asks for
+Request bodies are first checked against GKE's discovery document (providers/gke/emulator/discovery.py:
+unknown fields, wrong JSON types, unknown enum names are a 400 INVALID_ARGUMENT), then parsed and answered
+with the SDK's own proto-plus types; enums are answered as integers when the client asks for
 ``$alt=json;enum-encoding=int``. Operations run over virtual time from the injected clock: RUNNING until
 their computed duration has elapsed, then DONE (with ``error`` when a failure was injected); cluster and
 pool versions change only when an operation completes. A mutating request while an operation runs on the
 cluster is refused the way GKE refuses it (400 FAILED_PRECONDITION "Operation ... is currently upgrading
-...").  ``upgrade_log`` records every accepted upgrade request with the upgradeSettings it carried.
+...").  ``upgrade_log`` records every accepted upgrade request with the upgradeSettings and nodeDrainConfig it
+carried.
+
+Autopilot clusters (``add_cluster(autopilot=True)``): their node pools cannot be listed, read or updated
+(400 "Autopilot node pools cannot be accessed or modified."), and when a control-plane upgrade completes
+their nodes follow it. Node counts: ``resize`` changes a pool's size the way ``clusters resize`` does
+(``initialNodeCount`` keeps its creation value); the cluster reports the total as ``currentNodeCount``.
+Every rule cites its source where it is enforced; docs/fidelity/gke.md lists them and what is not modelled.
 """
 
 from __future__ import annotations
@@ -38,10 +46,17 @@ from fleet.clock import Clock, SystemClock, iso
 from fleet.provider import import_optional
 from fleet.versions import InvalidVersion, parse_version
 from providers.emulator_base import EmulatorServer, Request, ServedEmulator
+from providers.gke.emulator.discovery import SpecViolation, validate
 
 container_v1 = import_optional("google.cloud.container_v1", "gke")
 
 SELF_LINK = "https://container.googleapis.com/v1/"
+# The error GKE answers for any node-pool call on an Autopilot cluster (400, reason badRequest), quoted from
+# real responses: turbot/steampipe-plugin-gcp#591 ("googleapi: Error 400: Autopilot node pools cannot be
+# accessed or modified. ... badRequest") and gke-labs/kube-agents#920 (gcloud: "code=400, message=Autopilot
+# node pools cannot be accessed or modified."). Neither quotes the status name; INVALID_ARGUMENT is the
+# status Google's APIs pair with reason badRequest (an inference, said so in docs/fidelity/gke.md).
+AUTOPILOT_POOLS = "Autopilot node pools cannot be accessed or modified."
 _SEG = r"[^/:]+"
 _LOC = rf"/v1/projects/(?P<project>{_SEG})/locations/(?P<location>{_SEG})"
 _CLUSTER = rf"{_LOC}/clusters/(?P<cluster>{_SEG})"
@@ -118,6 +133,7 @@ class GkeEmulator(ServedEmulator):
         self.projects: set[str] = set()
         self.operations: dict[str, EmulatedOperation] = {}
         self.upgrade_log: list[dict[str, Any]] = []
+        self.pool_nodes: dict[tuple[str, str], int] = {}  # (cluster path, pool) -> nodes it runs now
         self._lock = threading.RLock()
         self._fail_next = False
         self._seq = 0
@@ -151,9 +167,16 @@ class GkeEmulator(ServedEmulator):
                     project: str = "demo-project", location: str = "us-central1",
                     release_channel: str | None = None, node_auto_upgrade: bool = False, nodes: int = 3,
                     zones: Sequence[str] | None = None, image_type: str = "COS_CONTAINERD",
-                    labels: Mapping[str, str] | None = None) -> str:
+                    labels: Mapping[str, str] | None = None, autopilot: bool = False) -> str:
         """Add a cluster; ``pools`` maps a pool name to its version or to a dict with ``version``, and
-        optionally ``nodes`` (per zone), ``zones``, ``autoUpgrade``, ``imageType``. Returns its resource name."""
+        optionally ``nodes`` (per zone), ``zones``, ``autoUpgrade``, ``imageType``. Returns its resource name.
+
+        ``autopilot``: an Autopilot cluster. "All Autopilot clusters are enrolled in a release channel" and
+        are regional, with node auto-upgrade always on (cloud.google.com/kubernetes-engine/docs/concepts/
+        cluster-upgrades-autopilot), so the channel defaults to REGULAR and auto-upgrade is set on its pools."""
+        if autopilot:
+            release_channel = release_channel or "REGULAR"
+            node_auto_upgrade = True
         zones = list(zones or ([location] if location.count("-") >= 2 else [f"{location}-a"]))
         node_pools = []
         for pname, spec in pools.items():
@@ -166,17 +189,34 @@ class GkeEmulator(ServedEmulator):
                 upgrade_settings={"max_surge": 1, "max_unavailable": 0, "strategy": "SURGE"},
                 self_link=f"{SELF_LINK}projects/{project}/locations/{location}/clusters/{name}/nodePools/{pname}"))
         path = f"projects/{project}/locations/{location}/clusters/{name}"
+        sizes = {p.name: p.initial_node_count * max(1, len(p.locations)) for p in node_pools}
         cluster = container_v1.Cluster(
             name=name, location=location, locations=zones, status="RUNNING", node_pools=node_pools,
             current_master_version=master_version, initial_cluster_version=master_version,
             current_node_version=min((p.version for p in node_pools), key=parse_version, default=""),
             resource_labels=dict(labels or {}), self_link=SELF_LINK + path,
-            release_channel={"channel": release_channel or "UNSPECIFIED"})
+            release_channel={"channel": release_channel or "UNSPECIFIED"}, autopilot={"enabled": autopilot},
+            current_node_count=sum(sizes.values()))
         container_v1.Cluster.from_json(container_v1.Cluster.to_json(cluster))   # the shape round-trips
         with self._lock:
             self.projects.add(project)
             self.clusters[path] = cluster
+            self.pool_nodes.update({(path, pname): n for pname, n in sizes.items()})
         return path
+
+    def resize(self, project: str, location: str, name: str, pool: str, nodes_per_zone: int) -> None:
+        """Resize a pool as ``gcloud container clusters resize --node-pool P --num-nodes N`` does: N nodes
+        in each of its zones. ``initialNodeCount`` is what the pool was created with ("The initial node count
+        for the pool", container.v1.json NodePool) and does not change; the cluster's ``currentNodeCount``
+        ("The number of nodes currently in the cluster", Cluster) does."""
+        with self._lock:
+            path = f"projects/{project}/locations/{location}/clusters/{name}"
+            found = self._find_pool(self.clusters[path], pool)
+            self.pool_nodes[(path, pool)] = nodes_per_zone * max(1, len(found.locations))
+            self._count_nodes(path)
+
+    def _count_nodes(self, path: str) -> None:
+        self.clusters[path].current_node_count = sum(n for (c, _), n in self.pool_nodes.items() if c == path)
 
     def set_versions(self, master: Sequence[str], node: Sequence[str] | None = None, *, project: str = "*",
                      location: str = "*", channels: Mapping[str, Sequence[str]] | None = None,
@@ -236,8 +276,13 @@ class GkeEmulator(ServedEmulator):
 
     @staticmethod
     def _parse(kind: Any, req: Request) -> Any:
+        """The body as ``kind``, checked against the discovery document's schema of the same name first."""
         try:
-            return kind.from_json((req.raw or b"{}").decode())
+            text = (req.raw or b"{}").decode()
+            validate(kind.__name__, json.loads(text))
+            return kind.from_json(text)
+        except SpecViolation as exc:
+            raise ApiError(400, "INVALID_ARGUMENT", str(exc)) from exc
         except Exception as exc:  # json_format.ParseError, UnicodeDecodeError: a malformed request body
             raise ApiError(400, "INVALID_ARGUMENT", f"Invalid JSON payload received. {exc}") from exc
 
@@ -256,6 +301,13 @@ class GkeEmulator(ServedEmulator):
                         "an injected failure (nodes did not become healthy).")
         elif op.op_type == "UPGRADE_MASTER":
             cluster.current_master_version = op.target
+            if cluster.autopilot.enabled:
+                # "After GKE upgrades your Autopilot cluster control plane, GKE upgrades the nodes to the same
+                # GKE version" (cluster-upgrades-autopilot). Modelled as done when the control plane is;
+                # the real node upgrade runs afterwards, within maintenance windows.
+                for p in cluster.node_pools:
+                    p.version = op.target
+                cluster.current_node_version = op.target
         elif pool is not None:
             pool.version = op.target
             cluster.current_node_version = min((p.version for p in cluster.node_pools), key=parse_version)
@@ -314,6 +366,11 @@ class GkeEmulator(ServedEmulator):
         return self.clusters[path]
 
     @staticmethod
+    def _refuse_autopilot(cluster: Any) -> None:
+        if cluster.autopilot.enabled:                   # source: AUTOPILOT_POOLS above
+            raise ApiError(400, "INVALID_ARGUMENT", AUTOPILOT_POOLS)
+
+    @staticmethod
     def _find_pool(cluster: Any, name: str | None) -> Any:
         for pool in cluster.node_pools:
             if pool.name == name:
@@ -322,6 +379,7 @@ class GkeEmulator(ServedEmulator):
 
     def _get_pool(self, p: dict[str, str]) -> Any:
         cluster = self._get(p)
+        self._refuse_autopilot(cluster)
         pool = self._find_pool(cluster, p["pool"])
         if pool is None:
             raise ApiError(404, "NOT_FOUND", f"Not found: {self._cluster_path(p)}/nodePools/{p['pool']}.")
@@ -334,6 +392,11 @@ class GkeEmulator(ServedEmulator):
         return container_v1.ServerConfig()
 
     def _refuse_if_busy(self, path: str, cluster_name: str) -> None:
+        # GKE refuses a second upgrade while one runs on the cluster, quoted from real responses:
+        # hashicorp/terraform-provider-google#3650 ("googleapi: Error 400: Operation operation-... is currently
+        # upgrading cluster NAME. Please wait and try again once it is done., failedPrecondition") and
+        # banzaicloud/pipeline#623. Those quote the text for a running cluster operation; the text while a
+        # node-pool operation runs is not quoted there (the emulator names the pool: an assumption).
         for op in self.operations.values():
             if op.cluster == path and op.status == "RUNNING":
                 what = f"node pool {op.pool}" if op.pool else f"cluster {cluster_name}"
@@ -342,7 +405,9 @@ class GkeEmulator(ServedEmulator):
 
     @staticmethod
     def _resolve(requested: str, valid: Sequence[str], default: str) -> str | None:
-        """GKE's version aliases: 'latest', '-' (default), '1.X', '1.X.Y', or an exact valid version."""
+        """GKE's version aliases: 'latest', '-' (default), '1.X', '1.X.Y', or an exact valid version, as
+        container.v1.json documents them on UpdateMasterRequest.masterVersion and
+        UpdateNodePoolRequest.nodeVersion ("1.X": the highest valid patch+gke.N in 1.X, ...)."""
         if requested == "latest":
             return valid[0] if valid else None
         if requested == "-":
@@ -359,7 +424,7 @@ class GkeEmulator(ServedEmulator):
                 and (want.patch is None or parse_version(v).patch == want.patch)]
         return max(hits, key=parse_version) if hits else None
 
-    def _log_upgrade(self, op: EmulatedOperation, requested: str, settings: Any) -> None:
+    def _log_upgrade(self, op: EmulatedOperation, requested: str, settings: Any, drain: Any = None) -> None:
         project, location = op.cluster.split("/")[1], op.cluster.split("/")[3]
         self.upgrade_log.append({
             "operation": op.name, "type": op.op_type, "project": project, "location": location,
@@ -367,6 +432,8 @@ class GkeEmulator(ServedEmulator):
             "requested": requested, "at": iso(op.started),
             "upgradeSettings": None if settings is None else json.loads(type(settings).to_json(
                 settings, use_integers_for_enums=False, indent=None, always_print_fields_with_no_presence=False)),
+            "nodeDrainConfig": None if drain is None else json.loads(type(drain).to_json(
+                drain, indent=None, always_print_fields_with_no_presence=False)),
         })
 
     # ---- handlers -----------------------------------------------------------------------------------
@@ -381,7 +448,9 @@ class GkeEmulator(ServedEmulator):
         return self._get(p)
 
     def _list_node_pools(self, p: dict[str, str], _req: Request) -> Any:
-        return container_v1.ListNodePoolsResponse(node_pools=list(self._get(p).node_pools))
+        cluster = self._get(p)
+        self._refuse_autopilot(cluster)
+        return container_v1.ListNodePoolsResponse(node_pools=list(cluster.node_pools))
 
     def _get_node_pool(self, p: dict[str, str], _req: Request) -> Any:
         return self._get_pool(p)[1]
@@ -428,7 +497,7 @@ class GkeEmulator(ServedEmulator):
     def _update_master(self, p: dict[str, str], req: Request) -> Any:
         cluster = self._get(p)
         body = self._parse(container_v1.UpdateMasterRequest, req)
-        if not body.master_version:
+        if not body.master_version:                   # container.v1.json: masterVersion is "Required."
             raise ApiError(400, "INVALID_ARGUMENT", "master_version must be set.")
         self._refuse_if_busy(self._cluster_path(p), p["cluster"])
         cfg = self._config(p["project"], p["location"])
@@ -441,9 +510,16 @@ class GkeEmulator(ServedEmulator):
         if target is None:
             raise ApiError(400, "INVALID_ARGUMENT", f'Master version "{body.master_version}" is unsupported.')
         cur, new = parse_version(cluster.current_master_version), parse_version(target)
+        # Unsupported or older versions: the request names versions from serverConfig.validMasterVersions (or
+        # the channel's validVersions); a downgrade of the control plane is not offered (GKE docs
+        # "Downgrading clusters": minor downgrades are not supported; patch downgrades are not modelled).
         if new <= cur:
             raise ApiError(400, "INVALID_ARGUMENT", f"Cannot upgrade master from {cur} to {target}: "
                            "the target must be newer than the current version.")
+        # One minor at a time: the Kubernetes version skew policy upgrades kube-apiserver from 1.{n-1} to 1.n;
+        # Google's own words found for it are on Google Distributed Cloud ("Because of Kubernetes constraints,
+        # a user cluster's control plane must be upgraded one minor version at a time", GDC for VMware,
+        # skip-version-upgrade page), not a GKE page; the refusal text is the emulator's own.
         if new.minor_key > (cur.major, cur.minor + 1):
             raise ApiError(400, "INVALID_ARGUMENT", f"Master cannot be upgraded from {cur} to {target}: "
                            "upgrade one minor version at a time.")
@@ -458,49 +534,64 @@ class GkeEmulator(ServedEmulator):
         body = self._parse(container_v1.UpdateNodePoolRequest, req)
         self._refuse_if_busy(self._cluster_path(p), p["cluster"])
         settings = body.upgrade_settings if "upgrade_settings" in body else None
+        drain = body.node_drain_config if "node_drain_config" in body else None
         if settings is not None:
             self._validate_settings(settings)
+        if drain is not None:
+            pool.node_drain_config = drain
         if not body.node_version:                      # a settings-only update: applied at once
             if settings is not None:
                 pool.upgrade_settings = settings
             op = self._new_operation(p, "UPDATE_CLUSTER", p["pool"], pool.version, pool.version, 0)
             return self._op_proto(op)
-        if not body.image_type:
+        if not body.image_type:                        # container.v1.json: imageType is "Required."
             raise ApiError(400, "INVALID_ARGUMENT", "image_type must be set when node_version is set.")
         cfg = self._config(p["project"], p["location"])
         target = self._resolve(body.node_version, list(cfg.valid_node_versions), "")
-        if body.node_version == "-":
+        if body.node_version == "-":                   # '-' "picks the Kubernetes master version"
             target = cluster.current_master_version
         if target is None:
             raise ApiError(400, "INVALID_ARGUMENT", f'Node version "{body.node_version}" is unsupported.')
+        # Nodes never run a newer version than the control plane (Kubernetes version skew policy: the kubelet
+        # must not be newer than kube-apiserver; GKE docs "Standard cluster upgrades").
         if not parse_version(target).not_newer_than(parse_version(cluster.current_master_version)):
             raise ApiError(400, "INVALID_ARGUMENT", f"Node version {target} cannot be newer than the master "
                            f"version {cluster.current_master_version}.")
         if settings is not None:
             pool.upgrade_settings = settings
-        nodes = pool.initial_node_count * max(1, len(pool.locations))
+        nodes = self.pool_nodes.get((self._cluster_path(p), pool.name), 0)
         pool.status = "RECONCILING"
         op = self._new_operation(p, "UPGRADE_NODES", p["pool"], pool.version, target,
                                  self._pool_seconds(pool.upgrade_settings, nodes), nodes)
-        self._log_upgrade(op, body.node_version, settings)
+        self._log_upgrade(op, body.node_version, settings, drain)
         return self._op_proto(op)
 
     @staticmethod
     def _validate_settings(s: Any) -> None:
-        strategy = container_v1.NodePoolUpdateStrategy(s.strategy).name
+        try:
+            strategy = container_v1.NodePoolUpdateStrategy(s.strategy).name
+        except ValueError as exc:      # an enum number the API does not define
+            raise ApiError(400, "INVALID_ARGUMENT", f"Invalid value at 'upgrade_settings.strategy' "
+                           f"(type.googleapis.com/google.container.v1.NodePoolUpdateStrategy), {s.strategy}") from exc
         if strategy == "BLUE_GREEN":
             rollout = s.blue_green_settings.standard_rollout_policy
+            # container.v1.json StandardRolloutPolicy.batchPercentage: "The range of this field should be (0.0, 1.0]."
             if "batch_percentage" in rollout and not 0.0 < rollout.batch_percentage <= 1.0:
                 raise ApiError(400, "INVALID_ARGUMENT", "batch_percentage must be in (0, 1].")
-            if rollout.batch_node_count < 0:
+            if rollout.batch_node_count < 0:           # unanchored (spec: "Number of blue nodes to drain")
                 raise ApiError(400, "INVALID_ARGUMENT", "batch_node_count must not be negative.")
             return
-        if s.max_surge < 0 or s.max_unavailable < 0:
+        if s.max_surge < 0 or s.max_unavailable < 0:   # unanchored: counts of nodes (spec), never negative
             raise ApiError(400, "INVALID_ARGUMENT", "max_surge and max_unavailable must not be negative.")
+        # UpgradeSettings: "(maxUnavailable + maxSurge) determines the level of parallelism" (container.v1.json);
+        # both 0 would mean no progress. No source found for GKE's refusal or its text (documented-closest:
+        # the parallelism sentence above); kept as a refusal, marked unanchored in docs/fidelity/gke.md.
         if s.max_surge == 0 and s.max_unavailable == 0:
             raise ApiError(400, "INVALID_ARGUMENT", "max_surge and max_unavailable cannot both be 0.")
 
     def _pool_seconds(self, s: Any, nodes: int) -> float:
+        """How long the emulated upgrade runs: the emulator's own model for tests, not GKE's (GKE publishes
+        no duration; it applies maxSurge/maxUnavailable per zone, which this does not model)."""
         if container_v1.NodePoolUpdateStrategy(s.strategy).name == "BLUE_GREEN":
             bg = s.blue_green_settings
             rollout = bg.standard_rollout_policy
