@@ -302,9 +302,11 @@ class AksProvider:
         p.kubernetes_version = step.to
         for ap in p.agent_pool_profiles or []:
             ap.orchestrator_version = ap.orchestrator_version or ap.current_orchestrator_version
-        # as azure-cli's aks_upgrade does before its full-resource PUT (acs/custom.py: "null out the SP profile
-        # because otherwise validation complains"): a GET never returns the secret, so sending the profile back
-        # would send a service principal without its secret
+        # as azure-cli's aks_upgrade does before its full-resource PUT (Azure/azure-cli
+        # src/azure-cli/azure/cli/command_modules/acs/custom.py @ 0a1fa21c, aks_upgrade: "# null out the SP and
+        # AAD profile because otherwise validation complains" / instance.service_principal_profile = None; later
+        # revisions and aks-preview keep the SP line only): a GET never returns the secret, so sending the
+        # profile back would send a service principal without its secret
         p.service_principal_profile = None
         headers = self._sdk(f"upgrade control plane of {cluster.id} to {step.to}", lambda: client.managed_clusters
                             .begin_create_or_update(ref.resource_group, ref.name, mc, polling=False,

@@ -223,6 +223,12 @@ def test_every_put_body_is_validated_against_the_rest_spec(emu):
     status, body, _ = call(emu, "PUT", f"{MC}/c1", mc)
     assert (status, body["error"]["code"]) == (400, "InvalidParameter")
     assert "agentPoolProfiles[0].upgradeSettings.drainTimeoutInMinutes" in body["error"]["message"]
+    _, mc, _ = call(emu, "GET", f"{MC}/c1")
+    mc["properties"]["agentPoolProfiles"][0]["name"] = "Not_A_Pool_Name"          # spec: ^[a-z][a-z0-9]{0,11}$
+    mc["properties"]["enableRBAC"] = "yes"                                         # spec: a boolean
+    status, body, _ = call(emu, "PUT", f"{MC}/c1", mc)
+    assert (status, body["error"]["code"]) == (400, "InvalidParameter")
+    assert "agentPoolProfiles[0].name" in body["error"]["message"] and "enableRBAC" in body["error"]["message"]
     assert emu.upgrade_log == []
 
 

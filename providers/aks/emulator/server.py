@@ -108,6 +108,9 @@ class AksEmulator(ServedEmulator):
                     upgrade_channel: str = "none", tags: dict[str, str] | None = None,
                     preview: list[str] | None = None) -> EmuCluster:
         """Seed a cluster; the first pool is the System pool unless ``system_pool`` names another."""
+        for pool in pools:    # a pool AKS could not have: the spec's ManagedClusterAgentPoolProfile.name pattern
+            if validate_against_spec({"name": pool}, "ManagedClusterAgentPoolProfile"):
+                raise ValueError(f"{pool!r} is not a valid AKS agent pool name (^[a-z][a-z0-9]{{0,11}}$)")
         system = system_pool or next(iter(pools), None)
         c = EmuCluster(subscription, resource_group, name, location, version, version,
                        {p: EmuPool(p, v, v, node_count, "System" if p == system else "User") for p, v in pools.items()},
@@ -457,12 +460,12 @@ class AksEmulator(ServedEmulator):
                            f"Agent pool version {target} is more than {POOL_SKEW} minor versions behind the control "
                            f"plane version {control_plane}.")
 
-    def _validate_body(self, body: Any, definition: str, prefix: str = "") -> None:
+    def _validate_body(self, body: Any, definition: str) -> None:
         """The REST spec's schema for the operation (spec.py, spec/PROVENANCE.md)."""
         errors = validate_against_spec(body, definition)
         if errors:
             raise ArmError(400, "InvalidParameter", f"The request body does not match the API specification: "
-                           f"{prefix}{'; '.join(errors)}")
+                           f"{'; '.join(errors)}")
 
     def _accept(self, c: EmuCluster, req: Request, kind: str, duration: timedelta, *, pool: str | None,
                 to: str | None, settings: dict[str, Any], cp_to: str | None,
@@ -486,10 +489,7 @@ class AksEmulator(ServedEmulator):
         if not isinstance(body, dict):
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
                            "deserialized.")
-        for i, prof in enumerate(((body.get("properties") or {}).get("agentPoolProfiles")) or []):
-            # the extract has no ManagedCluster definition: each profile against the pool properties schema
-            self._validate_body(prof, "ManagedClusterAgentPoolProfileProperties",
-                                f"properties.agentPoolProfiles[{i}].")
+        self._validate_body(body, "ManagedCluster")
         mc = m.ManagedCluster(body)
         if not mc.location:
             raise ArmError(400, "LocationRequired", "The location property is required for this definition.")

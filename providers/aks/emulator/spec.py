@@ -1,7 +1,7 @@
 """Validate request bodies against the extract of AKS's REST specification shipped in spec/ (see
 spec/PROVENANCE.md: Azure/azure-rest-api-specs, aks/stable/2026-08-01/managedClusters.json, MIT).
 
-A small Swagger 2.0 schema checker for the keywords the extract uses: type, minimum, maximum, enum (closed only
+A small Swagger 2.0 schema checker for the keywords the extract uses: type, minimum, maximum, pattern, required, enum (closed only
 when ``x-ms-enum.modelAsString`` is not true), items, additionalProperties, properties, allOf and local $refs.
 A body the spec refuses gets 400 in ARM's error shape (``{"error": {"code", "message"}}``), naming the property
 path. The spec does not say which code ARM/AKS returns for a schema violation; the emulator uses
@@ -12,6 +12,7 @@ status (400: permanent), not by code.
 from __future__ import annotations
 
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,8 @@ def _check_scalar(value: Any, schema: dict[str, Any], path: str, errors: list[st
         errors.append(f"{path}: {value} is less than the minimum {schema['minimum']}")
     if "maximum" in schema and isinstance(value, (int, float)) and value > schema["maximum"]:
         errors.append(f"{path}: {value} is greater than the maximum {schema['maximum']}")
+    if "pattern" in schema and isinstance(value, str) and not re.search(schema["pattern"], value):
+        errors.append(f"{path}: {value!r} does not match the pattern {schema['pattern']}")
     open_enum = bool((schema.get("x-ms-enum") or {}).get("modelAsString"))
     if "enum" in schema and not open_enum and value not in schema["enum"]:
         errors.append(f"{path}: {value!r} is not one of {schema['enum']}")
@@ -74,6 +77,9 @@ def _check_scalar(value: Any, schema: dict[str, Any], path: str, errors: list[st
 def _check_object(value: dict[str, Any], schema: dict[str, Any], path: str, errors: list[str]) -> None:
     props = schema.get("properties") or {}
     extra = schema.get("additionalProperties")
+    for key in schema.get("required", []):
+        if value.get(key) is None and not (props.get(key) or {}).get("readOnly"):
+            errors.append(f"{path + '.' if path else ''}{key}: required")
     for key, item in value.items():
         sub = f"{path}.{key}" if path else key
         if key in props:
