@@ -16,7 +16,13 @@ Bodies are built and read with the SDK's model classes. Operations run over virt
 clock: ``InProgress`` until ``started + duration``, then ``Succeeded`` (or ``Failed`` when armed with
 ``inject("fail-operation")``); the resource's ``provisioningState`` follows and versions change only when
 the operation completes. A PUT while any operation runs on the cluster is refused with 409
-``OperationNotAllowed``. ``upgrade_log`` records every accepted mutating PUT with the upgradeSettings received.
+``OperationNotAllowed``. ``upgrade_log`` records every accepted mutating PUT with the upgradeSettings received;
+``received`` every PUT body as sent.
+
+Every PUT body is validated against the extract of AKS's REST specification in spec/ (spec.py); the version
+rules (one minor per pool step, pools never above the control plane nor more than two minors behind it, the
+control plane one minor at a time, the all-or-none orchestratorVersion rule of a managedCluster PUT) each cite
+their source where they are enforced. docs/fidelity/aks.md lists them, and what is not modelled.
 """
 
 from __future__ import annotations
