@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from fleet.clock import Clock, SystemClock
-from fleet.errors import PermanentProviderError
+from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
     Cluster,
     Component,
@@ -37,18 +37,28 @@ from fleet.provider import (
     OperationState,
     OperationStatus,
     Step,
+    UpgradeRules,
     VersionOffers,
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
 from providers.aks.budget import compute_upgrade_settings
 from providers.aks.errors import is_sdk_error, translate
+from providers.aks.rules import Facts, compute_pool_offers, compute_rules
 from providers.aks.settings import AksSettings, parse_settings
 
 log = logging.getLogger("providers.aks")
 T = TypeVar("T")
 
-BUSY_STATES = frozenset({"Upgrading", "Updating", "Creating", "Scaling"})
+# provisioningState values of a resource with an operation in flight. The 2026-08-01 spec types the cluster's
+# and the pool's provisioningState as a free string ("The current deployment or provisioning state"), with no
+# list of values, so each busy value has its own source: Creating/Updating/Upgrading/Scaling (AKS docs' az
+# outputs, e.g. learn.microsoft.com/azure/aks/upgrade-node-pools "provisioningState": "Upgrading"); Canceling
+# (the spec's ManagedClusters_AbortLatestOperation / AgentPools_AbortLatestOperation: "moved to a Canceling
+# state and eventually to a Canceled state"); Deleting, Stopping and Starting (the delete, stop and start
+# operations). None of them is a failure: fleet treats them as busy (try later).
+BUSY_STATES = frozenset({"Upgrading", "Updating", "Creating", "Scaling", "Deleting", "Canceling", "Starting",
+                         "Stopping"})
 FAILED_STATES = frozenset({"Failed", "Canceled"})
 PLACEHOLDER_AUTH = "Bearer fleet-plain-http-placeholder"
 _ARM_ID = re.compile(r"(?i)^/subscriptions/([^/]+)/resourceGroups/([^/]+)/providers/Microsoft\.ContainerService"
@@ -93,6 +103,11 @@ def _same(a: str | None, b: str | None) -> bool:
 class AksProvider:
     type = "aks"
     settings_model = AksSettings   # the schema of this provider's settings (FleetConfig validates against it)
+    facts_model = Facts            # per-cluster facts an inventory may state (none for AKS: see rules.Facts)
+
+    @classmethod
+    def upgrade_rules(cls, cluster: Cluster) -> UpgradeRules:
+        return compute_rules(cluster)
 
     def __init__(self, name: str = "aks", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, config_dir: str | None = None, credential: Any = None, **_: Any):
@@ -248,7 +263,9 @@ class AksProvider:
             ap = self._sdk(f"get upgrade profile of {cluster.id} pool {pool}",
                            lambda: client.agent_pools.get_upgrade_profile(ref.resource_group, ref.name, pool))
             own = self._versions(ap.properties.upgrades if ap.properties else [])
-            pools[pool] = _merged(own, region, current.get(pool) or cluster.control_plane)
+            at = current.get(pool) or cluster.control_plane
+            # only versions reachable one minor at a time, never above the control plane's offers (rules.py)
+            pools[pool] = compute_pool_offers(at, control_plane, _merged(own, region, at))
         return VersionOffers(control_plane, pools)
 
     def _region_versions(self, subscription: str, location: str) -> tuple[str, ...]:
@@ -279,11 +296,18 @@ class AksProvider:
             return self._ref(cluster, ref, step, done=True)
         if _same(p.kubernetes_version, step.to) and state in BUSY_STATES:
             return self._ref(cluster, ref, step)            # already moving there: follow the resource
+        self._refuse_if_busy(state, cluster.id)
         # Control plane only, as AKS does it: kubernetesVersion changes, every pool's orchestratorVersion is
         # sent unchanged (a pool without one would be upgraded along with the control plane).
         p.kubernetes_version = step.to
         for ap in p.agent_pool_profiles or []:
             ap.orchestrator_version = ap.orchestrator_version or ap.current_orchestrator_version
+        # as azure-cli's aks_upgrade does before its full-resource PUT (Azure/azure-cli
+        # src/azure-cli/azure/cli/command_modules/acs/custom.py @ 0a1fa21c, aks_upgrade: "# null out the SP and
+        # AAD profile because otherwise validation complains" / instance.service_principal_profile = None; later
+        # revisions and aks-preview keep the SP line only): a GET never returns the secret, so sending the
+        # profile back would send a service principal without its secret
+        p.service_principal_profile = None
         headers = self._sdk(f"upgrade control plane of {cluster.id} to {step.to}", lambda: client.managed_clusters
                             .begin_create_or_update(ref.resource_group, ref.name, mc, polling=False,
                                                     cls=_response_headers, **_if_match(mc.e_tag)).result())
@@ -300,6 +324,7 @@ class AksProvider:
             return self._ref(cluster, ref, step, done=True)
         if _same(p.orchestrator_version, step.to) and state in BUSY_STATES:
             return self._ref(cluster, ref, step)
+        self._refuse_if_busy(state, f"{cluster.id} pool {pool}")
         wanted, _ = compute_upgrade_settings(cluster, step)
         settings = dict(p.upgrade_settings) if p.upgrade_settings is not None else {}
         settings.update(wanted)
@@ -309,6 +334,13 @@ class AksProvider:
                             .begin_create_or_update(ref.resource_group, ref.name, pool, ap, polling=False,
                                                     cls=_response_headers, **_if_match(p.e_tag)).result())
         return self._issued(cluster, ref, step, headers)
+
+    def _refuse_if_busy(self, state: str, what: str) -> None:
+        """Another operation is in flight (see BUSY_STATES): AKS would answer 409; try later, never fail."""
+        if state in BUSY_STATES:
+            raise TemporaryProviderError(f"{what} is {state}: another operation is in progress",
+                                         provider=self.name, code=f"busy/{state}",
+                                         retry_after=self.settings.poll_interval_seconds)
 
     def _issued(self, cluster: Cluster, ref: ArmRef, step: Step, headers: Mapping[str, str]) -> OperationRef:
         op = self._ref(cluster, ref, step, async_url=headers.get("azure-asyncoperation"))

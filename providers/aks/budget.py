@@ -4,7 +4,7 @@ AKS takes ``maxSurge`` / ``maxUnavailable`` as an int or a percentage string and
 against the pool size at upgrade time, rounding UP for both. fleet rounds maxSurge up too, so a percentage
 maxSurge is passed through literally. fleet rounds maxUnavailable DOWN: a percentage maxUnavailable is passed
 literally only when AKS's rounding gives the same node count; otherwise the resolved integer is sent (keeping
-the user's intent) and a warning says so. ``drainTimeoutInMinutes`` (5..1440) and
+the user's intent) and a warning says so. ``drainTimeoutInMinutes`` (1..1440) and
 ``nodeSoakDurationInMinutes`` (0..30) come from the step's seconds, rounded up to whole minutes and clamped.
 AKS has no blue-green node pool upgrade in its GA API: a blue-green step is warned about and runs as a
 rolling surge upgrade.
@@ -18,7 +18,9 @@ from typing import Any
 
 from fleet.provider import Cluster, Component, Step
 
-DRAIN_MINUTES = (5, 1440)
+# AgentPoolUpgradeSettings in managedClusters.json (2026-08-01): drainTimeoutInMinutes minimum 1, maximum 1440;
+# nodeSoakDurationInMinutes minimum 0, maximum 30 (providers/aks/emulator/spec/ carries the extract)
+DRAIN_MINUTES = (1, 1440)
 SOAK_MINUTES = (0, 30)
 _PCT = re.compile(r"^\s*(\d+)\s*%\s*$")
 
@@ -64,8 +66,8 @@ def compute_upgrade_settings(cluster: Cluster, step: Step) -> tuple[dict[str, An
     warnings: list[str] = []
     if step.component is Component.CONTROL_PLANE:
         if cluster.auto_upgrade:
-            warnings.append(f"cluster is on AKS auto-upgrade ({cluster.auto_upgrade}): AKS refuses a "
-                            "control-plane-only upgrade while an upgrade channel is set; set it to 'none' first")
+            warnings.append(f"cluster is on AKS auto-upgrade ({cluster.auto_upgrade}): AKS may upgrade it on its "
+                            "own schedule as well; consider setting the channel to 'none' while fleet manages it")
         return {}, warnings
     pool = cluster.pool(step.pool or "")
     nodes = pool.nodes if pool is not None else None

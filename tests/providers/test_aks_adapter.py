@@ -177,7 +177,7 @@ def test_failed_operation_and_refusals(emu):
     op = p.start(find(p, "bad"), Step(Component.CONTROL_PLANE, to="1.30.4", from_="1.29.2"))   # retry is allowed
     with pytest.raises(TemporaryProviderError) as info:
         p.start(c, Step(Component.CONTROL_PLANE, to="1.29.8", from_="1.29.2"))
-    assert info.value.code == "409/OperationNotAllowed" and info.value.retry_after
+    assert info.value.code == "busy/Upgrading" and info.value.retry_after     # seen busy: no PUT sent
     with pytest.raises(PermanentProviderError):
         p.start(c, Step(Component.NODE_POOL, to="1.30.4", from_="1.29.2", pool="ghost"))
     emu.inject("throttle")
@@ -206,3 +206,62 @@ def test_no_token_or_credential_reaches_the_logs(emu, caplog):
     assert PLACEHOLDER_AUTH.split()[-1] not in caplog.text
     assert emu.upgrade_log[-1].api_version == "2025-10-01"
     assert all(q.headers.get("Authorization") == PLACEHOLDER_AUTH for q in emu.requests)
+
+
+# ---- issue 14: the AKS rules (providers/aks/rules.py) and the adapter's part in them -------------------------
+
+def test_upgrade_rules_are_declared_once_on_the_provider_class():
+    from fleet.provider import PoolStrategy, rules_for
+    from providers.aks.rules import Facts
+
+    cluster = Cluster(provider="aks", provider_type="aks", location="westeurope", name="x", control_plane="1.29.2")
+    rules = rules_for(AksProvider, cluster)
+    assert (rules.pool_skew, rules.pool_minor_step) == (2, 1)
+    assert rules.strategies == frozenset({PoolStrategy.SURGE}) and not rules.pools_follow_control_plane
+    assert AksProvider.facts_model is Facts
+    with pytest.raises(ValueError):
+        Facts.model_validate({"autopilot": True})                       # strict: no unknown facts
+
+
+@pytest.mark.parametrize("pool,cp_offers,candidates,expected", [
+    # one minor at a time: 1.30 is reachable through 1.29
+    ("1.28.5", ("1.30.4",), ("1.28.5", "1.29.2", "1.30.4"), ("1.28.5", "1.29.2", "1.30.4")),
+    # no 1.29 in the region: 1.30 can never be reached one minor at a time (AKS refuses 1.28 -> 1.30)
+    ("1.28.5", ("1.30.4",), ("1.28.5", "1.28.9", "1.30.4"), ("1.28.5", "1.28.9")),
+    # never above the newest control-plane offer
+    ("1.29.2", ("1.29.8",), ("1.29.2", "1.29.8", "1.30.4"), ("1.29.2", "1.29.8")),
+])
+def test_pool_offers_only_reachable_versions(pool, cp_offers, candidates, expected):
+    from providers.aks.rules import compute_pool_offers
+    assert compute_pool_offers(pool, cp_offers, candidates) == expected
+
+
+def test_offers_never_offer_a_pool_a_version_it_cannot_reach_one_minor_at_a_time(emu):
+    emu.add_cluster("gap", "1.28.5", {"sys": "1.28.5"}, ["1.28.5", "1.28.9", "1.30.4"], subscription=SUB_A)
+    p = provider(emu)
+    offers = p.offers(find(p, "gap"))
+    assert "1.30.4" not in offers.node_pools["sys"]                  # 1.28 -> 1.30 would skip a minor
+
+
+def test_control_plane_put_nulls_the_service_principal_profile(emu):
+    emu.add_cluster("sp", "1.29.2", {"sys": "1.29.2"}, VERSIONS, subscription=SUB_A)
+    p = provider(emu)
+    p.start(find(p, "sp"), Step(Component.CONTROL_PLANE, to="1.29.8", from_="1.29.2"))
+    method, path, body = emu.received[-1]
+    assert method == "PUT" and path.endswith("/managedClusters/sp")
+    assert body["properties"].get("servicePrincipalProfile") is None      # as azure-cli's aks_upgrade sends it
+
+
+@pytest.mark.parametrize("state", ["Canceling", "Deleting", "Starting", "Stopping", "Upgrading", "Scaling"])
+def test_busy_provisioning_states_are_temporary(emu, state):
+    emu.add_cluster("busy", "1.29.2", {"sys": "1.29.2"}, VERSIONS, subscription=SUB_A)
+    p = provider(emu)
+    c = find(p, "busy")
+    emu.cluster("busy", subscription=SUB_A).state = state
+    emu.cluster("busy", subscription=SUB_A).pools["sys"].state = state
+    assert find(p, "busy").upgrading
+    with pytest.raises(TemporaryProviderError):
+        p.start(c, Step(Component.CONTROL_PLANE, to="1.29.8", from_="1.29.2"))
+    with pytest.raises(TemporaryProviderError):
+        p.start(c, Step(Component.NODE_POOL, to="1.29.8", from_="1.29.2", pool="sys"))
+    assert emu.upgrade_log == []

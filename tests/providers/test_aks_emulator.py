@@ -148,11 +148,12 @@ def test_upgrade_profiles_read_with_sdk_models(emu):
 
 
 @pytest.mark.parametrize("to,settings,code", [
-    ("1.31.1", None, "NodePoolMcVersionIncompatible"),
+    ("1.31.1", None, "AgentPoolUpgradeVersionNotAllowed"),      # 1.29 -> 1.31: two minors at once
     ("1.99.0", None, "AgentPoolK8sVersionNotSupported"),
     ("1.29.8", {"maxSurge": "lots"}, "InvalidParameter"),
-    ("1.29.8", {"maxSurge": "0", "maxUnavailable": "0"}, "InvalidParameter"),
-    ("1.29.8", {"maxSurge": "1", "drainTimeoutInMinutes": 2}, "InvalidParameter"),
+    ("1.29.8", {"maxSurge": "1", "drainTimeoutInMinutes": 0}, "InvalidParameter"),      # spec: minimum 1
+    ("1.29.8", {"maxSurge": "1", "drainTimeoutInMinutes": 1441}, "InvalidParameter"),   # spec: maximum 1440
+    ("1.29.8", {"maxSurge": "1", "drainTimeoutInMinutes": "30"}, "InvalidParameter"),   # spec: an integer
     ("1.29.8", {"maxSurge": "1", "nodeSoakDurationInMinutes": 31}, "InvalidParameter"),
 ])
 def test_pool_put_validation(emu, to, settings, code):
@@ -162,7 +163,7 @@ def test_pool_put_validation(emu, to, settings, code):
 
 
 def test_cluster_put_rules(emu):
-    assert put_cp(emu, "1.31.1")[1]["error"]["code"] == "UpgradeNotAllowed"           # skips 1.30
+    assert put_cp(emu, "1.31.1")[1]["error"]["code"] == "OperationNotAllowed"         # skips 1.30
     _, body, _ = call(emu, "GET", f"{MC}/c1")
     body["properties"]["kubernetesVersion"] = "1.29.8"
     for prof in body["properties"]["agentPoolProfiles"]:
@@ -173,10 +174,62 @@ def test_cluster_put_rules(emu):
     assert {p.current_orchestrator_version for p in mc.properties.agent_pool_profiles} == {"1.29.8"}
 
 
-def test_auto_upgrade_channel_refuses_control_plane_only(emu):
+def test_auto_upgrade_channel_does_not_refuse_a_control_plane_only_upgrade(emu):
+    # the emulator used to refuse this under NotAllAgentPoolOrchestratorVersionSpecifiedAndUnchanged, a code that
+    # means something else (mixed orchestratorVersion values); no source says AKS refuses it
     emu.add_cluster("auto", "1.29.2", {"sys": "1.29.2"}, VERSIONS, upgrade_channel="stable")
-    status, body, _ = put_cp(emu, "1.29.8", name="auto")
-    assert (status, body["error"]["code"]) == (400, "NotAllAgentPoolOrchestratorVersionSpecifiedAndUnchanged")
+    assert put_cp(emu, "1.29.8", name="auto")[0] == 200
+
+
+def test_mixed_pool_versions_in_a_cluster_put_are_refused(emu):
+    _, body, _ = call(emu, "GET", f"{MC}/c1")
+    body["properties"]["kubernetesVersion"] = "1.29.8"
+    body["properties"]["agentPoolProfiles"][0].pop("orchestratorVersion")   # one unspecified, one specified
+    status, out, _ = call(emu, "PUT", f"{MC}/c1", body)
+    assert (status, out["error"]["code"]) == (400, "NotAllAgentPoolOrchestratorVersionSpecifiedAndUnchanged")
+    _, body, _ = call(emu, "GET", f"{MC}/c1")
+    body["properties"]["agentPoolProfiles"][1]["orchestratorVersion"] = "1.29.8"   # changed, not to the CP's
+    status, out, _ = call(emu, "PUT", f"{MC}/c1", body)
+    assert (status, out["error"]["code"]) == (400, "NotAllAgentPoolOrchestratorVersionSpecifiedAndUnchanged")
+    _, body, _ = call(emu, "GET", f"{MC}/c1")
+    body["properties"]["kubernetesVersion"] = "1.29.8"
+    body["properties"]["agentPoolProfiles"][1]["orchestratorVersion"] = "1.29.8"   # the same as the CP: allowed
+    assert call(emu, "PUT", f"{MC}/c1", body)[0] == 200
+    assert emu.upgrade_log[-1].kind == "managedCluster"
+
+
+def test_pool_jump_of_more_than_one_minor_is_refused(emu):
+    emu.add_cluster("old", "1.30.4", {"sys": "1.30.4", "user": "1.28.5"}, ["1.28.5", "1.29.2", "1.30.4"])
+    status, body, _ = put_pool(emu, "user", "1.30.4", cluster="old")
+    assert (status, body["error"]["code"]) == (400, "AgentPoolUpgradeVersionNotAllowed")
+    assert "one minor version at a time" in body["error"]["message"]
+    assert put_pool(emu, "user", "1.29.2", cluster="old")[0] == 200
+    status, body, _ = put_pool(emu, "user", "1.30.4", cluster="c1")     # newer than c1's control plane 1.29.2
+    assert (status, body["error"]["code"]) == (400, "NodePoolMcVersionIncompatible")
+
+
+def test_control_plane_upgrade_that_leaves_a_pool_beyond_the_skew_is_refused(emu):
+    emu.add_cluster("skew", "1.29.2", {"sys": "1.29.2", "user": "1.27.9"}, ["1.27.9", "1.29.2", "1.30.4"])
+    status, body, _ = put_cp(emu, "1.30.4", name="skew")             # user would be three minors behind
+    assert (status, body["error"]["code"]) == (400, "EmulatorUndocumentedNodePoolSkew")
+    assert emu.upgrade_log == []
+
+
+def test_every_put_body_is_validated_against_the_rest_spec(emu):
+    status, body, _ = call(emu, "PUT", f"{MC}/c2/agentPools/user", {"properties": {"count": "three"}})
+    assert (status, body["error"]["code"]) == (400, "InvalidParameter") and "properties.count" in body["error"]["message"]
+    _, mc, _ = call(emu, "GET", f"{MC}/c1")
+    mc["properties"]["agentPoolProfiles"][0]["upgradeSettings"] = {"drainTimeoutInMinutes": 0}
+    status, body, _ = call(emu, "PUT", f"{MC}/c1", mc)
+    assert (status, body["error"]["code"]) == (400, "InvalidParameter")
+    assert "agentPoolProfiles[0].upgradeSettings.drainTimeoutInMinutes" in body["error"]["message"]
+    _, mc, _ = call(emu, "GET", f"{MC}/c1")
+    mc["properties"]["agentPoolProfiles"][0]["name"] = "Not_A_Pool_Name"          # spec: ^[a-z][a-z0-9]{0,11}$
+    mc["properties"]["enableRBAC"] = "yes"                                         # spec: a boolean
+    status, body, _ = call(emu, "PUT", f"{MC}/c1", mc)
+    assert (status, body["error"]["code"]) == (400, "InvalidParameter")
+    assert "agentPoolProfiles[0].name" in body["error"]["message"] and "enableRBAC" in body["error"]["message"]
+    assert emu.upgrade_log == []
 
 
 def test_pool_duration_follows_the_surge_it_received(emu):

@@ -49,16 +49,16 @@ def test_satisfies_protocol(h):
 
 def test_discover_reports_versions_and_pools(h):
     cur, _, _ = h.versions()
-    cid = h.seed("alpha", cur, {"pool-a": cur, "pool-b": cur}, list(h.versions()))
+    cid = h.seed("alpha", cur, {"poola": cur, "poolb": cur}, list(h.versions()))
     c = _find(h.provider(), cid)
     assert parse_version(c.control_plane) == parse_version(cur)
-    assert {p.name for p in c.node_pools} >= {"pool-a", "pool-b"}
+    assert {p.name for p in c.node_pools} >= {"poola", "poolb"}
     assert c.provider_type == h.type
 
 
 def test_offers_lists_newer_versions(h):
     cur, nxt, minor = h.versions()
-    cid = h.seed("offers", cur, {"pool-a": cur}, [cur, nxt, minor])
+    cid = h.seed("offers", cur, {"poola": cur}, [cur, nxt, minor])
     p = h.provider()
     offers = p.offers(_find(p, cid))
     got = {parse_version(v).minor_key for v in offers.control_plane}
@@ -67,7 +67,7 @@ def test_offers_lists_newer_versions(h):
 
 def test_control_plane_then_pool_step(h):
     cur, _, minor = h.versions()
-    cid = h.seed("steps", cur, {"pool-a": cur}, list(h.versions()))
+    cid = h.seed("steps", cur, {"poola": cur}, list(h.versions()))
     p = h.provider()
     c = _find(p, cid)
     op = p.start(c, _cp_step(c, minor))
@@ -76,12 +76,12 @@ def test_control_plane_then_pool_step(h):
     assert _run_to_completion(h, p, c, op).state is OperationState.SUCCEEDED
     c = _find(p, cid)
     assert parse_version(c.control_plane).minor_key == parse_version(minor).minor_key
-    pool_to = p.offers(c).for_pool("pool-a")
+    pool_to = p.offers(c).for_pool("poola")
     to = max((v for v in pool_to if parse_version(v).minor_key == parse_version(minor).minor_key), key=parse_version)
-    op2 = p.start(c, _pool_step(c, "pool-a", to))
+    op2 = p.start(c, _pool_step(c, "poola", to))
     assert _run_to_completion(h, p, c, op2).state is OperationState.SUCCEEDED
     c = _find(p, cid)
-    assert parse_version(c.pool("pool-a").version).minor_key == parse_version(minor).minor_key
+    assert parse_version(c.pool("poola").version).minor_key == parse_version(minor).minor_key
     assert h.upgrade_calls(cid) == 2
 
 
@@ -89,7 +89,7 @@ def test_start_is_idempotent_after_a_crash(h):
     """A crash between 'called the cloud' and 'recorded the operation': a new adapter instance calls start
     again for the same step; no second upgrade is issued and the returned operation completes."""
     cur, _, minor = h.versions()
-    cid = h.seed("crash", cur, {"pool-a": cur}, list(h.versions()))
+    cid = h.seed("crash", cur, {"poola": cur}, list(h.versions()))
     c = _find(h.provider(), cid)
     h.provider().start(c, _cp_step(c, minor))           # the reference is lost with the crashed process
     p2 = h.provider()
@@ -111,7 +111,7 @@ def test_start_is_idempotent_after_a_crash(h):
 ])
 def test_errors_are_mapped(h, fault, error):
     cur, _, _ = h.versions()
-    cid = h.seed("errs", cur, {"pool-a": cur}, list(h.versions()))
+    cid = h.seed("errs", cur, {"poola": cur}, list(h.versions()))
     p = h.provider()
     c = _find(p, cid)
     h.inject(fault)
@@ -126,7 +126,7 @@ def test_errors_are_mapped(h, fault, error):
 
 def test_invalid_version_is_permanent(h):
     cur, _, _ = h.versions()
-    cid = h.seed("badver", cur, {"pool-a": cur}, list(h.versions()))
+    cid = h.seed("badver", cur, {"poola": cur}, list(h.versions()))
     p = h.provider()
     c = _find(p, cid)
     with pytest.raises(PermanentProviderError):
@@ -140,7 +140,7 @@ def test_invalid_version_is_permanent(h):
 
 def test_failed_operation_reports_failed(h):
     cur, _, minor = h.versions()
-    cid = h.seed("fails", cur, {"pool-a": cur}, list(h.versions()))
+    cid = h.seed("fails", cur, {"poola": cur}, list(h.versions()))
     p = h.provider()
     c = _find(p, cid)
     h.inject("fail-operation")
@@ -152,7 +152,7 @@ def test_failed_operation_reports_failed(h):
 
 def test_second_upgrade_while_one_runs_is_temporary(h):
     cur, nxt, minor = h.versions()
-    cid = h.seed("busy", cur, {"pool-a": cur}, list(h.versions()))
+    cid = h.seed("busy", cur, {"poola": cur}, list(h.versions()))
     p = h.provider()
     c = _find(p, cid)
     p.start(c, _cp_step(c, minor))

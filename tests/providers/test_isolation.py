@@ -41,7 +41,7 @@ harness = make_harness(sys.argv[1])
 harness.start()
 try:
     cur, _, minor = harness.versions()
-    cid = harness.seed("isolated", cur, {"pool-a": cur}, list(harness.versions()))
+    cid = harness.seed("isolated", cur, {"poola": cur}, list(harness.versions()))
     p = harness.provider()
     c = next(c for c in p.discover() if c.id == cid)
     assert p.offers(c).control_plane

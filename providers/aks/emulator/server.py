@@ -16,7 +16,13 @@ Bodies are built and read with the SDK's model classes. Operations run over virt
 clock: ``InProgress`` until ``started + duration``, then ``Succeeded`` (or ``Failed`` when armed with
 ``inject("fail-operation")``); the resource's ``provisioningState`` follows and versions change only when
 the operation completes. A PUT while any operation runs on the cluster is refused with 409
-``OperationNotAllowed``. ``upgrade_log`` records every accepted mutating PUT with the upgradeSettings received.
+``OperationNotAllowed``. ``upgrade_log`` records every accepted mutating PUT with the upgradeSettings received;
+``received`` every PUT body as sent.
+
+Every PUT body is validated against the extract of AKS's REST specification in spec/ (spec.py); the version
+rules (one minor per pool step, pools never above the control plane nor more than two minors behind it, the
+control plane one minor at a time, the all-or-none orchestratorVersion rule of a managedCluster PUT) each cite
+their source where they are enforced. docs/fidelity/aks.md lists them, and what is not modelled.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from azure.mgmt.containerservice import models as m
 
 from fleet.clock import Clock, SystemClock, iso
 from fleet.versions import parse_version
+from providers.aks.emulator.spec import validate as validate_against_spec
 from providers.aks.emulator.state import (
     RP,
     ArmError,
@@ -47,6 +54,14 @@ from providers.aks.emulator.state import (
 from providers.emulator_base import EmulatorServer, Request, ServedEmulator
 
 OPERATIONS_API_VERSION = "2016-03-30"
+# [SPEC] orchestratorVersion: "The node pool minor version must be within two minor versions of the control
+# plane version"; [DOCS-CP] learn.microsoft.com/azure/aks/upgrade-aks-control-plane: "the control plane can be at
+# most two minor versions ahead of node pools". (Written here again, not imported from providers.aks.rules:
+# the emulator is evidence only as far as it does not share the adapter's understanding.)
+POOL_SKEW = 2
+# No source found gives AKS's error code for a PUT that would leave a pool more than POOL_SKEW minors behind
+# the control plane; the emulator's code says so (docs/fidelity/aks.md)
+UNDOCUMENTED_SKEW_CODE = "EmulatorUndocumentedNodePoolSkew"
 PAGE_SIZE = 2
 _SUB = r"(?i)/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
@@ -69,6 +84,7 @@ class AksEmulator(ServedEmulator):
         self.clusters: dict[tuple[str, str, str], EmuCluster] = {}
         self.operations: dict[str, EmuOperation] = {}
         self.upgrade_log: list[UpgradeRecord] = []
+        self.received: list[tuple[str, str, Any]] = []     # every PUT body as received (method, path, body)
         self.subscriptions: set[str] = set()
         self.resource_groups: set[tuple[str, str]] = set()
         self._fail_next: tuple[str, str] | None = None
@@ -98,6 +114,9 @@ class AksEmulator(ServedEmulator):
                     upgrade_channel: str = "none", tags: dict[str, str] | None = None,
                     preview: list[str] | None = None) -> EmuCluster:
         """Seed a cluster; the first pool is the System pool unless ``system_pool`` names another."""
+        for pool in pools:    # a pool AKS could not have: the spec's ManagedClusterAgentPoolProfile.name pattern
+            if validate_against_spec({"name": pool}, "ManagedClusterAgentPoolProfile"):
+                raise ValueError(f"{pool!r} is not a valid AKS agent pool name (^[a-z][a-z0-9]{{0,11}}$)")
         system = system_pool or next(iter(pools), None)
         c = EmuCluster(subscription, resource_group, name, location, version, version,
                        {p: EmuPool(p, v, v, node_count, "System" if p == system else "User") for p, v in pools.items()},
@@ -187,6 +206,8 @@ class AksEmulator(ServedEmulator):
                     raise ArmError(400, "MissingApiVersionParameter", "The api-version query parameter "
                                    "(?api-version=) is required for all requests.")
                 with self._lock:
+                    if req.method == "PUT":
+                        self.received.append((req.method, req.path, body))
                     self.settle()
                     if match.group("sub").lower() not in self.subscriptions:
                         raise ArmError(404, "SubscriptionNotFound",
@@ -234,6 +255,8 @@ class AksEmulator(ServedEmulator):
                 provisioning_state=c.state, power_state=m.PowerState(code="Running"), kubernetes_version=c.desired,
                 current_kubernetes_version=c.version, dns_prefix=c.name, fqdn=f"{c.name}.hcp.{c.location}.azmk8s.io",
                 agent_pool_profiles=profiles, max_agent_pools=100,
+                # what a GET of a managed-identity cluster shows (the secret is never returned)
+                service_principal_profile=m.ManagedClusterServicePrincipalProfile(client_id="msi"),
                 auto_upgrade_profile=m.ManagedClusterAutoUpgradeProfile(upgrade_channel=c.channel,
                                                                        node_os_upgrade_channel=c.node_os_channel)))
         return mc.as_dict()
@@ -386,25 +409,69 @@ class AksEmulator(ServedEmulator):
             raise ArmError(412, "PreconditionFailed", f"The resource was modified: If-Match {wanted} does not "
                            f"match the current eTag {etag}.")
 
-    def _check_version(self, c: EmuCluster, target: str, current: str, ceiling: str | None, what: str) -> None:
-        if target == current:
-            return
+    def _check_available(self, c: EmuCluster, target: str) -> None:
+        # code as the emulator had it; the troubleshooting page's K8sVersionNotSupported is for the cluster's
+        # current version, not a requested one (learn.microsoft.com/troubleshoot/azure/azure-kubernetes/
+        # error-codes/aks-upgrade-blocked); message from the same family
         if target not in c.available and target not in c.preview:
             raise ArmError(400, "AgentPoolK8sVersionNotSupported",
                            f"Version {target} is not supported in this region. Please use [az aks get-versions] "
                            "command to get the supported version list in this region.")
-        if parse_version(target) < parse_version(current):
-            raise ArmError(400, "NotAllowedVersionDowngrade",
-                           f"Downgrading {what} from {current} to {target} is not allowed.")
-        if ceiling is not None and parse_version(target) > parse_version(ceiling):
+
+    def _check_control_plane(self, c: EmuCluster, target: str, pools_after: dict[str, str]) -> None:
+        """A control-plane version change (pools_after: every pool's version once the PUT is done)."""
+        if target == c.version:
+            return
+        self._check_available(c, target)
+        cur, to = parse_version(c.version), parse_version(target)
+        if to < cur or to.minor_key > (cur.major, cur.minor + 1):
+            # "Error message 2: OperationNotAllowed — Upgrading Kubernetes version 1.24.9 to 1.26.6 is not
+            # allowed. Available upgrades: [...]" (learn.microsoft.com/troubleshoot/azure/azure-kubernetes/
+            # error-codes/aks-upgrade-blocked); minor versions cannot be skipped ([DOCS-CP])
+            ups = " ".join(v for v, _ in reversed(self._upgrades(c, c.version, None)))
+            raise ArmError(400, "OperationNotAllowed", f"Upgrading Kubernetes version {c.version} to {target} is "
+                           f"not allowed. Available upgrades: [{ups}].")
+        for name, version in sorted(pools_after.items()):
+            pv = parse_version(version)
+            if (to.major, to.minor) > (pv.major, pv.minor + POOL_SKEW):
+                raise ArmError(400, UNDOCUMENTED_SKEW_CODE,
+                               f"Upgrading the control plane to {target} would leave agent pool {name} at "
+                               f"{version}, more than {POOL_SKEW} minor versions behind (the node pool minor "
+                               "version must be within two minor versions of the control plane version).")
+
+    def _check_pool(self, c: EmuCluster, p: EmuPool, target: str, control_plane: str) -> None:
+        """An agent pool version change against the control plane it will run under."""
+        if target == p.version:
+            return
+        self._check_available(c, target)
+        cur, to, cp = parse_version(p.version), parse_version(target), parse_version(control_plane)
+        if to < cur or to.minor_key > (cur.major, cur.minor + 1):
+            # 400 AgentPoolUpgradeVersionNotAllowed, github.com/Azure/AKS/issues/1697 (a jump) and
+            # kubernetes-sigs/cluster-api-provider-azure#1883 (a downgrade), message verbatim but the versions
+            raise ArmError(400, "AgentPoolUpgradeVersionNotAllowed",
+                           f"Upgrade agent pool version from {p.version} to {target} is not allowed, you can only "
+                           "upgrade one minor version at a time. Please use [az aks get-upgrades] command to get "
+                           "the supported upgrade paths. For more information, please check "
+                           "https://aka.ms/version-skew-policy")
+        if to.minor_key > cp.minor_key or to > cp:
+            # 400 NodePoolMcVersionIncompatible, github.com/rancher/rancher/issues/33426 (message verbatim but
+            # the versions); [SPEC] "The node pool version cannot be greater than the control plane version."
             raise ArmError(400, "NodePoolMcVersionIncompatible",
-                           f"Node pool version {target} and control plane version {ceiling} are incompatible: "
-                           "a node pool cannot be newer than the control plane.")
-        if ceiling is None and parse_version(target).minor_key > (parse_version(current).major,
-                                                                   parse_version(current).minor + 1):
-            raise ArmError(400, "UpgradeNotAllowed",
-                           f"Upgrading {what} from {current} to {target} skips a minor version, which is not "
-                           "allowed.")
+                           f"Node pool version {target} and control plane version {control_plane} are "
+                           f"incompatible. Minor version of node pool version {to.minor} is bigger than control "
+                           f"plane version {cp.minor}. For more information, please check "
+                           "https://aka.ms/version-skew-policy")
+        if (cp.major, cp.minor) > (to.major, to.minor + POOL_SKEW):
+            raise ArmError(400, UNDOCUMENTED_SKEW_CODE,
+                           f"Agent pool version {target} is more than {POOL_SKEW} minor versions behind the control "
+                           f"plane version {control_plane}.")
+
+    def _validate_body(self, body: Any, definition: str) -> None:
+        """The REST spec's schema for the operation (spec.py, spec/PROVENANCE.md)."""
+        errors = validate_against_spec(body, definition)
+        if errors:
+            raise ArmError(400, "InvalidParameter", f"The request body does not match the API specification: "
+                           f"{'; '.join(errors)}")
 
     def _accept(self, c: EmuCluster, req: Request, kind: str, duration: timedelta, *, pool: str | None,
                 to: str | None, settings: dict[str, Any], cp_to: str | None,
@@ -428,6 +495,7 @@ class AksEmulator(ServedEmulator):
         if not isinstance(body, dict):
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
                            "deserialized.")
+        self._validate_body(body, "ManagedCluster")
         mc = m.ManagedCluster(body)
         if not mc.location:
             raise ArmError(400, "LocationRequired", "The location property is required for this definition.")
@@ -435,21 +503,8 @@ class AksEmulator(ServedEmulator):
         target = props.kubernetes_version or c.desired
         self._check_if_match(req, c.etag)
         self._refuse_if_busy(c)
-        self._check_version(c, target, c.version, None, "the control plane")
-        pools_to: dict[str, str] = {}
-        sent = {(p.name or "").lower(): p for p in (props.agent_pool_profiles or [])}
-        for p in c.pools.values():
-            prof = sent.get(p.name.lower())
-            if prof is None or not prof.orchestrator_version:
-                if target != c.version:
-                    pools_to[p.name] = target            # unspecified pools follow the control plane (AKS)
-            elif prof.orchestrator_version != p.desired:
-                self._check_version(c, prof.orchestrator_version, p.version, target, f"agent pool {p.name}")
-                pools_to[p.name] = prof.orchestrator_version
-        if target != c.version and not pools_to and c.channel.lower() != "none":
-            raise ArmError(400, "NotAllAgentPoolOrchestratorVersionSpecifiedAndUnchanged",
-                           f"A control-plane-only upgrade is not allowed while the auto-upgrade channel is "
-                           f"'{c.channel}'.")
+        pools_to = self._cluster_put_pools(c, props, target)
+        self._check_control_plane(c, target, {p.name: pools_to.get(p.name, p.version) for p in c.pools.values()})
         changed = target != c.version or pools_to
         duration = (self.cp_duration if target != c.version else timedelta(0)) + sum(
             (self._pool_duration(c.pools[p]) for p in pools_to), timedelta(0))
@@ -466,6 +521,31 @@ class AksEmulator(ServedEmulator):
             c.tags = dict(mc.tags)
         return 200, self._render_cluster(c), headers
 
+    def _cluster_put_pools(self, c: EmuCluster, props: Any, target: str) -> dict[str, str]:
+        """The pools a managedCluster PUT moves, and where. AKS's rule (400
+        NotAllAgentPoolOrchestratorVersionSpecifiedAndUnchanged, message verbatim from
+        github.com/hashicorp/terraform-provider-azurerm/issues/23436): "Using managed cluster api, all Agent
+        pools' OrchestratorVersion must be all specified or all unspecified. If all specified, they must be stay
+        unchanged or the same with control plane." All unspecified: every pool follows the control plane (the
+        upgrade-node-pools page: the default of az aks upgrade upgrades all pools with the control plane)."""
+        sent = {(p.name or "").lower(): p.orchestrator_version for p in (props.agent_pool_profiles or [])}
+        pairs = [(p, sent.get(p.name.lower())) for p in c.pools.values()]
+        pools_to: dict[str, str] = {}
+        if not any(v for _, v in pairs):
+            if target != c.version:
+                pools_to = {p.name: target for p in c.pools.values() if p.version != target}
+        elif all(v in (p.desired, p.version, target) for p, v in pairs):
+            pools_to = {p.name: str(v) for p, v in pairs if v not in (p.desired, p.version)}
+        else:
+            raise ArmError(400, "NotAllAgentPoolOrchestratorVersionSpecifiedAndUnchanged",
+                           "Using managed cluster api, all Agent pools' OrchestratorVersion must be all specified or "
+                           "all unspecified. If all specified, they must be stay unchanged or the same with control "
+                           "plane. For agent pool specific change, please use per agent pool operations: "
+                           "https://aka.ms/agent-pool-rest-api")
+        for name, to in pools_to.items():
+            self._check_pool(c, c.pools[name], to, target)
+        return pools_to
+
     def _pool_duration(self, p: EmuPool) -> timedelta:
         s = p.upgrade_settings
         batch = count_nodes(s.get("maxSurge") or "10%", p.count) + count_nodes(s.get("maxUnavailable") or "0", p.count)
@@ -481,6 +561,7 @@ class AksEmulator(ServedEmulator):
         if not isinstance(body, dict):
             raise ArmError(400, "InvalidRequestContent", "The request content was invalid and could not be "
                            "deserialized.")
+        self._validate_body(body, "AgentPool")
         ap = m.AgentPool(body)
         props = ap.properties or m.ManagedClusterAgentPoolProfileProperties()
         target = props.orchestrator_version or p.desired
@@ -488,7 +569,7 @@ class AksEmulator(ServedEmulator):
         validate_upgrade_settings(settings)
         self._check_if_match(req, f'"{p.generation}"')
         self._refuse_if_busy(c)
-        self._check_version(c, target, p.version, c.version, f"agent pool {p.name}")
+        self._check_pool(c, p, target, c.version)
         if settings:
             p.upgrade_settings = settings
         upgrading = target != p.version

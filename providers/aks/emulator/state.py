@@ -108,22 +108,15 @@ def count_nodes(spec: Any, nodes: int) -> int:
 
 
 def validate_upgrade_settings(s: dict[str, Any]) -> None:
+    """maxSurge / maxUnavailable: "an integer (e.g. '5') or a percentage (e.g. '50%')" (the spec's
+    AgentPoolUpgradeSettings descriptions; the numeric ranges of drainTimeoutInMinutes and
+    nodeSoakDurationInMinutes are checked by spec.validate against the spec's minimum/maximum)."""
     for key in ("maxSurge", "maxUnavailable"):
         if key in s and s[key] is not None:
             mt = _PCT_OR_INT.match(str(s[key]))
             if not mt or (mt.group(2) and int(mt.group(1)) > 100):
                 raise ArmError(400, "InvalidParameter", f"The value of parameter upgradeSettings.{key} is "
                                f"invalid: '{s[key]}' (an integer or a percentage up to 100%).")
-    surge, unavailable = s.get("maxSurge"), s.get("maxUnavailable")
-    if surge is not None and count_nodes(surge, 100) == 0 and count_nodes(unavailable or "0", 100) == 0:
-        raise ArmError(400, "InvalidParameter", "upgradeSettings.maxSurge must be greater than 0 when "
-                       "maxUnavailable is 0.")
-    drain = s.get("drainTimeoutInMinutes")
-    if drain is not None and not 5 <= int(drain) <= 1440:
-        raise ArmError(400, "InvalidParameter", "upgradeSettings.drainTimeoutInMinutes must be between 5 and 1440.")
-    soak = s.get("nodeSoakDurationInMinutes")
-    if soak is not None and not 0 <= int(soak) <= 30:
-        raise ArmError(400, "InvalidParameter", "upgradeSettings.nodeSoakDurationInMinutes must be between 0 and 30.")
 
 
 def retry_hint(op: EmuOperation, now: datetime) -> int:
