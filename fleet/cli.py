@@ -104,9 +104,9 @@ ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="FleetConfig fil
 def _store(config: Path):
     from fleet.execution.runtime import resolve_state_url
     from fleet.policy.loader import load_config
-    from fleet.state.store import Store
+    from fleet.state.store import SqlStore
     cfg = load_config(config)
-    return Store(resolve_state_url(config, cfg.spec.state.url))
+    return SqlStore(resolve_state_url(config, cfg.spec.state.url))
 
 
 def _actor() -> str:
@@ -193,14 +193,14 @@ def status(config: ConfigOpt,
 @app.command()
 def pause(config: ConfigOpt) -> None:
     """Stop new steps from starting (in-flight operations finish)."""
-    from fleet.execution.engine import set_paused
+    from fleet.execution.commands import set_paused
     run_guarded(lambda: (set_paused(_store(config), SystemClock().now(), True, _actor()), out.print("paused")))
 
 
 @app.command()
 def resume(config: ConfigOpt) -> None:
     """Let new steps start again; halted runs resume with their failure count reset."""
-    from fleet.execution.engine import set_paused
+    from fleet.execution.commands import set_paused
     run_guarded(lambda: (set_paused(_store(config), SystemClock().now(), False, _actor()), out.print("resumed")))
 
 
@@ -208,12 +208,13 @@ def resume(config: ConfigOpt) -> None:
 def approve(config: ConfigOpt, run: Annotated[str, typer.Argument(help="run id")],
             wave: Annotated[str, typer.Argument(help="wave name")]) -> None:
     """Approve a wave that requires approval."""
-    from fleet.execution.engine import approve_wave
+    from fleet.errors import NotFoundError
+    from fleet.execution.commands import approve_wave
 
     def body() -> None:
         try:
             approve_wave(_store(config), SystemClock().now(), run, wave, _actor())
-        except KeyError as exc:
+        except NotFoundError as exc:
             fail_input([Problem("fleet approve", None, "run/wave", str(exc.args[0]))])
         out.print(f"approved wave {wave} of run {run}")
     run_guarded(body)
@@ -222,12 +223,13 @@ def approve(config: ConfigOpt, run: Annotated[str, typer.Argument(help="run id")
 @app.command()
 def retry(config: ConfigOpt, run: Annotated[str, typer.Argument(help="run id")]) -> None:
     """Re-queue only the clusters that failed in a run."""
-    from fleet.execution.engine import retry_run
+    from fleet.errors import NotFoundError
+    from fleet.execution.commands import retry_run
 
     def body() -> None:
         try:
             n = retry_run(_store(config), SystemClock().now(), run, _actor())
-        except KeyError as exc:
+        except NotFoundError as exc:
             fail_input([Problem("fleet retry", None, "run", str(exc.args[0]))])
         out.print(f"re-queued {n} failed clusters of run {run}")
     run_guarded(body)

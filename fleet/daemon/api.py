@@ -13,6 +13,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from fleet.clock import iso
+from fleet.errors import NotFoundError
 
 
 def _bearer(request: Request) -> str | None:
@@ -124,7 +125,7 @@ def create_app(daemon: Any) -> FastAPI:
     def approve(run_id: str, wave: str) -> dict[str, Any]:
         try:
             daemon.approve(run_id, wave)
-        except KeyError as exc:
+        except NotFoundError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"approved": wave, "run": run_id}
 
@@ -132,7 +133,7 @@ def create_app(daemon: Any) -> FastAPI:
     def retry(run_id: str) -> dict[str, Any]:
         try:
             n = daemon.retry(run_id)
-        except KeyError as exc:
+        except NotFoundError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"requeued": n, "run": run_id}
 

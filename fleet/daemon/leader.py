@@ -39,7 +39,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from fleet.clock import Clock, utc
 from fleet.errors import StateError
 from fleet.state import schema as S
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 
 log = logging.getLogger("fleet.leader")
 

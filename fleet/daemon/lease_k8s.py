@@ -32,7 +32,7 @@ from fleet.clock import Clock
 from fleet.daemon.leader import Grant, LeaderElector
 from fleet.errors import MissingExtraError, StateError
 from fleet.state import schema as S
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 
 
 class _Inconclusive(Exception):

@@ -15,7 +15,7 @@ from fleet.planning.plan import Plan
 from fleet.policy.loader import load_config, load_policies, resolve_path
 from fleet.policy.models import FleetConfig, UpgradePolicy
 from fleet.provider import Cluster, Provider, VersionOffers, create_provider
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store  # the SQL store (fleet.state.store.Store is now the protocol)
 
 
 @dataclass

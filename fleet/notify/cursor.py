@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 
 from fleet.state import schema as S
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 
 CURSOR_PREFIX = "notify.cursor."
 GAP_GRACE = timedelta(seconds=2)

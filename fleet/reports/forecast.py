@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from fleet.clock import FakeClock
+from fleet.execution.model import MemberStatus
 from fleet.provider import Cluster, VersionOffers
 
 # provider type -> (control-plane step, node-pool step per batch of surge+unavailable nodes)
@@ -70,7 +71,7 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
     in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks)."""
     from fleet.execution.engine import Engine
     from fleet.provider import load_provider_class
-    from fleet.state.store import open_store
+    from fleet.state import open_store
     SimProvider = load_provider_class("sim")   # noqa: N806 - found through the entry point, like any provider
     SimWorld = SimProvider.World               # noqa: N806
 
@@ -121,12 +122,12 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
 def _approve_all(store, now: datetime, fc: Forecast) -> None:  # noqa: ANN001
     """A forecast assumes approvals are given when a wave is reached: approving every required wave when
     its run starts is the same thing, since an approval only opens that wave's gate."""
-    from fleet.execution.engine import approve_wave
+    from fleet.execution.commands import approve_wave
     for r in store.runs(active_only=True):
-        for w in r["policy_snapshot"]["spec"].get("rollout", {}).get("waves", []):
-            if w.get("approval") == "required" and w["name"] not in (r["approved_waves"] or []):
-                approve_wave(store, now, r["id"], w["name"], "forecast")
-                fc.notes.append(f"run {r['policy']}: wave {w['name']} assumed approved")
+        for w in r.policy_snapshot["spec"].get("rollout", {}).get("waves", []):
+            if w.get("approval") == "required" and w["name"] not in r.approved_waves:
+                approve_wave(store, now, r.id, w["name"], "forecast")
+                fc.notes.append(f"run {r.policy}: wave {w['name']} assumed approved")
 
 
 def _collect(store, fc: Forecast) -> None:  # noqa: ANN001
@@ -134,20 +135,20 @@ def _collect(store, fc: Forecast) -> None:  # noqa: ANN001
     for e in store.events(kind="step-succeeded", limit=10**9):
         steps[e["cluster_id"]] = steps.get(e["cluster_id"], 0) + 1
     waves: dict[str, list[datetime]] = {}
-    for rc in store.run_clusters():
-        cf = fc.clusters.get(rc["cluster_id"])
+    for m in store.members():
+        cf = fc.clusters.get(m.cluster_id)
         if cf is None:
             continue
-        cf.steps_done = steps.get(rc["cluster_id"], 0)
-        if rc["status"] == "done":
-            cf.status, cf.completion = "completes", rc["finished_at"]
-        elif rc["status"] in ("failed", "blocked"):
-            cf.status = rc["status"]
-        w = waves.setdefault(rc["wave"], [])
-        if rc["started_at"] is not None:
-            w.append(rc["started_at"])
-        if rc["finished_at"] is not None:
-            w.append(rc["finished_at"])
+        cf.steps_done = steps.get(m.cluster_id, 0)
+        if m.status is MemberStatus.DONE:
+            cf.status, cf.completion = "completes", m.finished_at
+        elif m.status in (MemberStatus.FAILED, MemberStatus.BLOCKED):
+            cf.status = m.status.value
+        w = waves.setdefault(m.wave, [])
+        if m.started_at is not None:
+            w.append(m.started_at)
+        if m.finished_at is not None:
+            w.append(m.finished_at)
     fc.waves = {name: (min(ts) if ts else None, max(ts) if ts else None) for name, ts in waves.items()}
     pending = [c for c in fc.clusters.values() if c.status == "pending"]
     done = [c.completion for c in fc.clusters.values() if c.completion is not None]

@@ -20,9 +20,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fleet.clock import utc
 from fleet.errors import FencedError, StateError
+from fleet.execution.model import ACTIVE_RUN_STATUSES, OPEN_STEP_STATES, Member, Run, StepRecord
 from fleet.state import schema as S
+from fleet.state.base import Store
 
-ACTIVE_STEP_STATES = ("intent", "running", "verifying")
+__all__ = ["SqlStore", "Store", "make_engine"]
+
+ACTIVE_RUNS = tuple(s.value for s in ACTIVE_RUN_STATUSES)
+OPEN_STEPS = tuple(s.value for s in OPEN_STEP_STATES)
 
 
 def _norm(row: Any) -> dict[str, Any]:
@@ -66,15 +71,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
-    """The store for a state URL: ``memory://`` for a throw-away in-process store, else SQLAlchemy."""
-    if url == "memory://":
-        from fleet.state.memory import MemoryStore
-        return MemoryStore(url)   # type: ignore[return-value]  # same interface, see fleet.state.memory
-    return Store(url, migrate=migrate)
+class SqlStore:
+    """The SQL implementation of fleet.state.base.Store."""
 
-
-class Store:
     def __init__(self, url: str, *, migrate: bool = True):
         self.url = url
         try:
@@ -186,49 +185,59 @@ class Store:
                                                   S.run_clusters.c.cluster_id == cluster_id).values(**values))
 
     def insert_step(self, conn: Connection, **values: Any) -> int:
-        return int(conn.execute(insert(S.steps).values(**values)).inserted_primary_key[0])
+        key = conn.execute(insert(S.steps).values(**values)).inserted_primary_key
+        assert key is not None, "an INSERT returns its primary key"
+        return int(key[0])
 
     def update_step(self, conn: Connection, step_id: int, **values: Any) -> None:
         conn.execute(update(S.steps).where(S.steps.c.id == step_id).values(**values))
 
     # ---- runs ---------------------------------------------------------------------------------------
-    def runs(self, *, active_only: bool = False, policy: str | None = None) -> list[dict[str, Any]]:
+    def runs(self, *, active_only: bool = False, policy: str | None = None) -> list[Run]:
         q = select(S.runs)
         if active_only:
-            q = q.where(S.runs.c.status.in_(("running", "halted")))
+            q = q.where(S.runs.c.status.in_(ACTIVE_RUNS))
         if policy:
             q = q.where(S.runs.c.policy == policy)
         with self.read() as conn:
-            return _rows(conn.execute(q.order_by(S.runs.c.created_at, S.runs.c.id)))
+            return [Run.from_row(r) for r in _rows(conn.execute(q.order_by(S.runs.c.created_at, S.runs.c.id)))]
 
-    def run(self, run_id: str) -> dict[str, Any] | None:
+    def run(self, run_id: str) -> Run | None:
         with self.read() as conn:
             r = conn.execute(select(S.runs).where(S.runs.c.id == run_id)).first()
-        return _norm(r) if r else None
+        return Run.from_row(_norm(r)) if r else None
 
-    def run_clusters(self, run_id: str | None = None) -> list[dict[str, Any]]:
+    def members(self, run_id: str | None = None) -> list[Member]:
         q = select(S.run_clusters)
         if run_id:
             q = q.where(S.run_clusters.c.run_id == run_id)
         with self.read() as conn:
-            return _rows(conn.execute(q.order_by(S.run_clusters.c.wave_index, S.run_clusters.c.cluster_id)))
+            rows = _rows(conn.execute(q.order_by(S.run_clusters.c.wave_index, S.run_clusters.c.cluster_id)))
+        return [Member.from_row(r) for r in rows]
+
+    def latest_memberships(self) -> dict[str, Member]:
+        q = (select(S.run_clusters).join(S.runs, S.runs.c.id == S.run_clusters.c.run_id)
+             .order_by(S.runs.c.created_at, S.runs.c.id))
+        with self.read() as conn:
+            rows = _rows(conn.execute(q))
+        return {r["cluster_id"]: Member.from_row(r) for r in rows}     # the newest run's row is the last one
 
     def steps(self, *, run_id: str | None = None, cluster_id: str | None = None,
-              open_only: bool = False) -> list[dict[str, Any]]:
+              open_only: bool = False) -> list[StepRecord]:
         q = select(S.steps)
         if run_id:
             q = q.where(S.steps.c.run_id == run_id)
         if cluster_id:
             q = q.where(S.steps.c.cluster_id == cluster_id)
         if open_only:
-            q = q.where(S.steps.c.state.in_(ACTIVE_STEP_STATES))
+            q = q.where(S.steps.c.state.in_(OPEN_STEPS))
         with self.read() as conn:
-            return _rows(conn.execute(q.order_by(S.steps.c.id)))
+            return [StepRecord.from_row(r) for r in _rows(conn.execute(q.order_by(S.steps.c.id)))]
 
     def next_actions(self, run_id: str) -> list[datetime]:
         """When the run's open steps next need the engine (their ``next_action_at``, where set)."""
         q = select(S.steps.c.next_action_at).where(S.steps.c.run_id == run_id,
-                                                    S.steps.c.state.in_(ACTIVE_STEP_STATES),
+                                                    S.steps.c.state.in_(OPEN_STEPS),
                                                     S.steps.c.next_action_at.is_not(None))
         with self.read() as conn:
             return [utc(r[0]) for r in conn.execute(q)]

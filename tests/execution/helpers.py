@@ -9,7 +9,7 @@ from fleet.clock import FakeClock
 from fleet.execution.engine import Engine
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, NodePool
-from fleet.state.store import Store
+from fleet.state import Store
 from providers.sim.adapter import SimProvider
 from providers.sim.world import Faults, SimWorld
 
