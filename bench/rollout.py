@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fleet.clock import FakeClock
+from fleet.execution.driver import drive
 from fleet.execution.engine import Engine
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, NodePool
@@ -58,13 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         engine = Engine(store, {"sim": SimProvider("sim", clock=clock, world=world)}, lambda: [policy], clock,
                         reconcile_interval=timedelta(minutes=5))
         t0 = time.perf_counter()
-        ticks = 0
-        while True:
-            res = engine.reconcile()
-            ticks += 1
-            if ticks > 1 and not store.runs(active_only=True):
-                break
-            clock.set(res.next_wake if res.next_wake > clock.now() else clock.now() + timedelta(seconds=1))
+        # until every run has finished (after the first tick, which starts them)
+        ticks = drive(engine, clock, stop=lambda res: res.at > start and not store.runs(active_only=True),
+                      max_ticks=10**9)
         wall = time.perf_counter() - t0
         steps = store.steps()
         upgraded = [e["at"] for e in store.events(kind="cluster-upgraded", limit=10**9)]

@@ -33,11 +33,7 @@ DEFAULT_DURATIONS: dict[str, tuple[timedelta, timedelta]] = {
 }
 FALLBACK_DURATION = (timedelta(minutes=20), timedelta(minutes=10))
 GRID = timedelta(minutes=5)   # forecast resolution: wake-ups are rounded up to this grid
-
-
-def _round_up(t: datetime, origin: datetime) -> datetime:
-    steps = -(-(t - origin) // GRID)
-    return origin + steps * GRID
+SAME_INSTANT_TICKS = 5        # ticks in a row at one instant before the clock moves on by GRID
 
 
 @dataclass
@@ -69,7 +65,9 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                    max_ticks: int = 200_000, state_url: str = "memory://") -> Forecast:
     """``state_url``: where the throw-away engine state lives; ``memory://`` (default, fast) or a SQL URL,
     in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks)."""
+    from fleet.execution.driver import drive
     from fleet.execution.engine import Engine
+    from fleet.execution.model import TickResult
     from fleet.provider import load_provider_class
     from fleet.state import open_store
     SimProvider = load_provider_class("sim")   # noqa: N806 - found through the entry point, like any provider
@@ -95,10 +93,8 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
         # grid of GRID so that steps finishing close together are handled in one tick
         engine = Engine(store, providers, lambda: list(policies), clock, reconcile_interval=timedelta(days=1),
                         actor="forecast", replan_every=horizon * 2, max_poll=horizon)
-        end = start + horizon
-        same_instant = 0
-        while fc.ticks < max_ticks:
-            res = engine.reconcile()
+
+        def on_tick(res: TickResult) -> None:
             fc.ticks += 1
             if fc.ticks == 1 and engine.last_plan is not None:
                 for cp in engine.last_plan.clusters:
@@ -106,14 +102,9 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                     fc.clusters[cp.id] = ClusterForecast(cp.id, cp.target, None, cp.wave, 0, status)
             if res.runs_started:
                 _approve_all(store, clock.now(), fc)
-            if not res.active_runs or clock.now() >= end:
-                break
-            if res.next_wake <= clock.now() and same_instant < 5:
-                same_instant += 1          # e.g. a finished step is verified on the next tick, same instant
-                continue
-            same_instant = 0
-            nxt = _round_up(res.next_wake, start) if res.next_wake > clock.now() else clock.now() + GRID
-            clock.set(min(nxt, end))
+
+        drive(engine, clock, on_tick=on_tick, stop=lambda res: not res.active_runs, until=start + horizon,
+              max_ticks=max_ticks, grid=GRID, origin=start, idle=GRID, same_instant=SAME_INSTANT_TICKS)
         _collect(store, fc)
         store.close()
     return fc
