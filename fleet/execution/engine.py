@@ -155,8 +155,8 @@ class Engine:
     # ---- runs -----------------------------------------------------------------------------------------
     def compute_new_runs(self, plan: Plan) -> dict[str, list[ClusterPlan]]:
         """Policy name -> the clusters to upgrade that are in no active run and did not fail in their last one."""
-        in_runs = {m.cluster_id for r in self.store.runs(active_only=True) for m in self.store.members(r.id)}
         latest = self.store.latest_memberships()
+        in_runs = self._observe_in_runs(latest)
         by_policy: dict[str, list[ClusterPlan]] = {}
         for cp in plan.clusters:
             if cp.status != "needs-upgrade" or cp.policy is None or cp.id in in_runs:
@@ -166,6 +166,16 @@ class Engine:
                 continue  # failed clusters wait for `fleet retry`
             by_policy.setdefault(cp.policy, []).append(cp)
         return by_policy
+
+    def _observe_in_runs(self, latest: Mapping[str, Member]) -> set[str]:
+        """Clusters in an active run. Usually that is their latest run; only when a run that finished is newer
+        than an active one (an old run retried) must the active runs' members be read."""
+        runs = self.store.runs()
+        active = {r.id: (r.created_at, r.id) for r in runs if r.status.active}
+        in_runs = {cid for cid, m in latest.items() if m.run_id in active}
+        if active and any(not r.status.active and (r.created_at, r.id) > min(active.values()) for r in runs):
+            in_runs.update(m.cluster_id for run_id in active for m in self.store.members(run_id))
+        return in_runs
 
     def _start_runs(self, plan: Plan, policies: Sequence[UpgradePolicy], now: datetime) -> int:
         pol = {p.name: p for p in policies}

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fleet.clock import utc
 from fleet.errors import FencedError, StateError
-from fleet.execution.model import ACTIVE_RUN_STATUSES, OPEN_STEP_STATES, Member, Run, StepRecord
+from fleet.execution.model import ACTIVE_RUN_STATUSES, OPEN_STEP_STATES, Member, MemberStatus, Run, StepRecord
 from fleet.state import schema as S
 from fleet.state.base import Store
 
@@ -49,6 +49,19 @@ def _rows(result: Any) -> list[dict[str, Any]]:
                 d[k] = utc(v)
         out.append(d)
     return out
+
+
+# run_clusters columns in the order of Member's fields: members are the most frequent read (every run, every tick)
+_MEMBER_COLUMNS = tuple(S.run_clusters.c[name] for name in (
+    "run_id", "cluster_id", "provider", "wave", "wave_index", "status", "message", "target", "started_at",
+    "finished_at"))
+_MEMBER_STATUS = {s.value: s for s in MemberStatus}
+
+
+def _members(result: Any) -> list[Member]:
+    return [Member(run_id, cluster_id, provider, wave, int(wave_index), _MEMBER_STATUS[status], message or "", target,
+                   None if started is None else utc(started), None if finished is None else utc(finished))
+            for run_id, cluster_id, provider, wave, wave_index, status, message, target, started, finished in result]
 
 
 def make_engine(url: str) -> Engine:
@@ -208,19 +221,17 @@ class SqlStore:
         return Run.from_row(_norm(r)) if r else None
 
     def members(self, run_id: str | None = None) -> list[Member]:
-        q = select(S.run_clusters)
+        q = select(*_MEMBER_COLUMNS)
         if run_id:
             q = q.where(S.run_clusters.c.run_id == run_id)
         with self.read() as conn:
-            rows = _rows(conn.execute(q.order_by(S.run_clusters.c.wave_index, S.run_clusters.c.cluster_id)))
-        return [Member.from_row(r) for r in rows]
+            return _members(conn.execute(q.order_by(S.run_clusters.c.wave_index, S.run_clusters.c.cluster_id)))
 
     def latest_memberships(self) -> dict[str, Member]:
-        q = (select(S.run_clusters).join(S.runs, S.runs.c.id == S.run_clusters.c.run_id)
+        q = (select(*_MEMBER_COLUMNS).join(S.runs, S.runs.c.id == S.run_clusters.c.run_id)
              .order_by(S.runs.c.created_at, S.runs.c.id))
         with self.read() as conn:
-            rows = _rows(conn.execute(q))
-        return {r["cluster_id"]: Member.from_row(r) for r in rows}     # the newest run's row is the last one
+            return {m.cluster_id: m for m in _members(conn.execute(q))}    # the newest run's row comes last
 
     def steps(self, *, run_id: str | None = None, cluster_id: str | None = None,
               open_only: bool = False) -> list[StepRecord]:
