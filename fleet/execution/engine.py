@@ -67,6 +67,20 @@ class _RunCtx:
         return self.cache.compiled[0].schedule
 
 
+def compute_new_runs(planned: Sequence[ClusterPlan], latest: Mapping[str, Member],
+                     in_runs: set[str]) -> dict[str, list[ClusterPlan]]:
+    """Policy name -> the clusters to upgrade that are in no active run and did not fail in their last run."""
+    by_policy: dict[str, list[ClusterPlan]] = {}
+    for cp in planned:
+        if cp.status != "needs-upgrade" or cp.policy is None or cp.id in in_runs:
+            continue
+        last = latest.get(cp.id)
+        if last is not None and last.status is MemberStatus.FAILED:
+            continue  # failed clusters wait for `fleet retry`
+        by_policy.setdefault(cp.policy, []).append(cp)
+    return by_policy
+
+
 class Engine:
     def __init__(self, store: Store, providers: Mapping[str, Provider],
                  policies: Callable[[], Sequence[UpgradePolicy]], clock: Clock, *,
@@ -153,20 +167,6 @@ class Engine:
         return result
 
     # ---- runs -----------------------------------------------------------------------------------------
-    def compute_new_runs(self, plan: Plan) -> dict[str, list[ClusterPlan]]:
-        """Policy name -> the clusters to upgrade that are in no active run and did not fail in their last one."""
-        latest = self.store.latest_memberships()
-        in_runs = self._observe_in_runs(latest)
-        by_policy: dict[str, list[ClusterPlan]] = {}
-        for cp in plan.clusters:
-            if cp.status != "needs-upgrade" or cp.policy is None or cp.id in in_runs:
-                continue
-            last = latest.get(cp.id)
-            if last is not None and last.status is MemberStatus.FAILED:
-                continue  # failed clusters wait for `fleet retry`
-            by_policy.setdefault(cp.policy, []).append(cp)
-        return by_policy
-
     def _observe_in_runs(self, latest: Mapping[str, Member]) -> set[str]:
         """Clusters in an active run. Usually that is their latest run; only when a run that finished is newer
         than an active one (an old run retried) must the active runs' members be read."""
@@ -179,7 +179,8 @@ class Engine:
 
     def _start_runs(self, plan: Plan, policies: Sequence[UpgradePolicy], now: datetime) -> int:
         pol = {p.name: p for p in policies}
-        by_policy = self.compute_new_runs(plan)
+        latest = self.store.latest_memberships()
+        by_policy = compute_new_runs(plan.clusters, latest, self._observe_in_runs(latest))
         for name, cps in sorted(by_policy.items()):
             run_id = f"{now.strftime('%Y%m%d-%H%M%S')}-{name[:40]}-{secrets.token_hex(3)}"
             snapshot = pol[name].model_dump(mode="json", by_alias=True)
@@ -187,16 +188,12 @@ class Engine:
         return len(by_policy)
 
     def _reconcile_run(self, run: Run, obs: Observation, now: datetime, paused: bool, result: TickResult) -> None:
+        """Settle the run's due steps, then start what the gates allow: its members between steps first (they
+        hold their slots), then pending members of the current wave while slots last."""
         ctx = self._observe_run(run)
         if self._settle_open_steps(ctx, obs, now, paused, result):
             ctx = self._observe_run(self.store.run(run.id) or ctx.run)
-        # active members between steps: finished, or ready for their next step (they hold their slot)
-        ready = []
-        for m in list(ctx.members.values()):
-            if m.status is MemberStatus.ACTIVE and m.cluster_id not in ctx.open_steps:
-                cp = self._plan_member(ctx, m, obs, now)
-                if cp is not None:
-                    ready.append((m, cp))
+        ready = self._plan_between_steps(ctx, obs, now)
         gate = self._apply_wave_gate(ctx, now)
         if gate.wake is not None:
             result.next_wake = min(result.next_wake, gate.wake)
@@ -210,6 +207,16 @@ class Engine:
             self._apply_wave_gate(ctx, now)    # members of a wave that finished by themselves may complete it
         for at in self.store.next_actions(run.id):
             result.next_wake = min(result.next_wake, max(now, at))
+
+    def _plan_between_steps(self, ctx: _RunCtx, obs: Observation, now: datetime) -> list[tuple[Member, ClusterPlan]]:
+        """Active members with no open step: finished now (marked so), or their plan for the next step."""
+        ready = []
+        for m in list(ctx.members.values()):
+            if m.status is MemberStatus.ACTIVE and m.cluster_id not in ctx.open_steps:
+                cp = self._plan_member(ctx, m, obs, now)
+                if cp is not None:
+                    ready.append((m, cp))
+        return ready
 
     def _start_pending(self, ctx: _RunCtx, wave_index: int, obs: Observation, now: datetime,
                        result: TickResult) -> None:
