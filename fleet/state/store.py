@@ -1,4 +1,5 @@
-"""The state store: SQLite by default, PostgreSQL for HA. Every call is one committed transaction.
+"""SqlStore: the state store on SQLite (the default) or PostgreSQL (for HA). Every call is one committed
+transaction. It implements fleet.state.base.Store (re-exported here as ``Store``); reads return typed records.
 
 Writes may be fenced: when ``fence`` is set to ``(lease_name, epoch)`` every write transaction first checks
 that the lease row still carries that epoch and raises FencedError otherwise, so a leader that lost its
