@@ -45,7 +45,7 @@ from fleet.clock import ScaledClock, SystemClock
 from fleet.emulator import Emulator, create_emulator
 from fleet.planning.windows import Schedule
 from fleet.policy.models import UpgradePolicy
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 from providers.capi.emulator.controllers import Timings
 from providers.capi.emulator.server import CapiEmulator
 from providers.gke.emulator.server import GkeEmulator
@@ -191,12 +191,8 @@ def wait(fn, timeout: float, every: float = 0.05) -> Any:
 # ---- the checks ---------------------------------------------------------------------------------------
 def checks(store: Store, d: Path, gke: GkeEmulator, capi: CapiEmulator, args: argparse.Namespace) -> list[tuple[str, str, bool]]:
     events = store.events(limit=10**7)
-    runs = {r["id"]: r for r in store.runs()}
-    latest: dict[str, dict[str, Any]] = {}
-    for rc in store.run_clusters():
-        prev = latest.get(rc["cluster_id"])
-        if prev is None or runs[rc["run_id"]]["created_at"] >= runs[prev["run_id"]]["created_at"]:
-            latest[rc["cluster_id"]] = rc
+    runs = {r.id: r for r in store.runs()}
+    latest = store.latest_memberships()
     world = json.loads((d / "sim-world.json").read_text())
     at: dict[str, bool] = {c["id"]: c["control_plane"] == "1.30.4" and all(p["version"] == "1.30.4" for p in c["pools"])
                            for c in world["clusters"]}
@@ -207,8 +203,8 @@ def checks(store: Store, d: Path, gke: GkeEmulator, capi: CapiEmulator, args: ar
         kcp = capi.get("KubeadmControlPlane", f"k{i}-control-plane")["spec"]["version"]
         md = capi.get("MachineDeployment", f"k{i}-md")["spec"]["template"]["spec"]["version"]
         at[f"capi/mgmt/default/k{i}"] = kcp == md == CAPI_VERSIONS[-1]
-    failed_ok = [c for c, ok in at.items() if not ok and latest.get(c, {}).get("status") == "failed"
-                 and latest[c]["message"]]
+    failed_ok = [c for c, ok in at.items() if not ok and c in latest and latest[c].status == "failed"
+                 and latest[c].message]
     bad = [c for c, ok in at.items() if not ok and c not in failed_ok]
     out = [(f"clusters at target / failed with a reason / neither (of {len(at)})",
             f"{sum(at.values())} / {len(failed_ok)} / {len(bad)}", not bad and len(at) == args.sim + args.gke + args.capi)]
@@ -222,7 +218,7 @@ def checks(store: Store, d: Path, gke: GkeEmulator, capi: CapiEmulator, args: ar
     out.append(("duplicate upgrade calls per step (sim / GKE / CAPI logs)", f"{dups} (of {sum(sim_calls.values())} / "
                 f"{sum(gke_calls.values())} / {sum(capi_calls.values())} calls)", dups == 0))
     # windows
-    schedules = {rid: Schedule.from_maintenance(UpgradePolicy.model_validate(r["policy_snapshot"]).spec.maintenance)
+    schedules = {rid: Schedule.from_maintenance(UpgradePolicy.model_validate(r.policy_snapshot).spec.maintenance)
                  for rid, r in runs.items()}
     dispatched = [e for e in events if e["kind"] == "step-dispatched"]
     outside = [e for e in dispatched if not schedules[e["run_id"]].allows(e["at"], bool(e["data"]["minor"]))]
@@ -234,7 +230,7 @@ def checks(store: Store, d: Path, gke: GkeEmulator, capi: CapiEmulator, args: ar
     for e in events:
         if e["kind"] == "cluster-started":
             active[e["run_id"]].add(e["cluster_id"])
-            limit = runs[e["run_id"]]["policy_snapshot"]["spec"]["rollout"]["maxConcurrentClusters"]
+            limit = runs[e["run_id"]].policy_snapshot["spec"]["rollout"]["maxConcurrentClusters"]
             if len(active[e["run_id"]]) > limit:
                 over.append(e)
         elif e["kind"] in ("cluster-upgraded", "cluster-failed", "cluster-blocked"):

@@ -16,10 +16,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fleet.clock import FakeClock
+from fleet.execution.driver import drive
 from fleet.execution.engine import Engine
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, NodePool
-from fleet.state.store import Store
+from fleet.state.store import SqlStore
 from providers.sim.adapter import SimProvider
 from providers.sim.world import SimWorld
 
@@ -54,24 +55,20 @@ def main(argv: list[str] | None = None) -> int:
                              "waves": [{"name": w, "selector": {"matchLabels": {"wave": w}}, "soak": "2h"}
                                        for w in WAVES]}}})
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        store = SqlStore(f"sqlite:///{Path(tmp) / 'bench.db'}")
         engine = Engine(store, {"sim": SimProvider("sim", clock=clock, world=world)}, lambda: [policy], clock,
                         reconcile_interval=timedelta(minutes=5))
         t0 = time.perf_counter()
-        ticks = 0
-        while True:
-            res = engine.reconcile()
-            ticks += 1
-            if ticks > 1 and not store.runs(active_only=True):
-                break
-            clock.set(res.next_wake if res.next_wake > clock.now() else clock.now() + timedelta(seconds=1))
+        # until every run has finished (after the first tick, which starts them)
+        ticks = drive(engine, clock, stop=lambda res: res.at > start and not store.runs(active_only=True),
+                      max_ticks=10**9)
         wall = time.perf_counter() - t0
         steps = store.steps()
         upgraded = [e["at"] for e in store.events(kind="cluster-upgraded", limit=10**9)]
     makespan = max(upgraded) - start
     work = CP + POOL
     ideal = sum((math.ceil(s / conc) * work for s in sizes), timedelta(0)) + SOAK * (len(WAVES) - 1)
-    calls = [s["provider_calls"] for s in steps]
+    calls = [s.provider_calls for s in steps]
     print(f"clusters                 {n} in {len(WAVES)} waves {sizes}, maxConcurrentClusters {conc}")
     print(f"work per cluster         {work} (control plane {CP} + node pool {POOL}); soak {SOAK}")
     print(f"ideal makespan           {ideal}")

@@ -40,7 +40,7 @@ from fleet.policy.loader import load_config
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, NodePool
 from fleet.runtime import Runtime
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 from providers.sim.adapter import SimProvider
 from providers.sim.world import SimWorld
 

@@ -11,8 +11,9 @@
      │    └── PermanentProviderError   not found, forbidden, invalid version: mark failed and stop
      ├── ProviderNotFound           an unknown provider type (lists the known ones)
      │    └── MissingExtraError     the provider's SDK is not installed (names the pip extra)
-     └── StateError                 the state store refused an operation
-          └── FencedError           a write carried an epoch older than the current leader's
+     ├── StateError                 the state store refused an operation
+     │    └── FencedError           a write carried an epoch older than the current leader's
+     └── NotFoundError              an operator command named a run or wave that does not exist
 """
 
 from __future__ import annotations
@@ -89,3 +90,7 @@ class StateError(FleetError):
 
 class FencedError(StateError):
     """A write carried a leader epoch older than the current one; the writer must stop acting."""
+
+
+class NotFoundError(FleetError):
+    """An operator command (approve, retry) named a run or a wave that does not exist."""

@@ -28,7 +28,9 @@ from fleet.planning.planner import compute_plan
 from fleet.policy.loader import load_config, load_policies, resolve_path
 from fleet.policy.models import FleetConfig, UpgradePolicy
 from fleet.provider import Cluster, Provider, VersionOffers, create_provider, load_provider_class
-from fleet.state.store import Store, open_store
+from fleet.state import Store as StateStore
+from fleet.state import open_store
+from fleet.state.store import SqlStore as Store  # the SQL store (fleet.state.store.Store is the protocol)
 
 
 @dataclass
@@ -72,13 +74,13 @@ def build_providers(config_file: Path, config: FleetConfig, clock: Clock) -> dic
     return providers
 
 
-def build_engine(store: Store, providers: Mapping[str, Provider], policies: Callable[[], Sequence[UpgradePolicy]],
+def build_engine(store: StateStore, providers: Mapping[str, Provider], policies: Callable[[], Sequence[UpgradePolicy]],
                  clock: Clock, **engine_kw: Any) -> Engine:
     """The one Engine constructor call (keyword arguments: see Engine)."""
     return Engine(store, providers, policies, clock, **engine_kw)
 
 
-def open_state(url: str) -> Store:
+def open_state(url: str) -> StateStore:
     """A state store by URL: ``memory://`` (throw-away, in process) or a SQLAlchemy URL (migrated)."""
     return open_store(url)
 

@@ -10,9 +10,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from fleet.clock import iso
+from fleet.execution.model import RunStatus
 from fleet.runtime import Runtime
 
-FINAL = ("done", "failed", "blocked")
 SHOWN_EVENTS = ("run-started", "step-dispatched", "step-succeeded", "step-failed", "step-retry", "cluster-upgraded",
                 "cluster-failed", "cluster-blocked", "wave-done", "run-halted", "run-done")
 
@@ -36,18 +36,18 @@ def run_foreground(rt: Runtime, *, once: bool, timeout: float | None, console: C
                     progress.console.print(f"{iso(e['at'])} {e['kind']:<17} {who}{extra}{op} {e['message']}",
                                            markup=False, highlight=False)
             for r in store.runs():
-                members = store.run_clusters(r["id"])
-                finished = sum(1 for m in members if m["status"] in FINAL)
-                desc = f"run {r['id']} ({r['policy']}, {r['status']})"
-                if r["id"] not in tasks:
-                    tasks[r["id"]] = progress.add_task(desc, total=len(members))
-                progress.update(tasks[r["id"]], completed=finished, description=desc)
+                members = store.members(r.id)
+                finished = sum(1 for m in members if m.status.finished)
+                desc = f"run {r.id} ({r.policy}, {r.status.value})"
+                if r.id not in tasks:
+                    tasks[r.id] = progress.add_task(desc, total=len(members))
+                progress.update(tasks[r.id], completed=finished, description=desc)
             active = store.runs(active_only=True)
             if once:
                 break
             if not active and res.runs_started == 0:
                 break
-            if active and all(r["status"] == "halted" for r in active) and not store.steps(open_only=True):
+            if active and all(r.status is RunStatus.HALTED for r in active) and not store.steps(open_only=True):
                 console.print("every active run is halted (maxFailures reached): fix the cause, then "
                               "`fleet resume` or `fleet retry RUN`")
                 return 1
@@ -57,5 +57,5 @@ def run_foreground(rt: Runtime, *, once: bool, timeout: float | None, console: C
             wait = max(timedelta(seconds=0.2), min(res.next_wake - clock.now(), engine.interval))
             clock.sleep(wait.total_seconds())
     runs = store.runs()
-    failed = [r for r in runs if r["status"] in ("failed", "halted")]
+    failed = [r for r in runs if r.status in (RunStatus.FAILED, RunStatus.HALTED)]
     return 1 if failed else 0

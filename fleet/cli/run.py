@@ -53,7 +53,7 @@ def status(config: ConfigOpt,
 
 
 def _set_paused(config: ConfigOpt, paused: bool) -> None:
-    from fleet.execution.engine import set_paused
+    from fleet.execution.commands import set_paused
     from fleet.runtime import open_config_store
 
     def body() -> None:
@@ -75,28 +75,30 @@ def resume(config: ConfigOpt) -> None:
 def approve(config: ConfigOpt, run: Annotated[str, typer.Argument(help="run id")],
             wave: Annotated[str, typer.Argument(help="wave name")]) -> None:
     """Approve a wave that requires approval."""
-    from fleet.execution.engine import approve_wave
+    from fleet.errors import NotFoundError
+    from fleet.execution.commands import approve_wave
     from fleet.runtime import open_config_store
 
     def body() -> None:
         try:
             approve_wave(open_config_store(config), now(), run, wave, actor())
-        except KeyError as exc:
-            fail_input([Problem("fleet approve", None, "run/wave", str(exc.args[0]))])
+        except NotFoundError as exc:
+            fail_input([Problem("fleet approve", None, "run/wave", str(exc))])
         out.print(f"approved wave {wave} of run {run}")
     run_guarded(body)
 
 
 def retry(config: ConfigOpt, run: Annotated[str, typer.Argument(help="run id")]) -> None:
     """Re-queue only the clusters that failed in a run."""
-    from fleet.execution.engine import retry_run
+    from fleet.errors import NotFoundError
+    from fleet.execution.commands import retry_run
     from fleet.runtime import open_config_store
 
     def body() -> None:
         try:
             n = retry_run(open_config_store(config), now(), run, actor())
-        except KeyError as exc:
-            fail_input([Problem("fleet retry", None, "run", str(exc.args[0]))])
+        except NotFoundError as exc:
+            fail_input([Problem("fleet retry", None, "run", str(exc))])
         out.print(f"re-queued {n} failed clusters of run {run}")
     run_guarded(body)
 

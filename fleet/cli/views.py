@@ -11,7 +11,7 @@ from rich.text import Text
 from fleet.clock import iso
 from fleet.execution.status import status_dict
 from fleet.render import STATUS_STYLE
-from fleet.state.store import Store
+from fleet.state import Store
 
 
 def status_tables(store: Store) -> list[Table]:

@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from fleet.clock import iso
+from fleet.errors import NotFoundError
 
 
 def _bearer(request: Request) -> str | None:
@@ -150,7 +151,7 @@ def add_write_routes(app: FastAPI, daemon: Any, can_write: Dependency) -> None:
     def approve(run_id: str, wave: str) -> dict[str, Any]:
         try:
             daemon.approve(run_id, wave)
-        except KeyError as exc:
+        except NotFoundError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"approved": wave, "run": run_id}
 
@@ -158,6 +159,6 @@ def add_write_routes(app: FastAPI, daemon: Any, can_write: Dependency) -> None:
     def retry(run_id: str) -> dict[str, Any]:
         try:
             n = daemon.retry(run_id)
-        except KeyError as exc:
+        except NotFoundError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"requeued": n, "run": run_id}

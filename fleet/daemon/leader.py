@@ -29,7 +29,7 @@ from typing import Any
 
 from fleet.clock import Clock
 from fleet.daemon.lease import NO_EPOCH, Grant, LeaderElector, default_identity
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 
 __all__ = ["NO_EPOCH", "DatabaseLease", "Grant", "LeaderElector", "default_identity", "lease_row", "make_elector"]
 

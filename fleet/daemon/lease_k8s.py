@@ -28,7 +28,7 @@ from typing import Any
 from fleet.clock import Clock
 from fleet.daemon.lease import Grant, LeaderElector
 from fleet.errors import MissingExtraError
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 
 
 class _Inconclusive(Exception):

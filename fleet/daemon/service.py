@@ -16,7 +16,8 @@ from typing import Any
 from fleet.clock import Clock, SystemClock, iso
 from fleet.daemon.risks import reconcile_risk_list
 from fleet.errors import FencedError, StateError
-from fleet.execution.engine import TickResult, approve_wave, retry_run, set_paused
+from fleet.execution.commands import approve_wave, retry_run, set_paused
+from fleet.execution.model import TickResult
 from fleet.logs import register_secret
 from fleet.planning.plan import Plan
 from fleet.planning.planner import compile_policies
@@ -87,8 +88,8 @@ class Daemon:
         self.metrics.leader.set(1 if leader is None else 0)
         if leader is None:
             return
-        from fleet.state.store import Store
-        self.control_store = Store(self.store.url, migrate=False)
+        from fleet.state.store import SqlStore
+        self.control_store = SqlStore(self.store.url, migrate=False)
         leader.transition_lock = self._lock          # take over only between ticks
         leader.on_acquire.append(self._on_acquire)
         leader.on_lose.append(self._on_lose)
@@ -154,15 +155,15 @@ class Daemon:
     def rollouts(self) -> list[dict[str, Any]]:
         out = []
         for r in self.store.runs():
-            rcs = self.store.run_clusters(r["id"])
+            members = self.store.members(r.id)
             counts: dict[str, int] = {}
-            for rc in rcs:
-                counts[rc["status"]] = counts.get(rc["status"], 0) + 1
-            out.append({"id": r["id"], "policy": r["policy"], "status": r["status"], "failures": r["failures"],
-                        "createdAt": iso(r["created_at"]), "approvedWaves": r["approved_waves"],
-                        "waveDoneAt": r["wave_done_at"], "clusters": counts,
-                        "members": [{"cluster": rc["cluster_id"], "wave": rc["wave"], "status": rc["status"],
-                                     "message": rc["message"]} for rc in rcs]})
+            for m in members:
+                counts[m.status.value] = counts.get(m.status.value, 0) + 1
+            out.append({"id": r.id, "policy": r.policy, "status": r.status.value, "failures": r.failures,
+                        "createdAt": iso(r.created_at), "approvedWaves": list(r.approved_waves),
+                        "waveDoneAt": dict(r.wave_done_at), "clusters": counts,
+                        "members": [{"cluster": m.cluster_id, "wave": m.wave, "status": m.status.value,
+                                     "message": m.message} for m in members]})
         return out
 
     def cluster_view_json(self, *, status: str | None, provider: str | None, limit: int, offset: int) -> bytes:
@@ -179,14 +180,12 @@ class Daemon:
         plan = self.engine.last_plan
         if plan is None:
             return
-        latest: dict[str, dict[str, Any]] = {}
-        for rc in self.store.run_clusters():
-            latest[rc["cluster_id"]] = rc
+        latest = self.store.latest_memberships()
         view = []
         for c in plan.clusters:
             d = c.to_dict()
-            rc = latest.get(c.id)
-            d["rollout"] = None if rc is None else {"run": rc["run_id"], "status": rc["status"], "message": rc["message"]}
+            m = latest.get(c.id)
+            d["rollout"] = None if m is None else {"run": m.run_id, "status": m.status.value, "message": m.message}
             view.append(d)
         encoded = [json.dumps(d, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode() for d in view]
         self._view_pair = (view, encoded)

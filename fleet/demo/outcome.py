@@ -17,12 +17,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fleet.execution.model import Member, MemberStatus, StepRecord, StepState
+
 GOOD = ("compliant", "blocked")
+FAILED_OR_BLOCKED = (MemberStatus.BLOCKED, MemberStatus.FAILED)
 STYLE = {"compliant": "green", "blocked": "yellow", "failed": "bold red", "not-done": "bold red"}
 
 
-def compute_verdict(plan_status: str, reasons: list[str], membership: dict[str, Any] | None) -> str:
-    if membership is not None and membership["status"] == "failed":
+def compute_verdict(plan_status: str, reasons: list[str], membership: Member | None) -> str:
+    if membership is not None and membership.status is MemberStatus.FAILED:
         return "failed"
     if plan_status in ("up-to-date", "ahead"):      # ahead: newer than the target, never downgraded
         return "compliant"
@@ -31,22 +34,21 @@ def compute_verdict(plan_status: str, reasons: list[str], membership: dict[str, 
     return "not-done"
 
 
-def compute_outcome(before: Any, after: Any, memberships: dict[str, dict[str, Any]],
-                    steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def compute_outcome(before: Any, after: Any, memberships: dict[str, Member],
+                    steps: list[StepRecord]) -> list[dict[str, Any]]:
     first = before.plan.by_id()
-    verified = Counter(s["cluster_id"] for s in steps if s["state"] == "succeeded")
+    verified = Counter(s.cluster_id for s in steps if s.state is StepState.SUCCEEDED)
     out = []
     for c in after.plan.clusters:
         b = first.get(c.id)
         m = memberships.get(c.id)
-        reasons = list(c.reasons) or ([m["message"]] if m and m["status"] in ("blocked", "failed") and m["message"]
-                                      else [])
+        reasons = list(c.reasons) or ([m.message] if m and m.status in FAILED_OR_BLOCKED and m.message else [])
         out.append({
             "id": c.id, "provider": c.provider, "policy": c.policy, "target": c.target,
             "before": {"controlPlane": b.control_plane if b else None, "nodePools": dict(b.node_pools) if b else {},
                        "plan": b.status if b else None, "compliance": before.statuses.get(c.id)},
             "after": {"controlPlane": c.control_plane, "nodePools": dict(c.node_pools), "plan": c.status,
-                      "compliance": after.statuses.get(c.id), "run": m["status"] if m else None},
+                      "compliance": after.statuses.get(c.id), "run": m.status.value if m else None},
             "stepsVerified": verified[c.id], "reasons": reasons,
             "verdict": compute_verdict(c.status, reasons, m)})
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fleet.clock import iso
+from fleet.execution.model import Member
 from fleet.planning.plan import Plan
 from fleet.render import STATUS_STYLE, plan_table
 
@@ -45,7 +47,7 @@ def _reports_available() -> bool:
     return True
 
 
-def compute_demo_report(plan: Plan, at: datetime, *, memberships: dict[str, Any] | None = None,
+def compute_demo_report(plan: Plan, at: datetime, *, memberships: Mapping[str, Member] | None = None,
                         forecast: Any = None) -> DemoReport:
     out = DemoReport(at, plan)
     if not _reports_available():
@@ -54,7 +56,7 @@ def compute_demo_report(plan: Plan, at: datetime, *, memberships: dict[str, Any]
         return out
     from fleet.reports.compliance import Membership, compute_report
     from fleet.reports.lifecycle import load_builtin
-    ms = {cid: Membership(m["run_id"], m["status"], m.get("message") or "") for cid, m in (memberships or {}).items()}
+    ms = {cid: Membership(m.run_id, m.status.value, m.message) for cid, m in (memberships or {}).items()}
     out.report = compute_report(plan, load_builtin(), at, forecast=forecast, memberships=ms)
     out.statuses = {c.id: c.status for c in out.report.clusters}
     return out
@@ -68,17 +70,6 @@ def compute_forecast(policies: list[Any], observation: Any, observer: Any, at: d
         return None, ["forecast unavailable: fleet.reports.forecast is not installed"]
     clusters = list(observation.clusters.values())
     return forecast_fleet(policies, clusters, lambda c: observer.offers_for(c, at), at, horizon=FORECAST_HORIZON), []
-
-
-def latest_memberships(store: Any) -> dict[str, dict[str, Any]]:
-    """Each cluster's row in the newest run that contains it."""
-    created = {r["id"]: r["created_at"] for r in store.runs()}
-    latest: dict[str, dict[str, Any]] = {}
-    for m in store.run_clusters():
-        cur = latest.get(m["cluster_id"])
-        if cur is None or created[m["run_id"]] >= created[cur["run_id"]]:
-            latest[m["cluster_id"]] = m
-    return latest
 
 
 def _statuses(r: DemoReport) -> tuple[str, ...]:

@@ -28,7 +28,6 @@ from fleet.demo.outcome import compute_outcome, print_outcome
 from fleet.demo.report import (
     compute_demo_report,
     compute_forecast,
-    latest_memberships,
     print_after,
     print_before,
     write_html,
@@ -126,7 +125,7 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         clock.go()
         _watch(service, clock, end, console, budget=WALL_LIMIT_S - (SystemClock().monotonic() - t0))
         api = _check_api(service.url, daemon)
-        memberships = latest_memberships(daemon.store)
+        memberships = daemon.store.latest_memberships()
         steps = daemon.store.steps()
         final_plan = daemon.engine.last_plan
         if final_plan is None:

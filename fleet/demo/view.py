@@ -17,10 +17,11 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
+from fleet.execution.model import Member, Run, StepRecord, StepState
 from fleet.planning.plan import Plan
+from fleet.provider import Component
 from fleet.render import STATUS_STYLE
 
-OPEN_STATES = ("intent", "running", "verifying")
 MEMBER_STYLE = {"done": "green", "blocked": "red", "failed": "bold red", "active": "blue", "pending": "dim"}
 
 
@@ -31,12 +32,13 @@ class Snapshot:
     end: datetime
     factor: float
     api: str
-    runs: list[dict[str, Any]] = field(default_factory=list)
-    members: list[dict[str, Any]] = field(default_factory=list)
-    steps: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
+    members: list[Member] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
     plan: Plan | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     ticks: int = 0
+    latest: dict[str, Member] = field(default_factory=dict)    # cluster id -> its membership in its newest run
 
 
 class EventTail:
@@ -58,35 +60,31 @@ class EventTail:
 def observe_snapshot(daemon: Any, start: datetime, end: datetime, api: str, tail: EventTail) -> Snapshot:
     st = daemon.store
     return Snapshot(now=daemon.clock.now(), start=start, end=end, factor=float(getattr(daemon.clock, "factor", 1)),
-                    api=api, runs=st.runs(), members=st.run_clusters(), steps=st.steps(),
-                    plan=daemon.engine.last_plan, events=tail.observe(st), ticks=int(daemon.metrics.registry.get_sample_value("fleet_reconcile_total") or 0))
+                    api=api, runs=st.runs(), members=st.members(), steps=st.steps(),
+                    plan=daemon.engine.last_plan, events=tail.observe(st),
+                    ticks=int(daemon.metrics.registry.get_sample_value("fleet_reconcile_total") or 0),
+                    latest=st.latest_memberships())
 
 
 # ---- summaries (pure) --------------------------------------------------------------------------------------
 
 def compute_cluster_rows(s: Snapshot) -> list[dict[str, Any]]:
     """Per cluster of the last plan: latest membership, open step, steps done and steps left."""
-    created = {r["id"]: r["created_at"] for r in s.runs}
-    latest: dict[str, dict[str, Any]] = {}
-    for row in s.members:
-        cur = latest.get(row["cluster_id"])
-        if cur is None or created[row["run_id"]] >= created[cur["run_id"]]:
-            latest[row["cluster_id"]] = row
     done: Counter[str] = Counter()
-    open_step: dict[str, dict[str, Any]] = {}
+    open_step: dict[str, StepRecord] = {}
     for st in s.steps:
-        if st["state"] == "succeeded":
-            done[st["cluster_id"]] += 1
-        elif st["state"] in OPEN_STATES:
-            open_step[st["cluster_id"]] = st
+        if st.state is StepState.SUCCEEDED:
+            done[st.cluster_id] += 1
+        elif st.state.open:
+            open_step[st.cluster_id] = st
     rows = []
     for c in (s.plan.clusters if s.plan else []):
-        m = latest.get(c.id)
+        m = s.latest.get(c.id)
         left = len(c.steps) if c.status == "needs-upgrade" else 0
         op = open_step.get(c.id)
         rows.append({"id": c.id, "provider": c.provider, "policy": c.policy, "wave": c.wave,
                      "control_plane": c.control_plane, "target": c.target, "plan": c.status,
-                     "member": m["status"] if m else None, "message": (m or {}).get("message") or "",
+                     "member": m.status.value if m else None, "message": m.message if m else "",
                      "reasons": list(c.reasons), "done": done[c.id], "left": left, "open": op,
                      "next_window": c.next_window.start if c.next_window is not None else None})
     return rows
@@ -96,24 +94,24 @@ def compute_wave_rows(s: Snapshot) -> list[dict[str, Any]]:
     """Per run and wave: member counts by status and what the wave is doing."""
     out = []
     for r in s.runs:
-        ms = [m for m in s.members if m["run_id"] == r["id"]]
+        ms = [m for m in s.members if m.run_id == r.id]
         waves: dict[tuple[int, str], Counter[str]] = {}
         for m in ms:
-            waves.setdefault((m["wave_index"], m["wave"]), Counter())[m["status"]] += 1
+            waves.setdefault((m.wave_index, m.wave), Counter())[m.status.value] += 1
         for (_idx, name), counts in sorted(waves.items()):
             total = sum(counts.values())
             finished = counts["done"] + counts["blocked"] + counts["failed"]
-            out.append({"run": r["id"], "policy": r["policy"], "run_status": r["status"], "wave": name,
+            out.append({"run": r.id, "policy": r.policy, "run_status": r.status.value, "wave": name,
                         "total": total, "finished": finished, "counts": dict(counts),
-                        "done_at": (r.get("wave_done_at") or {}).get(name)})
+                        "done_at": r.wave_done_at.get(name)})
     return out
 
 
-def _step_text(op: dict[str, Any] | None) -> str:
+def _step_text(op: StepRecord | None) -> str:
     if op is None:
         return ""
-    what = "control plane" if op["component"] == "control-plane" else f"pool {op['pool']}"
-    return f"{what} → {op['to_version']} ({op['state']})"
+    what = "control plane" if op.step.component is Component.CONTROL_PLANE else f"pool {op.step.pool}"
+    return f"{what} → {op.step.to} ({op.state.value})"
 
 
 def _now_text(r: dict[str, Any], status: str, now: datetime) -> Text:

@@ -58,6 +58,7 @@ class StepState(StrEnum):
 
 
 OPEN_STEP_STATES: tuple[StepState, ...] = (StepState.INTENT, StepState.RUNNING, StepState.VERIFYING)
+_MEMBER_STATUS = {s.value: s for s in MemberStatus}    # a dict lookup: records are built once per row read
 
 
 # ---- JSON forms of the provider values kept in step rows ------------------------------------------------
@@ -122,7 +123,7 @@ class Member:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Member:
         return cls(run_id=row["run_id"], cluster_id=row["cluster_id"], provider=row["provider"], wave=row["wave"],
-                   wave_index=int(row["wave_index"]), status=MemberStatus(row["status"]),
+                   wave_index=int(row["wave_index"]), status=_MEMBER_STATUS[row["status"]],
                    message=row.get("message") or "", target=row.get("target"), started_at=row.get("started_at"),
                    finished_at=row.get("finished_at"))
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from fleet.state.cursors import CURSOR_PREFIX, cursor_key
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 
 __all__ = ["CURSOR_PREFIX", "GAP_GRACE", "Gap", "compute_safe_upto", "cursor_key", "mark_cursor", "observe_cursor",
            "observe_last_event_id", "reconcile_cursor"]

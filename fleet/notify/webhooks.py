@@ -40,7 +40,7 @@ from fleet.notify.payloads import render_body
 from fleet.notify.retry import RetryPolicy, compute_wait, is_retryable_status, parse_retry_after
 from fleet.notify.signing import DELIVERY_HEADER, EVENT_HEADER, signed_headers
 from fleet.policy.models import FleetConfig
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 
 log = logging.getLogger("fleet.notify")
 

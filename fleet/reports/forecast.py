@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from fleet.clock import FakeClock
+from fleet.execution.model import MemberStatus
 from fleet.provider import Cluster, VersionOffers
 
 # provider type -> (control-plane step, node-pool step per batch of surge+unavailable nodes)
@@ -32,11 +33,7 @@ DEFAULT_DURATIONS: dict[str, tuple[timedelta, timedelta]] = {
 }
 FALLBACK_DURATION = (timedelta(minutes=20), timedelta(minutes=10))
 GRID = timedelta(minutes=5)   # forecast resolution: wake-ups are rounded up to this grid
-
-
-def _round_up(t: datetime, origin: datetime) -> datetime:
-    steps = -(-(t - origin) // GRID)
-    return origin + steps * GRID
+SAME_INSTANT_TICKS = 5        # ticks in a row at one instant before the clock moves on by GRID
 
 
 @dataclass
@@ -68,6 +65,8 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                    max_ticks: int = 200_000, state_url: str = "memory://") -> Forecast:
     """``state_url``: where the throw-away engine state lives; ``memory://`` (default, fast) or a SQL URL,
     in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks)."""
+    from fleet.execution.driver import drive
+    from fleet.execution.model import TickResult
     from fleet.runtime import build_engine, open_state, sim_provider_class
     SimProvider = sim_provider_class()         # noqa: N806 - found through the entry point, like any provider
     SimWorld = SimProvider.World               # noqa: N806
@@ -92,10 +91,8 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
         # grid of GRID so that steps finishing close together are handled in one tick
         engine = build_engine(store, providers, lambda: list(policies), clock, reconcile_interval=timedelta(days=1),
                               actor="forecast", replan_every=horizon * 2, max_poll=horizon)
-        end = start + horizon
-        same_instant = 0
-        while fc.ticks < max_ticks:
-            res = engine.reconcile()
+
+        def on_tick(res: TickResult) -> None:
             fc.ticks += 1
             if fc.ticks == 1 and engine.last_plan is not None:
                 for cp in engine.last_plan.clusters:
@@ -103,14 +100,9 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                     fc.clusters[cp.id] = ClusterForecast(cp.id, cp.target, None, cp.wave, 0, status)
             if res.runs_started:
                 _approve_all(store, clock.now(), fc)
-            if not res.active_runs or clock.now() >= end:
-                break
-            if res.next_wake <= clock.now() and same_instant < 5:
-                same_instant += 1          # e.g. a finished step is verified on the next tick, same instant
-                continue
-            same_instant = 0
-            nxt = _round_up(res.next_wake, start) if res.next_wake > clock.now() else clock.now() + GRID
-            clock.set(min(nxt, end))
+
+        drive(engine, clock, on_tick=on_tick, stop=lambda res: not res.active_runs, until=start + horizon,
+              max_ticks=max_ticks, grid=GRID, origin=start, idle=GRID, same_instant=SAME_INSTANT_TICKS)
         _collect(store, fc)
         store.close()
     return fc
@@ -119,12 +111,12 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
 def _approve_all(store, now: datetime, fc: Forecast) -> None:  # noqa: ANN001
     """A forecast assumes approvals are given when a wave is reached: approving every required wave when
     its run starts is the same thing, since an approval only opens that wave's gate."""
-    from fleet.execution.engine import approve_wave
+    from fleet.execution.commands import approve_wave
     for r in store.runs(active_only=True):
-        for w in r["policy_snapshot"]["spec"].get("rollout", {}).get("waves", []):
-            if w.get("approval") == "required" and w["name"] not in (r["approved_waves"] or []):
-                approve_wave(store, now, r["id"], w["name"], "forecast")
-                fc.notes.append(f"run {r['policy']}: wave {w['name']} assumed approved")
+        for w in r.policy_snapshot["spec"].get("rollout", {}).get("waves", []):
+            if w.get("approval") == "required" and w["name"] not in r.approved_waves:
+                approve_wave(store, now, r.id, w["name"], "forecast")
+                fc.notes.append(f"run {r.policy}: wave {w['name']} assumed approved")
 
 
 def _collect(store, fc: Forecast) -> None:  # noqa: ANN001
@@ -132,20 +124,20 @@ def _collect(store, fc: Forecast) -> None:  # noqa: ANN001
     for e in store.events(kind="step-succeeded", limit=10**9):
         steps[e["cluster_id"]] = steps.get(e["cluster_id"], 0) + 1
     waves: dict[str, list[datetime]] = {}
-    for rc in store.run_clusters():
-        cf = fc.clusters.get(rc["cluster_id"])
+    for m in store.members():
+        cf = fc.clusters.get(m.cluster_id)
         if cf is None:
             continue
-        cf.steps_done = steps.get(rc["cluster_id"], 0)
-        if rc["status"] == "done":
-            cf.status, cf.completion = "completes", rc["finished_at"]
-        elif rc["status"] in ("failed", "blocked"):
-            cf.status = rc["status"]
-        w = waves.setdefault(rc["wave"], [])
-        if rc["started_at"] is not None:
-            w.append(rc["started_at"])
-        if rc["finished_at"] is not None:
-            w.append(rc["finished_at"])
+        cf.steps_done = steps.get(m.cluster_id, 0)
+        if m.status is MemberStatus.DONE:
+            cf.status, cf.completion = "completes", m.finished_at
+        elif m.status in (MemberStatus.FAILED, MemberStatus.BLOCKED):
+            cf.status = m.status.value
+        w = waves.setdefault(m.wave, [])
+        if m.started_at is not None:
+            w.append(m.started_at)
+        if m.finished_at is not None:
+            w.append(m.finished_at)
     fc.waves = {name: (min(ts) if ts else None, max(ts) if ts else None) for name, ts in waves.items()}
     pending = [c for c in fc.clusters.values() if c.status == "pending"]
     done = [c.completion for c in fc.clusters.values() if c.completion is not None]

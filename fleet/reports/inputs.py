@@ -16,6 +16,7 @@ from fleet.policy.loader import load_offline_fleet
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, VersionOffers
 from fleet.reports.compliance import ForecastLike, Membership
+from fleet.state import Store
 
 Offers = Mapping[str, VersionOffers] | Callable[[Cluster], VersionOffers | None]
 
@@ -58,16 +59,9 @@ def _sqlite_missing(url: str) -> bool:
     return path not in ("", ":memory:") and not Path(path).expanduser().exists()
 
 
-def observe_latest_memberships(store: Any) -> dict[str, Membership]:
+def observe_latest_memberships(store: Store) -> dict[str, Membership]:
     """Each cluster's row in the latest run (by creation) that contains it. Reads only."""
-    order = {r["id"]: i for i, r in enumerate(store.runs())}  # oldest first
-    latest: dict[str, tuple[int, Membership]] = {}
-    for row in store.run_clusters():
-        rank = order.get(row["run_id"], -1)
-        cur = latest.get(row["cluster_id"])
-        if cur is None or rank >= cur[0]:
-            latest[row["cluster_id"]] = (rank, Membership(row["run_id"], row["status"], row.get("message") or ""))
-    return {cid: m for cid, (_, m) in latest.items()}
+    return {cid: Membership(m.run_id, m.status.value, m.message) for cid, m in store.latest_memberships().items()}
 
 
 def observe_memberships(state_url: str | None) -> tuple[dict[str, Membership], list[str]]:
@@ -75,9 +69,9 @@ def observe_memberships(state_url: str | None) -> tuple[dict[str, Membership], l
     means no runs and is not created)."""
     if state_url is None or _sqlite_missing(state_url):
         return {}, []
-    from fleet.state.store import Store
+    from fleet.state.store import SqlStore
     try:
-        store = Store(state_url, migrate=False)
+        store = SqlStore(state_url, migrate=False)
         try:
             return observe_latest_memberships(store), []
         finally:

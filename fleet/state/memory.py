@@ -6,8 +6,9 @@ everything the engine and the read-side (status, reports) use, and the engine te
 
 * a ``write()`` is a transaction: its changes are staged and applied together when the block ends without
   an exception (nothing is applied otherwise), then ``after_commit`` runs;
-* reads return fresh dicts, ordered as the SQL store orders them; JSON columns are kept as JSON text and
-  parsed on read (so a value that could not be stored in SQL fails here too, and tuples become lists);
+* reads return immutable records (events: fresh dicts), ordered as the SQL store orders them; JSON columns
+  are kept as JSON text and parsed when a record is built (so a value that could not be stored in SQL fails
+  here too, and tuples become lists); a record is built once and reused until a write changes its row;
 * step and event ids are allocated increasingly from 1.
 
 Not supported: leases and fencing (a memory store has exactly one writer: its process), and durability.
@@ -20,22 +21,26 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import JSON, Table
 
 from fleet.clock import utc
 from fleet.errors import StateError
+from fleet.execution.model import ACTIVE_RUN_STATUSES, OPEN_STEP_STATES, Member, Run, StepRecord
 from fleet.state import schema as S
 from fleet.state.cursors import Cursors
 from fleet.state.leases import MemoryLeases
 from fleet.state.risks import MemoryRisks
-from fleet.state.store import ACTIVE_STEP_STATES
+
+ACTIVE_STEP_STATES = frozenset(s.value for s in OPEN_STEP_STATES)
+ACTIVE_RUNS = frozenset(s.value for s in ACTIVE_RUN_STATUSES)
 
 
 def _defaults(table: Table) -> dict[str, Any]:
     """The column defaults the SQL store would fill in (None for nullable columns without one)."""
-    return {c.name: (c.default.arg if c.default is not None else None) for c in table.columns
+    # the schema's defaults are all scalars (ColumnDefault.arg), never callables or SQL expressions
+    return {c.name: (cast(Any, c.default).arg if c.default is not None else None) for c in table.columns
             if not c.primary_key and (c.default is not None or c.nullable)}
 
 
@@ -91,6 +96,8 @@ class _Tx:
 
 
 class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
+    """The in-process implementation of fleet.state.base.Store."""
+
     url = "memory://"
 
     def __init__(self, url: str = "memory://", *, migrate: bool = True):
@@ -100,6 +107,10 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
         self._runs: dict[str, dict[str, Any]] = {}
         self._members: dict[str, dict[str, dict[str, Any]]] = {}      # run id -> cluster id -> row
         self._member_order: dict[str, list[dict[str, Any]]] = {}      # run id -> rows by (wave_index, cluster_id)
+        # records are immutable: each is built once, and dropped when a write changes its row
+        self._member_records: dict[str, list[Member]] = {}            # run id -> its members
+        self._run_records: dict[str, Run] = {}
+        self._step_records: dict[int, StepRecord] = {}
         self._steps: dict[int, dict[str, Any]] = {}
         self._open: dict[str, dict[int, dict[str, Any]]] = {}         # run id -> open steps by id
         self._events: list[dict[str, Any]] = []
@@ -165,11 +176,17 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
             for run_id in {r["run_id"] for r in clean}:
                 self._member_order[run_id] = sorted(self._members[run_id].values(),
                                                     key=lambda m: (m["wave_index"], m["cluster_id"]))
+                self._member_records.pop(run_id, None)
         conn.ops.append(apply)
 
     def update_run(self, conn: _Tx, run_id: str, **values: Any) -> None:
         clean = _clean(values)
-        conn.ops.append(lambda: self._runs[run_id].update(clean) if run_id in self._runs else None)
+
+        def apply() -> None:
+            if run_id in self._runs:
+                self._runs[run_id].update(clean)
+                self._run_records.pop(run_id, None)
+        conn.ops.append(apply)
 
     def update_run_cluster(self, conn: _Tx, run_id: str, cluster_id: str, **values: Any) -> None:
         clean = _clean(values)
@@ -178,6 +195,7 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
             row = self._members.get(run_id, {}).get(cluster_id)
             if row is not None:
                 row.update(clean)
+                self._member_records.pop(run_id, None)
         conn.ops.append(apply)
 
     def insert_step(self, conn: _Tx, **values: Any) -> int:
@@ -199,6 +217,7 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
             if row is None:
                 return
             row.update(clean)
+            self._step_records.pop(step_id, None)
             if row["state"] not in ACTIVE_STEP_STATES:
                 self._open.get(row["run_id"], {}).pop(step_id, None)
         conn.ops.append(apply)
@@ -224,26 +243,44 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
         with self._lock:
             return json.loads(self._control[key]) if key in self._control else default
 
-    def runs(self, *, active_only: bool = False, policy: str | None = None) -> list[dict[str, Any]]:
+    def runs(self, *, active_only: bool = False, policy: str | None = None) -> list[Run]:
         with self._lock:
             rows = [r for r in self._runs.values()
-                    if (not active_only or r["status"] in ("running", "halted")) and (not policy or r["policy"] == policy)]
-            return [_copy(r) for r in sorted(rows, key=lambda r: (r["created_at"], r["id"]))]
+                    if (not active_only or r["status"] in ACTIVE_RUNS) and (not policy or r["policy"] == policy)]
+            return [self._run_record(r) for r in sorted(rows, key=_run_order)]
 
-    def run(self, run_id: str) -> dict[str, Any] | None:
+    def run(self, run_id: str) -> Run | None:
         with self._lock:
             r = self._runs.get(run_id)
-            return _copy(r) if r is not None else None
+            return self._run_record(r) if r is not None else None
 
-    def run_clusters(self, run_id: str | None = None) -> list[dict[str, Any]]:
+    def _run_record(self, row: dict[str, Any]) -> Run:
+        rec = self._run_records.get(row["id"])
+        if rec is None:
+            rec = self._run_records[row["id"]] = Run.from_row(_copy(row))
+        return rec
+
+    def members(self, run_id: str | None = None) -> list[Member]:
         with self._lock:
             if run_id is not None:
-                return [dict(r) for r in self._member_order.get(run_id, ())]   # no JSON columns
+                records = self._member_records.get(run_id)
+                if records is None:      # records are immutable: built once per change of the run's members
+                    records = [Member.from_row(r) for r in self._member_order.get(run_id, ())]
+                    self._member_records[run_id] = records
+                return list(records)
             rows = [r for order in self._member_order.values() for r in order]
-            return [dict(r) for r in sorted(rows, key=lambda m: (m["wave_index"], m["cluster_id"]))]
+            return [Member.from_row(r) for r in sorted(rows, key=lambda m: (m["wave_index"], m["cluster_id"]))]
+
+    def latest_memberships(self) -> dict[str, Member]:
+        with self._lock:
+            out: dict[str, Member] = {}
+            for run in sorted(self._runs.values(), key=_run_order):     # the newest run's row wins
+                for r in self._member_order.get(run["id"], ()):
+                    out[r["cluster_id"]] = Member.from_row(r)
+            return out
 
     def steps(self, *, run_id: str | None = None, cluster_id: str | None = None,
-              open_only: bool = False) -> list[dict[str, Any]]:
+              open_only: bool = False) -> list[StepRecord]:
         with self._lock:
             if run_id is not None and open_only:
                 rows = list(self._open.get(run_id, {}).values())
@@ -252,7 +289,13 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
                         if (run_id is None or s["run_id"] == run_id)
                         and (not open_only or s["state"] in ACTIVE_STEP_STATES)]
             rows = [s for s in rows if cluster_id is None or s["cluster_id"] == cluster_id]
-            return [_copy(s) for s in sorted(rows, key=lambda s: s["id"])]
+            return [self._step_record(s) for s in sorted(rows, key=lambda s: s["id"])]
+
+    def _step_record(self, row: dict[str, Any]) -> StepRecord:
+        rec = self._step_records.get(row["id"])
+        if rec is None:
+            rec = self._step_records[row["id"]] = StepRecord.from_row(_copy(row))
+        return rec
 
     def next_actions(self, run_id: str) -> list[datetime]:
         with self._lock:
@@ -260,6 +303,10 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
 
     def step_count(self) -> int:
         return len(self._steps)
+
+
+def _run_order(row: dict[str, Any]) -> tuple[datetime, str]:
+    return row["created_at"], row["id"]
 
 
 def _copy(row: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ runs = Table(
     Column("id", String(64), primary_key=True),
     Column("policy", String(253), nullable=False, index=True),
     Column("policy_snapshot", JSON, nullable=False),
-    Column("status", String(32), nullable=False),          # running | halted | done
+    Column("status", String(32), nullable=False),          # fleet.execution.model.RunStatus values
     Column("failures", Integer, nullable=False, default=0),
     Column("approved_waves", JSON, nullable=False),
     Column("wave_done_at", JSON, nullable=False),          # wave name -> ISO time the wave completed
@@ -27,7 +27,7 @@ run_clusters = Table(
     Column("provider", String(253), nullable=False),
     Column("wave", String(253), nullable=False),
     Column("wave_index", Integer, nullable=False),
-    Column("status", String(32), nullable=False),          # pending | active | done | failed | blocked
+    Column("status", String(32), nullable=False),          # MemberStatus: pending | active | done | failed | blocked
     Column("message", Text, nullable=False, default=""),
     Column("target", String(64)),
     Column("started_at", DateTime(timezone=True)),
@@ -46,7 +46,7 @@ steps = Table(
     Column("to_version", String(64), nullable=False),
     Column("minor", Integer, nullable=False, default=0),
     Column("spec", JSON, nullable=False),                  # the provider Step, for re-dispatch after a crash
-    Column("state", String(32), nullable=False),           # intent | running | verifying | succeeded | failed
+    Column("state", String(32), nullable=False),           # StepState: intent | running | verifying | succeeded | failed
     Column("operation_id", String(512)),
     Column("operation_data", JSON),
     Column("attempts", Integer, nullable=False, default=0),

@@ -1,4 +1,5 @@
-"""The state store: SQLite by default, PostgreSQL for HA. Every call is one committed transaction.
+"""SqlStore: the state store on SQLite (the default) or PostgreSQL (for HA). Every call is one committed
+transaction. It implements fleet.state.base.Store (re-exported here as ``Store``); reads return typed records.
 
 Writes may be fenced: when ``fence`` is set to ``(lease_name, epoch)`` every write transaction first checks
 that the lease row still carries that epoch and raises FencedError otherwise, so a leader that lost its
@@ -20,12 +21,17 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from fleet.clock import utc
 from fleet.errors import FencedError, StateError
+from fleet.execution.model import ACTIVE_RUN_STATUSES, OPEN_STEP_STATES, Member, MemberStatus, Run, StepRecord
 from fleet.state import schema as S
+from fleet.state.base import Store
 from fleet.state.cursors import Cursors
 from fleet.state.leases import SqlLeases
 from fleet.state.risks import SqlRisks
 
-ACTIVE_STEP_STATES = ("intent", "running", "verifying")
+__all__ = ["SqlStore", "Store", "make_engine"]
+
+ACTIVE_RUNS = tuple(s.value for s in ACTIVE_RUN_STATUSES)
+OPEN_STEPS = tuple(s.value for s in OPEN_STEP_STATES)
 
 
 def _norm(row: Any) -> dict[str, Any]:
@@ -49,6 +55,19 @@ def _rows(result: Any) -> list[dict[str, Any]]:
     return out
 
 
+# run_clusters columns in the order of Member's fields: members are the most frequent read (every run, every tick)
+_MEMBER_COLUMNS = tuple(S.run_clusters.c[name] for name in (
+    "run_id", "cluster_id", "provider", "wave", "wave_index", "status", "message", "target", "started_at",
+    "finished_at"))
+_MEMBER_STATUS = {s.value: s for s in MemberStatus}
+
+
+def _members(result: Any) -> list[Member]:
+    return [Member(run_id, cluster_id, provider, wave, int(wave_index), _MEMBER_STATUS[status], message or "", target,
+                   None if started is None else utc(started), None if finished is None else utc(finished))
+            for run_id, cluster_id, provider, wave, wave_index, status, message, target, started, finished in result]
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("sqlite:///", 1)[-1]
@@ -69,15 +88,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def open_store(url: str, *, migrate: bool = True) -> Store:
-    """The store for a state URL: ``memory://`` for a throw-away in-process store, else SQLAlchemy."""
-    if url == "memory://":
-        from fleet.state.memory import MemoryStore
-        return MemoryStore(url)   # type: ignore[return-value]  # same interface, see fleet.state.memory
-    return Store(url, migrate=migrate)
+class SqlStore(SqlLeases, Cursors, SqlRisks):
+    """The SQL implementation of fleet.state.base.Store."""
 
-
-class Store(SqlLeases, Cursors, SqlRisks):
     def __init__(self, url: str, *, migrate: bool = True):
         self.url = url
         try:
@@ -189,49 +202,57 @@ class Store(SqlLeases, Cursors, SqlRisks):
                                                   S.run_clusters.c.cluster_id == cluster_id).values(**values))
 
     def insert_step(self, conn: Connection, **values: Any) -> int:
-        return int(conn.execute(insert(S.steps).values(**values)).inserted_primary_key[0])
+        key = conn.execute(insert(S.steps).values(**values)).inserted_primary_key
+        assert key is not None, "an INSERT returns its primary key"
+        return int(key[0])
 
     def update_step(self, conn: Connection, step_id: int, **values: Any) -> None:
         conn.execute(update(S.steps).where(S.steps.c.id == step_id).values(**values))
 
     # ---- runs ---------------------------------------------------------------------------------------
-    def runs(self, *, active_only: bool = False, policy: str | None = None) -> list[dict[str, Any]]:
+    def runs(self, *, active_only: bool = False, policy: str | None = None) -> list[Run]:
         q = select(S.runs)
         if active_only:
-            q = q.where(S.runs.c.status.in_(("running", "halted")))
+            q = q.where(S.runs.c.status.in_(ACTIVE_RUNS))
         if policy:
             q = q.where(S.runs.c.policy == policy)
         with self.read() as conn:
-            return _rows(conn.execute(q.order_by(S.runs.c.created_at, S.runs.c.id)))
+            return [Run.from_row(r) for r in _rows(conn.execute(q.order_by(S.runs.c.created_at, S.runs.c.id)))]
 
-    def run(self, run_id: str) -> dict[str, Any] | None:
+    def run(self, run_id: str) -> Run | None:
         with self.read() as conn:
             r = conn.execute(select(S.runs).where(S.runs.c.id == run_id)).first()
-        return _norm(r) if r else None
+        return Run.from_row(_norm(r)) if r else None
 
-    def run_clusters(self, run_id: str | None = None) -> list[dict[str, Any]]:
-        q = select(S.run_clusters)
+    def members(self, run_id: str | None = None) -> list[Member]:
+        q = select(*_MEMBER_COLUMNS)
         if run_id:
             q = q.where(S.run_clusters.c.run_id == run_id)
         with self.read() as conn:
-            return _rows(conn.execute(q.order_by(S.run_clusters.c.wave_index, S.run_clusters.c.cluster_id)))
+            return _members(conn.execute(q.order_by(S.run_clusters.c.wave_index, S.run_clusters.c.cluster_id)))
+
+    def latest_memberships(self) -> dict[str, Member]:
+        q = (select(*_MEMBER_COLUMNS).join(S.runs, S.runs.c.id == S.run_clusters.c.run_id)
+             .order_by(S.runs.c.created_at, S.runs.c.id))
+        with self.read() as conn:
+            return {m.cluster_id: m for m in _members(conn.execute(q))}    # the newest run's row comes last
 
     def steps(self, *, run_id: str | None = None, cluster_id: str | None = None,
-              open_only: bool = False) -> list[dict[str, Any]]:
+              open_only: bool = False) -> list[StepRecord]:
         q = select(S.steps)
         if run_id:
             q = q.where(S.steps.c.run_id == run_id)
         if cluster_id:
             q = q.where(S.steps.c.cluster_id == cluster_id)
         if open_only:
-            q = q.where(S.steps.c.state.in_(ACTIVE_STEP_STATES))
+            q = q.where(S.steps.c.state.in_(OPEN_STEPS))
         with self.read() as conn:
-            return _rows(conn.execute(q.order_by(S.steps.c.id)))
+            return [StepRecord.from_row(r) for r in _rows(conn.execute(q.order_by(S.steps.c.id)))]
 
     def next_actions(self, run_id: str) -> list[datetime]:
         """When the run's open steps next need the engine (their ``next_action_at``, where set)."""
         q = select(S.steps.c.next_action_at).where(S.steps.c.run_id == run_id,
-                                                    S.steps.c.state.in_(ACTIVE_STEP_STATES),
+                                                    S.steps.c.state.in_(OPEN_STEPS),
                                                     S.steps.c.next_action_at.is_not(None))
         with self.read() as conn:
             return [utc(r[0]) for r in conn.execute(q)]

@@ -72,3 +72,26 @@ def test_stop_while_a_tick_schedules_its_wake_up_does_not_deadlock(tmp_path, mon
     assert not stopper.is_alive(), "Daemon.stop() did not return"
     assert timeouts == [], f"deadlock: {timeouts} waited on the scheduler's lock held by shutdown(wait=True)"
     assert daemon._ticks == 1 and len(reconciles) == 1, "the tick in progress finished; no tick ran after stop()"
+
+
+def test_cluster_view_shows_the_membership_in_the_newest_run(tmp_path) -> None:
+    """A cluster in two runs: the view shows the newer run, whatever order the store lists members in (the
+    newer run's member sorts first here: a lower wave index)."""
+    import json
+
+    clock = FakeClock(datetime(2026, 3, 2, tzinfo=UTC))
+    daemon = Daemon(build_runtime(write_fleet(tmp_path, n=1), clock), clock)
+    engine, store = daemon.engine, daemon.store
+    engine.last_plan = engine.compute_fleet_plan(engine.observer.observe_fleet(clock.now()), engine.current_policies())
+    cid = engine.last_plan.clusters[0].id
+    with store.write() as conn:
+        for run_id, age, wave_index, status in (("old", timedelta(days=2), 1, "failed"), ("new", timedelta(0), 0, "active")):
+            at = clock.now() - age
+            store.insert_run(conn, id=run_id, policy="all", policy_snapshot={}, status="running", failures=0,
+                             approved_waves=[], wave_done_at={}, created_at=at, updated_at=at)
+            store.insert_run_clusters(conn, [{"run_id": run_id, "cluster_id": cid, "provider": "eks", "wave": "w",
+                                              "wave_index": wave_index, "status": status, "message": run_id}])
+    daemon._refresh_view()
+    view = json.loads(daemon.cluster_view_json(status=None, provider=None, limit=10, offset=0))
+    assert [c["rollout"] for c in view["clusters"]] == [{"run": "new", "status": "active", "message": "new"}]
+    store.close()

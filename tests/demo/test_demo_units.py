@@ -120,15 +120,17 @@ def test_scenario_has_clusters_past_end_of_standard_support_on_its_start_date() 
 # ---- verdicts -------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("plan", "reasons", "member", "verdict"), [
-    ("up-to-date", [], {"status": "done"}, "compliant"),
+    ("up-to-date", [], "done", "compliant"),
     ("ahead", ["control plane is newer than the target"], None, "compliant"),
-    ("blocked", ["target 1.35: no offered version of 1.35"], {"status": "blocked"}, "blocked"),
+    ("blocked", ["target 1.35: no offered version of 1.35"], "blocked", "blocked"),
     ("blocked", [], None, "not-done"),
-    ("needs-upgrade", [], {"status": "active"}, "not-done"),
-    ("up-to-date", [], {"status": "failed"}, "failed"),
+    ("needs-upgrade", [], "active", "not-done"),
+    ("up-to-date", [], "failed", "failed"),
 ])
-def test_verdict(plan: str, reasons: list[str], member: dict[str, Any] | None, verdict: str) -> None:
-    assert compute_verdict(plan, reasons, member) == verdict
+def test_verdict(plan: str, reasons: list[str], member: str | None, verdict: str) -> None:
+    from fleet.execution.model import Member, MemberStatus
+    m = None if member is None else Member("r1", "c", "sim", "w", 0, MemberStatus(member))
+    assert compute_verdict(plan, reasons, m) == verdict
 
 
 # ---- live view ------------------------------------------------------------------------------------------
@@ -148,18 +150,19 @@ def _snapshot() -> Any:
                        next_window=Interval(now + timedelta(hours=20), now + timedelta(hours=25)))
     lab = ClusterPlan("capi/m/default/lab", "capi", "capi", "lab", "m", {}, "platform", "blocked", "v1.34.11", {},
                       reasons=["target 1.35: no offered version of 1.35"])
-    runs = [{"id": "r1", "policy": "production", "status": "running", "created_at": T0, "wave_done_at": {}}]
-    members = [{"run_id": "r1", "cluster_id": "eks/us-east-1/a", "wave": "canary", "wave_index": 0, "status": "active",
-                "message": ""},
-               {"run_id": "r1", "cluster_id": "gke/eu/b", "wave": "rest", "wave_index": 2, "status": "pending",
-                "message": ""}]
-    steps = [{"cluster_id": "eks/us-east-1/a", "state": "succeeded", "component": "node-pool", "pool": "ng",
-              "to_version": "1.34.11"},
-             {"cluster_id": "eks/us-east-1/a", "state": "running", "component": "control-plane", "pool": None,
-              "to_version": "1.35"}]
+    from fleet.execution.model import Member, MemberStatus, Run, RunStatus, StepRecord, StepState
+    from fleet.provider import Step
+    runs = [Run("r1", "production", {}, RunStatus.RUNNING, 0, (), {}, T0, T0)]
+    members = [Member("r1", "eks/us-east-1/a", "eks", "canary", 0, MemberStatus.ACTIVE),
+               Member("r1", "gke/eu/b", "gke", "rest", 2, MemberStatus.PENDING)]
+
+    def step(state: StepState, step: Step) -> StepRecord:
+        return StepRecord(0, "r1", "eks/us-east-1/a", step, False, state, None, 0, 0, 0, None, "", 0, T0)
+    steps = [step(StepState.SUCCEEDED, Step(Component.NODE_POOL, "1.34.11", "1.34.9", pool="ng")),
+             step(StepState.RUNNING, Step(Component.CONTROL_PLANE, "1.35", "1.34"))]
     events = [{"at": now, "kind": "step-dispatched", "cluster_id": "eks/us-east-1/a", "run_id": "r1", "message": ""}]
     return Snapshot(now, T0, T0 + timedelta(days=7), S.WEEK_PER_MINUTE, "http://127.0.0.1:1", runs, members, steps,
-                    Plan(now, [up, wait, lab]), events, ticks=42)
+                    Plan(now, [up, wait, lab]), events, ticks=42, latest={m.cluster_id: m for m in members})
 
 
 def test_view_shows_waves_clusters_steps_and_progress() -> None:

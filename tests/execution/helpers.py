@@ -6,10 +6,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fleet.clock import FakeClock
+from fleet.execution.driver import drive as run_virtual_time
 from fleet.execution.engine import Engine
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, NodePool
-from fleet.state.store import Store
+from fleet.state import Store
 from providers.sim.adapter import SimProvider
 from providers.sim.world import Faults, SimWorld
 
@@ -44,20 +45,10 @@ def make_engine(store: Store, world: SimWorld, clock: FakeClock, policies: list[
 
 def drive(engine: Engine, clock: FakeClock, *, until: datetime | None = None, max_ticks: int = 5000,
           done: Any = None) -> int:
-    """Run reconcile ticks in virtual time, jumping to each tick's next wake. Returns ticks run."""
-    ticks = 0
-    while ticks < max_ticks:
-        res = engine.reconcile()
-        ticks += 1
-        if done is not None and done():
-            return ticks
-        if until is not None and clock.now() >= until:
-            return ticks
-        nxt = res.next_wake if res.next_wake > clock.now() else clock.now() + timedelta(seconds=1)
-        if until is not None:
-            nxt = min(nxt, until)
-        clock.set(nxt)
-    return ticks
+    """Run reconcile ticks in virtual time, jumping to each tick's next wake (fleet.execution.driver) until
+    ``done()`` or ``until``. Returns ticks run."""
+    return run_virtual_time(engine, clock, stop=None if done is None else lambda _res: done(), until=until,
+                            max_ticks=max_ticks)
 
 
 def all_at(world: SimWorld, version: str) -> bool:

@@ -9,9 +9,11 @@ from datetime import timedelta
 import pytest
 
 from fleet.clock import FakeClock
-from fleet.execution.engine import approve_wave, retry_run, set_paused
+from fleet.errors import NotFoundError
+from fleet.execution.commands import approve_wave, retry_run, set_paused
 from fleet.planning.windows import Schedule
-from fleet.state.store import Store, open_store
+from fleet.state import Store, open_store
+from fleet.state.store import SqlStore
 from providers.sim.world import Faults
 from tests.execution.helpers import START, all_at, drive, finished, make_engine, policy, sim_fleet
 
@@ -33,7 +35,7 @@ def test_rollout_completes_without_duplicates(state_url):
     # every dispatch is in the audit log with its result
     ok = {(e["cluster_id"], e["step_key"]) for e in store.events(kind="step-succeeded", limit=100000)}
     assert {(e["cluster_id"], e["step_key"]) for e in dispatches(store)} == ok
-    assert store.runs()[0]["status"] == "done"
+    assert store.runs()[0].status == "done"
 
 
 def test_no_step_starts_outside_a_window_or_inside_an_exclusion(state_url):
@@ -102,8 +104,8 @@ def test_wave_waits_for_approval(state_url):
     drive(eng, clock, until=START + timedelta(days=3))
     started = {e["cluster_id"] for e in store.events(kind="cluster-started", limit=1000)}
     assert started == {"sim/lab/c0000"}
-    run_id = store.runs()[0]["id"]
-    with pytest.raises(KeyError):
+    run_id = store.runs()[0].id
+    with pytest.raises(NotFoundError):
         approve_wave(store, clock.now(), run_id, "nope", "test")
     approve_wave(store, clock.now(), run_id, "main", "test")
     drive(eng, clock, done=finished(store, world))
@@ -119,19 +121,19 @@ def test_halt_at_max_failures_then_resume_and_retry(state_url):
     eng = make_engine(store, world, clock, [policy(rollout={"maxConcurrentClusters": 2, "maxFailures": 2})])
     drive(eng, clock, until=START + timedelta(days=2))
     run = store.runs()[0]
-    assert run["status"] == "halted"
+    assert run.status == "halted"
     halted_at = store.events(kind="run-halted")[0]["at"]
     assert all(e["at"] <= halted_at for e in dispatches(store))
     assert not all_at(world, TARGET)
     set_paused(store, clock.now(), False, "test")          # `fleet resume`
     drive(eng, clock, until=clock.now() + timedelta(days=2))
-    statuses = {rc["cluster_id"]: rc["status"] for rc in store.run_clusters(run["id"])}
+    statuses = {m.cluster_id: m.status for m in store.members(run.id)}
     assert statuses["sim/lab/c0000"] == statuses["sim/lab/c0001"] == "failed"
     assert [s for c, s in statuses.items() if c not in ("sim/lab/c0000", "sim/lab/c0001")] == ["done"] * 3
     # no new run picks the failed clusters up by itself
     assert len(store.runs()) == 1
     world.faults.fail_steps.clear()
-    assert retry_run(store, clock.now(), run["id"], "test") == 2
+    assert retry_run(store, clock.now(), run.id, "test") == 2
     drive(eng, clock, done=finished(store, world))
     assert all_at(world, TARGET)
     keys = list(world.upgrade_log)
@@ -213,7 +215,7 @@ def test_crash_at_random_points_never_repeats_an_upgrade(store_url, seed):
     pol = [policy(rollout={"maxConcurrentClusters": 2})]
     crashes = 0
     for _life in range(40):
-        store = Store(store_url)
+        store = SqlStore(store_url)
         from providers.sim.adapter import SimProvider
         inner = SimProvider("sim", clock=clock, world=world)
         prov = CrashingProvider(inner, crash_at=rng.randint(1, 12), after=rng.random() < 0.5)

@@ -12,7 +12,7 @@ import pytest
 from fleet.clock import FakeClock
 from fleet.daemon.leader import NO_EPOCH, DatabaseLease, lease_row
 from fleet.errors import FencedError
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 from tests.execution.helpers import START, make_engine, policy, sim_fleet
 from tests.ha.helpers import LEASE, ha_fleet, replica
 
@@ -47,10 +47,10 @@ def test_two_daemons_exactly_one_acts_then_takeover_finishes_without_duplicates(
             b.leader.step()
             b.tick()
             runs = b.store.runs()
-            if runs and all(r["status"] == "done" for r in runs):
+            if runs and all(r.status == "done" for r in runs):
                 break
             clock.advance(timedelta(seconds=10))
-        assert all(r["status"] == "done" for r in b.store.runs())
+        assert all(r.status == "done" for r in b.store.runs())
         world = json.loads((tmp_path / "sim-world.json").read_text())
         assert all(c["control_plane"] == TARGET for c in world["clusters"])
         log = [tuple(x) for x in world["upgrade_log"]]

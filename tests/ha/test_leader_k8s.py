@@ -15,7 +15,7 @@ from fleet.daemon.lease_k8s import KubernetesLease, coordination_api
 from fleet.errors import FencedError
 from fleet.policy.models import LeaderElectionConfig
 from fleet.runtime import build_runtime
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 from providers.capi.emulator.server import CapiEmulator
 from tests.execution.helpers import START
 from tests.ha.helpers import ha_fleet

@@ -11,7 +11,7 @@ import pytest
 from fleet.clock import FakeClock
 from fleet.daemon.leader import DatabaseLease
 from fleet.daemon.sharding import Shard, parse_shard, resolve_shard, shard_from_hostname, shard_of
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 from providers.sim.adapter import SimProvider
 from tests.execution.helpers import START, all_at, make_engine, policy, sim_fleet
 
@@ -94,12 +94,12 @@ def test_two_shards_on_one_store_never_touch_each_others_clusters(store_url):
         assert prov.started and all(sh.owns(c) for c in prov.started)
         assert {c.id for c in eng.last_plan.clusters} == {c for c in world.clusters if sh.owns(c)}
     runs = store.runs()
-    assert {r["shard"] for r in runs} == {0, 1}
+    assert {r.shard for r in runs} == {0, 1}
     for r in runs:
-        members = store.run_clusters(r["id"])
-        assert members and all(shard_of(m["cluster_id"], 2) == r["shard"] for m in members)
-        actors = {e["actor"] for e in store.events(run_id=r["id"], limit=100000)}
-        assert actors == {f"shard-{r['shard']}"}
+        members = store.members(r.id)
+        assert members and all(shard_of(m.cluster_id, 2) == r.shard for m in members)
+        actors = {e["actor"] for e in store.events(run_id=r.id, limit=100000)}
+        assert actors == {f"shard-{r.shard}"}
     assert len(world.upgrade_log) == len(set(world.upgrade_log))
 
 

@@ -8,7 +8,7 @@ from fleet.clock import FakeClock
 from fleet.notify.retry import RetryPolicy
 from fleet.notify.webhooks import Endpoint, Notifier
 from fleet.policy.models import NOTIFY_EVENTS
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 
 START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SECRET = "whsec-canary-7f3a9c1e"

@@ -15,7 +15,7 @@ from fleet.notify.retry import RetryPolicy
 from fleet.notify.webhooks import build_notifier, compute_endpoints
 from fleet.policy.loader import load_config
 from fleet.policy.models import NOTIFY_EVENTS
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 from tests.notify.conftest import START, add_event, wait_cursor, write_fleet_with_hook
 from tests.notify.receiver import Receiver
 

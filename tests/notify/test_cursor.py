@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from fleet.notify.cursor import compute_safe_upto, observe_cursor
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 from tests.notify.conftest import START, add_event, endpoint, wait_cursor
 from tests.notify.receiver import Receiver
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fleet.notify import risk
-from fleet.state.store import Store
+from fleet.state.store import SqlStore as Store
 from tests.notify.conftest import START, endpoint, wait_cursor
 from tests.notify.receiver import Receiver
 

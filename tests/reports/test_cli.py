@@ -177,7 +177,7 @@ def test_report_from_config_reads_run_states(tmp_path):
     from sqlalchemy import insert
     sys.path.insert(0, str(REPO))
     from fleet.state import schema as S
-    from fleet.state.store import Store
+    from fleet.state.store import SqlStore as Store
     from tests.integration.fleetfiles import write_fleet
     cfg = write_fleet(tmp_path, n=3)
     t0 = datetime(2026, 8, 1, tzinfo=UTC)

@@ -53,7 +53,7 @@ def test_memberships_from_a_store(tmp_path):
     from sqlalchemy import insert
 
     from fleet.state import schema as S
-    from fleet.state.store import Store
+    from fleet.state.store import SqlStore as Store
     store = Store(f"sqlite:///{tmp_path / 'state.db'}")
     t = datetime(2026, 8, 1, tzinfo=UTC)
     with store.write() as conn:

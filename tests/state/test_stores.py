@@ -8,9 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fleet.errors import StateError
-from fleet.state.store import open_store
+from fleet.execution.model import MemberStatus, RunStatus, StepState, step_to_json
+from fleet.provider import Component, Step
+from fleet.state import open_store
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+STEP = Step(Component.CONTROL_PLANE, to="1.29.8", from_="1.28.3")
 
 
 @pytest.fixture
@@ -38,11 +41,12 @@ def _script(store) -> None:
         with store.write() as conn:
             ids.append(store.insert_step(conn, run_id="r-a", cluster_id=cid, step_key="cp:1.29", component="control-plane",
                                          pool=None, from_version="1.28.3", to_version="1.29.8", minor=1,
-                                         spec={"to": "1.29.8", "pools": ("x",)}, state="intent", attempts=0, polls=0,
+                                         spec=step_to_json(STEP), state="intent", attempts=0, polls=0,
                                          provider_calls=0, message="", epoch=3, created_at=T0))
             store.update_run_cluster(conn, "r-a", cid, status="active", started_at=T0)
     with store.write() as conn:
-        store.update_step(conn, ids[0], state="running", operation_id="op-1", operation_data={"id": "op-1"},
+        store.update_step(conn, ids[0], state="running", operation_id="op-1", operation_data={"id": "op-1", "cluster_id": "a", "step_key": "cp:1.29",
+                                                                      "data": {"zones": ("x",)}},
                           next_action_at=T0 + timedelta(minutes=1))
         store.update_step(conn, ids[1], state="succeeded", finished_at=T0 + timedelta(minutes=5))
         store.update_run(conn, "r-a", approved_waves=["rest"], wave_done_at={"canary": T0.isoformat()}, failures=1)
@@ -55,7 +59,7 @@ def _reads(store) -> dict:
     return {
         "runs": store.runs(), "active": store.runs(active_only=True), "by_policy": store.runs(policy="p1"),
         "run": store.run("r-a"), "missing": store.run("nope"),
-        "members": store.run_clusters("r-a"), "all_members": store.run_clusters(),
+        "members": store.members("r-a"), "all_members": store.members(), "latest": store.latest_memberships(),
         "steps": store.steps(), "open": store.steps(run_id="r-a", open_only=True),
         "by_cluster": store.steps(cluster_id="b"), "events": [{k: v for k, v in e.items()} for e in store.events()],
         "kind": store.events(kind="step-succeeded"), "after": store.events(after_id=1), "last": store.last_event_id(),
@@ -70,9 +74,11 @@ def test_memory_store_reads_like_the_sql_store(stores):
     a, b = _reads(sql), _reads(mem)
     for key in a:
         assert a[key] == b[key], key
-    assert [s["state"] for s in b["open"]] == ["running"]
-    assert [m["cluster_id"] for m in b["members"]] == ["z", "a", "b"]     # by wave, then cluster id
-    assert b["steps"][0]["spec"] == {"to": "1.29.8", "pools": ["x"]}     # JSON round trip: tuple -> list
+    assert [s.state for s in b["open"]] == [StepState.RUNNING]
+    assert [m.cluster_id for m in b["members"]] == ["z", "a", "b"]     # by wave, then cluster id
+    assert b["steps"][0].step == STEP
+    assert b["steps"][0].operation.data == {"zones": ["x"]}           # JSON round trip: tuple -> list
+    assert {c: m.run_id for c, m in b["latest"].items()} == {"a": "r-b", "b": "r-b", "z": "r-b"}  # same time: by id
 
 
 def _crash(store, conn) -> None:
@@ -100,20 +106,36 @@ def test_a_failed_write_block_applies_nothing(stores, which, then, error):
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["sql", "memory"])
-def test_reads_are_copies(stores, which):
+def test_reads_are_immutable_snapshots(stores, which):
+    """Records are frozen, and a record read before a write keeps the values it was read with."""
     store = stores[which]
     _script(store)
-    r = store.run("r-a")
-    r["status"] = "done"
-    r["approved_waves"].append("x")
-    r["wave_done_at"]["y"] = "now"
-    store.run_clusters("r-a")[0]["status"] = "failed"
-    store.steps()[0]["spec"]["to"] = "9.9"
-    assert store.run("r-a")["status"] == "running"
-    assert store.run("r-a")["approved_waves"] == ["rest"]
-    assert "y" not in store.run("r-a")["wave_done_at"]
-    assert store.run_clusters("r-a")[0]["status"] == "pending"
-    assert store.steps()[0]["spec"]["to"] == "1.29.8"
+    run, member, step = store.run("r-a"), store.members("r-a")[0], store.steps()[0]
+    for record, attr in ((run, "status"), (member, "status"), (step, "state")):
+        with pytest.raises(AttributeError):
+            setattr(record, attr, "done")
+    with store.write() as conn:
+        store.update_run(conn, "r-a", status="done", approved_waves=["rest", "x"])
+        store.update_run_cluster(conn, "r-a", "z", status="failed")
+        store.update_step(conn, step.id, state="failed")
+    assert (run.status, run.approved_waves, member.status, step.state) == \
+        (RunStatus.RUNNING, ("rest",), MemberStatus.PENDING, StepState.RUNNING)
+    assert (store.run("r-a").status, store.run("r-a").approved_waves) == (RunStatus.DONE, ("rest", "x"))
+    assert store.members("r-a")[0].status is MemberStatus.FAILED
+    assert store.steps()[0].state is StepState.FAILED
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["sql", "memory"])
+def test_latest_memberships_prefer_the_newest_run(stores, which):
+    """A cluster in two runs: the run created last wins, whatever the members' waves or the run ids."""
+    store = stores[which]
+    with store.write() as conn:
+        for rid, created, wave_index in (("r-new", T0 + timedelta(hours=1), 1), ("r-old", T0, 0)):
+            store.insert_run(conn, id=rid, policy="p", policy_snapshot={}, status="done", failures=0,
+                             approved_waves=[], wave_done_at={}, created_at=created, updated_at=created)
+            store.insert_run_clusters(conn, [{"run_id": rid, "cluster_id": "c", "provider": "sim", "wave": "w",
+                                              "wave_index": wave_index, "status": "done", "message": rid}])
+    assert {c: m.run_id for c, m in store.latest_memberships().items()} == {"c": "r-new"}
 
 
 def test_memory_store_rejects_what_sql_cannot_store():

@@ -1,0 +1,59 @@
+"""Operator commands: pause/resume the fleet, resume halted runs, approve a wave, retry a run's failures.
+
+Shared by the CLI and the daemon's API. Each validates against the store, then records through the journal;
+the engine picks the change up on its next tick. An unknown run or wave raises NotFoundError.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fleet.errors import NotFoundError
+from fleet.execution import journal
+from fleet.execution.model import MemberStatus, Run, RunStatus
+from fleet.state.base import Store
+
+
+def set_paused(store: Store, now: datetime, paused: bool, actor: str) -> None:
+    """Stop (or let) new steps start; resuming also un-halts halted runs."""
+    journal.mark_paused(store, now, actor, paused)
+    if not paused:
+        resume_runs(store, now, actor)
+
+
+def resume_runs(store: Store, now: datetime, actor: str, run_id: str | None = None) -> int:
+    """Un-halt halted runs (their failure count restarts at 0)."""
+    n = 0
+    for r in store.runs(active_only=True):
+        if r.status is RunStatus.HALTED and (run_id is None or r.id == run_id):
+            journal.mark_run_resumed(store, now, actor, r.id)
+            n += 1
+    return n
+
+
+def _run(store: Store, run_id: str) -> Run:
+    r = store.run(run_id)
+    if r is None:
+        raise NotFoundError(f"no run {run_id}")
+    return r
+
+
+def approve_wave(store: Store, now: datetime, run_id: str, wave: str, actor: str) -> None:
+    r = _run(store, run_id)
+    waves = [w["name"] for w in r.policy_snapshot["spec"].get("rollout", {}).get("waves", [])]
+    if wave not in waves:
+        raise NotFoundError(f"run {run_id} has no wave {wave!r} (waves: {', '.join(waves) or 'none'})")
+    approved = list(r.approved_waves)
+    if wave not in approved:
+        approved.append(wave)
+    journal.mark_wave_approved(store, now, actor, run_id, wave, approved)
+
+
+def retry_run(store: Store, now: datetime, run_id: str, actor: str) -> int:
+    """Re-queue only the clusters that failed in this run."""
+    r = _run(store, run_id)
+    failed = [m for m in store.members(run_id) if m.status is MemberStatus.FAILED]
+    waves = {m.wave for m in failed}
+    done_at = {k: v for k, v in r.wave_done_at.items() if k not in waves}
+    journal.mark_run_retried(store, now, actor, run_id, failed, done_at)
+    return len(failed)

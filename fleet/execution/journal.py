@@ -1,0 +1,204 @@
+"""The journal: the only writer of run, member, step and event rows (and the pause switch).
+
+Each ``mark_*`` function is one ``store.write()`` transaction: the rows it changes and the event(s) that
+tell the audit log (and, through it, the webhooks) what happened. Nothing here decides anything: the engine,
+the gates and the step machine decide; this records. Event kinds, messages and data are a public interface
+(`fleet history`, webhook payloads) and must not change casually.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from fleet.execution.model import (
+    Member,
+    MemberStatus,
+    Run,
+    RunStatus,
+    StepRecord,
+    StepState,
+    op_to_json,
+    step_to_json,
+)
+from fleet.execution.step_machine import Failed, Retry, Started, Verify, Wait
+from fleet.planning.plan import ClusterPlan
+from fleet.provider import Step
+from fleet.state.base import Store
+
+log = logging.getLogger("fleet.engine")
+
+FINISHED_EVENT = {MemberStatus.DONE: "cluster-upgraded", MemberStatus.BLOCKED: "cluster-blocked"}
+
+
+# ---- runs ---------------------------------------------------------------------------------------------
+def mark_run_started(store: Store, now: datetime, actor: str, run_id: str, policy: str,
+                     snapshot: Mapping[str, Any], members: Sequence[ClusterPlan], shard: int) -> None:
+    with store.write("start run") as conn:
+        store.insert_run(conn, id=run_id, policy=policy, policy_snapshot=snapshot, status=RunStatus.RUNNING.value,
+                         failures=0, approved_waves=[], wave_done_at={}, created_at=now, updated_at=now, shard=shard)
+        store.insert_run_clusters(conn, [
+            {"run_id": run_id, "cluster_id": c.id, "provider": c.provider, "wave": c.wave or "default",
+             "wave_index": c.wave_index, "status": MemberStatus.PENDING.value, "message": "", "target": c.target}
+            for c in members])
+        store.add_event(conn, now, "run-started", actor=actor, run_id=run_id,
+                        message=f"policy {policy}: {len(members)} clusters", data={"clusters": [c.id for c in members]})
+    log.info("run started", extra={"run": run_id, "policy": policy, "clusters": len(members)})
+
+
+def mark_waves_done(store: Store, now: datetime, actor: str, run: Run, wave_done_at: Mapping[str, str],
+                    newly_done: Sequence[str], finished: RunStatus | None) -> Run:
+    """Waves that completed, and the run's end when ``finished`` (done or failed): one transaction."""
+    with store.write("wave done") as conn:
+        values: dict[str, Any] = {"wave_done_at": dict(wave_done_at), "updated_at": now}
+        if finished is not None:
+            values["status"] = finished.value
+        store.update_run(conn, run.id, **values)
+        for name in newly_done:
+            store.add_event(conn, now, "wave-done", actor=actor, run_id=run.id, message=f"wave {name} complete")
+        if finished is not None:
+            store.add_event(conn, now, "run-done", actor=actor, run_id=run.id, message=f"run finished: {finished}")
+    return replace(run, wave_done_at=dict(wave_done_at), status=finished or run.status, updated_at=now)
+
+
+def mark_run_resumed(store: Store, now: datetime, actor: str, run_id: str) -> None:
+    with store.write("resume run") as conn:
+        store.update_run(conn, run_id, status=RunStatus.RUNNING.value, failures=0, updated_at=now)
+        store.add_event(conn, now, "run-resumed", actor=actor, run_id=run_id)
+
+
+def mark_wave_approved(store: Store, now: datetime, actor: str, run_id: str, wave: str,
+                       approved: Sequence[str]) -> None:
+    with store.write("approve") as conn:
+        store.update_run(conn, run_id, approved_waves=list(approved), updated_at=now)
+        store.add_event(conn, now, "wave-approved", actor=actor, run_id=run_id, message=f"wave {wave} approved")
+
+
+def mark_run_retried(store: Store, now: datetime, actor: str, run_id: str, failed: Sequence[Member],
+                     wave_done_at: Mapping[str, str]) -> None:
+    """Failed members back to pending, the run running again with its failure count reset."""
+    with store.write("retry") as conn:
+        for m in failed:
+            store.update_run_cluster(conn, run_id, m.cluster_id, status=MemberStatus.PENDING.value,
+                                     message="retried", finished_at=None)
+        store.update_run(conn, run_id, status=RunStatus.RUNNING.value, failures=0, wave_done_at=dict(wave_done_at),
+                         updated_at=now)
+        store.add_event(conn, now, "run-retried", actor=actor, run_id=run_id,
+                        message=f"{len(failed)} failed clusters re-queued",
+                        data={"clusters": [m.cluster_id for m in failed]})
+
+
+def mark_paused(store: Store, now: datetime, actor: str, paused: bool) -> None:
+    with store.write("pause") as conn:
+        store.set_control(conn, "paused", paused)
+        store.add_event(conn, now, "paused" if paused else "resumed", actor=actor)
+
+
+# ---- members ------------------------------------------------------------------------------------------
+def mark_member_finished(store: Store, now: datetime, actor: str, member: Member, status: MemberStatus,
+                         message: str) -> Member:
+    with store.write("cluster finished") as conn:
+        store.update_run_cluster(conn, member.run_id, member.cluster_id, status=status.value, message=message,
+                                 finished_at=now)
+        store.add_event(conn, now, FINISHED_EVENT.get(status, "cluster-failed"), actor=actor, run_id=member.run_id,
+                        cluster_id=member.cluster_id, message=message)
+    return replace(member, status=status, message=message, finished_at=now)
+
+
+# ---- steps --------------------------------------------------------------------------------------------
+def mark_step_intent(store: Store, now: datetime, actor: str, epoch: int, member: Member, step: Step,
+                     minor: bool) -> StepRecord:
+    """Journal a step before provider.start is called (and start the member if it was pending)."""
+    run_id, cid = member.run_id, member.cluster_id
+    with store.write("step intent") as conn:
+        step_id = store.insert_step(
+            conn, run_id=run_id, cluster_id=cid, step_key=step.key, component=step.component.value,
+            pool=step.pool, from_version=step.from_, to_version=step.to, minor=int(minor),
+            spec=step_to_json(step), state=StepState.INTENT.value, attempts=0, polls=0, provider_calls=0,
+            message="", epoch=epoch, created_at=now)
+        if member.status is MemberStatus.PENDING:
+            store.update_run_cluster(conn, run_id, cid, status=MemberStatus.ACTIVE.value, started_at=now)
+            store.add_event(conn, now, "cluster-started", actor=actor, run_id=run_id, cluster_id=cid)
+        store.add_event(conn, now, "step-intent", actor=actor, run_id=run_id, cluster_id=cid, step_key=step.key,
+                        data={"from": step.from_, "to": step.to, "minor": minor, "maxSurge": step.max_surge,
+                              "maxUnavailable": step.max_unavailable})
+    return StepRecord(id=step_id, run_id=run_id, cluster_id=cid, step=step, minor=minor, state=StepState.INTENT,
+                      operation=None, attempts=0, polls=0, provider_calls=0, next_action_at=None, message="",
+                      epoch=epoch, created_at=now)
+
+
+def mark_step_retry(store: Store, now: datetime, actor: str, step: StepRecord, t: Retry) -> None:
+    """provider.start refused for now (a step-retry event)."""
+    with store.write("step retry") as conn:
+        store.update_step(conn, step.id, attempts=t.attempts, provider_calls=t.provider_calls,
+                          next_action_at=t.next_action_at, message=t.message)
+        store.add_event(conn, now, "step-retry", actor=actor, run_id=step.run_id, cluster_id=step.cluster_id,
+                        step_key=step.key, message=t.message)
+
+
+def mark_step_running(store: Store, now: datetime, actor: str, epoch: int, step: StepRecord, t: Started) -> None:
+    op = t.operation
+    with store.write("step dispatched") as conn:
+        store.update_step(conn, step.id, state=StepState.RUNNING.value, operation_id=op.id,
+                          operation_data=op_to_json(op), started_at=now, attempts=t.attempts,
+                          provider_calls=t.provider_calls, next_action_at=t.next_action_at, message="")
+        store.add_event(conn, now, "step-dispatched", actor=actor, run_id=step.run_id, cluster_id=step.cluster_id,
+                        step_key=step.key, operation_id=op.id,
+                        data={"to": step.step.to, "minor": step.minor, "epoch": epoch})
+    log.info("step dispatched", extra={"run": step.run_id, "cluster": step.cluster_id, "step": step.key,
+                                       "operation": op.id})
+
+
+def mark_step_polled(store: Store, step: StepRecord, t: Wait) -> None:
+    """Look again later (no event): the operation runs on, a poll failed for now, or verify found no match yet."""
+    values: dict[str, Any] = {"next_action_at": t.next_action_at, "message": t.message}
+    for name in ("provider_calls", "polls", "attempts"):
+        if getattr(t, name) is not None:
+            values[name] = getattr(t, name)
+    with store.write("step update") as conn:
+        store.update_step(conn, step.id, **values)
+
+
+def mark_step_verifying(store: Store, step: StepRecord, t: Verify) -> None:
+    with store.write("step update") as conn:
+        store.update_step(conn, step.id, state=StepState.VERIFYING.value, polls=t.polls,
+                          provider_calls=t.provider_calls, next_action_at=t.next_action_at, message="verifying")
+
+
+def mark_step_succeeded(store: Store, now: datetime, actor: str, step: StepRecord, version: str) -> None:
+    with store.write("step succeeded") as conn:
+        store.update_step(conn, step.id, state=StepState.SUCCEEDED.value, finished_at=now, next_action_at=None,
+                          message="verified")
+        store.add_event(conn, now, "step-succeeded", actor=actor, run_id=step.run_id, cluster_id=step.cluster_id,
+                        step_key=step.key, operation_id=step.operation_id,
+                        data={"version": version, "calls": step.provider_calls})
+
+
+def mark_step_failed(store: Store, now: datetime, actor: str, run: Run, step: StepRecord, t: Failed,
+                     max_failures: int) -> Run:
+    """The step and its member failed; the run counts the failure and halts at ``max_failures``."""
+    run_id, cid, why = run.id, step.cluster_id, t.message
+    failures = run.failures + 1
+    halt = failures >= max_failures and run.status is RunStatus.RUNNING
+    with store.write("step failed") as conn:
+        values: dict[str, Any] = {"state": StepState.FAILED.value, "finished_at": now, "next_action_at": None,
+                                  "message": why, "provider_calls": t.provider_calls}
+        if t.polls is not None:
+            values["polls"] = t.polls
+        store.update_step(conn, step.id, **values)
+        store.update_run_cluster(conn, run_id, cid, status=MemberStatus.FAILED.value, message=why, finished_at=now)
+        run_values: dict[str, Any] = {"failures": failures, "updated_at": now}
+        if halt:
+            run_values["status"] = RunStatus.HALTED.value
+        store.update_run(conn, run_id, **run_values)
+        store.add_event(conn, now, "step-failed", actor=actor, run_id=run_id, cluster_id=cid, step_key=step.key,
+                        operation_id=step.operation_id, message=why)
+        store.add_event(conn, now, "cluster-failed", actor=actor, run_id=run_id, cluster_id=cid, message=why)
+        if halt:
+            store.add_event(conn, now, "run-halted", actor=actor, run_id=run_id,
+                            message=f"{failures} failures reached maxFailures={max_failures}")
+    log.warning("step failed", extra={"run": run_id, "cluster": cid, "step": step.key, "reason": why})
+    return replace(run, failures=failures, status=RunStatus.HALTED if halt else run.status, updated_at=now)
