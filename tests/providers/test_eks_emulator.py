@@ -105,7 +105,10 @@ def test_node_groups_must_match_before_the_next_minor(em, eks, clock):
     clock.advance(em.cp_update_seconds)
     with pytest.raises(ClientError) as info:
         eks.update_cluster_version(name="c1", version="1.31")
-    assert _code(info) == ("InvalidRequestException", 400)
+    # the code and text real EKS answers (providers/eks/emulator/checks.py [API-UCV])
+    assert _code(info) == ("InvalidParameterException", 400)
+    assert info.value.response["Error"]["Message"] == \
+        "Nodegroups ng1, ng2 must be updated to match cluster version 1.30 before updating cluster version"
     with pytest.raises(ClientError) as info:            # a node group may not pass its control plane
         eks.update_nodegroup_version(clusterName="c1", nodegroupName="ng1", version="1.31")
     assert _code(info) == ("InvalidParameterException", 400)
