@@ -27,13 +27,13 @@ from fleet.clock import Clock, SystemClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
     Cluster,
-    UpgradeRules,
     Component,
     NodePool,
     OperationRef,
     OperationState,
     OperationStatus,
     Step,
+    UpgradeRules,
     VersionOffers,
     import_optional,
 )

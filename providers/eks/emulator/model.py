@@ -30,7 +30,7 @@ class ModelViolation(ValueError):
 
 @functools.cache
 def _model() -> dict[str, Any]:
-    import botocore.loaders
+    import botocore.loaders  # type: ignore[import-untyped]  # botocore ships no types
 
     return dict(botocore.loaders.create_loader().load_service_model(SERVICE, "service-2"))
 
