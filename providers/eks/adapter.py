@@ -8,7 +8,9 @@ on EKS therefore means moving node groups to the newest AMI release of their cur
 
 Steps: control plane ``UpdateClusterVersion(version="1.30")``; node group ``UpdateNodegroupConfig``
 (only when the budget differs, see ``budget.py``) then ``UpdateNodegroupVersion(version, releaseVersion)``.
-Polling is one ``DescribeUpdate``. ``start`` is idempotent: a cluster/node group that is not ACTIVE is
+Node groups with a custom AMI (``amiType: CUSTOM``) are reported in ``Cluster.facts["customAmiNodegroups"]``;
+EKS refuses ``version`` for them, so the rules (``rules.py``) plan them as blocked and ``start`` refuses their
+steps without sending anything. Polling is one ``DescribeUpdate``. ``start`` is idempotent: a cluster/node group that is not ACTIVE is
 searched for its InProgress update (``ListUpdates`` + ``DescribeUpdate``); one to the same target is returned,
 any other makes ``start`` raise TemporaryProviderError; one already at the target returns a completed
 operation. The SDK makes one attempt per call (the engine retries) with short timeouts.

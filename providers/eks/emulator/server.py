@@ -14,6 +14,10 @@ what moto 5.2.1 lacks, in front of moto's WSGI app (see ``moto_ext.py``), which 
 ``POST /`` ``X-Amz-Target: AmazonSSM.GetParameter[s]``       the EKS optimized AMI ``release_version`` params
 ==========================================================  ===========================================
 
+Every request to these routes is first checked against EKS's service model from the installed botocore
+(``model.py``); the version rules (one minor at a time, node groups matching before the next minor, custom-AMI
+node groups refusing ``version``) live in ``checks.py`` with their sources (docs/fidelity/eks.md).
+
 Updates are ``InProgress`` until their virtual duration has passed on the injected clock, then
 ``Successful`` (state changes only then) or ``Failed`` when ``inject("fail-update")`` was called. While an
 update runs on a cluster or one of its node groups, another update is refused with 409
@@ -394,6 +398,8 @@ class EksEmulator:
         if not isinstance(version, str) or not version:
             raise EksError(400, "InvalidParameterException", "version is required")
         if self._running(acct, region, name) is not None:
+            # ResourceInUseException (409 in the model's error trait) is listed for UpdateClusterVersion; when exactly
+            # EKS refuses and its message are not documented (ours)
             raise EksError(409, "ResourceInUseException", f"An update is already in progress for cluster {name}")
         info = self.versions.get(version)
         checks.check_cluster_version(c, version, info is not None and info.version_status != "UNSUPPORTED")
@@ -546,7 +552,10 @@ def _parallel(cfg: dict[str, Any] | None, nodes: int) -> int:
 
 
 def _merge_update_config(current: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    """EKS takes maxUnavailable OR maxUnavailablePercentage (1..100); updateStrategy DEFAULT | MINIMAL."""
+    """EKS takes maxUnavailable OR maxUnavailablePercentage (1..100); updateStrategy DEFAULT | MINIMAL
+    (NodegroupUpdateConfig in botocore's EKS model; model.py checks the ranges and the enum first).
+    NO SOURCE: refusing both in one request is this emulator's assumption (the model only says one of them "is
+    required to have a value"); docs/fidelity/eks.md says so."""
     given = [k for k in _UNAVAILABLE_KEYS if new.get(k) is not None]
     if len(given) > 1:
         raise EksError(400, "InvalidParameterException",
