@@ -325,6 +325,8 @@ def test_the_model_is_the_installed_botocore_one():
     lambda c: c.update_cluster_version(name="c1"),                                         # version required
     lambda c: c.describe_cluster_versions(maxResults=101),                                 # max 100
     lambda c: c.describe_cluster_versions(versionStatus="GONE"),                           # enum
+    lambda c: c.list_nodegroups(clusterName="c1", maxResults=101),                         # moto's route too
+    lambda c: c.list_clusters(maxResults=0),
 ])
 def test_requests_breaking_the_model_are_refused(em, call):
     unchecked = _client(em, config=Config(retries={"total_max_attempts": 1}, parameter_validation=False))

@@ -1,7 +1,8 @@
 """Request validation against EKS's own service model, read at run time from the installed botocore
 (``botocore/data/eks/2017-11-01/service-2.json``, AWS's published model of the EKS API; nothing is copied here).
 
-For the operations the emulator serves itself, :func:`validate` rebuilds the operation's input from the HTTP
+For every EKS request the emulator receives (:func:`match` finds its operation by the model's HTTP bindings),
+:func:`validate` rebuilds the operation's input from the HTTP
 request the way the model's REST-JSON bindings place it (``location: uri`` -> path, ``querystring`` -> query,
 the rest -> the JSON body) and checks what the model states: required members, types, ``enum`` values,
 ``min``/``max`` (integer ranges, string and list lengths) and ``pattern``. A violation is answered like EKS
@@ -55,6 +56,27 @@ def shape(name: str) -> Mapping[str, Any]:
 
 def enum_values(shape_name: str) -> tuple[str, ...]:
     return tuple(shape(shape_name).get("enum") or ())
+
+
+@functools.cache
+def _routes() -> list[tuple[int, str, re.Pattern[str], str]]:
+    """(literal length, method, path regex, operation) from each operation's ``http`` binding."""
+    out = []
+    for name, op in _model()["operations"].items():
+        uri = op["http"]["requestUri"].split("?")[0]
+        parts = re.split(r"\{(\w+)\+?\}", uri)            # literal, name, literal, name, ...
+        rx = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+)" for i, p in enumerate(parts))
+        out.append((len("".join(parts[::2])), op["http"]["method"], re.compile(rx), name))
+    return sorted(out, key=lambda r: -r[0])
+
+
+def match(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    """The EKS operation a request is for, by the model's HTTP bindings, with its path parameters."""
+    for _, m, rx, name in _routes():
+        found = rx.fullmatch(path) if m == method else None
+        if found:
+            return name, found.groupdict()
+    return None
 
 
 def request_input(op: str, path_params: Mapping[str, str], query: str, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -167,7 +167,7 @@ class EksEmulator:
              self._update_nodegroup_config, "UpdateNodegroupConfig"),
             ("GET", r"/cluster-versions", self._describe_cluster_versions, "DescribeClusterVersions"),
             ("POST", r"/", self._root_post, None),
-        ] + [(m, r"/.*", self._forward, None) for m in ("GET", "POST", "PUT", "DELETE")]
+        ] + [(m, r"/.*", self._forward, "*") for m in ("GET", "POST", "PUT", "DELETE")]   # "*": found by path
         self.server = EmulatorServer([(m, p, self._guard(h, op)) for m, p, h, op in routes], error_body=_error_body,
                                      port=port, retry_after=retry_after, timeout_delay_s=timeout_delay_s)
         self.url = self.server.url
@@ -287,12 +287,7 @@ class EksEmulator:
                 self._settle()
                 body = body if isinstance(body, dict) else {}
                 try:
-                    if op is not None:       # the request against EKS's service model (model.py)
-                        path = {_MODEL_PATH_NAMES.get(k, k): unquote(v) for k, v in m.groupdict().items()}
-                        try:
-                            model.validate(op, path, req.query, body)
-                        except model.ModelViolation as exc:
-                            raise EksError(400, "InvalidParameterException", str(exc)) from exc
+                    _check_model(op, m, body, req)
                     return handler(m, body, req)
                 except (EksError, checks.Refused) as e:
                     return e.status, {"message": e.message}, {"x-amzn-ErrorType": e.code}
@@ -536,6 +531,24 @@ class EksEmulator:
         if not found:
             return 400, {"__type": "ParameterNotFound", "message": f"Parameter {names[0]} not found."}, None
         return 200, {"Parameter": found[0]}, None
+
+
+def _check_model(op: str | None, m: re.Match[str], body: dict[str, Any], req: Request) -> None:
+    """The request against EKS's service model (model.py): ``op`` names the operation, ``"*"`` finds it by the
+    model's HTTP bindings (requests moto answers; SSM/STS requests match none and are not checked)."""
+    if op is None:
+        return
+    if op == "*":
+        found = model.match(req.method, unquote(req.path))
+        if found is None:
+            return
+        op, path = found
+    else:
+        path = {_MODEL_PATH_NAMES.get(k, k): unquote(v) for k, v in m.groupdict().items()}
+    try:
+        model.validate(op, path, req.query, body)
+    except model.ModelViolation as exc:
+        raise EksError(400, "InvalidParameterException", str(exc)) from exc
 
 
 _release_key = checks.release_key
