@@ -51,7 +51,7 @@ CUSTOM_AMI_REASON = (
 class Facts(BaseModel):
     """Per-cluster facts that change the EKS upgrade rules."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid")
 
     custom_ami_nodegroups: list[str] = Field(
         default_factory=list, alias="customAmiNodegroups",

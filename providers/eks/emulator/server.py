@@ -14,8 +14,8 @@ what moto 5.2.1 lacks, in front of moto's WSGI app (see ``moto_ext.py``), which 
 ``POST /`` ``X-Amz-Target: AmazonSSM.GetParameter[s]``       the EKS optimized AMI ``release_version`` params
 ==========================================================  ===========================================
 
-Every request to these routes is first checked against EKS's service model from the installed botocore
-(``model.py``); the version rules (one minor at a time, node groups matching before the next minor, custom-AMI
+Every EKS request (these routes and those moto answers) is first checked against EKS's service model from the
+installed botocore (``model.py``); the version rules (one minor at a time, node groups matching before the next minor, custom-AMI
 node groups refusing ``version``) live in ``checks.py`` with their sources (docs/fidelity/eks.md).
 
 Updates are ``InProgress`` until their virtual duration has passed on the injected clock, then
@@ -156,7 +156,8 @@ class EksEmulator:
         self._started = False
         self._lock = threading.RLock()
         self._moto = MotoBackend()
-        # (method, path, handler, the EKS operation whose input the model validates; None: not EKS's own route)
+        # (method, path, handler, the EKS operation whose input the model validates: a name, "*" to find it by the
+        # model's HTTP bindings, None for the SSM/STS root)
         routes = [
             ("POST", r"/clusters/(?P<name>[^/]+)/updates", self._update_cluster_version, "UpdateClusterVersion"),
             ("GET", r"/clusters/(?P<name>[^/]+)/updates", self._list_updates, "ListUpdates"),
