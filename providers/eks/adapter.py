@@ -8,7 +8,9 @@ on EKS therefore means moving node groups to the newest AMI release of their cur
 
 Steps: control plane ``UpdateClusterVersion(version="1.30")``; node group ``UpdateNodegroupConfig``
 (only when the budget differs, see ``budget.py``) then ``UpdateNodegroupVersion(version, releaseVersion)``.
-Polling is one ``DescribeUpdate``. ``start`` is idempotent: a cluster/node group that is not ACTIVE is
+Node groups with a custom AMI (``amiType: CUSTOM``) are reported in ``Cluster.facts["customAmiNodegroups"]``;
+EKS refuses ``version`` for them, so the rules (``rules.py``) plan them as blocked and ``start`` refuses their
+steps without sending anything. Polling is one ``DescribeUpdate``. ``start`` is idempotent: a cluster/node group that is not ACTIVE is
 searched for its InProgress update (``ListUpdates`` + ``DescribeUpdate``); one to the same target is returned,
 any other makes ``start`` raise TemporaryProviderError; one already at the target returns a completed
 operation. The SDK makes one attempt per call (the engine retries) with short timeouts.
@@ -33,12 +35,14 @@ from fleet.provider import (
     OperationState,
     OperationStatus,
     Step,
+    UpgradeRules,
     VersionOffers,
     import_optional,
 )
 from fleet.versions import InvalidVersion, Version, parse_version
 from providers.eks.budget import compute_update_config, config_matches
 from providers.eks.errors import translate
+from providers.eks.rules import CUSTOM_AMI_REASON, Facts, compute_rules
 from providers.eks.settings import EksSettings, Scope, parse_settings, split_location
 
 log = logging.getLogger("providers.eks")
@@ -67,6 +71,12 @@ def _data_loader() -> Any:
     return import_optional("botocore.loaders", "eks").create_loader()
 
 
+def _custom_ami(ng: Mapping[str, Any]) -> bool:
+    """A launch template with its own AMI: EKS reports ``amiType: CUSTOM`` (the AMITypes enum of the API model;
+    EKS User Guide, launch templates: with an AMI id, "amiType, releaseVersion, version" can't be set)."""
+    return ng.get("amiType") == "CUSTOM"
+
+
 def _uses_releases(ng: Mapping[str, Any]) -> bool:
     """EKS optimized AMIs have release versions (a custom AMI's amiType is CUSTOM)."""
     return ng.get("amiType") in SSM_RELEASE_PATHS
@@ -87,6 +97,11 @@ class EksProvider:
 
     type = TYPE
     settings_model = EksSettings   # the schema of this provider's settings (FleetConfig validates against it)
+    facts_model = Facts            # per-cluster facts (inventory ``facts``; discover() fills the same keys)
+
+    @classmethod
+    def upgrade_rules(cls, cluster: Cluster) -> UpgradeRules:
+        return compute_rules(cluster)
 
     def __init__(self, name: str = "eks", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, config_dir: str | None = None, **_: Any):
@@ -268,7 +283,8 @@ class EksProvider:
             extra={"region": region, "account": scope.alias or "default", "arn": c.get("arn"),
                    "platformVersion": c.get("platformVersion"), "supportType": support,
                    "versionStatus": vinfo.get("versionStatus"),
-                   "amiTypes": {ng["nodegroupName"]: ng.get("amiType") for ng in ngs}})
+                   "amiTypes": {ng["nodegroupName"]: ng.get("amiType") for ng in ngs}},
+            facts={"customAmiNodegroups": sorted(ng["nodegroupName"] for ng in ngs if _custom_ami(ng))})
 
     def offers(self, cluster: Cluster) -> VersionOffers:
         scope, region = self._where(cluster)
@@ -356,6 +372,10 @@ class EksProvider:
             return _param(u, "Version") in (None, version) and (release is None or _param(u, "ReleaseVersion") == release)
 
         _check_alive(cluster, step.pool, str(ng.get("status")), self.name)
+        if _custom_ami(ng):
+            # never sent: EKS refuses version/releaseVersion for custom-AMI node groups (rules.py [API-UNV])
+            raise PermanentProviderError(f"{cluster.id}: " + CUSTOM_AMI_REASON.format(name=step.pool),
+                                         provider=self.name, code="CustomAmiNodegroup")
         if ng.get("status") in _BUSY:
             return self._resume(scope, region, cluster, step, step.pool, str(ng.get("status")), same_target)
         at_target = ng.get("releaseVersion") == release if release else str(ng.get("version")) == version

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import yaml
 
 from providers.eks.emulator.server import EksEmulator, NodegroupSpec
 from tests.integration.cloudfleet import (
@@ -94,3 +95,44 @@ def test_eks_patch_first_then_two_minors_with_max_unavailable_percentage(eks, tm
 
     assert_run_done(cfg, env, CID)
     assert planned(plan_json(cfg, env), CID)["status"] == "up-to-date"
+
+
+def _set_path(cfg, path: str) -> None:
+    policy_file = cfg.parent / "policies" / "e2e.yaml"
+    policy = yaml.safe_load(policy_file.read_text())
+    policy["spec"]["path"] = path
+    policy_file.write_text(yaml.safe_dump(policy, sort_keys=False))
+
+
+@pytest.mark.xfail(strict=True, reason="planner catch-up: #14 core")
+@pytest.mark.parametrize("path,pool_mode", [("minor-by-minor", "lockstep"), ("minor-by-minor", "skip-level"),
+                                            ("patch-first-then-minor", "skip-level")])
+def test_eks_multi_minor_upgrade_reaches_its_target(eks, tmp_path, path, pool_mode):
+    """1.28 -> 1.30 under minor-by-minor and/or skip-level node pools: EKS refuses UpdateClusterVersion while a
+    node group trails the control plane's minor (UpdateClusterVersion API reference), so every node group must
+    catch up to each minor before the next one; a plan that drops the catch-up halts the run with
+    "Nodegroups ... must be updated to match cluster version". The run must reach 1.30 everywhere, with no
+    request EKS refused."""
+    settings = eks.adapter_settings(tmp_path, regions=(REGION,), profile="eks-e2e")
+    settings["pollIntervalSeconds"] = 1
+    cfg = write_cloud_fleet(tmp_path, ptype="eks", settings=settings, target="1.30",
+                            node_pools={"maxUnavailable": 1, "upgrade": pool_mode})
+    _set_path(cfg, path)
+    env = clean_env(tmp_path / "home")
+
+    cp = planned(plan_json(cfg, env), CID)
+    assert (cp["status"], cp["target"]) == ("needs-upgrade", "1.30"), cp["reasons"]
+    keys = step_keys(cp)
+    # every node group reaches each minor after the control plane does and before its next minor
+    cps = [keys.index(("cp", m)) for m in MINORS[1:]] + [len(keys)]
+    for minor, start, end in zip(MINORS[1:], cps, cps[1:], strict=False):
+        for p in POOLS:
+            assert any(k[0] == p and k[1].startswith(minor + ".") for k in keys[start:end]), keys
+
+    apply(cfg, env)
+    cp_updates = [q for q in eks.requests if q.method == "POST" and q.path.endswith("/updates")]
+    assert len(cp_updates) == 2                                 # exactly 1.29 and 1.30, none refused
+    assert eks.cluster_version(CLUSTER, REGION) == "1.30"
+    for p in POOLS:
+        assert eks.nodegroup_state(CLUSTER, p, REGION)["version"] == "1.30"
+    assert_run_done(cfg, env, CID)

@@ -269,3 +269,21 @@ def test_missing_sdk_names_the_extra(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "boto3", None)    # as if boto3 were not installed
     with pytest.raises(MissingExtraError, match=r"fleet-upgrader\[eks\]"):
         EksProvider("eks", {"regions": ["us-east-1"]})
+
+
+# ---- custom AMIs: discovered as facts, blocked by the rules, never sent a version ---------------------------
+def test_custom_ami_node_groups_are_facts_and_never_get_a_version(h):
+    h.emulator.add_cluster("gpu", "1.29", {"custom": NodegroupSpec("1.29", ami_type="CUSTOM"), "plain": "1.29"})
+    cid = "eks/us-east-1/gpu"
+    p = h.provider()
+    c = _find(p, cid)
+    assert c.facts == {"customAmiNodegroups": ["custom"]}
+    assert c.pool("custom").version == "1.29"                 # its releaseVersion is an AMI id: the minor is shown
+    assert set(EksProvider.upgrade_rules(c).blocked_pools) == {"custom"}
+    assert _run(h, p, cid, _cp(c, "1.30")).state is OperationState.SUCCEEDED
+    c = _find(p, cid)
+    with pytest.raises(PermanentProviderError, match="custom AMI") as info:
+        p.start(c, _pool(c, "custom", "1.30"))
+    assert info.value.code == "CustomAmiNodegroup"
+    assert not [q for q in h.emulator.requests if q.path.endswith("/node-groups/custom/update-version")]
+    assert _run(h, p, cid, _pool(c, "plain", "1.30.3-20240312")).state is OperationState.SUCCEEDED

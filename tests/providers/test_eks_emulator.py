@@ -105,7 +105,10 @@ def test_node_groups_must_match_before_the_next_minor(em, eks, clock):
     clock.advance(em.cp_update_seconds)
     with pytest.raises(ClientError) as info:
         eks.update_cluster_version(name="c1", version="1.31")
-    assert _code(info) == ("InvalidRequestException", 400)
+    # the code and text real EKS answers (providers/eks/emulator/checks.py [API-UCV])
+    assert _code(info) == ("InvalidParameterException", 400)
+    assert info.value.response["Error"]["Message"] == \
+        "Nodegroups ng1, ng2 must be updated to match cluster version 1.30 before updating cluster version"
     with pytest.raises(ClientError) as info:            # a node group may not pass its control plane
         eks.update_nodegroup_version(clusterName="c1", nodegroupName="ng1", version="1.31")
     assert _code(info) == ("InvalidParameterException", 400)
@@ -245,3 +248,89 @@ def test_one_emulator_per_process(em, clock):
     with pytest.raises(RuntimeError):
         other.start()
     other.stop()                                       # harmless: it never started
+
+
+# ---- custom AMIs (providers/eks/emulator/checks.py [API-UNV], [UG-LT]) -------------------------------------
+@pytest.fixture
+def custom(em):
+    em.add_cluster("lt", "1.29", {"custom": NodegroupSpec("1.29", ami_type="CUSTOM",
+                                                          launch_template={"id": "lt-0abc", "name": "gpu-lt",
+                                                                           "version": "1"}),
+                                  "plain": "1.29"})
+    return em
+
+
+def _refused(call) -> tuple[str, int, str]:
+    with pytest.raises(ClientError) as info:
+        call()
+    return (*_code(info), info.value.response["Error"]["Message"])
+
+
+def test_custom_ami_node_group_is_reported_like_eks(custom, eks):
+    ng = eks.describe_nodegroup(clusterName="lt", nodegroupName="custom")["nodegroup"]
+    assert ng["amiType"] == "CUSTOM" and ng["launchTemplate"] == {"id": "lt-0abc", "name": "gpu-lt", "version": "1"}
+    assert ng["releaseVersion"].startswith("ami-")
+
+
+def test_custom_ami_node_group_refuses_version_and_release(custom, eks, clock):
+    eks.update_cluster_version(name="lt", version="1.30")
+    clock.advance(custom.cp_update_seconds)
+    lt = {"id": "lt-0abc", "version": "2"}
+    assert _refused(lambda: eks.update_nodegroup_version(clusterName="lt", nodegroupName="custom", version="1.30")) \
+        == ("InvalidParameterException", 400, "Launch template details can't be null for Custom ami type node group")
+    assert _refused(lambda: eks.update_nodegroup_version(clusterName="lt", nodegroupName="custom", version="1.30",
+                                                         launchTemplate=lt)) \
+        == ("InvalidParameterException", 400, "You cannot specify the field kubernetesVersion when using custom AMIs.")
+    code, status, _ = _refused(lambda: eks.update_nodegroup_version(
+        clusterName="lt", nodegroupName="custom", releaseVersion="1.30.3-20240312", launchTemplate=lt))
+    assert (code, status) == ("InvalidParameterException", 400)
+    assert [u.nodegroup for u in custom.upgrade_log if u.kind == "nodegroup"] == []
+    # the operator's way: a new launch template version (its AMI is theirs); version and release stay as reported
+    u = eks.update_nodegroup_version(clusterName="lt", nodegroupName="custom", launchTemplate=lt)["update"]
+    assert {"type": "LaunchTemplateVersion", "value": "2"} in u["params"]
+    clock.advance(custom.node_update_seconds * 3)
+    ng = eks.describe_nodegroup(clusterName="lt", nodegroupName="custom")["nodegroup"]
+    assert ng["launchTemplate"]["version"] == "2" and ng["version"] == "1.29"
+
+
+def test_launch_template_must_be_the_node_groups_own(custom, eks):
+    code, _, _ = _refused(lambda: eks.update_nodegroup_version(clusterName="lt", nodegroupName="plain",
+                                                               launchTemplate={"id": "lt-0abc", "version": "2"}))
+    assert code == "InvalidParameterException"
+    code, _, _ = _refused(lambda: eks.update_nodegroup_version(clusterName="lt", nodegroupName="custom",
+                                                               launchTemplate={"id": "lt-other", "version": "2"}))
+    assert code == "InvalidParameterException"
+    assert custom.upgrade_log == []
+
+
+# ---- requests against botocore's service model (providers/eks/emulator/model.py) --------------------------
+def test_the_model_is_the_installed_botocore_one():
+    from providers.eks.emulator import model
+
+    assert model.api_version() == "2017-11-01"
+    assert model.enum_values("NodegroupUpdateStrategies") == ("DEFAULT", "MINIMAL")
+    assert model.shape("ListUpdatesRequestMaxResults")["max"] == 100
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.list_updates(name="c1", maxResults=101),                                   # max 100
+    lambda c: c.list_updates(name="c1", maxResults=0),                                     # min 1
+    lambda c: c.update_nodegroup_config(clusterName="c1", nodegroupName="ng1",
+                                        updateConfig={"maxUnavailable": "2"}),             # NonZeroInteger
+    lambda c: c.update_nodegroup_config(clusterName="c1", nodegroupName="ng1",
+                                        updateConfig={"maxUnavailablePercentage": 101}),   # PercentCapacity
+    lambda c: c.update_nodegroup_config(clusterName="c1", nodegroupName="ng1",
+                                        updateConfig={"updateStrategy": "SURGE"}),         # enum
+    lambda c: c.update_nodegroup_version(clusterName="c1", nodegroupName="ng1", force="yes"),  # Boolean
+    lambda c: c.update_cluster_version(name="c1"),                                         # version required
+    lambda c: c.describe_cluster_versions(maxResults=101),                                 # max 100
+    lambda c: c.describe_cluster_versions(versionStatus="GONE"),                           # enum
+    lambda c: c.list_nodegroups(clusterName="c1", maxResults=101),                         # moto's route too
+    lambda c: c.list_clusters(maxResults=0),
+])
+def test_requests_breaking_the_model_are_refused(em, call):
+    unchecked = _client(em, config=Config(retries={"total_max_attempts": 1}, parameter_validation=False))
+    with pytest.raises(ClientError) as info:
+        call(unchecked)
+    assert _code(info) == ("InvalidParameterException", 400)
+    assert em.upgrade_log == [] and em.config_log == []

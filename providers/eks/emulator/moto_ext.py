@@ -99,7 +99,7 @@ class MotoBackend:
 
     def create_nodegroup(self, account: str, region: str, cluster: str, name: str, *, version: str,
                          release_version: str | None, nodes: int, ami_type: str,
-                         update_config: dict[str, Any] | None) -> None:
+                         update_config: dict[str, Any] | None, launch_template: dict[str, str] | None = None) -> None:
         from moto.eks.models import Nodegroup
 
         backend = self._backend(account, region)
@@ -108,7 +108,8 @@ class MotoBackend:
             cluster_name=cluster, node_role=f"arn:aws:iam::{account}:role/eks-node", nodegroup_name=name,
             subnets=["subnet-a"], account_id=account, region_name=region, aws_partition=backend.partition,
             scaling_config={"minSize": 0, "maxSize": max(nodes * 2, 1), "desiredSize": nodes},
-            ami_type=ami_type, version=version, release_version=release_version, update_config=update_config)
+            ami_type=ami_type, version=version, release_version=release_version, update_config=update_config,
+            launch_template=launch_template)
         c.nodegroup_count += 1
 
     def cluster(self, account: str, region: str, name: str) -> Any | None:

@@ -14,6 +14,10 @@ what moto 5.2.1 lacks, in front of moto's WSGI app (see ``moto_ext.py``), which 
 ``POST /`` ``X-Amz-Target: AmazonSSM.GetParameter[s]``       the EKS optimized AMI ``release_version`` params
 ==========================================================  ===========================================
 
+Every EKS request (these routes and those moto answers) is first checked against EKS's service model from the
+installed botocore (``model.py``); the version rules (one minor at a time, node groups matching before the next minor, custom-AMI
+node groups refusing ``version``) live in ``checks.py`` with their sources (docs/fidelity/eks.md).
+
 Updates are ``InProgress`` until their virtual duration has passed on the injected clock, then
 ``Successful`` (state changes only then) or ``Failed`` when ``inject("fail-update")`` was called. While an
 update runs on a cluster or one of its node groups, another update is refused with 409
@@ -29,25 +33,28 @@ import math
 import re
 import threading
 import uuid
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, unquote
 
 from fleet.clock import Clock, SystemClock
+from providers.eks.emulator import checks, model
 from providers.eks.emulator.moto_ext import MotoBackend
 from providers.emulator_base import EmulatorServer, Request
 
 DEFAULT_ACCOUNT = "123456789012"
 _SSM_RELEASE = re.compile(r"^/aws/service/eks/optimized-ami/(\d+\.\d+)/.+/recommended/release_version$")
-_MINOR = re.compile(r"^\d+\.\d+$")
+_MINOR = checks.MINOR
 _FAULT_CODES = {"throttle": ("ThrottlingException", "Rate exceeded"),
                 "server-error": ("ServiceUnavailableException", "Service unavailable, try again later"),
                 "forbidden": ("AccessDeniedException", "User is not authorized to perform this action"),
                 "not-found": ("ResourceNotFoundException", "Not found")}
 _UNAVAILABLE_KEYS = ("maxUnavailable", "maxUnavailablePercentage")
+_MODEL_PATH_NAMES = {"ng": "nodegroupName", "uid": "updateId"}   # route group -> the model's locationName
 Reply = tuple[int, Any, dict[str, str] | None]
 
 
@@ -75,6 +82,9 @@ class NodegroupSpec:
     ami_type: str = "AL2023_x86_64_STANDARD"
     release_version: str | None = None
     update_config: dict[str, Any] | None = field(default_factory=lambda: {"maxUnavailable": 1})
+    # the node group's own launch template ({"id", "name", "version"}); ami_type "CUSTOM" (its own AMI) needs one
+    # and reports the AMI id as its releaseVersion, as EKS does
+    launch_template: dict[str, str] | None = None
 
 
 @dataclass
@@ -113,9 +123,7 @@ class UpgradeRequest:
     update_config: dict[str, Any] | None  # the node group's updateConfig in force when the update was accepted
 
 
-def _minor(v: str) -> tuple[int, int]:
-    major, minor = v.split(".")[:2]
-    return int(major), int(minor)
+_minor = checks.minor
 
 
 def _hdr(req: Request, name: str) -> str:
@@ -148,18 +156,20 @@ class EksEmulator:
         self._started = False
         self._lock = threading.RLock()
         self._moto = MotoBackend()
+        # (method, path, handler, the EKS operation whose input the model validates: a name, "*" to find it by the
+        # model's HTTP bindings, None for the SSM/STS root)
         routes = [
-            ("POST", r"/clusters/(?P<name>[^/]+)/updates", self._update_cluster_version),
-            ("GET", r"/clusters/(?P<name>[^/]+)/updates", self._list_updates),
-            ("GET", r"/clusters/(?P<name>[^/]+)/updates/(?P<uid>[^/]+)", self._describe_update),
+            ("POST", r"/clusters/(?P<name>[^/]+)/updates", self._update_cluster_version, "UpdateClusterVersion"),
+            ("GET", r"/clusters/(?P<name>[^/]+)/updates", self._list_updates, "ListUpdates"),
+            ("GET", r"/clusters/(?P<name>[^/]+)/updates/(?P<uid>[^/]+)", self._describe_update, "DescribeUpdate"),
             ("POST", r"/clusters/(?P<name>[^/]+)/node-groups/(?P<ng>[^/]+)/update-version",
-             self._update_nodegroup_version),
+             self._update_nodegroup_version, "UpdateNodegroupVersion"),
             ("POST", r"/clusters/(?P<name>[^/]+)/node-groups/(?P<ng>[^/]+)/update-config",
-             self._update_nodegroup_config),
-            ("GET", r"/cluster-versions", self._describe_cluster_versions),
-            ("POST", r"/", self._root_post),
-        ] + [(m, r"/.*", self._forward) for m in ("GET", "POST", "PUT", "DELETE")]
-        self.server = EmulatorServer([(m, p, self._guard(h)) for m, p, h in routes], error_body=_error_body,
+             self._update_nodegroup_config, "UpdateNodegroupConfig"),
+            ("GET", r"/cluster-versions", self._describe_cluster_versions, "DescribeClusterVersions"),
+            ("POST", r"/", self._root_post, None),
+        ] + [(m, r"/.*", self._forward, "*") for m in ("GET", "POST", "PUT", "DELETE")]   # "*": found by path
+        self.server = EmulatorServer([(m, p, self._guard(h, op)) for m, p, h, op in routes], error_body=_error_body,
                                      port=port, retry_after=retry_after, timeout_delay_s=timeout_delay_s)
         self.url = self.server.url
 
@@ -231,10 +241,14 @@ class EksEmulator:
                         else NodegroupSpec(**spec))
                 minor = ".".join(spec.version.split(".")[:2])
                 release = spec.release_version or (spec.version if spec.version != minor else None)
-                if release is None and self.ami_releases.get(minor):
+                lt = dict(spec.launch_template) if spec.launch_template else None
+                if spec.ami_type == checks.CUSTOM:
+                    release = release or "ami-0123456789abcdef0"
+                    lt = lt or {"id": f"lt-{zlib.crc32(ng_name.encode()):017x}", "name": f"{ng_name}-lt", "version": "1"}
+                elif release is None and self.ami_releases.get(minor):
                     release = self.ami_releases[minor][0]
                 self._moto.create_nodegroup(account, region, name, ng_name, version=minor, release_version=release,
-                                            nodes=spec.nodes, ami_type=spec.ami_type,
+                                            nodes=spec.nodes, ami_type=spec.ami_type, launch_template=lt,
                                             update_config=dict(spec.update_config) if spec.update_config else None)
 
     def inject(self, fault: str) -> None:
@@ -268,13 +282,15 @@ class EksEmulator:
                     "updateConfig": ng.update_config}
 
     # ---- plumbing --------------------------------------------------------------------------------------
-    def _guard(self, handler: Any) -> Any:
+    def _guard(self, handler: Any, op: str | None) -> Any:
         def run(m: re.Match[str], body: Any, req: Request) -> Reply:
             with self._lock:
                 self._settle()
+                body = body if isinstance(body, dict) else {}
                 try:
-                    return handler(m, body if isinstance(body, dict) else {}, req)
-                except EksError as e:
+                    _check_model(op, m, body, req)
+                    return handler(m, body, req)
+                except (EksError, checks.Refused) as e:
                     return e.status, {"message": e.message}, {"x-amzn-ErrorType": e.code}
         return run
 
@@ -363,6 +379,8 @@ class EksEmulator:
                 ng.version = t["version"]
             if t.get("releaseVersion"):
                 ng.release_version = t["releaseVersion"]
+            if t.get("launchTemplate"):
+                ng.launch_template = t["launchTemplate"]
 
     # ---- EKS routes ------------------------------------------------------------------------------------
     def _update_cluster_version(self, m: re.Match[str], body: dict[str, Any], req: Request) -> Reply:
@@ -376,18 +394,11 @@ class EksEmulator:
         if not isinstance(version, str) or not version:
             raise EksError(400, "InvalidParameterException", "version is required")
         if self._running(acct, region, name) is not None:
+            # ResourceInUseException (409 in the model's error trait) is listed for UpdateClusterVersion; when exactly
+            # EKS refuses and its message are not documented (ours)
             raise EksError(409, "ResourceInUseException", f"An update is already in progress for cluster {name}")
         info = self.versions.get(version)
-        cur = c.version
-        if (info is None or info.version_status == "UNSUPPORTED" or not _MINOR.match(version)
-                or _minor(version) != (_minor(cur)[0], _minor(cur)[1] + 1)):
-            raise EksError(400, "InvalidParameterException",
-                           f"Unsupported Kubernetes minor version update from {cur} to {version}")
-        lagging = sorted(n for n, ng in c.nodegroups.items() if _minor(ng.version) != _minor(cur))
-        if lagging:
-            raise EksError(400, "InvalidRequestException",
-                           f"Nodegroups {', '.join(lagging)} must be updated to match cluster version {cur} "
-                           "before updating cluster version")
+        checks.check_cluster_version(c, version, info is not None and info.version_status != "UNSUPPORTED")
         c.status = "UPDATING"
         u = self._new_update(acct, region, name, None, "VersionUpdate",
                              [{"type": "Version", "value": version}, {"type": "PlatformVersion", "value": "eks.1"}],
@@ -406,36 +417,18 @@ class EksEmulator:
         if self._running(acct, region, name, ng_name) is not None:
             raise EksError(409, "ResourceInUseException",
                            f"An update is already in progress for cluster {name} or nodegroup {ng_name}")
-        version = body.get("version") or ng.version
-        release = body.get("releaseVersion")
-        if not _MINOR.match(str(version)):
-            raise EksError(400, "InvalidParameterException", f"Invalid Kubernetes version {version}")
-        if _minor(version) > _minor(c.version):
-            raise EksError(400, "InvalidParameterException", f"Requested Nodegroup Kubernetes version {version} "
-                           f"is newer than the cluster version {c.version}")
-        if _minor(version) < _minor(ng.version):
-            raise EksError(400, "InvalidParameterException",
-                           f"Cannot downgrade nodegroup from {ng.version} to {version}")
-        known = self.ami_releases.get(version, [])
-        if release is not None and release not in known:
-            raise EksError(400, "InvalidParameterException",
-                           f"Requested release version {release} is not valid for kubernetes version {version}")
-        if release is None and known:
-            release = known[-1]
-        if (release and ng.release_version and _minor(version) == _minor(ng.version)
-                and _release_key(release) < _release_key(ng.release_version)):
-            raise EksError(400, "InvalidParameterException",
-                           f"Cannot roll back nodegroup {ng_name} from release {ng.release_version} to {release}")
-        if (version, release) == (ng.version, ng.release_version) and not body.get("force"):
-            raise EksError(400, "InvalidParameterException",
-                           f"Nodegroup {ng_name} is already at version {version} release {release}")
+        t = checks.check_nodegroup_version(c, ng, ng_name, body, self.ami_releases)
+        version, release = t.version, t.release
         ng.status = "UPDATING"
         nodes = int((ng.scaling_config or {}).get("desiredSize") or 1)
         duration = self.node_update_seconds * math.ceil(nodes / _parallel(ng.update_config, nodes))
         params = [{"type": "Version", "value": version}] + (
-            [{"type": "ReleaseVersion", "value": release}] if release else [])
+            [{"type": "ReleaseVersion", "value": release}] if release else []) + (
+            [{"type": "LaunchTemplateVersion", "value": t.launch_template.get("version", "")}]
+            if t.launch_template else [])
         u = self._new_update(acct, region, name, ng_name, "VersionUpdate", params, duration,
-                             {"version": version, "releaseVersion": release}, token, self._take_failure())
+                             {"version": version, "releaseVersion": release, "launchTemplate": t.launch_template},
+                             token, self._take_failure())
         self.upgrade_log.append(UpgradeRequest("nodegroup", acct, region, name, ng_name, version, release, u.id,
                                                dict(ng.update_config) if ng.update_config else None))
         return 200, {"update": u.public()}, None
@@ -541,8 +534,25 @@ class EksEmulator:
         return 200, {"Parameter": found[0]}, None
 
 
-def _release_key(release: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in re.split(r"[.\-]", release) if p.isdigit())
+def _check_model(op: str | None, m: re.Match[str], body: dict[str, Any], req: Request) -> None:
+    """The request against EKS's service model (model.py): ``op`` names the operation, ``"*"`` finds it by the
+    model's HTTP bindings (requests moto answers; SSM/STS requests match none and are not checked)."""
+    if op is None:
+        return
+    if op == "*":
+        found = model.match(req.method, unquote(req.path))
+        if found is None:
+            return
+        op, path = found
+    else:
+        path = {_MODEL_PATH_NAMES.get(k, k): unquote(v) for k, v in m.groupdict().items()}
+    try:
+        model.validate(op, path, req.query, body)
+    except model.ModelViolation as exc:
+        raise EksError(400, "InvalidParameterException", str(exc)) from exc
+
+
+_release_key = checks.release_key
 
 
 def _parallel(cfg: dict[str, Any] | None, nodes: int) -> int:
@@ -556,7 +566,10 @@ def _parallel(cfg: dict[str, Any] | None, nodes: int) -> int:
 
 
 def _merge_update_config(current: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    """EKS takes maxUnavailable OR maxUnavailablePercentage (1..100); updateStrategy DEFAULT | MINIMAL."""
+    """EKS takes maxUnavailable OR maxUnavailablePercentage (1..100); updateStrategy DEFAULT | MINIMAL
+    (NodegroupUpdateConfig in botocore's EKS model; model.py checks the ranges and the enum first).
+    NO SOURCE: refusing both in one request is this emulator's assumption (the model only says one of them "is
+    required to have a value"); docs/fidelity/eks.md says so."""
     given = [k for k in _UNAVAILABLE_KEYS if new.get(k) is not None]
     if len(given) > 1:
         raise EksError(400, "InvalidParameterException",
