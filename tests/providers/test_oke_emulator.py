@@ -8,7 +8,6 @@ import oci
 import pytest
 from oci.container_engine import models as m
 
-from providers.oke.emulator import server as emu_mod
 from providers.oke.emulator.server import DEFAULT_COMPARTMENT as COMP
 from providers.oke.emulator.server import OkeEmulator
 from tests.providers.harness_oke import OkeHarness, oke_auth
