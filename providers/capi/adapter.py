@@ -345,7 +345,8 @@ class CapiProvider:
         return self._offers_for(c, kcp, mds, self._class_versions(m, c))
 
     def check_step(self, cluster: Cluster, step: Step) -> list[str]:
-        return compute_warnings(dict(cluster.extra or {}), step, self.settings.images,
+        extra = {**(cluster.extra or {}), "clusterClassVersions": (cluster.facts or {}).get("clusterClassVersions")}
+        return compute_warnings(extra, step, self.settings.images,
                                 self.settings.control_plane_max_surge)
 
     def start(self, cluster: Cluster, step: Step) -> OperationRef:

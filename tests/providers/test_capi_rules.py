@@ -130,7 +130,11 @@ def test_start_sends_only_listed_versions(env):
     with pytest.raises(PermanentProviderError, match="kubernetesVersions"):
         p.start(c, Step(Component.CONTROL_PLANE, to="v1.29.8", from_="v1.29.2"))   # has an image, not listed
     assert emu.upgrade_calls("cc") == 0
-    op = p.start(c, Step(Component.CONTROL_PLANE, to="1.30.4", from_="v1.29.2"))   # listed, no image needed
+    assert any("not in the ClusterClass" in w for w in p.check_step(c, Step(Component.CONTROL_PLANE, to="v1.29.8",
+                                                                           from_="v1.29.2")))
+    listed = Step(Component.CONTROL_PLANE, to="v1.31.1", from_="v1.29.2")           # no image for it: fine
+    assert not [w for w in p.check_step(c, listed) if w.startswith("blocked")]
+    op = p.start(c, Step(Component.CONTROL_PLANE, to="1.30.4", from_="v1.29.2"))   # listed
     assert emu.get("Cluster", "cc")["spec"]["topology"]["version"] == "v1.30.4"
     for _ in range(300):
         st = p.poll(c, op)
