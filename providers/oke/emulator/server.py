@@ -8,6 +8,11 @@ adapter's ``endpoint`` setting ``http://127.0.0.1:PORT/{region}`` produces that.
 VIRTUAL time read from the injected clock, and the cluster or node pool changes only when its work request
 completes. A second update while one runs is refused with ``409 IncorrectState`` as OKE does.
 
+Rules (sources in comments and docs/fidelity/oke.md): update bodies are checked against the oci SDK models
+(spec.py); node cycling is refused on BASIC clusters and bare-metal (``BM.*``) pools; without cycling a node
+pool's version changes but its nodes keep theirs; ``cycling_work_request=True`` runs the node replacement under
+a separate ``NODEPOOL_CYCLING`` work request (which of the two OKE does is not documented).
+
 Outside tests (demos)::
 
     emu = OkeEmulator(ScaledClock(start, 60)).start()
