@@ -303,6 +303,11 @@ class OkeProvider:
                 return self._adopt(cluster, step, running[0], p.freeform_tags, region, comp, target)
             self._check_cyclable(ce, cid, cluster, step, p)
             resp = self._call("update node pool", ce.update_node_pool, pid, self._pool_details(p, step, target))
+            wr_id = resp.headers.get("opc-work-request-id")
+            if wr_id:
+                ref = self._ref(cluster, step, wr_id, region, comp, target)
+                log.info("oke upgrade started", extra={"provider": self.name, "cluster": cluster.id, "operation": wr_id})
+                return OperationRef(ref.id, ref.cluster_id, ref.step_key, {**ref.data, "poolId": pid})
         wr = resp.headers.get("opc-work-request-id")
         if not wr:
             raise TemporaryProviderError(f"OKE accepted the update of {cluster.id} without a work request id",
@@ -369,7 +374,9 @@ class OkeProvider:
         """The pool's work request succeeded: done only when every node runs the target. OKE may replace the
         nodes under a separate NODEPOOL_CYCLING work request (WorkRequest.operation_type), which is followed."""
         target = str(op.data.get("target", ""))
-        pid = next((r.identifier for r in wr.resources or [] if (r.entity_type or "").lower() == "nodepool"), None)
+        # the pool: the work request's "nodepool" resource (terraform-provider-oci matches entityType the same way)
+        pid = next((r.identifier for r in wr.resources or [] if "nodepool" in (r.entity_type or "").lower()),
+                   op.data.get("poolId"))
         if pid is None:
             return OperationStatus(OperationState.SUCCEEDED, f"{wr.operation_type} succeeded", 1.0)
         p = self._call("get node pool", ce.get_node_pool, pid).data
