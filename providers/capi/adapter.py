@@ -10,7 +10,9 @@ Steps, the way an operator does them by hand:
   ``maxSurge`` 0|1) with a resourceVersion precondition;
 - node pool: the same for a MachineDeployment (``spec.template.spec.version``, ``infrastructureRef``,
   ``maxSurge``/``maxUnavailable``, ``minReadySeconds``, drain timeout);
-- managed topology (ClusterClass): patch ``Cluster.spec.topology.version``; CAPI sequences the rest.
+- managed topology (ClusterClass): patch ``Cluster.spec.topology.version``; CAPI sequences the rest. When the
+  ClusterClass lists ``spec.kubernetesVersions`` (rules.py), those are the offers and the only versions
+  sent (the Cluster webhook refuses any other); otherwise the image map is the allow-list.
 Templates are never edited in place. A step is done when the status reports every replica up to date and
 available at the new version and ``observedGeneration`` caught up. ``start`` is idempotent: an object whose
 spec already asks for ``step.to`` yields an operation for it and nothing is created.
@@ -37,6 +39,7 @@ from fleet.provider import (
     OperationState,
     OperationStatus,
     Step,
+    UpgradeRules,
     VersionOffers,
     import_optional,
 )
@@ -64,6 +67,7 @@ from providers.capi.objects import (
     same_version,
     topology_annotations,
 )
+from providers.capi.rules import Facts, compute_rules
 from providers.capi.settings import CapiSettings, ManagementCluster, parse_settings
 
 CAPI = "cluster.x-k8s.io"
@@ -97,6 +101,12 @@ class _Mgmt:
 class CapiProvider:
     """Settings: see providers/capi/settings.py (managementClusters, namespaces, images, imageFields,
     endpoint, controlPlaneMaxSurge, requestTimeoutSeconds, rolloutTimeoutSeconds, pollIntervalSeconds)."""
+
+    facts_model = Facts            # the per-cluster facts of an inventory cluster (rules.py)
+
+    @classmethod
+    def upgrade_rules(cls, cluster: Cluster) -> UpgradeRules:
+        return compute_rules(cluster)
 
     type = "capi"
     settings_model = CapiSettings   # the schema of this provider's settings (FleetConfig validates against it)
@@ -226,6 +236,24 @@ class CapiProvider:
                                                   f"{CLUSTER_NAME_LABEL}={name}")]
         return c, kcp, sorted(mds, key=lambda v: v.name)
 
+    def _class_versions(self, m: _Mgmt, c: dict[str, Any]) -> list[str] | None:
+        """``spec.kubernetesVersions`` of the Cluster's ClusterClass (None: no topology, no list, or no class)."""
+        topo = get(c, "spec", "topology")
+        if not topo:
+            return None
+        name = get(topo, "classRef", "name") or get(topo, "class")
+        ns = get(topo, "classRef", "namespace") or get(topo, "classNamespace") or c["metadata"]["namespace"]
+        if not name:
+            return None
+        try:
+            cc = self._get(m, CAPI, self._served(m, CAPI), "clusterclasses", ns, name)
+        except PermanentProviderError as exc:
+            if exc.code == "404":
+                return None
+            raise
+        versions = get(cc, "spec", "kubernetesVersions")
+        return [str(v) for v in versions] if versions else None
+
     def _locate(self, cluster: Cluster) -> tuple[_Mgmt, str]:
         extra = cluster.extra or {}
         mgmt, ns = extra.get("managementCluster"), extra.get("namespace")
@@ -243,7 +271,11 @@ class CapiProvider:
         except InvalidVersion:
             return tuple(sorted(common, key=parse_version))
 
-    def _offers_for(self, c: dict[str, Any], kcp: KcpView, mds: list[MdView]) -> VersionOffers:
+    def _offers_for(self, c: dict[str, Any], kcp: KcpView, mds: list[MdView],
+                    class_versions: list[str] | None = None) -> VersionOffers:
+        if class_versions:
+            cp = _at_or_above(class_versions, get(c, "spec", "topology", "version", default=kcp.current_version))
+            return VersionOffers(cp, {md.name: cp for md in mds})
         if get(c, "spec", "topology"):
             kinds = sorted({kcp.infra_ref.kind} | {md.infra_ref.kind for md in mds})
             cp = self._offered(kinds, get(c, "spec", "topology", "version", default=kcp.current_version))
@@ -255,7 +287,8 @@ class CapiProvider:
         meta = c["metadata"]
         ns, name = meta["namespace"], meta["name"]
         topo = get(c, "spec", "topology")
-        offers = self._offers_for(c, kcp, mds)
+        class_versions = self._class_versions(m, c)
+        offers = self._offers_for(c, kcp, mds, class_versions)
         pools = tuple(NodePool(md.name, md.version, md.replicas, available=offers.for_pool(md.name),
                                healthy=md.available >= md.replicas, upgrading=rolling(md)) for md in mds)
         paused = ([f"Cluster {name}"] if get(c, "spec", "paused") else []) + \
@@ -276,7 +309,9 @@ class CapiProvider:
                        node_pools=pools, labels=dict(meta.get("labels") or {}), provider_type=self.type,
                        available=offers.control_plane, auto_upgrade=observe_gitops(c, kcp.obj),
                        healthy=kcp.available >= kcp.replicas, upgrading=rolling(kcp) or any(p.upgrading for p in pools),
-                       pools_follow_control_plane=bool(topo), extra=extra)
+                       pools_follow_control_plane=bool(topo), extra=extra,
+                       facts={**({"topology": True} if topo else {}),
+                              **({"clusterClassVersions": class_versions} if class_versions else {})})
 
     # ---- contract ------------------------------------------------------------------------------------------
     def discover(self) -> list[Cluster]:
@@ -306,10 +341,12 @@ class CapiProvider:
 
     def offers(self, cluster: Cluster) -> VersionOffers:
         m, ns = self._locate(cluster)
-        return self._offers_for(*self._observe(m, ns, cluster.name))
+        c, kcp, mds = self._observe(m, ns, cluster.name)
+        return self._offers_for(c, kcp, mds, self._class_versions(m, c))
 
     def check_step(self, cluster: Cluster, step: Step) -> list[str]:
-        return compute_warnings(dict(cluster.extra or {}), step, self.settings.images,
+        extra = {**(cluster.extra or {}), "clusterClassVersions": (cluster.facts or {}).get("clusterClassVersions")}
+        return compute_warnings(extra, step, self.settings.images,
                                 self.settings.control_plane_max_surge)
 
     def start(self, cluster: Cluster, step: Step) -> OperationRef:
@@ -417,18 +454,38 @@ class CapiProvider:
         if self._topology_busy(c, kcp, mds):
             raise TemporaryProviderError(f"cluster {ns}/{name}: the topology is still rolling out {current}",
                                          provider=self.name, code="409", retry_after=60.0)
-        cur, new = parse_version(current), parse_version(to)
-        if new < cur or new.minors_from(cur) > 1:
-            raise PermanentProviderError(f"cluster {ns}/{name}: {current} -> {to} is not an allowed topology "
-                                         "upgrade (one minor at a time, no downgrades)", provider=self.name, code="400")
-        for kind in sorted({kcp.infra_ref.kind} | {md.infra_ref.kind for md in mds}):
-            self._image(kind, to)                                  # the image map is the allow-list
+        to = self._topology_target(m, c, kcp, mds, current, to)
         cv = self._served(m, CAPI)
         out = self._patch(m, CAPI, cv, "clusters", ns, name, compute_topology_patch(c, to))
         _log.info("capi: Cluster %s/%s topology -> %s", ns, name, to, extra={"provider": self.name,
                                                                              "cluster": cluster.id,
                                                                              "operation": step.key})
         return self._op(m, cluster, step, ClusterView(cv, out), to)
+
+    def _topology_target(self, m: _Mgmt, c: dict[str, Any], kcp: KcpView, mds: list[MdView], current: str,
+                         to: str) -> str:
+        """The version to write into spec.topology.version, checked as CAPI's Cluster webhook does
+        (core/webhooks/admission/cluster.go): never down; with ClusterClass kubernetesVersions only a listed
+        version (spelled as listed); without them at most one minor up, and the image map is the allow-list."""
+        ns, name = c["metadata"]["namespace"], c["metadata"]["name"]
+        cur, new = parse_version(current), parse_version(to)
+        versions = self._class_versions(m, c)
+        if new < cur:
+            raise PermanentProviderError(f"cluster {ns}/{name}: {current} -> {to} is a downgrade", provider=self.name,
+                                         code="400")
+        if versions:
+            listed = next((v for v in versions if same_version(v, to)), None)
+            if listed is None:
+                raise PermanentProviderError(
+                    f"cluster {ns}/{name}: {to} is not in the ClusterClass's kubernetesVersions "
+                    f"({', '.join(versions)})", provider=self.name, code="400")
+            return listed
+        if new.minors_from(cur) > 1:
+            raise PermanentProviderError(f"cluster {ns}/{name}: {current} -> {to} is not an allowed topology "
+                                         "upgrade (one minor at a time, no downgrades)", provider=self.name, code="400")
+        for kind in sorted({kcp.infra_ref.kind} | {md.infra_ref.kind for md in mds}):
+            self._image(kind, to)                                  # the image map is the allow-list
+        return to
 
     @staticmethod
     def _topology_busy(c: dict[str, Any], kcp: KcpView, mds: list[MdView]) -> bool:
@@ -501,3 +558,12 @@ class CapiProvider:
         progress = sum(r.progress for r in rollouts) / len(rollouts)
         return OperationStatus(OperationState.RUNNING, message, progress,
                                poll_after=self.settings.poll_interval_seconds)
+
+
+def _at_or_above(versions: list[str], current: str) -> tuple[str, ...]:
+    """The listed versions not older than ``current``, oldest first, spelled as listed."""
+    try:
+        floor = parse_version(current)
+        return tuple(sorted((v for v in versions if parse_version(v) >= floor), key=parse_version))
+    except InvalidVersion:
+        return tuple(versions)

@@ -64,7 +64,13 @@ def compute_warnings(extra: dict[str, Any], step: Step, images: dict[str, dict[s
             return [f"blocked: no image for {kind} at {to} in settings.images; nothing will be changed"]
         return []
 
-    if extra.get("topology"):
+    listed = extra.get("clusterClassVersions")
+    if listed:
+        # ClusterClass spec.kubernetesVersions are the allow-list (rules.py), images come from the class
+        w = [] if any(_same(v, to) for v in listed) else [
+            f"blocked: {to} is not in the ClusterClass's kubernetesVersions ({', '.join(listed)})"]
+        w += _topology_warnings(extra, step, cp, mds, lambda kind: [])
+    elif extra.get("topology"):
         w = _topology_warnings(extra, step, cp, mds, image_for)
     elif step.component is Component.CONTROL_PLANE:
         w = image_for(cp.get("templateKind", "")) + _control_plane_warnings(step, to, cp_default_surge)

@@ -15,6 +15,12 @@ Steps: the control plane moves with ``UpdateCluster(kubernetesVersion)``; a node
 ``UpdateNodePool(kubernetesVersion, nodePoolCyclingDetails{isNodeCyclingEnabled, maximumSurge,
 maximumUnavailable})`` (see budget.py). Both return a work request, which poll() reads.
 
+Rules (rules.py, docs/fidelity/oke.md): node cycling exists only on ENHANCED clusters and never for bare-metal
+shapes; without it a pool's new version reaches only new nodes. discover() fills ``Cluster.facts``
+(``clusterType``, ``bareMetalPools``); the planner blocks such pools, and start() refuses them too. A pool step
+is done only when every node of the pool runs the target version: after the update's work request succeeds,
+poll() follows a ``NODEPOOL_CYCLING`` work request on the pool, if OKE runs one, and checks the nodes.
+
 Idempotency: OKE's work requests do not say which version they move to, so start() records its target in
 the freeform tag ``fleet-upgrade-target`` in the same update request. A running work request whose resource
 carries the same target is "ours" and is returned; any other running update is refused as temporary.
@@ -39,12 +45,14 @@ from fleet.provider import (
     OperationState,
     OperationStatus,
     Step,
+    UpgradeRules,
     VersionOffers,
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
 from providers.oke.budget import compute_cycling
 from providers.oke.errors import translate
+from providers.oke.rules import BARE_METAL_REASON, BASIC, BASIC_REASON, Facts, compute_rules, is_bare_metal
 from providers.oke.settings import OkeSettings, parse_settings
 
 log = logging.getLogger("providers.oke")
@@ -54,6 +62,10 @@ RUNNING_WR = ["ACCEPTED", "IN_PROGRESS", "CANCELING"]
 GONE = {"DELETING", "DELETED"}
 DONE_PREFIX = "done:"
 MAX_PAGES = 100
+POOL_WORK = ("NODEPOOL_UPDATE", "NODEPOOL_CYCLING")   # oci.container_engine.models.WorkRequest.operation_type
+# how long poll() waits, after a pool's update succeeded with cycling requested but nodes still old, for a
+# NODEPOOL_CYCLING work request to appear before it reports the step failed
+CYCLING_GRACE_SECONDS = 600.0
 
 
 def oke_version(version: str) -> str:
@@ -76,6 +88,11 @@ def _sorted_versions(versions: set[str]) -> tuple[str, ...]:
 class OkeProvider:
     type = "oke"
     settings_model = OkeSettings   # the schema of this provider's settings (FleetConfig validates against it)
+    facts_model = Facts            # the per-cluster facts of an inventory cluster (rules.py)
+
+    @classmethod
+    def upgrade_rules(cls, cluster: Cluster) -> UpgradeRules:
+        return compute_rules(cluster)
 
     def __init__(self, name: str = "oke", settings: Mapping[str, Any] | None = None, *, clock: Clock | None = None,
                  config_dir: str | None = None, **_: Any):
@@ -195,7 +212,8 @@ class OkeProvider:
             upgrading=c.lifecycle_state == "UPDATING" or any(p.upgrading for p in node_pools),
             extra={"clusterId": c.id, "compartmentId": comp, "region": region, "type": c.type,
                    "lifecycleState": c.lifecycle_state,
-                   "nodePoolIds": {p.name: p.id for p in pools if p.lifecycle_state not in GONE}})
+                   "nodePoolIds": {p.name: p.id for p in pools if p.lifecycle_state not in GONE}},
+            facts=_facts(c, pools))
 
     @staticmethod
     def _cp_versions(current: str, upgrades: list[str] | None, opts: list[str]) -> tuple[str, ...]:
@@ -238,15 +256,28 @@ class OkeProvider:
         pool = cluster.pool(step.pool or "")
         return list(compute_cycling(step, pool.nodes if pool else None).warnings)
 
-    def _running(self, ce: Any, comp: str, cid: str, op_type: str, resource_id: str) -> list[Any]:
+    def _running(self, ce: Any, comp: str, cid: str, op_types: str | tuple[str, ...], resource_id: str,
+                 statuses: list[str] = RUNNING_WR) -> list[Any]:
+        types = (op_types,) if isinstance(op_types, str) else op_types
         wrs = self._all("list work requests", ce.list_work_requests, comp, cluster_id=cid, resource_id=resource_id,
-                        resource_type="CLUSTER" if op_type == "CLUSTER_UPDATE" else "NODEPOOL", status=RUNNING_WR)
-        return [w for w in wrs if w.status in RUNNING_WR and w.operation_type == op_type
+                        resource_type="CLUSTER" if "CLUSTER_UPDATE" in types else "NODEPOOL", status=statuses)
+        return [w for w in wrs if w.status in statuses and w.operation_type in types
                 and any(r.identifier == resource_id for r in w.resources or [])]
 
+    def _check_cyclable(self, ce: Any, cid: str, cluster: Cluster, step: Step, pool: Any) -> None:
+        """Never send a pool upgrade OKE cannot carry out on the existing nodes (rules.py): it would "succeed"
+        while the kubelets stay old."""
+        c = self._call("get cluster", ce.get_cluster, cid).data
+        reason = BASIC_REASON if c.type == BASIC else BARE_METAL_REASON if is_bare_metal(pool.node_shape) else None
+        if reason:
+            raise PermanentProviderError(f"cannot upgrade node pool {step.pool} of {cluster.id}: {reason}",
+                                         provider=self.name, code="NodeCyclingUnsupported")
+
     def _ref(self, cluster: Cluster, step: Step, op_id: str, region: str, comp: str, target: str) -> OperationRef:
-        return OperationRef(op_id, cluster.id, step.key, {"region": region, "compartmentId": comp,
-                                                          "target": target})
+        data: dict[str, Any] = {"region": region, "compartmentId": comp, "target": target}
+        if step.component is Component.NODE_POOL:
+            data["pool"] = step.pool
+        return OperationRef(op_id, cluster.id, step.key, data)
 
     def start(self, cluster: Cluster, step: Step) -> OperationRef:
         ce, comp, cid = self._locate(cluster)
@@ -267,10 +298,16 @@ class OkeProvider:
             p = self._call("get node pool", ce.get_node_pool, pid).data
             if _same(p.kubernetes_version, target) and all(_same(n.kubernetes_version, target) for n in p.nodes or []):
                 return self._ref(cluster, step, f"{DONE_PREFIX}{pid}@{target}", region, comp, target)
-            running = self._running(ce, comp, cid, "NODEPOOL_UPDATE", pid)
+            running = self._running(ce, comp, cid, POOL_WORK, pid)
             if running:
                 return self._adopt(cluster, step, running[0], p.freeform_tags, region, comp, target)
+            self._check_cyclable(ce, cid, cluster, step, p)
             resp = self._call("update node pool", ce.update_node_pool, pid, self._pool_details(p, step, target))
+            wr_id = resp.headers.get("opc-work-request-id")
+            if wr_id:
+                ref = self._ref(cluster, step, wr_id, region, comp, target)
+                log.info("oke upgrade started", extra={"provider": self.name, "cluster": cluster.id, "operation": wr_id})
+                return OperationRef(ref.id, ref.cluster_id, ref.step_key, {**ref.data, "poolId": pid})
         wr = resp.headers.get("opc-work-request-id")
         if not wr:
             raise TemporaryProviderError(f"OKE accepted the update of {cluster.id} without a work request id",
@@ -319,14 +356,78 @@ class OkeProvider:
         ce = self._client(region)
         wr = self._call("get work request", ce.get_work_request, op.id).data
         if wr.status == "SUCCEEDED":
+            if op.data.get("pool") is not None and wr.operation_type in POOL_WORK:
+                return self._poll_nodes(ce, cluster, op, wr)
             return OperationStatus(OperationState.SUCCEEDED, f"{wr.operation_type} succeeded", 1.0)
         if wr.status in ("FAILED", "CANCELED"):
-            comp = op.data.get("compartmentId") or wr.compartment_id
-            errors = self._call("list work request errors", ce.list_work_request_errors, comp, op.id).data or []
-            detail = "; ".join(f"{e.code}: {e.message}" for e in errors) or "no error details"
-            return OperationStatus(OperationState.FAILED, f"{wr.operation_type} {wr.status.lower()}: {detail}")
+            return self._failed(ce, op, wr)
         return OperationStatus(OperationState.RUNNING, f"{wr.operation_type} {wr.status.lower()}",
                                poll_after=self.settings.poll_interval_seconds)
+
+    def _failed(self, ce: Any, op: OperationRef, wr: Any) -> OperationStatus:
+        comp = op.data.get("compartmentId") or wr.compartment_id
+        errors = self._call("list work request errors", ce.list_work_request_errors, comp, wr.id).data or []
+        detail = "; ".join(f"{e.code}: {e.message}" for e in errors) or "no error details"
+        return OperationStatus(OperationState.FAILED, f"{wr.operation_type} {wr.status.lower()}: {detail}")
+
+    def _poll_nodes(self, ce: Any, cluster: Cluster, op: OperationRef, wr: Any) -> OperationStatus:
+        """The pool's work request succeeded: done only when every node runs the target. OKE may replace the
+        nodes under a separate NODEPOOL_CYCLING work request (WorkRequest.operation_type), which is followed."""
+        target = str(op.data.get("target", ""))
+        # the pool: the work request's "nodepool" resource (terraform-provider-oci matches entityType the same way)
+        pid = next((r.identifier for r in wr.resources or [] if "nodepool" in (r.entity_type or "").lower()),
+                   op.data.get("poolId"))
+        if pid is None:
+            return OperationStatus(OperationState.SUCCEEDED, f"{wr.operation_type} succeeded", 1.0)
+        p = self._call("get node pool", ce.get_node_pool, pid).data
+        stale = [n.name for n in p.nodes or [] if not _same(n.kubernetes_version, target)]
+        if not stale and _same(p.kubernetes_version, target):
+            return OperationStatus(OperationState.SUCCEEDED, f"{wr.operation_type} succeeded; all nodes at {target}",
+                                   1.0)
+        comp = op.data.get("compartmentId") or wr.compartment_id
+        cycling = [w for w in self._running(ce, comp, p.cluster_id, "NODEPOOL_CYCLING", pid,
+                                            [*RUNNING_WR, "SUCCEEDED", "FAILED", "CANCELED"])
+                   if w.id != wr.id and _after(w.time_accepted, wr.time_accepted)]
+        active = [w for w in cycling if w.status in RUNNING_WR]
+        if active:
+            return OperationStatus(OperationState.RUNNING, f"NODEPOOL_CYCLING {active[0].id} "
+                                   f"{active[0].status.lower()}: {len(stale)} node(s) not yet at {target}",
+                                   poll_after=self.settings.poll_interval_seconds)
+        failed = [w for w in cycling if w.status in ("FAILED", "CANCELED")]
+        if failed:
+            return self._failed(ce, op, failed[0])
+        waited = _seconds_since(wr.time_finished, self.clock.now())
+        if not cycling and (waited is None or waited < CYCLING_GRACE_SECONDS):
+            return OperationStatus(OperationState.RUNNING, f"{wr.operation_type} succeeded; waiting for node cycling "
+                                   f"({len(stale)} node(s) not yet at {target})",
+                                   poll_after=self.settings.poll_interval_seconds)
+        return OperationStatus(OperationState.FAILED, f"{wr.operation_type} succeeded but {len(stale)} node(s) of "
+                               f"node pool {p.name} still run an older version than {target} "
+                               f"({', '.join(stale[:5])}): the nodes were not cycled")
+
+
+def _facts(c: Any, pools: list[Any]) -> dict[str, Any]:
+    """Cluster.facts (rules.Facts keys) from what OKE reports: Cluster.type and the pools' node shapes."""
+    facts: dict[str, Any] = {}
+    if c.type in ("BASIC_CLUSTER", "ENHANCED_CLUSTER"):
+        facts["clusterType"] = c.type
+    bare = sorted(p.name for p in pools if p.lifecycle_state not in GONE and is_bare_metal(getattr(p, "node_shape", None)))
+    if bare:
+        facts["bareMetalPools"] = bare
+    return facts
+
+
+def _after(a: Any, b: Any) -> bool:
+    return a is None or b is None or a >= b
+
+
+def _seconds_since(t: Any, now: Any) -> float | None:
+    if t is None:
+        return None
+    try:
+        return float((now - t).total_seconds())
+    except TypeError:
+        return None
 
 
 def _pool_size(p: Any) -> int:

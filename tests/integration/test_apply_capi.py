@@ -104,3 +104,28 @@ def test_oci_clusters_v1beta1_and_v1beta2_go_129_130_131_through_fleet_apply(tmp
     finally:
         for emu in emus.values():
             emu.stop()
+
+
+def test_cluster_class_cluster_moves_only_through_its_kubernetes_versions(tmp_path):
+    """ClusterClass spec.kubernetesVersions are the offers (core/webhooks/admission/cluster.go refuses others):
+    fleet reaches the newest listed 1.30 patch, not the image map's, and needs no image for it."""
+    clock = ScaledClock(SystemClock().now(), SIM_MINUTE)
+    timings = Timings(controller_delay=1.0, provision=12.0, delete=3.0)
+    emu = CapiEmulator(clock, capi_version="v1beta2", token=TOKEN, timings=timings)
+    try:
+        emu.start()
+        emu.add_cluster("cc", "v1.29.6", cp_replicas=1, topology=True, pools={"a": 1},
+                        class_versions=["v1.29.6", "v1.30.2"])
+        write_kubeconfig(tmp_path / "mgmt.kubeconfig", {"m": emu.url})
+        settings = {"managementClusters": [{"kubeconfig": "mgmt.kubeconfig", "context": "m"}],
+                    "images": {"OCIMachineTemplate": {v: oci_image(v) for v in VERSIONS}},   # has v1.30.4, not v1.30.2
+                    "requestTimeoutSeconds": 5, "pollIntervalSeconds": 1}
+        cfg = write_cloud_fleet(tmp_path, provider="capi", ptype="capi", settings=settings, target="1.30",
+                                node_pools={"maxSurge": 1, "maxUnavailable": 0})
+        r = apply(cfg)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert [(x.kind, x.to_version) for x in emu.upgrade_log] == [("Cluster", "v1.30.2")]
+        assert emu.get("Cluster", "cc")["spec"]["topology"]["version"] == "v1.30.2"
+        assert run_clusters(status(cfg))["capi/m/default/cc"]["status"] == "done"
+    finally:
+        emu.stop()

@@ -86,3 +86,32 @@ def test_two_pools_patch_first_then_two_minors(tmp_path):
         assert len(emu.upgrade_log) == 9
     finally:
         emu.stop()
+
+
+def test_basic_cluster_is_never_reported_upgraded_while_its_nodes_are_old(tmp_path):
+    """OKE cycles nodes only on ENHANCED clusters: on a BASIC cluster a pool's version change reaches only new
+    nodes, so fleet must not send it and must not report the cluster upgraded (blocked or failed, with why)."""
+    emu = OkeEmulator(ScaledClock(SystemClock().now(), SIM_MINUTE), cluster_minutes=0.5, node_minutes=0.25,
+                      accept_seconds=6.0).start()
+    try:
+        emu.add_cluster("basic", "v1.31.1", {"pool-a": "v1.31.1"}, available=VERSIONS, nodes=2,
+                        cluster_type="BASIC_CLUSTER")
+        auth = oke_auth()
+        settings = {"compartments": [DEFAULT_COMPARTMENT], "regions": [DEFAULT_REGION], "endpoint": emu.endpoint,
+                    "auth": {"tenancy": auth["tenancy"], "user": auth["user"], "fingerprint": auth["fingerprint"],
+                             "privateKey": auth["privateKey"]},
+                    "timeoutSeconds": 5, "pollIntervalSeconds": 1}
+        cfg = write_cloud_fleet(tmp_path, provider="oke", ptype="oke", settings=settings, target="1.31",
+                                node_pools={"maxSurge": 1, "maxUnavailable": 0})
+        r = apply(cfg)
+        assert "Traceback" not in r.stderr
+        assert not [x for x in emu.upgrade_log if x["kind"] == "nodePool"]      # no pool upgrade was sent
+        pool = next(iter(emu.cluster_by_name("basic").pools.values()))
+        assert {n["kubernetesVersion"] for n in pool.nodes} == {"v1.31.1"}
+        cid = f"oke/{DEFAULT_REGION}/basic"
+        assert run_clusters(status(cfg))[cid]["status"] != "done"
+        events = history(cfg, cid)
+        assert "cluster-upgraded" not in [e["kind"] for e in events]
+        assert "ENHANCED" in r.stdout + r.stderr + str(events)
+    finally:
+        emu.stop()

@@ -8,7 +8,6 @@ import oci
 import pytest
 from oci.container_engine import models as m
 
-from providers.oke.emulator import server as emu_mod
 from providers.oke.emulator.server import DEFAULT_COMPARTMENT as COMP
 from providers.oke.emulator.server import OkeEmulator
 from tests.providers.harness_oke import OkeHarness, oke_auth
@@ -40,11 +39,91 @@ def _cycling(surge="1", unavailable="0", enabled=True) -> m.UpdateNodePoolDetail
         is_node_cycling_enabled=enabled, maximum_surge=surge, maximum_unavailable=unavailable))
 
 
-def test_request_key_sets_match_the_sdk_models():
-    assert emu_mod.UPDATE_CLUSTER_KEYS <= set(m.UpdateClusterDetails().attribute_map.values())
-    assert emu_mod.UPDATE_NODE_POOL_KEYS == set(m.UpdateNodePoolDetails().attribute_map.values())
-    assert emu_mod.CYCLING_KEYS == set(m.NodePoolCyclingDetails().attribute_map.values())
-    assert emu_mod.EVICTION_KEYS == set(m.NodeEvictionNodePoolSettings().attribute_map.values())
+@pytest.mark.parametrize("body,why", [
+    ({"kubernetesVersionX": "v1"}, "kubernetesVersionX"),                                  # not in the model
+    ({"kubernetesVersion": 131}, "kubernetesVersion: must be of type str"),                 # wrong JSON type
+    ({"nodePoolCyclingDetails": {"isNodeCyclingEnabled": "yes"}}, "isNodeCyclingEnabled"),  # bool expected
+    ({"nodePoolCyclingDetails": {"maximumSurge": 1}}, "maximumSurge"),                      # OKE takes strings
+    ({"nodePoolCyclingDetails": {"surge": "1"}}, "nodePoolCyclingDetails.surge"),           # nested model
+    ({"nodeEvictionNodePoolSettings": {"graceDuration": "PT5M"}}, "graceDuration"),
+    ({"networkLaunchType": "FAST"}, "network_launch_type"),                                 # enum (SDK setter)
+    ({"freeformTags": {"a": 1}}, "freeformTags.a"),                                         # dict(str, str)
+])
+def test_node_pool_bodies_are_checked_against_the_sdk_models(h, body, why):
+    import requests
+    e = h.emulator
+    cid = e.add_cluster("raw", "v1.30.1", {"p": "v1.30.1"}, available=VERSIONS)
+    pid = next(iter(e.clusters[cid].pools))
+    e.require_signature = False
+    r = requests.put(f"{e.url}/20180222/nodePools/{pid}", json=body, timeout=5)
+    assert r.status_code == 400 and r.json()["code"] == "InvalidParameter" and why in r.json()["message"]
+    assert e.upgrade_log == []
+
+
+def test_cluster_bodies_are_checked_against_the_sdk_models(h):
+    import requests
+    e = h.emulator
+    cid = e.add_cluster("raw", "v1.30.1", {}, available=VERSIONS)
+    e.require_signature = False
+    r = requests.put(f"{e.url}/20180222/clusters/{cid}", json={"type": "GIANT_CLUSTER"}, timeout=5)
+    assert r.status_code == 400 and "type" in r.json()["message"]
+    r = requests.put(f"{e.url}/20180222/clusters/{cid}", json={"kubernetesVersion": "v1.31.1",
+                                                               "freeformTags": {"k": "v"}}, timeout=5)
+    assert r.status_code == 202
+
+
+def test_what_the_adapter_sends_passes_the_sdk_model_check(h):
+    e = h.emulator
+    cid = e.add_cluster("ok", "v1.31.1", {"p": "v1.30.1"}, available=VERSIONS)
+    pid = next(iter(e.clusters[cid].pools))
+    details = _cycling("25%", "1")
+    details.node_eviction_node_pool_settings = m.NodeEvictionNodePoolSettings(eviction_grace_duration="PT5M")
+    details.freeform_tags = {"fleet-upgrade-target": "v1.31.1"}
+    assert client(e).update_node_pool(pid, details).status == 202
+
+
+@pytest.mark.parametrize("cluster_type,shape", [("BASIC_CLUSTER", "VM.Standard.E4.Flex"),
+                                                ("ENHANCED_CLUSTER", "BM.Standard.E5.192")])
+def test_node_cycling_is_refused_on_basic_clusters_and_bare_metal(h, cluster_type, shape):
+    """Oracle: cycling only on enhanced clusters, never with bare metal shapes (error code not published)."""
+    e = h.emulator
+    cid = e.add_cluster("nc", "v1.31.1", {"p": "v1.30.1"}, available=VERSIONS, cluster_type=cluster_type,
+                        shapes={"p": shape})
+    pid = next(iter(e.clusters[cid].pools))
+    ce = client(e)
+    with pytest.raises(oci.exceptions.ServiceError) as info:
+        ce.update_node_pool(pid, _cycling())
+    assert info.value.status == 400 and info.value.code == "InvalidParameter"
+    assert "cycling" in info.value.message and e.upgrade_log == []
+    # without cycling OKE accepts the version change, but it reaches only nodes created later
+    wr = ce.update_node_pool(pid, m.UpdateNodePoolDetails(kubernetes_version="v1.31.1")).headers["opc-work-request-id"]
+    h.clock.advance(timedelta(hours=1))
+    assert ce.get_work_request(wr).data.status == "SUCCEEDED"
+    pool = ce.get_node_pool(pid).data
+    assert pool.kubernetes_version == "v1.31.1" and pool.node_shape == shape
+    assert {n.kubernetes_version for n in pool.nodes} == {"v1.30.1"}
+
+
+def test_cycling_may_run_under_its_own_work_request(h):
+    e = h.emulator
+    e.cycling_work_request = True
+    cid = e.add_cluster("cy", "v1.31.1", {"p": "v1.30.1"}, available=VERSIONS)
+    pid = next(iter(e.clusters[cid].pools))
+    ce = client(e)
+    wr = ce.update_node_pool(pid, _cycling()).headers["opc-work-request-id"]
+    h.clock.advance(timedelta(minutes=1))
+    assert ce.get_work_request(wr).data.status == "SUCCEEDED"
+    running = ce.list_work_requests(COMP, cluster_id=cid, resource_id=pid, resource_type="NODEPOOL",
+                                    status=["ACCEPTED", "IN_PROGRESS"]).data
+    assert [w.operation_type for w in running] == ["NODEPOOL_CYCLING"]
+    pool = ce.get_node_pool(pid).data
+    assert pool.lifecycle_state == "UPDATING" and {n.kubernetes_version for n in pool.nodes} == {"v1.30.1"}
+    with pytest.raises(oci.exceptions.ServiceError) as info:        # one update at a time, cycling included
+        ce.update_node_pool(pid, _cycling())
+    assert info.value.status == 409
+    h.clock.advance(timedelta(seconds=e.pending_seconds() + 1))
+    assert ce.get_work_request(running[0].id).data.status == "SUCCEEDED"
+    assert {n.kubernetes_version for n in ce.get_node_pool(pid).data.nodes} == {"v1.31.1"}
 
 
 def test_response_shapes_use_only_sdk_model_fields(h):
@@ -160,6 +239,9 @@ def test_unknown_properties_and_unsigned_requests_are_refused(h):
     h.emulator.require_signature = False
     r = requests.put(f"{h.emulator.url}/20180222/clusters/{cid}", json={"kubernetesVersionX": "v1"}, timeout=5)
     assert r.status_code == 400 and "kubernetesVersionX" in r.json()["message"]
+    r = requests.put(f"{h.emulator.url}/20180222/clusters/{cid}", data="[1]", timeout=5,
+                     headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
 
 
 @pytest.mark.parametrize("fault,status,code", [("throttle", 429, "TooManyRequests"),

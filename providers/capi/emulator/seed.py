@@ -59,10 +59,12 @@ def add_cluster(emu: SeedTarget, name: str, version: str = "v1.29.2", *, namespa
                 infra_kind: str = "OCIMachineTemplate", image: str | None = None, topology: bool = False,
                 cluster_class: str = "quick-start", labels: dict[str, str] | None = None,
                 annotations: dict[str, str] | None = None, md_annotations: dict[str, dict[str, str]] | None = None,
-                kcp_max_surge: int | None = None, paused: bool = False) -> dict[str, Any]:
+                kcp_max_surge: int | None = None, paused: bool = False,
+                class_versions: list[str] | None = None) -> dict[str, Any]:
     """Create a cluster. ``pools``: MachineDeployment name -> replicas or (version, replicas) (default
     ``{"md-0": 3}``); ``topology``: a ClusterClass-managed cluster (MachineDeployments named
-    ``<cluster>-<pool>``); ``md_annotations``: per pool, e.g. the topology hold/defer annotations."""
+    ``<cluster>-<pool>``); ``md_annotations``: per pool, e.g. the topology hold/defer annotations;
+    ``class_versions``: create (or replace) the ClusterClass with this ``spec.kubernetesVersions``."""
     v, ns, ctrl = emu.capi_version, namespace, emu.ctrl
     iv = emu.infra_version
     pools = {"md-0": 3} if pools is None else pools
@@ -89,6 +91,8 @@ def add_cluster(emu: SeedTarget, name: str, version: str = "v1.29.2", *, namespa
         cspec["paused"] = True
     if topology:
         cspec["topology"] = _topology_spec(v, version, cp_replicas, pools, cluster_class, md_annotations)
+        if class_versions is not None:
+            set_class_versions(emu, cluster_class, class_versions, namespace=ns)
     cluster = create("Cluster", {"metadata": {"name": name, "labels": {**(labels or {})},
                                               "annotations": {**(annotations or {})}}, "spec": cspec})
     owner = [{"apiVersion": cluster["apiVersion"], "kind": "Cluster", "name": name,
@@ -137,6 +141,20 @@ def add_cluster(emu: SeedTarget, name: str, version: str = "v1.29.2", *, namespa
     ctrl.mark_observed("Cluster", ns, name, cluster["metadata"]["generation"])
     ctrl.advance()
     return emu.store.get(t["Cluster"], ns, name)
+
+
+def set_class_versions(emu: SeedTarget, name: str, versions: list[str], *, namespace: str = "default") -> None:
+    """Create or replace ClusterClass ``name`` with ``spec.kubernetesVersions`` (the rest of its spec is not
+    modelled)."""
+    rt = emu.types["ClusterClass"]
+    cur = emu.store.find(rt, namespace, name)
+    if cur is None:
+        emu.store.create(rt, namespace, {"apiVersion": rt.api_version, "kind": "ClusterClass",
+                                         "metadata": {"name": name, "namespace": namespace},
+                                         "spec": {"kubernetesVersions": list(versions)}})
+    else:
+        cur["spec"] = {**(cur.get("spec") or {}), "kubernetesVersions": list(versions)}
+        emu.store.update(rt, namespace, name, cur)
 
 
 def _topology_spec(v: str, version: str, cp_replicas: int, pools: dict[str, int | tuple[str, int]],

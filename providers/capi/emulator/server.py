@@ -7,13 +7,15 @@ Paths (the real kube-apiserver's):
   GET                      /apis/{g}/{v}/{plural}                          list across namespaces
   GET|PUT|PATCH|DELETE     /apis/{g}/{v}/namespaces/{ns}/{plural}/{name}   get / replace / patch / delete
   GET|PUT|PATCH            .../{name}/status                               status subresource
-Served: Cluster, KubeadmControlPlane, MachineDeployment, MachineSet, Machine in ONE CAPI version
+Served: Cluster, ClusterClass (schema: spec.kubernetesVersions only), KubeadmControlPlane, MachineDeployment, MachineSet, Machine in ONE CAPI version
 (``capi_version``, v1beta1 like CAPI <= 1.10 or v1beta2 like CAPI >= 1.11 — no conversion between them),
 OCIMachineTemplate and DevMachineTemplate (``infra_version``), and coordination.k8s.io/v1 Leases.
 
 Objects are validated against the real CRD schemas (providers/capi/emulator/crds, see schema.py) and against the
-checks of the CAPI webhooks that matter here (KCP maxSurge 0|1, no minor skipped, odd replicas; versions
-defaulted to a leading ``v``; infrastructure templates immutable). Errors carry the apiserver's Status
+checks of the CAPI webhooks that matter here (KCP maxSurge 0|1, no minor skipped, odd replicas; a topology
+version must be one of its ClusterClass's ``spec.kubernetesVersions`` when the class lists them; versions
+defaulted to a leading ``v``; infrastructure templates immutable). Each check cites its webhook source below
+(kubernetes-sigs/cluster-api at commit ae7ff047db499ac3858ade268ba38db8c9f128bb). Errors carry the apiserver's Status
 shape (422 reason Invalid with details.causes, 409 Conflict / AlreadyExists, 404 NotFound).
 ``controllers.py`` simulates the CAPI controllers over the injected clock.
 
@@ -328,6 +330,9 @@ class CapiEmulator(ServedEmulator):
         kind, spec = rt.kind, new.get("spec") or {}
         causes: list[Cause] = []
         if kind == "KubeadmControlPlane":
+            # controlplane/kubeadm/webhooks/admission/kubeadmcontrolplane.go validateVersion: "Validate that the
+            # update is upgrading at most one minor version. Note: Skipping a minor version is not allowed."
+            # (Forbidden spec.version "cannot update Kubernetes version from X to Y")
             causes += self._admit_version(spec, "version", old["spec"].get("version") if old else None, "spec.version")
             path = ("rolloutStrategy",) if rt.version == "v1beta1" else ("rollout", "strategy")
             node: Any = spec
@@ -351,12 +356,34 @@ class CapiEmulator(ServedEmulator):
                                     "spec.template.metadata.labels"))
         elif kind == "Cluster" and spec.get("topology"):
             oldv = ((old.get("spec") or {}).get("topology") or {}).get("version") if old else None
-            causes += self._admit_version(spec["topology"], "version", oldv, "spec.topology.version")
+            versions = self._class_versions(new)
+            # core/webhooks/admission/cluster.go: the +2-minor ceiling is checked only when the ClusterClass lists
+            # no kubernetesVersions ("shouldValidateVersionCeiling := len(clusterClass.Spec.KubernetesVersions) ==
+            # 0 && ..."); with a list CAPI chains the upgrade through the listed versions itself.
+            causes += self._admit_version(spec["topology"], "version", oldv, "spec.topology.version",
+                                          ceiling=not versions)
+            if versions and spec["topology"].get("version") not in versions:
+                # core/webhooks/admission/cluster.go ValidateClusterForClusterClass: "If the ClusterClass defines a
+                # list of versions, check the version is one of them." (field.Invalid spec.topology.version)
+                causes.append(Cause("FieldValueInvalid", f'Invalid value: "{spec["topology"].get("version")}": '
+                                    "version must match one of the versions defined in the ClusterClass",
+                                    "spec.topology.version"))
         elif kind.endswith("MachineTemplate") and old is not None and \
                 (old.get("spec") or {}).get("template", {}).get("spec") != spec.get("template", {}).get("spec"):
             causes.append(Cause("FieldValueInvalid", f"Invalid value: {kind}: {kind} spec.template.spec field is "
                                 "immutable. Please create a new resource instead.", "spec.template.spec"))
         return causes
+
+    def _class_versions(self, cluster: dict[str, Any]) -> builtins.list[str]:
+        """``spec.kubernetesVersions`` of the Cluster's ClusterClass ([] if none or the class does not exist: the
+        real webhook then only warns that the class could not be found)."""
+        topo = (cluster.get("spec") or {}).get("topology") or {}
+        ref = topo.get("classRef") or {}
+        name = ref.get("name") or topo.get("class")
+        ns = ref.get("namespace") or topo.get("classNamespace") or (cluster.get("metadata") or {}).get("namespace")
+        rt = self.types.get("ClusterClass")
+        cc = self.store.find(rt, ns, name) if rt is not None and name and ns else None
+        return list(((cc or {}).get("spec") or {}).get("kubernetesVersions") or [])
 
     @staticmethod
     def _admit_version(spec: dict[str, Any], key: str, old: str | None, path: str, ceiling: bool = True) -> builtins.list[Cause]:

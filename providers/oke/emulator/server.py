@@ -8,6 +8,11 @@ adapter's ``endpoint`` setting ``http://127.0.0.1:PORT/{region}`` produces that.
 VIRTUAL time read from the injected clock, and the cluster or node pool changes only when its work request
 completes. A second update while one runs is refused with ``409 IncorrectState`` as OKE does.
 
+Rules (sources in comments and docs/fidelity/oke.md): update bodies are checked against the oci SDK models
+(spec.py); node cycling is refused on BASIC clusters and bare-metal (``BM.*``) pools; without cycling a node
+pool's version changes but its nodes keep theirs; ``cycling_work_request=True`` runs the node replacement under
+a separate ``NODEPOOL_CYCLING`` work request (which of the two OKE does is not documented).
+
 Outside tests (demos)::
 
     emu = OkeEmulator(ScaledClock(start, 60)).start()
@@ -31,24 +36,23 @@ from urllib.parse import parse_qs
 from fleet.clock import Clock, SystemClock, iso
 from fleet.versions import parse_version
 from providers.emulator_base import EmulatorServer, Request, ServedEmulator
+from providers.oke.emulator.spec import SpecError, validate
 
 API = "/20180222"
 DEFAULT_REGION = "us-ashburn-1"
 DEFAULT_COMPARTMENT = "ocid1.compartment.oc1..fleetdemo"
 _PREFIX = r"(?:/(?P<region>[a-z][a-z0-9-]*))?" + API
 
-# JSON keys the SDK's request models may send (oci.container_engine.models attribute maps); anything else is
-# refused with 400 like the real service refuses unknown properties.
-UPDATE_CLUSTER_KEYS = frozenset({"name", "kubernetesVersion", "options", "freeformTags", "definedTags",
-                                 "imagePolicyConfig", "type"})
-UPDATE_NODE_POOL_KEYS = frozenset({
-    "name", "kubernetesVersion", "initialNodeLabels", "quantityPerSubnet", "subnetIds", "nodeConfigDetails",
-    "nodeMetadata", "nodeSourceDetails", "sshPublicKey", "nodeShape", "nodeShapeConfig", "freeformTags",
-    "definedTags", "nodeEvictionNodePoolSettings", "nodePoolCyclingDetails", "secondaryVnics",
-    "networkLaunchType", "primaryVnic"})
-CYCLING_KEYS = frozenset({"maximumSurge", "maximumUnavailable", "isNodeCyclingEnabled", "cycleModes"})
-EVICTION_KEYS = frozenset({"evictionGraceDuration", "isForceDeleteAfterGraceDuration",
-                           "isForceActionAfterGraceDuration"})
+# Request bodies are checked against the oci SDK's models (spec.py: UpdateClusterDetails, UpdateNodePoolDetails
+# and the models they nest: property names, JSON types, enum values); anything else is refused with 400.
+BASIC = "BASIC_CLUSTER"
+# "You can only cycle nodes to perform an in-place managed node Kubernetes upgrade when using enhanced clusters."
+# "You cannot cycle nodes with bare metal shapes." (Oracle, "Performing an In-Place Managed Node Kubernetes Upgrade
+# by Cycling Nodes in an Existing Node Pool", docs.oracle.com/en-us/iaas/Content/ContEng/Tasks/
+# contengupgradingk8sworkernode_topic-Performing_an_InPlace_Worker_Node_Upgrade_by_Cycling_an_Existing_Node_Pool.htm).
+# Neither the page nor the API reference gives the error OKE returns for such a request: the emulator refuses it
+# with 400 InvalidParameter (the API reference's generic 400 code); the status and code are NOT verified.
+NOT_CYCLABLE_CODE = "InvalidParameter"
 ACTIVE_WR = ("ACCEPTED", "IN_PROGRESS", "CANCELING")
 _ERROR_CODES = {400: "InvalidParameter", 401: "NotAuthenticated", 403: "NotAllowed",
                 404: "NotAuthorizedOrNotFound", 409: "IncorrectState", 429: "TooManyRequests",
@@ -71,6 +75,7 @@ class _Pool:
     version: str
     nodes: list[dict[str, str]]
     state: str = "ACTIVE"
+    shape: str = "VM.Standard.E4.Flex"
     tags: dict[str, str] = field(default_factory=dict)
     cycling: dict[str, Any] | None = None
     eviction: dict[str, Any] | None = None
@@ -105,6 +110,7 @@ class _WorkRequest:
     duration: timedelta
     cycle: bool = False
     fail: bool = False
+    then_cycle: timedelta | None = None   # NODEPOOL_UPDATE followed by its own NODEPOOL_CYCLING work request
     status: str = "ACCEPTED"
     started: datetime | None = None
     finished: datetime | None = None
@@ -136,13 +142,18 @@ class OkeEmulator(ServedEmulator):
 
     def __init__(self, clock: Clock | None = None, *, port: int = 0, default_region: str = DEFAULT_REGION,
                  cluster_minutes: float = 20.0, node_minutes: float = 5.0, accept_seconds: float = 10.0,
-                 retry_after: int = 2, require_signature: bool = True):
+                 retry_after: int = 2, require_signature: bool = True, cycling_work_request: bool = False):
         self.clock = clock or SystemClock()
         self.default_region = default_region
         self.cluster_time = timedelta(minutes=cluster_minutes)
         self.node_time = timedelta(minutes=node_minutes)
         self.accept_time = timedelta(seconds=accept_seconds)
         self.require_signature = require_signature
+        # OKE's WorkRequest.operationType has NODEPOOL_CYCLING next to NODEPOOL_UPDATE (oci.container_engine.models.
+        # WorkRequest), but no public source says when OKE uses it. False: the update's own NODEPOOL_UPDATE work
+        # request cycles the nodes (what terraform-provider-oci waits for after UpdateNodePool); True: that work
+        # request only changes the pool, and a separate NODEPOOL_CYCLING work request then replaces the nodes.
+        self.cycling_work_request = cycling_work_request
         self.page_size = 1000              # the page size when a list request gives no ``limit``
         self.versions: list[str] = []
         self.clusters: dict[str, _Cluster] = {}
@@ -183,9 +194,10 @@ class OkeEmulator(ServedEmulator):
     def add_cluster(self, name: str, kubernetes_version: str, node_pools: Mapping[str, str] | None = None, *,
                     compartment_id: str = DEFAULT_COMPARTMENT, region: str | None = None,
                     available: Sequence[str] | None = None, nodes: int = 3, cluster_type: str = "ENHANCED_CLUSTER",
-                    tags: Mapping[str, str] | None = None) -> str:
+                    tags: Mapping[str, str] | None = None, shapes: Mapping[str, str] | None = None) -> str:
         """Create an ACTIVE cluster with node pools ``{name: version}`` of ``nodes`` nodes each; ``available``
-        are the versions OKE offers this cluster (also added to ``/clusterOptions/all``). Returns its OCID."""
+        are the versions OKE offers this cluster (also added to ``/clusterOptions/all``); ``shapes``: node shape
+        per pool (default VM.Standard.E4.Flex). Returns its OCID."""
         region = region or self.default_region
         with self._lock:
             if available:
@@ -196,7 +208,8 @@ class OkeEmulator(ServedEmulator):
             for pool_name, version in (node_pools or {}).items():
                 pid = self._ocid("nodepool", region)
                 c.pools[pid] = _Pool(pid, pool_name, c.id, compartment_id, version,
-                                     [self._node(pid, version, i) for i in range(nodes)])
+                                     [self._node(pid, version, i) for i in range(nodes)],
+                                     shape=(shapes or {}).get(pool_name, "VM.Standard.E4.Flex"))
             self.clusters[c.id] = c
             return c.id
 
@@ -235,15 +248,15 @@ class OkeEmulator(ServedEmulator):
         """Virtual seconds until every running work request has finished."""
         with self._lock:
             now = self.clock.now()
-            left = [(w.accepted + w.duration - now).total_seconds() for w in self.work_requests.values()
-                    if w.status in ACTIVE_WR]
+            left = [(w.accepted + w.duration + (w.then_cycle or timedelta(0)) - now).total_seconds()
+                    for w in self.work_requests.values() if w.status in ACTIVE_WR]
             return max([0.0, *left])
 
     # ---- virtual time ---------------------------------------------------------------------------------
     def settle(self) -> None:
         """Move work requests along to the clock's now; resources change only when theirs completes."""
         now = self.clock.now()
-        for w in self.work_requests.values():
+        for w in list(self.work_requests.values()):   # _complete may add a NODEPOOL_CYCLING work request
             if w.status not in ACTIVE_WR:
                 continue
             if now - w.accepted >= w.duration:
@@ -267,6 +280,9 @@ class OkeEmulator(ServedEmulator):
                 c.version = w.target
             elif pool is not None and w.target:
                 pool.version = w.target
+                if w.then_cycle is not None:
+                    self._start_cycling(c, pool, w)
+                    return
                 if w.cycle:
                     pool.nodes = [self._node(pool.id, w.target, i) for i in range(len(pool.nodes))]
         if pool is not None:
@@ -274,6 +290,15 @@ class OkeEmulator(ServedEmulator):
         else:
             c.state = "ACTIVE"
         c.details = ""
+
+    def _start_cycling(self, c: _Cluster, pool: _Pool, update: _WorkRequest) -> None:
+        """The pool's update is done; its nodes are replaced under a NODEPOOL_CYCLING work request (the pool stays
+        UPDATING until that one finishes). See ``cycling_work_request``."""
+        wid = self._ocid("clustersworkrequest", c.region)
+        start = update.finished or self.clock.now()
+        self.work_requests[wid] = _WorkRequest(wid, "NODEPOOL_CYCLING", c.compartment_id, c.id, pool.id,
+                                               update.target, start, update.then_cycle or timedelta(0), cycle=True)
+        self.settle()
 
     # ---- JSON shapes (oci.container_engine.models) ----------------------------------------------------
     def _options(self, c: _Cluster | None) -> list[str]:
@@ -295,7 +320,7 @@ class OkeEmulator(ServedEmulator):
         out: dict[str, Any] = {
             "id": p.id, "name": p.name, "clusterId": p.cluster_id, "compartmentId": p.compartment_id,
             "kubernetesVersion": p.version, "lifecycleState": p.state, "lifecycleDetails": "",
-            "nodeShape": "VM.Standard.E4.Flex", "nodeImageName": "Oracle-Linux-8.10-2026.01.01-0",
+            "nodeShape": p.shape, "nodeImageName": "Oracle-Linux-8.10-2026.01.01-0",
             "nodeConfigDetails": {"size": len(p.nodes), "placementConfigs": []},
             "freeformTags": dict(p.tags), "definedTags": {}, "systemTags": {}}
         if p.cycling is not None:
@@ -350,14 +375,15 @@ class OkeEmulator(ServedEmulator):
         return [w for w in self.work_requests.values() if w.cluster_id == c.id and w.status in ACTIVE_WR]
 
     def _accept(self, c: _Cluster, pool: _Pool | None, op_type: str, target: str | None, duration: timedelta,
-                *, upgrade: bool, cycle: bool = False, body: Any = None) -> dict[str, str]:
+                *, upgrade: bool, cycle: bool = False, body: Any = None,
+                then_cycle: timedelta | None = None) -> dict[str, str]:
         wid = self._ocid("clustersworkrequest", c.region)
         now = self.clock.now()
         fail = upgrade and self._fail_next
         if fail:
             self._fail_next = False
         self.work_requests[wid] = _WorkRequest(wid, op_type, c.compartment_id, c.id, pool.id if pool else None,
-                                               target, now, duration, cycle=cycle, fail=fail)
+                                               target, now, duration, cycle=cycle, fail=fail, then_cycle=then_cycle)
         if upgrade:
             self.upgrade_log.append({"kind": "nodePool" if pool else "cluster", "region": c.region,
                                      "clusterId": c.id, "clusterName": c.name,
@@ -393,7 +419,7 @@ class OkeEmulator(ServedEmulator):
 
     def _update_cluster(self, region: str, m: re.Match[str], body: Any, req: Request) -> Any:
         c = self._find_cluster(region, m.group("id"))
-        body = _object(body, UPDATE_CLUSTER_KEYS)
+        body = _checked(body, "UpdateClusterDetails")
         target = body.get("kubernetesVersion")
         if c.state != "ACTIVE" or self._running(c):
             raise _Refused(409, f"Cluster {c.id} is in state {c.state} with a work request in progress; "
@@ -436,12 +462,21 @@ class OkeEmulator(ServedEmulator):
         if parse_version(target) < parse_version(p.version):
             raise _Refused(400, f"Node pool version cannot be downgraded from {p.version} to {target}")
 
+    @staticmethod
+    def _check_cyclable(c: _Cluster, p: _Pool) -> None:
+        """Node cycling: ENHANCED clusters only, never bare-metal shapes (see NOT_CYCLABLE_CODE for the source)."""
+        if c.type == BASIC:
+            raise _Refused(400, f"Node cycling is only supported on enhanced clusters; cluster {c.id} is a "
+                                "BASIC_CLUSTER.", NOT_CYCLABLE_CODE)
+        if p.shape.startswith("BM."):
+            raise _Refused(400, f"Node cycling is not supported for node pool {p.id} with bare metal shape "
+                                f"{p.shape}.", NOT_CYCLABLE_CODE)
+
     def _update_node_pool(self, region: str, m: re.Match[str], body: Any, req: Request) -> Any:
         c, p = self._find_pool(region, m.group("id"))
-        body = _object(body, UPDATE_NODE_POOL_KEYS)
-        cycling = _object(body.get("nodePoolCyclingDetails") or {}, CYCLING_KEYS, "nodePoolCyclingDetails.")
-        eviction = _object(body.get("nodeEvictionNodePoolSettings") or {}, EVICTION_KEYS,
-                           "nodeEvictionNodePoolSettings.")
+        body = _checked(body, "UpdateNodePoolDetails")
+        cycling = body.get("nodePoolCyclingDetails") or {}
+        eviction = body.get("nodeEvictionNodePoolSettings") or {}
         busy = [w for w in self._running(c) if w.pool_id in (None, p.id)]
         if busy or c.state != "ACTIVE" or p.state != "ACTIVE":
             raise _Refused(409, f"Node pool {p.id} cannot be updated while work request {busy[0].id if busy else ''} "
@@ -451,6 +486,8 @@ class OkeEmulator(ServedEmulator):
             self._check_pool_version(c, p, target)
         size = len(p.nodes)
         cycle = cycling.get("isNodeCyclingEnabled") is True
+        if cycle:
+            self._check_cyclable(c, p)
         surge_raw, unavail_raw = cycling.get("maximumSurge", "1"), cycling.get("maximumUnavailable", "0")
         surge = _budget(surge_raw, size, "maximumSurge", True)
         unavailable = _budget(unavail_raw, size, "maximumUnavailable", False)
@@ -468,13 +505,16 @@ class OkeEmulator(ServedEmulator):
         version_change = target is not None and target != p.version
         stale_nodes = any(n["kubernetesVersion"] != (target or p.version) for n in p.nodes)
         upgrade = version_change or (cycle and stale_nodes)
+        then_cycle = None
         if upgrade and cycle:
             batches = math.ceil(size / max(1, surge + unavailable)) if size else 1
             duration = self.accept_time + self.node_time * batches
+            if self.cycling_work_request:
+                duration, then_cycle = self.accept_time, self.node_time * batches
         else:
             duration = self.accept_time if upgrade else timedelta(0)
         headers = self._accept(c, p, "NODEPOOL_UPDATE", (target or p.version) if upgrade else None, duration,
-                               upgrade=upgrade, cycle=cycle, body=body)
+                               upgrade=upgrade, cycle=cycle, body=body, then_cycle=then_cycle)
         if upgrade:
             p.state = "UPDATING"
         return 202, None, headers
@@ -520,12 +560,14 @@ def _required(q: dict[str, list[str]], name: str) -> str:
     return q[name][0]
 
 
-def _object(body: Any, allowed: frozenset[str], prefix: str = "") -> dict[str, Any]:
+def _checked(body: Any, model: str) -> dict[str, Any]:
+    """The body of an update request, checked against the SDK model ``model`` (spec.py)."""
     if not isinstance(body, dict):
-        raise _Refused(400, f"{prefix or 'request body'} must be a JSON object", "CannotParseRequest")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise _Refused(400, f"unknown properties: {', '.join(prefix + k for k in unknown)}")
+        raise _Refused(400, "request body must be a JSON object", "CannotParseRequest")
+    try:
+        validate(body, model)
+    except SpecError as exc:
+        raise _Refused(400, f"Invalid {model}: {exc}", "InvalidParameter") from None
     return body
 
 
