@@ -96,7 +96,8 @@ def test_every_modeled_s3_exception_is_mapped():
     ("\nError: error reading the state store: dial tcp: [Errno 111] Connection refused\n", T),
     ("\nError: RequestError: send request failed caused by: lookup s3.amazonaws.com: no such host\n", T),
     ('\nError: cluster "x.k8s.local" not found\n', P), ("\nError: unknown flag: --bogus\n", P),
-    ("\nError: set cluster command is current feature gated; set `export KOPS_FEATURE_FLAGS=SpecOverrideFlag`\n", P),
+    ('\nError: unknown command "set" for "kops"\n', P),
+    ("\nError: kops upgrade is required\n", P),
     ('\nError: control-plane node not healthy after update, stopping rolling-update: "error validating cluster"\n', P),
     ('\nError: error validating cluster: cluster did not validate within a duration of "15m0s"\n', P),
     ("", P),
@@ -146,8 +147,11 @@ def _pool(**kw) -> Step:
     (_pool(max_surge=1, max_unavailable=0, strategy="blue-green", blue_green=BlueGreen(batch_percentage=0.5)), 3,
      "aws", None, {"spec.rollingUpdate.maxSurge": "1", "spec.rollingUpdate.maxUnavailable": "0"}, [],
      ["no blue-green"]),
+    # kops' maxSurge defaults to 1 on AWS (pkg/instancegroups/settings.go), 0 elsewhere: said when unset
     (_pool(max_unavailable=2, drain_timeout_seconds=600, node_soak_seconds=60), 6, "aws", None,
-     {"spec.rollingUpdate.maxUnavailable": "2"}, ["--drain-timeout", "600s", "--node-interval", "60s"], []),
+     {"spec.rollingUpdate.maxUnavailable": "2"}, ["--drain-timeout", "600s", "--node-interval", "60s"],
+     ["kops surges 1"]),
+    (_pool(max_unavailable=2), 6, "gce", None, {"spec.rollingUpdate.maxUnavailable": "2"}, [], []),
     (_pool(max_surge=1, max_unavailable=0), 3, "aws", "Karpenter",
      {"spec.rollingUpdate.maxSurge": "1", "spec.rollingUpdate.maxUnavailable": "0"}, [], ["Karpenter"]),
     (_pool(), 3, "aws", None, {}, [], []),
@@ -163,6 +167,25 @@ def test_budget_translation_table(step, nodes, cloud, manager, fields, flags, wa
     assert len(tr.warnings) == len(warned), tr.warnings
     for fragment, warning in zip(warned, tr.warnings, strict=True):
         assert fragment in warning
+
+
+@pytest.mark.parametrize("surge,unavailable,nodes,cloud,manager,expected", [
+    (None, None, 3, "aws", None, (1, 0)),           # unset maxSurge: 1 on AWS, and then maxUnavailable 0
+    (None, None, 3, "gce", None, (0, 1)),           # 0 elsewhere, and then maxUnavailable 1
+    (None, None, 3, "aws", "Karpenter", (0, 1)),    # not for Karpenter-managed groups
+    ("10%", None, 3, "aws", None, (1, 0)),          # surge percentages round up
+    ("0%", None, 3, "aws", None, (0, 1)),           # the percentage is resolved before the maxUnavailable default
+    (None, "50%", 3, "aws", None, (1, 1)),
+    (None, "10%", 3, "aws", None, (1, 1)),          # unavailable percentages round down, to at least 1
+])
+def test_kops_resolve_follows_kops_resolve_settings(surge, unavailable, nodes, cloud, manager, expected):
+    """kubernetes/kops pkg/instancegroups/settings.go resolveSettings (the default maxSurge was 0 before)."""
+    from providers.kops.budget import kops_resolve
+    from providers.kops.emulator.state import resolve_rolling_update
+    assert kops_resolve(surge, unavailable, nodes, cloud=cloud, manager=manager) == expected
+    ru = {k: v for k, v in (("maxSurge", surge), ("maxUnavailable", unavailable)) if v is not None}
+    ig = {"spec": {"rollingUpdate": ru, **({"manager": manager} if manager else {})}}
+    assert resolve_rolling_update({"spec": {"cloudProvider": cloud}}, ig, nodes) == expected
 
 
 def _cluster(**igs) -> Cluster:

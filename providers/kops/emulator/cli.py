@@ -327,12 +327,12 @@ def cmd_update(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
     igs = ctx.store.instance_groups(name)
     selected = select_groups(igs, o.get("instance-group", []), o.get("instance-group-roles", []))
     desired = cluster["spec"].get("kubernetesVersion", "")
+    _check_not_too_new(ctx, desired)        # ApplyClusterCmd.Run checks this before it builds any task
     releases = ctx.store.globals().get("releases") or []
     if releases and desired not in releases:
         raise KopsError(f"error building tasks: unable to find kubelet for kubernetes version {desired}: "
                         f"https://dl.k8s.io/release/v{desired.lstrip('v')}/bin/linux/amd64/kubelet: "
                         f"unexpected response code \"404 Not Found\"")
-    _check_not_too_new(ctx, desired)
     state = ctx.store.cloud(name)
     advance(state, ctx.now)
     cp_versions = [i["version"] for g, ig in igs.items() if is_control_plane(ig["spec"]["role"])
