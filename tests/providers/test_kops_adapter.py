@@ -310,3 +310,45 @@ def test_slow_state_store_is_temporary(h):
     with pytest.raises(TemporaryProviderError):
         p.offers(c)
     assert p.offers(c).control_plane == ("1.29.2",)
+
+
+# ---- upgrade rules: the kops binary's version -------------------------------------------------------------
+
+@pytest.mark.parametrize("facts,max_minor", [
+    ({"kopsVersion": "1.30.1"}, (1, 30)),       # kops 1.30 refuses Kubernetes >= 1.31 (apply_cluster.go)
+    ({"kopsVersion": "1.31.0-beta.1"}, (1, 31)),
+    ({"kopsVersion": "v1.28.4"}, (1, 28)),
+    ({}, None),                                 # unknown binary: no limit stated
+])
+def test_rules_cap_the_minor_at_the_kops_binary(facts, max_minor):
+    from fleet.provider import PoolStrategy, rules_for
+    rules = rules_for(KopsProvider, Cluster(provider="kops", location="b", name="c.k8s.local", control_plane="1.29.8",
+                                            provider_type="kops", facts=facts))
+    assert rules.max_minor == max_minor
+    assert ("upgrading kops is required" in rules.max_minor_reason) is (max_minor is not None)
+    assert rules.strategies == frozenset({PoolStrategy.SURGE}) and "blueGreen" not in rules.knobs
+
+
+@pytest.mark.parametrize("facts", [{"kopsVersion": "1.30"}, {"kopsVersion": "latest"}, {"kopsversion": "1.30.1"}])
+def test_kops_facts_are_strict(facts):
+    from pydantic import ValidationError
+    with pytest.raises(ValidationError):
+        KopsProvider.facts_model.model_validate(facts)
+
+
+def test_an_old_kops_binary_is_discovered_and_a_too_new_minor_refused_before_any_change(tmp_path):
+    old = KopsHarness(kops_version="1.29.3")
+    old.start()
+    try:
+        cid = old.seed("oldkops", "1.29.8", {"nodes-a": "1.29.8"}, ["1.29.8", "1.30.4"])
+        p = old.provider()
+        c = _find(p, cid)
+        assert c.facts == {"kopsVersion": "1.29.3"}
+        from fleet.provider import rules_for
+        assert rules_for(KopsProvider, c).max_minor == (1, 29)
+        with pytest.raises(PermanentProviderError, match="upgrading kops is required"):
+            p.start(c, Step(Component.CONTROL_PLANE, to="1.30.4", from_="1.29.8"))
+        assert old.emu.cluster_spec("oldkops.k8s.local")["spec"]["kubernetesVersion"] == "1.29.8"
+        assert not [e for e in old.emu.command_log() if e["argv"][0] in ("edit", "update")]
+    finally:
+        old.stop()
