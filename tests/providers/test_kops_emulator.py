@@ -249,3 +249,24 @@ def test_upgrade_cluster_moves_to_the_channel_recommendation(h):
     assert pinned.stdout.splitlines()[1].split() == ["Cluster", "KubernetesVersion", "1.29.2", "1.29.8"]
     assert kops(h, "upgrade", "cluster", c, "--yes").returncode == 0
     assert h.emu.cluster_spec(c)["spec"]["kubernetesVersion"] == "1.30.4"
+
+
+def test_the_flag_table_is_parsed_from_the_shipped_reference():
+    """The emulator's commands and flags are the reference's (kubernetes/kops docs/cli, see PROVENANCE.md)."""
+    from providers.kops.emulator.reference import REFERENCE_DIR, check_argv, load, parse_command
+    table = load()
+    assert ("set", "cluster") not in table and ("set", "instancegroup") not in table
+    assert {("edit", "cluster"), ("edit", "instancegroup"), ("update", "cluster"), ("rolling-update", "cluster"),
+            ("reconcile", "cluster"), ("upgrade", "cluster"), ("version",)} <= set(table)
+    assert set(table[("edit", "cluster")]) >= {"set", "unset", "name", "state"}
+    assert table[("update", "cluster")]["admin"].noopt == "18h0m0s"            # `--admin duration[=18h0m0s]`
+    assert table[("update", "cluster")]["yes"].short == "y"
+    assert "kubernetes-version" in table[("upgrade", "cluster")]
+    assert "instance-group" not in table[("reconcile", "cluster")]           # why fleet does not use reconcile
+    assert (REFERENCE_DIR / "PROVENANCE.md").read_text().count("268927e26409f861634e18f3632c9dd483c350cf") == 1
+    with pytest.raises(ValueError, match="unknown pflag type"):
+        parse_command("## kops x\n### Options\n```\n      --odd weird   what\n```\n")
+    assert check_argv(["set", "cluster", "c", "spec.kubernetesVersion=1.30.4"]) == ["unknown command 'set cluster'"]
+    assert check_argv(["edit", "cluster", "c", "--set", "spec.kubernetesVersion=1.30.4"]) == []
+    assert check_argv(["rolling-update", "cluster", "c", "--yes", "--ig", "x"]) == [
+        "kops rolling-update cluster: unknown flag --ig"]
