@@ -5,7 +5,7 @@ Settings (camelCase, validated strictly):
                   is the bucket, plus the prefix with ``/`` written as ``:``)
   clusters        cluster names to manage (default: every cluster in the store(s))
   kopsBinary      the kops executable (default ``kops``, looked up on the PATH of the environment below)
-  env             extra environment for kops (credentials, AWS_PROFILE, PATH, KOPS_FEATURE_FLAGS, ...); the
+  env             extra environment for kops (credentials, AWS_PROFILE, PATH, ...); the
                   AWS_* credentials/profile/region in it are also used for the adapter's own boto3 reads
   endpoint        S3 endpoint override for boto3 (also given to kops as S3_ENDPOINT / AWS_ENDPOINT_URL_S3
                   unless ``env`` sets those)
@@ -19,13 +19,26 @@ Settings (camelCase, validated strictly):
   exportClock     give kops the adapter's clock as FLEET_EMULATOR_NOW (for the kops emulator under virtual
                   time; real kops ignores it)
 
-Control-plane step: ``kops set cluster C spec.kubernetesVersion=V`` (``kops upgrade cluster`` only moves to
-the channel's recommended version, so it cannot do patch-first or one-minor-at-a-time; ``set`` needs
-KOPS_FEATURE_FLAGS=SpecOverrideFlag, which the adapter adds), ``kops update cluster C --yes
---instance-group-roles control-plane[,apiserver]``, then ``kops rolling-update cluster C --yes
---instance-group-roles ...`` in the background, polled. Node-pool step (pool = instance group with role Node):
-``kops set instancegroup --name C G spec.rollingUpdate.maxSurge=.. spec.rollingUpdate.maxUnavailable=..``,
-``kops update cluster C --yes --instance-group G``, ``kops rolling-update cluster C --yes --instance-group G``.
+Commands: only commands and flags of the kops CLI reference (kubernetes/kops docs/cli, shipped in
+providers/kops/emulator/reference/; a test checks every argv the adapter sends against it). ``kops set`` was
+removed in kops 1.22 and is never used. The sequence is the "Manual update" of updates_and_upgrades.md
+("kops edit cluster $NAME" / "set the kubernetesVersion to the target version" / "kops update cluster $NAME
+--yes" / "kops rolling-update cluster $NAME --yes"), with ``kops edit --set`` instead of an editor
+(kops_edit_cluster.md example: ``kops edit cluster testcluster.k8s.local --set spec.kubernetesVersion=1.28.4``).
+``kops upgrade cluster`` is not used: without ``--kubernetes-version`` it moves to the channel's recommendation.
+``kops reconcile cluster`` (kops 1.31+, updates_and_upgrades.md "Automated update") is not used either: it has no
+``--instance-group`` / ``--instance-group-roles`` (kops_reconcile_cluster.md), so it cannot do fleet's separate
+control-plane and per-pool steps with their own budgets.
+
+Control-plane step: ``kops edit cluster C --set spec.kubernetesVersion=V``, ``kops update cluster C --yes
+--instance-group-roles control-plane[,apiserver] --create-kube-config=false``, then ``kops rolling-update
+cluster C --yes --instance-group-roles ...`` in the background, polled. Node-pool step (pool = instance group
+with role Node): ``kops edit instancegroup --name C G --set spec.rollingUpdate.maxSurge=..
+--set spec.rollingUpdate.maxUnavailable=..`` (kops_edit_instancegroup.md), ``kops update cluster C --yes
+--instance-group G``, ``kops rolling-update cluster C --yes --instance-group G``.
+The kops binary's release (``kops version --short``, kops_version.md) is discovered into
+``Cluster.facts["kopsVersion"]``: kops X.Y refuses Kubernetes X.(Y+1) and newer in ``update cluster``
+("upgrading kops is required"), which providers/kops/rules.py turns into the planner's ``max_minor``.
 Idempotency: every step first compares the state store with the target; when the version is already applied,
 the dry run ``kops rolling-update cluster C --instance-group ...`` says whether instances still need replacing,
 and re-running the rolling update is safe (kops only replaces what needs it), so a restart just re-attaches to
@@ -58,12 +71,14 @@ from fleet.provider import (
     OperationState,
     OperationStatus,
     Step,
+    UpgradeRules,
     VersionOffers,
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
 from providers.kops.budget import translate_step
 from providers.kops.errors import KopsCommandError, kops_message, translate
+from providers.kops.rules import Facts, compute_rules, kops_max_minor
 from providers.kops.settings import CLUSTER_NAME_RE, KopsSettings, parse_settings
 from providers.kops.state_store import KopsCluster, StateStore, StateStoreReader, channel_versions
 
@@ -83,6 +98,11 @@ class _Run:
 class KopsProvider:
     type = "kops"
     settings_model = KopsSettings   # the schema of this provider's settings (FleetConfig validates against it)
+    facts_model = Facts             # the per-cluster facts of its upgrade rules (inventory spelling)
+
+    @classmethod
+    def upgrade_rules(cls, cluster: Cluster) -> UpgradeRules:
+        return compute_rules(cluster)
 
     def __init__(self, name: str = "kops", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, config_dir: str | None = None, **_: Any):
@@ -107,6 +127,7 @@ class KopsProvider:
                         else Path(tempfile.gettempdir()) / f"fleet-kops-{os.getuid()}")
         self.log_dir = Path(s.logDir) if s.logDir else default_logs
         self._runs: dict[str, _Run] = {}
+        self._kops_version: str | None = None
 
     # ---- boundary ----------------------------------------------------------------------------------------
     @contextmanager
@@ -125,10 +146,6 @@ class KopsProvider:
             env["S3_ENDPOINT"] = env["AWS_ENDPOINT_URL_S3"] = s.endpoint
         env.update(s.env)
         env["KOPS_STATE_STORE"] = store.url
-        flags = [f for f in env.get("KOPS_FEATURE_FLAGS", "").split(",") if f.strip()]
-        if not any(f.strip().lstrip("+") == "SpecOverrideFlag" for f in flags):
-            flags.append("SpecOverrideFlag")
-        env["KOPS_FEATURE_FLAGS"] = ",".join(flags)
         if s.exportClock:
             env["FLEET_EMULATOR_NOW"] = iso(self.clock.now()) or ""
         return env
@@ -153,8 +170,23 @@ class KopsProvider:
     def _names(self, store: StateStore) -> list[str]:
         return list(self.settings.clusters) if self.settings.clusters else self.reader.cluster_names(store)
 
+    def kops_version(self) -> str:
+        """The kops binary's release, from ``kops version --short`` (kops_version.md: "only print the main kOps
+        version"; cmd/kops/version.go prints kops.Version and a newline); read once per adapter."""
+        if self._kops_version is None:
+            out = self._kops(self.stores[0], ["version", "--short"]).stdout.strip()
+            version = out.splitlines()[0].strip() if out else ""
+            try:
+                kops_max_minor(version)
+            except ValueError as exc:
+                raise PermanentProviderError(f"`kops version --short` printed {out!r}, not a kops release",
+                                             provider=self.name, code="500") from exc
+            self._kops_version = version.lstrip("v")
+        return self._kops_version
+
     def discover(self) -> list[Cluster]:
         with self._boundary("discover"):
+            facts = {"kopsVersion": self.kops_version()}
             channels: dict[str, tuple[str, ...]] = {}
             out = []
             for store in self.stores:
@@ -163,7 +195,7 @@ class KopsProvider:
                     if kc is None:
                         continue
                     try:
-                        out.append(self._to_cluster(kc, self._cached_offers(kc, channels)))
+                        out.append(self._to_cluster(kc, self._cached_offers(kc, channels), facts))
                     except InvalidVersion as exc:   # one odd cluster must not hide the others
                         log.warning("skipping kops cluster %s in %s: %s", name, store.url, exc,
                                     extra={"provider": self.name, "cluster": name, "reason": str(exc)})
@@ -185,14 +217,14 @@ class KopsProvider:
     def _channel_location(self, kc: KopsCluster) -> str:
         return self.settings.channel or str(kc.spec.get("channel") or "stable")
 
-    def _to_cluster(self, kc: KopsCluster, available: tuple[str, ...]) -> Cluster:
+    def _to_cluster(self, kc: KopsCluster, available: tuple[str, ...], facts: Mapping[str, Any]) -> Cluster:
         cp = kc.control_plane_version
         pools = tuple(NodePool(g, kc.version_of(g), int((kc.igs[g].get("spec") or {}).get("minSize") or 0))
                       for g in kc.groups("Node"))
         karpenter = sorted(g for g in kc.groups("Node") if (kc.igs[g].get("spec") or {}).get("manager") == "Karpenter")
         labels = {str(k): str(v) for k, v in ((kc.obj.get("metadata") or {}).get("labels") or {}).items()}
         return Cluster(provider=self.name, location=kc.store.location, name=kc.name, control_plane=cp,
-                       node_pools=pools, labels=labels, provider_type=self.type,
+                       node_pools=pools, labels=labels, provider_type=self.type, facts=dict(facts),
                        available=tuple(v for v in available if parse_version(v) >= parse_version(cp)),
                        auto_upgrade=(f"Karpenter replaces drifted nodes of {', '.join(karpenter)}" if karpenter
                                      else None),
@@ -278,7 +310,9 @@ class KopsProvider:
                 raise PermanentProviderError(f"{cluster.id}: {to} is not offered by kops channel "
                                              f"{self._channel_location(kc)} (offers {', '.join(offered) or 'none'})",
                                              provider=self.name, code="400")
-            self._kops(kc.store, ["set", "cluster", kc.name, f"spec.kubernetesVersion={to}"])
+            self._refuse_too_new(cluster, to)
+            # kops_edit_cluster.md: "kops edit cluster testcluster.k8s.local --set spec.kubernetesVersion=1.28.4"
+            self._kops(kc.store, ["edit", "cluster", kc.name, "--set", f"spec.kubernetesVersion={to}"])
         self._kops(kc.store, ["update", "cluster", kc.name, "--yes", *selector, "--create-kube-config=false"])
         kc = self._read(cluster)
         missing = [g for g in groups if not self._same(kc.version_of(g), to)]
@@ -311,7 +345,7 @@ class KopsProvider:
         if self._same(kc.version_of(g), to):
             return self._ensure_roll(cluster, kc, step, [g], selector, tr.flags, changes)
         if changes:
-            self._kops(kc.store, ["set", "instancegroup", "--name", kc.name, g, *changes])
+            self._edit_ig(kc, g, changes)
         self._kops(kc.store, ["update", "cluster", kc.name, "--yes", *selector, "--create-kube-config=false"])
         kc = self._read(cluster)
         if not self._same(kc.version_of(g), to):
@@ -319,6 +353,22 @@ class KopsProvider:
                                          "(the control plane may still be rolling)", provider=self.name,
                                          code="409", retry_after=self.settings.pollInterval * 2)
         return self._launch(cluster, kc, step, [g], selector, tr.flags)
+
+    def _edit_ig(self, kc: KopsCluster, group: str, changes: list[str]) -> None:
+        """kops_edit_instancegroup.md: ``kops edit instancegroup --name C G --set K=V`` (one --set per field:
+        the flag is a string slice split at commas)."""
+        self._kops(kc.store, ["edit", "instancegroup", "--name", kc.name, group,
+                              *(arg for change in changes for arg in ("--set", change))])
+
+    def _refuse_too_new(self, cluster: Cluster, to: str) -> None:
+        """Refuse, before changing the state store, a version ``kops update cluster`` would refuse (the planner
+        blocks it already through rules.py; this guards a stale plan or another caller)."""
+        limit = kops_max_minor(self.kops_version())
+        v = parse_version(to)
+        if (v.major, v.minor) > limit:
+            raise PermanentProviderError(f"{cluster.id}: kops {self.kops_version()} applies Kubernetes up to "
+                                         f"{limit[0]}.{limit[1]}, not {to} (\"upgrading kops is required\")",
+                                         provider=self.name, code="400")
 
     # ---- rolling updates ---------------------------------------------------------------------------------
     def _need_update(self, kc: KopsCluster | tuple[StateStore, str], selector: list[str]) -> tuple[int, int]:
@@ -356,7 +406,7 @@ class KopsProvider:
                                              provider=self.name, code="409", retry_after=self.settings.pollInterval)
             return OperationRef(record["op"], cluster.id, step.key, record)
         if changes:
-            self._kops(kc.store, ["set", "instancegroup", "--name", kc.name, groups[0], *changes])
+            self._edit_ig(kc, groups[0], changes)
         return self._launch(cluster, kc, step, groups, selector, flags)
 
     def _load_record(self, kc: KopsCluster, groups: list[str]) -> dict[str, Any] | None:

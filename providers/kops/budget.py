@@ -1,8 +1,10 @@
 """Translate a fleet Step's budget knobs into kops' (pure functions, table-tested).
 
 kops knobs: an instance group's ``spec.rollingUpdate.maxSurge`` / ``maxUnavailable`` (int or percent; surge
-percentages round up, unavailable percentages round down but never below 1; both zero is rejected by kops
-validation; surge is forbidden on control-plane groups) and the ``kops rolling-update`` flags
+percentages round up, unavailable percentages round down but never below 1; an unset maxSurge is 1 on AWS
+and 0 elsewhere, an unset maxUnavailable 1 when the surge is 0 (pkg/instancegroups/settings.go); both zero is
+rejected by kops validation; surge is forbidden on control-plane groups (pkg/apis/kops/validation/validation.go
+validateRollingUpdate)) and the ``kops rolling-update`` flags
 ``--drain-timeout`` and ``--node-interval`` / ``--control-plane-interval`` (the wait after each replaced
 instance, which is where a per-node soak goes). Surging works by detaching instances from their autoscaling
 group, which kops implements on AWS. kops has no blue-green strategy.
@@ -18,7 +20,7 @@ from fleet.provider import Component, Step
 
 @dataclass(frozen=True)
 class Translation:
-    fields: dict[str, str] = field(default_factory=dict)    # kops set instancegroup KEY=VALUE
+    fields: dict[str, str] = field(default_factory=dict)    # kops edit instancegroup --set KEY=VALUE
     flags: list[str] = field(default_factory=list)          # extra kops rolling-update flags
     warnings: list[str] = field(default_factory=list)
 
@@ -34,11 +36,24 @@ def _knob(spec: str | None, value: int | None) -> int | str | None:
     return None
 
 
-def kops_resolve(surge: int | str | None, unavailable: int | str | None, nodes: int) -> tuple[int, int]:
-    """What kops' resolveSettings makes of the two knobs for a group of ``nodes`` instances."""
-    s = 0 if surge is None else (math.ceil(int(surge[:-1]) * nodes / 100) if isinstance(surge, str) else surge)
+def kops_default_surge(cloud: str, manager: str | None) -> int:
+    """kops' maxSurge when neither the group nor the cluster sets one: 1 on AWS (not for Karpenter-managed
+    groups), else 0 (kubernetes/kops pkg/instancegroups/settings.go resolveSettings; pkg/apis/kops/cluster.go
+    RollingUpdate.MaxSurge "Defaults to 1 on AWS, 0 otherwise"). The Spotinst feature flag, which also makes it
+    0, is not modelled."""
+    return 1 if cloud.lower() == "aws" and manager != "Karpenter" else 0
+
+
+def kops_resolve(surge: int | str | None, unavailable: int | str | None, nodes: int, *, cloud: str = "aws",
+                 manager: str | None = None) -> tuple[int, int]:
+    """What kops' resolveSettings makes of the two knobs for a group of ``nodes`` instances: surge percentages
+    round up, unavailable percentages down but to at least 1; an unset maxUnavailable is 1 when the resolved
+    surge is 0, else 0 (pkg/instancegroups/settings.go; rolling-update.md "maxUnavailable")."""
+    if surge is None:
+        surge = kops_default_surge(cloud, manager)
+    s = math.ceil(int(surge[:-1]) * nodes / 100) if isinstance(surge, str) else surge
     if unavailable is None:
-        u = 1 if s == 0 and not isinstance(surge, str) else 0
+        u = 1 if s == 0 else 0
     elif isinstance(unavailable, str):
         u = max(1, math.floor(int(unavailable[:-1]) * nodes / 100))
     else:
@@ -53,6 +68,35 @@ def _duration_flags(step: Step, interval_flag: str) -> list[str]:
     if step.node_soak_seconds:
         flags += ["--" + interval_flag, f"{int(step.node_soak_seconds)}s"]
     return flags
+
+
+def _pool_fields(step: Step, surge: int | str | None, unavailable: int | str | None, nodes: int, cloud: str,
+                 manager: str | None, warnings: list[str]) -> dict[str, str]:
+    """The instance group's ``spec.rollingUpdate`` fields for a node-pool step (appends to ``warnings``)."""
+    if surge is None and unavailable is None:
+        return {}
+    fields: dict[str, str] = {}
+    s, u = kops_resolve(surge, unavailable, nodes, cloud=cloud, manager=manager)
+    if s == 0 and u == 0:
+        warnings.append("kops rejects maxSurge=0 together with maxUnavailable=0; using maxUnavailable=1")
+        unavailable, u = 1, 1
+    fleet = (step.max_surge, step.max_unavailable)
+    if (isinstance(surge, str) or isinstance(unavailable, str)) and None not in fleet and fleet != (s, u):
+        warnings.append(f"kops resolves maxSurge={surge}, maxUnavailable={unavailable} on {nodes} nodes to "
+                        f"{s}/{u} (fleet resolved {fleet[0]}/{fleet[1]}): kops rounds unavailable "
+                        "percentages down but never below 1")
+    if s > 0 and cloud.lower() != "aws":
+        warnings.append(f"kops surges by detaching instances from their autoscaling group, which it implements "
+                        f"on AWS; on {cloud} maxSurge={surge} may not be honoured")
+    if surge is None and s:
+        warnings.append(f"maxSurge is not set, so kops surges {s} new instance(s) at a time on {cloud} (its "
+                        f"default) on top of maxUnavailable={unavailable}; set maxSurge: 0 to roll without "
+                        "extra instances")
+    if surge is not None:
+        fields["spec.rollingUpdate.maxSurge"] = str(surge)
+    if unavailable is not None:
+        fields["spec.rollingUpdate.maxUnavailable"] = str(unavailable)
+    return fields
 
 
 def translate_step(step: Step, *, nodes: int, cloud: str = "aws", manager: str | None = None) -> Translation:
@@ -75,22 +119,5 @@ def translate_step(step: Step, *, nodes: int, cloud: str = "aws", manager: str |
     if manager == "Karpenter":
         warnings.append(f"instance group {step.pool} is managed by Karpenter: kops rolling-update skips it and "
                         "Karpenter replaces drifted nodes itself, so maxSurge/maxUnavailable do not apply")
-    fields: dict[str, str] = {}
-    if surge is not None or unavailable is not None:
-        s, u = kops_resolve(surge, unavailable, nodes)
-        if s == 0 and u == 0:
-            warnings.append("kops rejects maxSurge=0 together with maxUnavailable=0; using maxUnavailable=1")
-            unavailable, u = 1, 1
-        fleet = (step.max_surge, step.max_unavailable)
-        if (isinstance(surge, str) or isinstance(unavailable, str)) and None not in fleet and fleet != (s, u):
-            warnings.append(f"kops resolves maxSurge={surge}, maxUnavailable={unavailable} on {nodes} nodes to "
-                            f"{s}/{u} (fleet resolved {fleet[0]}/{fleet[1]}): kops rounds unavailable "
-                            "percentages down but never below 1")
-        if s > 0 and cloud.lower() != "aws":
-            warnings.append(f"kops surges by detaching instances from their autoscaling group, which it implements "
-                            f"on AWS; on {cloud} maxSurge={surge} may not be honoured")
-        if surge is not None:
-            fields["spec.rollingUpdate.maxSurge"] = str(surge)
-        if unavailable is not None:
-            fields["spec.rollingUpdate.maxUnavailable"] = str(unavailable)
+    fields = _pool_fields(step, surge, unavailable, nodes, cloud, manager, warnings)
     return Translation(fields, _duration_flags(step, "node-interval"), warnings)

@@ -26,7 +26,7 @@ class KopsSettings(BaseModel):
     kopsBinary: str = "kops"
     """The kops executable, looked up on the PATH of `env`."""
     env: dict[str, str] = Field(default_factory=dict)
-    """Extra environment for kops (credentials, AWS_PROFILE, PATH, KOPS_FEATURE_FLAGS, ...); its AWS_* settings are also used for the adapter's own S3 reads."""
+    """Extra environment for kops (credentials, AWS_PROFILE, PATH, ...); its AWS_* settings are also used for the adapter's own S3 reads."""
     endpoint: str | None = None
     """S3 endpoint override (also given to kops as S3_ENDPOINT unless `env` sets it)."""
     region: str | None = None

@@ -9,12 +9,14 @@ intervals, a 15-minute validation timeout — pass in a fraction of a second and
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fleet.clock import SystemClock, iso
+from providers.kops.emulator.reference import check_argv
 from providers.kops.emulator.server import KopsEmulator
 from tests.integration.cloudfleet2 import (
     apply,
@@ -31,9 +33,8 @@ SCALE = 3000                 # emulated kops time runs 3000x the wall clock: a k
 VALIDATION_ERROR = 'InstanceGroup "nodes-b" did not have enough nodes 2 vs 3'
 
 
-@pytest.fixture
-def kops(tmp_path):
-    emu = KopsEmulator(SystemClock())
+def _start(tmp_path: Path, **options: Any) -> tuple[KopsEmulator, dict[str, str]]:
+    emu = KopsEmulator(SystemClock(), **options)
     bindir = tmp_path / "bin"
     bindir.mkdir()
     emu.write_launcher(bindir)
@@ -42,7 +43,15 @@ def kops(tmp_path):
     # store and S3 endpoint, fake credentials, and the emulator's sped-up clock
     env = {**emu.kops_env(str(bindir)), "FLEET_EMULATOR_SCALE": str(SCALE),
            "FLEET_EMULATOR_EPOCH": iso(SystemClock().now()) or ""}
+    return emu, env
+
+
+@pytest.fixture
+def kops(tmp_path):
+    emu, env = _start(tmp_path)
     yield emu, env
+    # every command fleet ran is one of the real kops CLI (kubernetes/kops docs/cli, shipped with the emulator)
+    assert [problem for e in emu.command_log() for problem in check_argv(e["argv"])] == []
     emu.stop()
 
 
@@ -90,8 +99,11 @@ def test_patch_then_minor_with_two_node_groups(tmp_path, kops):
     # the budget: written to each instance group once, and honoured by the rolls (50% of 4 -> 2 at a time)
     for ig in ("nodes-a", "nodes-b"):
         assert emu.instance_group(name, ig)["spec"]["rollingUpdate"] == {"maxSurge": "50%", "maxUnavailable": 0}
-    sets = [e["argv"] for e in emu.command_log() if e["argv"][:2] == ["set", "instancegroup"]]
-    assert [a[4] for a in sets] == ["nodes-a", "nodes-b"]
+    edits = [e["argv"] for e in emu.command_log() if e["argv"][:2] == ["edit", "instancegroup"]]
+    assert [a[4] for a in edits] == ["nodes-a", "nodes-b"]
+    assert [e["argv"] for e in emu.command_log() if e["argv"][:2] == ["edit", "cluster"]] == [
+        ["edit", "cluster", name, "--set", f"spec.kubernetesVersion={v}"] for v in ("1.29.8", "1.30.4")]
+    assert "--create-kube-config=false" in next(e["argv"] for e in emu.command_log() if e["argv"][0] == "update")
     details = [roll["detail"] for roll in emu.cloud_state(name)["rolls"]]
     assert [d["nodes-a"]["concurrency"] for d in details if "nodes-a" in d] == [2, 2]
     assert [(d["nodes-b"]["maxSurge"], d["nodes-b"]["maxUnavailable"]) for d in details if "nodes-b" in d] == [
@@ -138,3 +150,26 @@ def test_validation_failure_on_one_group_fails_that_cluster(tmp_path, kops):
     assert len([a for a in _rolls(emu, bad) if "nodes-b" in a]) == 1
     assert emu.instance_versions(good) == {CP_IG: ["1.29.8"], "nodes-a": ["1.29.8"] * 4, "nodes-b": ["1.29.8"] * 3}
     assert dispatched_steps(history(cfg, good_id)) == ["cp@1.29.8", "pool:nodes-a@1.29.8", "pool:nodes-b@1.29.8"]
+
+
+def test_a_minor_newer_than_the_kops_binary_is_never_applied(tmp_path):
+    """kops 1.29.x refuses Kubernetes 1.30 in `kops update cluster` (kubernetes/kops upup/pkg/fi/cloudup/
+    apply_cluster.go validateKubernetesVersion): fleet reads the binary's version (`kops version --short`) and
+    goes no further than 1.29 — the patch is applied, the state store never asks for 1.30."""
+    emu, env = _start(tmp_path, kops_version="1.29.3")
+    try:
+        name = "old-kops.k8s.local"
+        _seed(emu, name)
+        cfg = _config(tmp_path, emu, "1.30")
+        r = apply(cfg, env=env)
+        assert "Traceback" not in r.stderr
+        assert emu.cluster_spec(name)["spec"]["kubernetesVersion"] == "1.29.8"
+        assert [e["to"] for e in emu.upgrade_log(name, kind="set-version")] == ["1.29.8"]
+        assert emu.instance_versions(name) == {CP_IG: ["1.29.8"], "nodes-a": ["1.29.8"] * 4,
+                                               "nodes-b": ["1.29.8"] * 3}
+        cid = f"kops/{emu.bucket}/{name}"
+        told = r.stdout + r.stderr + json.dumps(status(cfg)) + json.dumps(history(cfg, cid))
+        assert "upgrading kops is required" in told
+        assert [problem for e in emu.command_log() for problem in check_argv(e["argv"])] == []
+    finally:
+        emu.stop()

@@ -96,7 +96,8 @@ def test_every_modeled_s3_exception_is_mapped():
     ("\nError: error reading the state store: dial tcp: [Errno 111] Connection refused\n", T),
     ("\nError: RequestError: send request failed caused by: lookup s3.amazonaws.com: no such host\n", T),
     ('\nError: cluster "x.k8s.local" not found\n', P), ("\nError: unknown flag: --bogus\n", P),
-    ("\nError: set cluster command is current feature gated; set `export KOPS_FEATURE_FLAGS=SpecOverrideFlag`\n", P),
+    ('\nError: unknown command "set" for "kops"\n', P),
+    ("\nError: kops upgrade is required\n", P),
     ('\nError: control-plane node not healthy after update, stopping rolling-update: "error validating cluster"\n', P),
     ('\nError: error validating cluster: cluster did not validate within a duration of "15m0s"\n', P),
     ("", P),
@@ -146,8 +147,11 @@ def _pool(**kw) -> Step:
     (_pool(max_surge=1, max_unavailable=0, strategy="blue-green", blue_green=BlueGreen(batch_percentage=0.5)), 3,
      "aws", None, {"spec.rollingUpdate.maxSurge": "1", "spec.rollingUpdate.maxUnavailable": "0"}, [],
      ["no blue-green"]),
+    # kops' maxSurge defaults to 1 on AWS (pkg/instancegroups/settings.go), 0 elsewhere: said when unset
     (_pool(max_unavailable=2, drain_timeout_seconds=600, node_soak_seconds=60), 6, "aws", None,
-     {"spec.rollingUpdate.maxUnavailable": "2"}, ["--drain-timeout", "600s", "--node-interval", "60s"], []),
+     {"spec.rollingUpdate.maxUnavailable": "2"}, ["--drain-timeout", "600s", "--node-interval", "60s"],
+     ["kops surges 1"]),
+    (_pool(max_unavailable=2), 6, "gce", None, {"spec.rollingUpdate.maxUnavailable": "2"}, [], []),
     (_pool(max_surge=1, max_unavailable=0), 3, "aws", "Karpenter",
      {"spec.rollingUpdate.maxSurge": "1", "spec.rollingUpdate.maxUnavailable": "0"}, [], ["Karpenter"]),
     (_pool(), 3, "aws", None, {}, [], []),
@@ -163,6 +167,25 @@ def test_budget_translation_table(step, nodes, cloud, manager, fields, flags, wa
     assert len(tr.warnings) == len(warned), tr.warnings
     for fragment, warning in zip(warned, tr.warnings, strict=True):
         assert fragment in warning
+
+
+@pytest.mark.parametrize("surge,unavailable,nodes,cloud,manager,expected", [
+    (None, None, 3, "aws", None, (1, 0)),           # unset maxSurge: 1 on AWS, and then maxUnavailable 0
+    (None, None, 3, "gce", None, (0, 1)),           # 0 elsewhere, and then maxUnavailable 1
+    (None, None, 3, "aws", "Karpenter", (0, 1)),    # not for Karpenter-managed groups
+    ("10%", None, 3, "aws", None, (1, 0)),          # surge percentages round up
+    ("0%", None, 3, "aws", None, (0, 1)),           # the percentage is resolved before the maxUnavailable default
+    (None, "50%", 3, "aws", None, (1, 1)),
+    (None, "10%", 3, "aws", None, (1, 1)),          # unavailable percentages round down, to at least 1
+])
+def test_kops_resolve_follows_kops_resolve_settings(surge, unavailable, nodes, cloud, manager, expected):
+    """kubernetes/kops pkg/instancegroups/settings.go resolveSettings (the default maxSurge was 0 before)."""
+    from providers.kops.budget import kops_resolve
+    from providers.kops.emulator.state import resolve_rolling_update
+    assert kops_resolve(surge, unavailable, nodes, cloud=cloud, manager=manager) == expected
+    ru = {k: v for k, v in (("maxSurge", surge), ("maxUnavailable", unavailable)) if v is not None}
+    ig = {"spec": {"rollingUpdate": ru, **({"manager": manager} if manager else {})}}
+    assert resolve_rolling_update({"spec": {"cloudProvider": cloud}}, ig, nodes) == expected
 
 
 def _cluster(**igs) -> Cluster:
@@ -287,3 +310,45 @@ def test_slow_state_store_is_temporary(h):
     with pytest.raises(TemporaryProviderError):
         p.offers(c)
     assert p.offers(c).control_plane == ("1.29.2",)
+
+
+# ---- upgrade rules: the kops binary's version -------------------------------------------------------------
+
+@pytest.mark.parametrize("facts,max_minor", [
+    ({"kopsVersion": "1.30.1"}, (1, 30)),       # kops 1.30 refuses Kubernetes >= 1.31 (apply_cluster.go)
+    ({"kopsVersion": "1.31.0-beta.1"}, (1, 31)),
+    ({"kopsVersion": "v1.28.4"}, (1, 28)),
+    ({}, None),                                 # unknown binary: no limit stated
+])
+def test_rules_cap_the_minor_at_the_kops_binary(facts, max_minor):
+    from fleet.provider import PoolStrategy, rules_for
+    rules = rules_for(KopsProvider, Cluster(provider="kops", location="b", name="c.k8s.local", control_plane="1.29.8",
+                                            provider_type="kops", facts=facts))
+    assert rules.max_minor == max_minor
+    assert ("upgrading kops is required" in rules.max_minor_reason) is (max_minor is not None)
+    assert rules.strategies == frozenset({PoolStrategy.SURGE}) and "blueGreen" not in rules.knobs
+
+
+@pytest.mark.parametrize("facts", [{"kopsVersion": "1.30"}, {"kopsVersion": "latest"}, {"kopsversion": "1.30.1"}])
+def test_kops_facts_are_strict(facts):
+    from pydantic import ValidationError
+    with pytest.raises(ValidationError):
+        KopsProvider.facts_model.model_validate(facts)
+
+
+def test_an_old_kops_binary_is_discovered_and_a_too_new_minor_refused_before_any_change(tmp_path):
+    old = KopsHarness(kops_version="1.29.3")
+    old.start()
+    try:
+        cid = old.seed("oldkops", "1.29.8", {"nodes-a": "1.29.8"}, ["1.29.8", "1.30.4"])
+        p = old.provider()
+        c = _find(p, cid)
+        assert c.facts == {"kopsVersion": "1.29.3"}
+        from fleet.provider import rules_for
+        assert rules_for(KopsProvider, c).max_minor == (1, 29)
+        with pytest.raises(PermanentProviderError, match="upgrading kops is required"):
+            p.start(c, Step(Component.CONTROL_PLANE, to="1.30.4", from_="1.29.8"))
+        assert old.emu.cluster_spec("oldkops.k8s.local")["spec"]["kubernetesVersion"] == "1.29.8"
+        assert not [e for e in old.emu.command_log() if e["argv"][0] in ("edit", "update")]
+    finally:
+        old.stop()

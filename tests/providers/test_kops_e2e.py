@@ -10,6 +10,7 @@ import pytest
 
 from fleet.provider import Cluster, Component, OperationState, OperationStatus, Step
 from providers.kops.adapter import KopsProvider
+from providers.kops.emulator.reference import check_argv
 from tests.providers.harness_kops import CONTROL_PLANE_IG, KopsHarness
 
 NAME = "prod.k8s.local"
@@ -78,11 +79,14 @@ def test_patch_then_two_minors_with_two_node_groups(h):
     assert h.emu.instance_group(NAME, "nodes-a")["spec"]["rollingUpdate"] == {"maxSurge": "50%", "maxUnavailable": 0}
     assert h.emu.instance_group(NAME, "nodes-b")["spec"]["rollingUpdate"] == {"maxSurge": 0, "maxUnavailable": 1}
     argvs = [e["argv"] for e in h.emu.command_log()]
-    sets = [a for a in argvs if a[:2] == ["set", "instancegroup"]]
-    assert sets == [["set", "instancegroup", "--name", NAME, "nodes-a", "spec.rollingUpdate.maxSurge=50%",
-                     "spec.rollingUpdate.maxUnavailable=0"],
-                    ["set", "instancegroup", "--name", NAME, "nodes-b", "spec.rollingUpdate.maxSurge=0",
-                     "spec.rollingUpdate.maxUnavailable=1"]]                # set once, unchanged afterwards
+    assert [problem for a in argvs for problem in check_argv(a)] == []   # only the real CLI's commands and flags
+    edits = [a for a in argvs if a[:2] == ["edit", "instancegroup"]]
+    assert edits == [["edit", "instancegroup", "--name", NAME, "nodes-a", "--set", "spec.rollingUpdate.maxSurge=50%",
+                      "--set", "spec.rollingUpdate.maxUnavailable=0"],
+                     ["edit", "instancegroup", "--name", NAME, "nodes-b", "--set", "spec.rollingUpdate.maxSurge=0",
+                      "--set", "spec.rollingUpdate.maxUnavailable=1"]]     # set once, unchanged afterwards
+    assert [a for a in argvs if a[:2] == ["edit", "cluster"]] == [
+        ["edit", "cluster", NAME, "--set", f"spec.kubernetesVersion={v}"] for v in ("1.29.8", "1.30.4", "1.31.1")]
     rolls_b = [a for a in argvs if a[:1] == ["rolling-update"] and "--yes" in a and "nodes-b" in a]
     assert len(rolls_b) == 3 and all(a[-4:] == ["--drain-timeout", "600s", "--node-interval", "60s"]
                                      for a in rolls_b)

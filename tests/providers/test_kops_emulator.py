@@ -11,6 +11,7 @@ import time
 import pytest
 import yaml
 
+from providers.kops.emulator.state import KOPS_VERSION
 from tests.providers.harness_kops import KopsHarness
 
 T0 = "2026-01-05T00:00:00Z"
@@ -33,8 +34,8 @@ def _env(h: KopsHarness, now: str, **extra: str) -> dict[str, str]:
     return env
 
 
-def kops(h: KopsHarness, *args: str, now: str = T0, gate: bool = True) -> subprocess.CompletedProcess[str]:
-    env = _env(h, now, **({"KOPS_FEATURE_FLAGS": "SpecOverrideFlag"} if gate else {}))
+def kops(h: KopsHarness, *args: str, now: str = T0, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    env = _env(h, now, **env_extra)
     return subprocess.run(["kops", *args], env=env, capture_output=True, text=True, timeout=30, check=False)
 
 
@@ -91,24 +92,76 @@ def test_state_store_uses_kops_layout(h):
     assert config["apiVersion"] == "kops.k8s.io/v1alpha2" and config["spec"]["kubernetesVersion"] == "1.29.2"
 
 
-def test_set_is_feature_gated_and_validated_like_kops(h):
-    c = seed(h, "setgate")
-    gated = kops(h, "set", "cluster", c, "spec.kubernetesVersion=1.29.8", gate=False)
-    assert gated.returncode == 1 and "KOPS_FEATURE_FLAGS=SpecOverrideFlag" in gated.stderr
-    assert kops(h, "set", "instancegroup", "--name", c, CP, "spec.rollingUpdate.maxSurge=1").stderr.strip() \
+def test_kops_set_is_refused_as_the_unknown_command_it_is(h):
+    """`kops set` was removed in kops 1.22: it is not in the CLI reference, so cobra refuses it (spf13/cobra
+    args.go legacyArgs: `unknown command %q for %q`), with or without the old feature flag."""
+    c = seed(h, "setgone")
+    for env in ({}, {"KOPS_FEATURE_FLAGS": "SpecOverrideFlag"}):
+        for argv in (("set", "cluster", c, "spec.kubernetesVersion=1.29.8"),
+                     ("set", "instancegroup", "--name", c, "nodes-a", "spec.rollingUpdate.maxSurge=1")):
+            gone = kops(h, *argv, **env)
+            assert gone.returncode == 1 and gone.stderr.strip() == 'Error: unknown command "set" for "kops"'
+    assert h.emu.cluster_spec(c)["spec"]["kubernetesVersion"] == "1.29.2"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (("edit", "cluster", "{c}", "--set", "spec.kubernetesVersion=1.29.8", "--yes"), "Error: unknown flag: --yes"),
+    (("update", "cluster", "{c}", "--force"), "Error: unknown flag: --force"),
+    (("rolling-update", "cluster", "{c}", "--ig", "nodes-a"), "Error: unknown flag: --ig"),
+    (("rolling-update", "cluster", "{c}", "--master-interval", "1s"), "Error: unknown flag: --master-interval"),
+    (("get", "clusters", "--full", "-x"), "Error: unknown shorthand flag: 'x' in -x"),
+    (("delete", "cluster", "{c}"), 'Error: unknown command "delete" for "kops"'),
+    (("edit", "secrets"), 'Error: unknown command "secrets" for "kops edit"'),
+])
+def test_commands_and_flags_outside_the_reference_are_refused(h, argv, message):
+    c = seed(h, "unknown")
+    res = kops(h, *(a.format(c=c) for a in argv))
+    assert (res.returncode, res.stderr.strip()) == (1, message)
+
+
+def test_edit_set_changes_the_spec_and_is_validated_like_kops(h):
+    c = seed(h, "edit")
+    assert kops(h, "edit", "cluster", c, "--set", "spec.kubernetesVersion=1.29.8").returncode == 0
+    assert h.emu.cluster_spec(c)["spec"]["kubernetesVersion"] == "1.29.8"
+    assert kops(h, "edit", "instancegroup", "--name", c, CP, "--set", "spec.rollingUpdate.maxSurge=1").stderr.strip() \
         == 'Error: spec.rollingUpdate.maxSurge: Forbidden: Cannot surge instance groups with role "ControlPlane"'
-    zero = kops(h, "set", "ig", "--name", c, "nodes-a", "spec.rollingUpdate.maxSurge=0",
-                "spec.rollingUpdate.maxUnavailable=0")
+    zero = kops(h, "edit", "ig", "--name", c, "nodes-a", "--set", "spec.rollingUpdate.maxSurge=0",
+                "--set", "spec.rollingUpdate.maxUnavailable=0")
     assert "Cannot be zero if maxUnavailable is zero" in zero.stderr
-    ok = kops(h, "set", "ig", "--name", c, "nodes-a", "spec.rollingUpdate.maxSurge=25%",
-              "spec.rollingUpdate.maxUnavailable=0")
+    ok = kops(h, "edit", "ig", "--name", c, "nodes-a", "--set", "spec.rollingUpdate.maxSurge=25%",
+              "--set", "spec.rollingUpdate.maxUnavailable=0")
     assert ok.returncode == 0, ok.stderr
     assert h.emu.instance_group(c, "nodes-a")["spec"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": 0}
+    assert kops(h, "edit", "instancegroup", "nodes-a").stderr.strip() == "Error: --name is required"
+    assert kops(h, "edit", "cluster", c).returncode == 1                 # the interactive editor is not modelled
+
+
+def test_update_refuses_a_kubernetes_minor_newer_than_the_kops_binary(h, tmp_path):
+    """apply_cluster.go validateKubernetesVersion: kops 1.30.x refuses Kubernetes >= 1.31 in `update cluster`."""
+    c = seed(h, "toonew")
+    h.emu.kops_version = "1.30.0"
+    try:
+        h.emu.write_launcher(tmp_path)
+        env = {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+        assert kops(h, "version", "--short", **env).stdout == "1.30.0\n"
+        assert kops(h, "version", **env).stdout == "Client version: 1.30.0 (git-v1.30.0)\n"
+        assert kops(h, "edit", "cluster", c, "--set", "spec.kubernetesVersion=1.31.1", **env).returncode == 0
+        refused = kops(h, "update", "cluster", c, "--yes", **env)
+        assert refused.returncode == 1 and refused.stderr.strip() == "Error: kops upgrade is required"
+        assert "This version of kubernetes is not yet supported; upgrading kops is required" in refused.stdout
+        assert not h.emu.upgrade_log(c, kind="apply")
+        bypass = kops(h, "update", "cluster", c, "--yes", KOPS_RUN_TOO_NEW_VERSION="1", **env)
+        assert "this check has been bypassed" in bypass.stdout and "kops upgrade" not in bypass.stderr
+        kops(h, "edit", "cluster", c, "--set", "spec.kubernetesVersion=1.30.4", **env)
+        assert kops(h, "update", "cluster", c, "--yes", **env).returncode == 0
+    finally:
+        h.emu.kops_version = KOPS_VERSION
+        h.emu.write_launcher(h.tmp / "bin")
 
 
 def test_update_applies_control_plane_first_and_holds_nodes_back(h):
     c = seed(h, "skew")
-    assert kops(h, "set", "cluster", c, "spec.kubernetesVersion=1.30.4").returncode == 0
+    assert kops(h, "edit", "cluster", c, "--set", "spec.kubernetesVersion=1.30.4").returncode == 0
     dry = kops(h, "update", "cluster", c)
     assert "Must specify --yes to apply changes" in dry.stdout and not h.emu.upgrade_log(c, kind="apply")
     res = kops(h, "update", "cluster", c, "--yes", "--create-kube-config=false")
@@ -121,7 +174,7 @@ def test_update_applies_control_plane_first_and_holds_nodes_back(h):
 
 def test_rolling_update_progresses_only_with_virtual_time_and_joins_a_running_roll(h):
     c = seed(h, "vtime", nodes=4, rollingUpdate={"maxSurge": 2, "maxUnavailable": 0})
-    kops(h, "set", "cluster", c, "spec.kubernetesVersion=1.29.8")
+    kops(h, "edit", "cluster", c, "--set", "spec.kubernetesVersion=1.29.8")
     kops(h, "update", "cluster", c, "--yes", "--ignore-kubelet-version-skew")
     first = roller(h, c, "--instance-group", "nodes-a")
     wait_for_roll(h, c)
@@ -142,7 +195,7 @@ def test_rolling_update_progresses_only_with_virtual_time_and_joins_a_running_ro
 
 def test_validation_failure_fails_the_roll_with_kops_message(h):
     c = seed(h, "valfail")
-    kops(h, "set", "cluster", c, "spec.kubernetesVersion=1.29.8")
+    kops(h, "edit", "cluster", c, "--set", "spec.kubernetesVersion=1.29.8")
     kops(h, "update", "cluster", c, "--yes", "--ignore-kubelet-version-skew")
     h.emu.inject_validation_failure(c, "nodes-a")
     proc = roller(h, c, "--instance-group", "nodes-a")
@@ -192,7 +245,28 @@ def test_upgrade_cluster_moves_to_the_channel_recommendation(h):
     dry = kops(h, "upgrade", "cluster", c)
     assert dry.stdout.splitlines()[1].split() == ["Cluster", "KubernetesVersion", "1.29.2", "1.30.4"]
     assert "Must specify --yes to perform upgrade" in dry.stdout
-    assert kops(h, "upgrade", "cluster", c, "--kubernetes-version", "1.29.8").stderr.strip() == \
-        "Error: unknown flag: --kubernetes-version"
+    pinned = kops(h, "upgrade", "cluster", c, "--kubernetes-version", "1.29.8")    # kops_upgrade_cluster.md
+    assert pinned.stdout.splitlines()[1].split() == ["Cluster", "KubernetesVersion", "1.29.2", "1.29.8"]
     assert kops(h, "upgrade", "cluster", c, "--yes").returncode == 0
     assert h.emu.cluster_spec(c)["spec"]["kubernetesVersion"] == "1.30.4"
+
+
+def test_the_flag_table_is_parsed_from_the_shipped_reference():
+    """The emulator's commands and flags are the reference's (kubernetes/kops docs/cli, see PROVENANCE.md)."""
+    from providers.kops.emulator.reference import REFERENCE_DIR, check_argv, load, parse_command
+    table = load()
+    assert ("set", "cluster") not in table and ("set", "instancegroup") not in table
+    assert {("edit", "cluster"), ("edit", "instancegroup"), ("update", "cluster"), ("rolling-update", "cluster"),
+            ("reconcile", "cluster"), ("upgrade", "cluster"), ("version",)} <= set(table)
+    assert set(table[("edit", "cluster")]) >= {"set", "unset", "name", "state"}
+    assert table[("update", "cluster")]["admin"].noopt == "18h0m0s"            # `--admin duration[=18h0m0s]`
+    assert table[("update", "cluster")]["yes"].short == "y"
+    assert "kubernetes-version" in table[("upgrade", "cluster")]
+    assert "instance-group" not in table[("reconcile", "cluster")]           # why fleet does not use reconcile
+    assert (REFERENCE_DIR / "PROVENANCE.md").read_text().count("268927e26409f861634e18f3632c9dd483c350cf") == 1
+    with pytest.raises(ValueError, match="unknown pflag type"):
+        parse_command("## kops x\n### Options\n```\n      --odd weird   what\n```\n")
+    assert check_argv(["set", "cluster", "c", "spec.kubernetesVersion=1.30.4"]) == ["unknown command 'set cluster'"]
+    assert check_argv(["edit", "cluster", "c", "--set", "spec.kubernetesVersion=1.30.4"]) == []
+    assert check_argv(["rolling-update", "cluster", "c", "--yes", "--ig", "x"]) == [
+        "kops rolling-update cluster: unknown flag --ig"]

@@ -1,21 +1,26 @@
 """The kops emulator's command line (``python -m providers.kops.emulator.server ...`` or a ``kops`` launcher script).
 
-Commands (flags as in kops 1.31; unknown flags are rejected the way cobra rejects them; every error prints
-``Error: <message>`` on stderr and exits 1, like kops):
+Which commands and flags exist comes from the kops CLI reference shipped in ./reference (kubernetes/kops
+docs/cli, see its PROVENANCE): a command or flag not in it is refused as cobra/pflag refuse it (``Error: unknown
+command "set" for "kops"``, ``Error: unknown flag: --x``, exit 1). Of those, the emulator models:
 
-  get clusters [NAME...] [-o table|yaml|json] [--full]
-  get instancegroups --name C [IG...] [-o table|yaml|json]            (aliases: instancegroup, ig)
-  set cluster [C] KEY=VALUE...                     (feature-gated: KOPS_FEATURE_FLAGS=SpecOverrideFlag)
-  set instancegroup --name C IG KEY=VALUE...       (same gate; e.g. spec.rollingUpdate.maxSurge=25%)
-  upgrade cluster [C] [--channel LOCATION] [--yes]
+  edit cluster [C] --set K=V.. [--unset K..]              (no interactive editor)
+  edit instancegroup --name C IG --set K=V.. [--unset K..] (aliases: instancegroups, ig)
+  get clusters [NAME...] [-o table|yaml|json] [--full]    (alias: cluster)
+  get instancegroups --name C [IG...] [-o table|yaml|json] (aliases: instancegroup, ig)
+  upgrade cluster [C] [--channel LOCATION] [--kubernetes-version V] [--yes]
   update cluster [C] [--yes] [--instance-group G,..] [--instance-group-roles R,..]
                      [--ignore-kubelet-version-skew] [--create-kube-config=false] ...
   rolling-update cluster [C] [--yes] [--instance-group G,..] [--instance-group-roles R,..] [--force]
                      [--cloudonly] [--validation-timeout D] [--drain-timeout D] [--node-interval D] ...
   validate cluster [C] [-o table|yaml|json]
-  version
+  version [--short]
 
-Environment: KOPS_STATE_STORE, KOPS_CLUSTER_NAME, KOPS_FEATURE_FLAGS; the S3 endpoint from S3_ENDPOINT,
+Other reference commands (``reconcile cluster``, ``version --server``) exit 1 saying they are not modelled.
+The emulated binary's own version (``kops version``, and the "upgrading kops is required" check of ``update
+cluster``) is fixed by its launcher (KopsEmulator(kops_version=...)), default state.KOPS_VERSION.
+
+Environment: KOPS_STATE_STORE, KOPS_CLUSTER_NAME, KOPS_RUN_TOO_NEW_VERSION; the S3 endpoint from S3_ENDPOINT,
 AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL. Virtual time: FLEET_EMULATOR_NOW (RFC 3339) is "now" for this
 invocation; when unset the emulator uses fleet.clock.SystemClock, sped up FLEET_EMULATOR_SCALE times from
 FLEET_EMULATOR_EPOCH (RFC 3339) when both are set (real-time end-to-end tests and demos: kops' own waits, e.g.
@@ -37,16 +42,7 @@ import yaml
 
 from providers.kops.emulator.context import Ctx
 from providers.kops.emulator.flags import (
-    GLOBAL,
-    OUTPUT,
-    ROLLING,
-    ROLLING_ALIASES,
-    UPDATE,
-    B,
-    D,
     KopsError,
-    N,
-    S,
     emit,
     klog,
     parse_flags,
@@ -54,6 +50,7 @@ from providers.kops.emulator.flags import (
     vkey,
     zones,
 )
+from providers.kops.emulator.reference import load as load_reference
 from providers.kops.emulator.roll import cmd_rolling_update, select_groups
 from providers.kops.emulator.state import (
     KOPS_VERSION,
@@ -142,6 +139,8 @@ def _set_path(obj: dict[str, Any], path: str, raw: str, type_name: str) -> None:
 
 
 def _validate_rolling_update(ru: dict[str, Any], control_plane: bool) -> None:
+    """kubernetes/kops pkg/apis/kops/validation/validation.go validateRollingUpdate: IntOrString values, no surge
+    on control-plane groups, and maxSurge (when set) not zero together with maxUnavailable (default 1)."""
     for k in ("maxSurge", "maxUnavailable"):
         if k in ru and not re.fullmatch(r"\d+%?", str(ru[k])):
             raise KopsError(f'spec.rollingUpdate.{k}: Invalid value: "{ru[k]}": Unable to parse: invalid value '
@@ -157,59 +156,75 @@ def _validate_rolling_update(ru: dict[str, Any], control_plane: bool) -> None:
             raise KopsError("spec.rollingUpdate.maxSurge: Forbidden: Cannot be zero if maxUnavailable is zero")
 
 
-def _fields(args: list[str]) -> tuple[str, list[tuple[str, str]]]:
-    target, fields = "", []
-    for i, a in enumerate(args):
-        if "=" not in a:
-            if i == 0:
-                target = a
-                continue
-            raise KopsError(f'unrecognized parameter "{a}" (missing \'=\')')
-        k, _, v = a.partition("=")
-        fields.append((k, v))
-    return target, fields
+def _assignments(values: list[str], what: str) -> list[tuple[str, str]]:
+    """``--set KEY=VALUE`` values (cmd/kops/edit_cluster.go / edit_instancegroup.go -> pkg/commands SetClusterFields /
+    SetInstancegroupFields, which split each on the first '=')."""
+    out = []
+    for item in values:
+        k, eq, v = item.partition("=")
+        if not eq:
+            raise KopsError(f'missing value in field "{item}" (missing \'=\') for {what}')
+        out.append((k, v))
+    return out
 
 
-def cmd_set_cluster(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
-    if not ctx.feature("SpecOverrideFlag"):
-        raise KopsError("set cluster command is current feature gated; set `export "
-                        "KOPS_FEATURE_FLAGS=SpecOverrideFlag`")
-    target, fields = _fields(args)
-    name = target or ctx.flags.get("name") or ctx.env.get("KOPS_CLUSTER_NAME", "")
-    if not name:
-        raise KopsError("clusterName: Required value: Cluster name is required")
+def _unset_path(obj: dict[str, Any], path: str) -> None:
+    node: Any = obj
+    parts = path.split(".")
+    for p in parts[:-1]:
+        node = node.get(p) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(parts[-1], None)
+
+
+def _no_editor() -> KopsError:
+    # without --set/--unset kops opens $EDITOR on the object (kops_edit_cluster.md Synopsis): not modelled
+    return KopsError("the kops emulator has no editor: use --set / --unset (interactive edit is not modelled)")
+
+
+def cmd_edit_cluster(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
+    """``kops edit cluster [CLUSTER] --set K=V --unset K`` (kops_edit_cluster.md): changes the desired cluster
+    configuration in the registry only; ``kops update cluster`` applies it."""
+    if not o.get("set") and not o.get("unset"):
+        raise _no_editor()
+    name = ctx.cluster_name(args)
     cluster = ctx.cluster(name)
     old = cluster["spec"].get("kubernetesVersion")
-    for k, v in fields:
-        path = k.removeprefix("cluster.")
-        if path == "spec.kubernetesVersion" and vkey(v) == (0, 0, 0):
+    for k in o.get("unset", []):
+        _unset_path(cluster, k)
+    for k, v in _assignments(o.get("set", []), "cluster"):
+        if k == "spec.kubernetesVersion" and vkey(v) == (0, 0, 0):
             raise KopsError(f'failed to set {k}={v}: unable to parse kubernetes version "{v}"')
-        _set_path(cluster, path, v, "Cluster")
+        _set_path(cluster, k, v, "Cluster")
     ctx.store.put_cluster(cluster)
     new = cluster["spec"].get("kubernetesVersion")
     if new != old:
         ctx.store.log("upgrades", {"kind": "set-version", "cluster": name, "from": old, "to": new,
-                                   "now": iso(ctx.now), "argv": ["set", "cluster", *args]})
+                                   "now": iso(ctx.now), "argv": ["edit", "cluster", *args]})
     return 0
 
 
-def cmd_set_ig(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
-    if not ctx.feature("SpecOverrideFlag"):
-        raise KopsError("set instancegroup is currently feature gated; set `export "
-                        "KOPS_FEATURE_FLAGS=SpecOverrideFlag`")
+def cmd_edit_ig(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
+    """``kops edit instancegroup --name C IG --set K=V`` (kops_edit_instancegroup.md); argument checks as in
+    cmd/kops/edit_instancegroup.go (Args)."""
     name = ctx.flags.get("name") or ctx.env.get("KOPS_CLUSTER_NAME", "")
     if not name:
-        raise KopsError("clusterName: Required value: Cluster name is required")
-    target, fields = _fields(args)
-    if not target:
-        raise KopsError("instancegroupName: Required value: Instance Group name is required")
+        raise KopsError("--name is required")
+    if not args:
+        raise KopsError("must specify the name of the instance group to edit")
+    if len(args) > 1:
+        raise KopsError("can only edit one instance group at a time")
+    if not o.get("set") and not o.get("unset"):
+        raise _no_editor()
     ctx.cluster(name)
     igs = ctx.store.instance_groups(name)
-    if target not in igs:
-        raise KopsError(f'unable to find instance group with name "{target}"')
-    ig = igs[target]
-    for k, v in fields:
-        _set_path(ig, k.removeprefix("instancegroup."), v, "InstanceGroup")
+    if args[0] not in igs:
+        raise KopsError(f'InstanceGroup "{args[0]}" not found')
+    ig = igs[args[0]]
+    for k in o.get("unset", []):
+        _unset_path(ig, k)
+    for k, v in _assignments(o.get("set", []), "instancegroup"):
+        _set_path(ig, k, v, "InstanceGroup")
     _validate_rolling_update(ig["spec"].get("rollingUpdate") or {}, is_control_plane(ig["spec"]["role"]))
     ctx.store.put_ig(name, ig)
     return 0
@@ -223,6 +238,8 @@ def cmd_upgrade(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
     offered = [e.get("recommendedVersion") for e in (channel.get("spec") or {}).get("kubernetesVersions") or []]
     offered = sorted((v for v in offered if v), key=vkey)
     current = cluster["spec"].get("kubernetesVersion", "")
+    if o.get("kubernetes-version"):     # kops_upgrade_cluster.md: "Kubernetes version to use for upgrade"
+        offered = [o["kubernetes-version"]]
     if not offered or vkey(offered[-1]) <= vkey(current):
         sys.stderr.write("\nNo upgrade required\n")
         return 0
@@ -283,12 +300,34 @@ def compute_update(ctx: Ctx, name: str, igs: dict[str, Any], selected: list[str]
     return new_versions, changes, held
 
 
+_STARLINE = "*" * 80
+
+
+def _check_not_too_new(ctx: Ctx, desired: str) -> None:
+    """kubernetes/kops upup/pkg/fi/cloudup/apply_cluster.go validateKubernetesVersion (run by ``update cluster``
+    and ``reconcile cluster``): tooNewVersion = the kops version with Minor+1 (Pre/Build dropped, patch kept); a
+    spec.kubernetesVersion >= it (pkg/apis/kops/util IsKubernetesGTE: k8sVersion.GTE(version)) prints the
+    starline banner and fails with "kops upgrade is required" unless KOPS_RUN_TOO_NEW_VERSION is set."""
+    kops = vkey(ctx.kops_version)
+    too_new = (kops[0], kops[1] + 1, kops[2])
+    if kops == (0, 0, 0) or vkey(desired) < too_new:
+        return
+    bypass = bool(ctx.env.get("KOPS_RUN_TOO_NEW_VERSION"))
+    sys.stdout.write(f"\n{_STARLINE}\n\nThis version of kubernetes is not yet supported; upgrading kops is required\n"
+                     + ("(this check has been bypassed by exporting KOPS_RUN_TOO_NEW_VERSION)\n" if bypass else
+                        "(you can bypass this check by exporting KOPS_RUN_TOO_NEW_VERSION)\n")
+                     + f"\n{_STARLINE}\n\n")
+    if not bypass:
+        raise KopsError("kops upgrade is required")
+
+
 def cmd_update(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
     name = ctx.cluster_name(args)
     cluster = ctx.cluster(name)
     igs = ctx.store.instance_groups(name)
     selected = select_groups(igs, o.get("instance-group", []), o.get("instance-group-roles", []))
     desired = cluster["spec"].get("kubernetesVersion", "")
+    _check_not_too_new(ctx, desired)        # ApplyClusterCmd.Run checks this before it builds any task
     releases = ctx.store.globals().get("releases") or []
     if releases and desired not in releases:
         raise KopsError(f"error building tasks: unable to find kubelet for kubernetes version {desired}: "
@@ -311,7 +350,7 @@ def cmd_update(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
         return 0
     for g in selected:
         ctx.store.put_applied(name, igs[g], new_versions[g])
-    ctx.store.put_completed(cluster)
+    ctx.store.put_completed(cluster, ctx.kops_version)
     if held:
         klog(ctx.now, "update_cluster.go:412", f"not updating the kubernetes version of instance groups {held} to "
              f"{desired}: the control plane is running {cp_running} (use --ignore-kubelet-version-skew to "
@@ -363,63 +402,85 @@ def cmd_validate(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
     return 0
 
 
-COMMANDS: dict[tuple[str, ...], tuple[Callable[[Ctx, dict[str, Any], list[str]], int], dict[str, Any],
-                                      dict[str, str]]] = {
-    ("get", "clusters"): (cmd_get_clusters, {**OUTPUT, "full": (B, None)}, {}),
-    ("get", "instancegroups"): (cmd_get_igs, OUTPUT, {}),
-    ("set", "cluster"): (cmd_set_cluster, {}, {}),
-    ("set", "instancegroup"): (cmd_set_ig, {}, {}),
-    ("upgrade", "cluster"): (cmd_upgrade, {"channel": (S, None), "yes": (B, "y")}, {}),
-    ("update", "cluster"): (cmd_update, UPDATE, {}),
-    ("rolling-update", "cluster"): (cmd_rolling_update, ROLLING, ROLLING_ALIASES),
-    ("validate", "cluster"): (cmd_validate, {**OUTPUT, "wait": (D, None), "count": (N, None),
-                                             "kubeconfig": (S, None)}, {}),
+Handler = Callable[[Ctx, dict[str, Any], list[str]], int]
+# the commands the emulator models; which commands and flags exist at all comes from the shipped CLI reference
+# (providers/kops/emulator/reference/, kubernetes/kops docs/cli): anything else is refused as cobra refuses it
+COMMANDS: dict[tuple[str, ...], Handler] = {
+    ("edit", "cluster"): cmd_edit_cluster,
+    ("edit", "instancegroup"): cmd_edit_ig,
+    ("get", "clusters"): cmd_get_clusters,
+    ("get", "instancegroups"): cmd_get_igs,
+    ("upgrade", "cluster"): cmd_upgrade,
+    ("update", "cluster"): cmd_update,
+    ("rolling-update", "cluster"): cmd_rolling_update,
+    ("validate", "cluster"): cmd_validate,
 }
-_NOUNS = {"cluster": "cluster", "clusters": "clusters", "instancegroup": "instancegroups", "ig": "instancegroups",
-          "instancegroups": "instancegroups"}
+# cobra Aliases of the nouns (kubernetes/kops cmd/kops/get_cluster.go: {"cluster"}; get_instancegroups.go:
+# {"instancegroup", "ig"}; edit_instancegroup.go: {"instancegroups", "ig"})
+_ALIASES = {("get", "cluster"): "clusters", ("get", "instancegroup"): "instancegroups", ("get", "ig"): "instancegroups",
+            ("edit", "instancegroups"): "instancegroup", ("edit", "ig"): "instancegroup"}
 
 
 def _command_path(argv: list[str]) -> tuple[tuple[str, ...], list[str]]:
+    """The command words (up to two, before any flag) and the rest; a flag's separate value is skipped."""
     words: list[str] = []
     rest: list[str] = []
+    value_flags = {"--name", "--state", "--config"}
     i = 0
     while i < len(argv):
         tok = argv[i]
-        if len(words) < 2 and not tok.startswith("-"):
+        if len(words) < 2 and not tok.startswith("-") and words != ["version"]:
             words.append(tok)
         else:
             rest.append(tok)
-            name = tok[2:] if tok.startswith("--") else ""
-            if name in ("name", "state", "config") and i + 1 < len(argv):
+            if tok in value_flags and i + 1 < len(argv):
                 rest.append(argv[i + 1])
                 i += 1
         i += 1
     if len(words) == 2:
-        noun = _NOUNS.get(words[1], words[1])
-        if words[0] in ("get",) and noun == "cluster":
-            noun = "clusters"
-        if words[0] == "set" and noun == "instancegroups":
-            noun = "instancegroup"
-        words[1] = noun
+        words[1] = _ALIASES.get((words[0], words[1]), words[1])
     return tuple(words), rest
 
 
-def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
+def _resolve(path: tuple[str, ...]) -> tuple[str, ...]:
+    """The reference command ``path`` names; cobra's "unknown command" error otherwise
+    (spf13/cobra args.go legacyArgs: ``unknown command %q for %q``)."""
+    table = load_reference()
+    if path in table:
+        return path
+    verbs = {c[0] for c in table}
+    if not path or path[0] not in verbs:
+        raise KopsError(f'unknown command "{path[0] if path else ""}" for "kops"')
+    raise KopsError(f'unknown command "{path[1] if len(path) > 1 else ""}" for "kops {path[0]}"')
+
+
+def cmd_version(ctx_env: dict[str, str], o: dict[str, Any], kops_version: str) -> int:
+    """kubernetes/kops cmd/kops/version.go RunVersion: ``--short`` prints the bare version."""
+    if o.get("server"):
+        raise KopsError("the kops emulator does not model `kops version --server`")
+    sys.stdout.write(f"{kops_version}\n" if o.get("short") else
+                     f"Client version: {kops_version} (git-v{kops_version})\n")
+    return 0
+
+
+def main(argv: list[str] | None = None, env: dict[str, str] | None = None, kops_version: str = KOPS_VERSION) -> int:
+    """One ``kops`` invocation; ``kops_version`` is the version this emulated binary reports and enforces
+    (the launcher script fixes it, as installing a kops release does)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ if env is None else env)
     path, rest = _command_path(argv)
     try:
-        if path[:1] == ("version",):
-            sys.stdout.write(f"Client version: {KOPS_VERSION} (git-v{KOPS_VERSION})\n")
-            return 0
-        if path not in COMMANDS:
-            raise KopsError(f'unknown command "{" ".join(path) or "(none)"}" for "kops"')
-        handler, flags, aliases = COMMANDS[path]
-        values, positional = parse_flags(rest, {**GLOBAL, **flags}, aliases)
+        command = _resolve(path)
+        values, positional = parse_flags(rest, load_reference()[command])
         if values.get("help"):
-            sys.stdout.write(f"Usage:\n  kops {' '.join(path)} [flags]\n")
+            sys.stdout.write(f"Usage:\n  kops {' '.join(command)} [flags]\n")
             return 0
-        ctx = Ctx(env, values)
+        if command == ("version",):
+            return cmd_version(env, values, kops_version)
+        handler = COMMANDS.get(command)
+        if handler is None:
+            raise KopsError(f"the kops emulator does not model `kops {' '.join(command)}`")
+        ctx = Ctx(env, values, kops_version)
         ctx.store.log("commands", {"argv": argv, "now": iso(ctx.now)})
         target = values.get("name") or next((a for a in positional if "=" not in a), "")
         ctx.take_fault(target or env.get("KOPS_CLUSTER_NAME", ""))

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from providers.kops.emulator.flags import KopsError
-from providers.kops.emulator.state import Layout, S3Mini, Store, parse_time
+from providers.kops.emulator.state import KOPS_VERSION, Layout, S3Mini, Store, parse_time
 
 # ---- context ----------------------------------------------------------------------------------------
 
@@ -33,8 +33,8 @@ def _scaled_now(scale: str, epoch: str) -> Callable[[], datetime]:
 
 
 class Ctx:
-    def __init__(self, env: dict[str, str], flags: dict[str, Any]):
-        self.env, self.flags = env, flags
+    def __init__(self, env: dict[str, str], flags: dict[str, Any], kops_version: str = KOPS_VERSION):
+        self.env, self.flags, self.kops_version = env, flags, kops_version
         state = flags.get("state") or env.get("KOPS_STATE_STORE", "")
         if not state:
             raise KopsError("please set the --state flag or export KOPS_STATE_STORE.\nFor example, a valid value "
@@ -59,10 +59,6 @@ class Ctx:
                 self.now_fn = _scaled_now(env["FLEET_EMULATOR_SCALE"], env.get("FLEET_EMULATOR_EPOCH", ""))
         self.now = self.now_fn()
         self.virtual = bool(fixed)
-
-    def feature(self, flag: str) -> bool:
-        items = [f.strip() for f in self.env.get("KOPS_FEATURE_FLAGS", "").split(",")]
-        return (flag in items or f"+{flag}" in items) and f"-{flag}" not in items
 
     def cluster_name(self, args: list[str], allow_positional: bool = True) -> str:
         flag = self.flags.get("name") or ""

@@ -10,6 +10,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from providers.kops.emulator.reference import B, D, Flag, L, N
 from providers.kops.emulator.state import dump_yaml, parse_go_duration
 
 
@@ -18,30 +19,13 @@ class KopsError(Exception):
 
 
 # ---- flags (a small cobra/pflag) -------------------------------------------------------------------------
-
-B, S, L, D, N = "bool", "string", "strings", "duration", "int"
-GLOBAL: dict[str, tuple[str, str | None]] = {
-    "name": (S, None), "state": (S, None), "config": (S, None), "v": (N, "v"), "help": (B, "h")}
-OUTPUT = {"output": (S, "o")}
-UPDATE = {"yes": (B, "y"), "instance-group": (L, None), "instance-group-roles": (L, None),
-          "create-kube-config": (B, None), "admin": (D, None), "allow-kops-downgrade": (B, None),
-          "ignore-kubelet-version-skew": (B, None), "internal": (B, None), "lifecycle-overrides": (L, None),
-          "out": (S, None), "phase": (S, None), "prune": (B, None), "ssh-public-key": (S, None),
-          "target": (S, None), "user": (S, None)}
-ROLLING = {"yes": (B, "y"), "force": (B, None), "cloudonly": (B, None), "validation-timeout": (D, None),
-           "validate-count": (N, None), "control-plane-interval": (D, None), "node-interval": (D, None),
-           "bastion-interval": (D, None), "post-drain-delay": (D, None), "drain-timeout": (D, None),
-           "interactive": (B, "i"), "instance-group": (L, None), "instance-group-roles": (L, None),
-           "fail-on-drain-error": (B, None), "fail-on-validate-error": (B, None)}
-ROLLING_ALIASES = {"ig": "instance-group", "instance-groups": "instance-group", "role": "instance-group-roles",
-                   "roles": "instance-group-roles", "instance-group-role": "instance-group-roles",
-                   "master-interval": "control-plane-interval"}
+# The flags of each command come from the shipped CLI reference (providers.kops.emulator.reference); there are
+# no aliases here: a flag spelling the reference does not list is refused, as pflag refuses it
+# ("unknown flag: --x", "unknown shorthand flag: 'x' in -x", spf13/pflag flag.go).
 
 
-def parse_flags(tokens: list[str], flags: dict[str, tuple[str, str | None]],
-                aliases: dict[str, str] | None = None) -> tuple[dict[str, Any], list[str]]:
-    aliases = aliases or {}
-    shorts = {s: n for n, (_, s) in flags.items() if s}
+def parse_flags(tokens: list[str], flags: dict[str, Flag]) -> tuple[dict[str, Any], list[str]]:
+    shorts = {f.short: n for n, f in flags.items() if f.short}
     values: dict[str, Any] = {}
     positional: list[str] = []
     i = 0
@@ -51,19 +35,21 @@ def parse_flags(tokens: list[str], flags: dict[str, tuple[str, str | None]],
         if tok == "--":
             positional += tokens[i:]
             break
-        flag = _flag(tok, flags, shorts, aliases)
+        flag = _flag(tok, flags, shorts)
         if flag is None:
             positional.append(tok)
             continue
         name, eq, val = flag
-        kind = flags[name][0]
+        kind = flags[name].kind
         if kind == B:
             if eq and val.lower() not in ("true", "false", "1", "0", "t", "f"):
                 raise KopsError(f'invalid argument "{val}" for "--{name}" flag: strconv.ParseBool: '
                                 f'parsing "{val}": invalid syntax')
             values[name] = (val.lower() in ("true", "1", "t")) if eq else True
             continue
-        if not eq:
+        if not eq and flags[name].noopt is not None:
+            val = flags[name].noopt or ""
+        elif not eq:
             if i >= len(tokens):
                 raise KopsError(f"flag needs an argument: --{name}")
             val, i = tokens[i], i + 1
@@ -71,12 +57,10 @@ def parse_flags(tokens: list[str], flags: dict[str, tuple[str, str | None]],
     return values, positional
 
 
-def _flag(tok: str, flags: dict[str, tuple[str, str | None]], shorts: dict[str, str],
-          aliases: dict[str, str]) -> tuple[str, str, str] | None:
+def _flag(tok: str, flags: dict[str, Flag], shorts: dict[str, str]) -> tuple[str, str, str] | None:
     """``(name, "=" or "", inline value)`` of a ``--flag[=v]`` or ``-f[v]`` token; None for a positional one."""
     if tok.startswith("--"):
         name, eq, val = tok[2:].partition("=")
-        name = aliases.get(name, name)
         if name not in flags:
             raise KopsError(f"unknown flag: --{name}")
         return name, eq, val

@@ -36,7 +36,16 @@ from typing import Any, Self
 from fleet.clock import Clock, SystemClock
 from providers.emulator_base import EmulatorServer, Request
 from providers.kops.emulator.cli import main
-from providers.kops.emulator.state import API_VERSION, Layout, S3Mini, Store, dump_yaml, iso, new_instance
+from providers.kops.emulator.state import (
+    API_VERSION,
+    KOPS_VERSION,
+    Layout,
+    S3Mini,
+    Store,
+    dump_yaml,
+    iso,
+    new_instance,
+)
 
 _HOP = {"content-length", "connection", "transfer-encoding", "expect", "keep-alive"}
 _S3_FAULTS = {"throttle": ("SlowDown", "Please reduce your request rate."),
@@ -58,8 +67,9 @@ class KopsEmulator:
     spends per batch of instances / per validation pass."""
 
     def __init__(self, clock: Clock | None = None, *, bucket: str | None = None, instance_seconds: float = 240.0,
-                 validate_seconds: float = 30.0, retry_after: int = 2):
+                 validate_seconds: float = 30.0, retry_after: int = 2, kops_version: str = KOPS_VERSION):
         self.clock = clock or SystemClock()
+        self.kops_version = kops_version    # the release the emulated ``kops`` binary reports and enforces
         self.bucket = bucket or f"kops-state-{uuid.uuid4().hex[:10]}"
         self.timing = {"instance_seconds": instance_seconds, "validate_seconds": validate_seconds}
         self.retry_after = retry_after
@@ -163,12 +173,12 @@ class KopsEmulator:
         settings.update(overrides)
         return settings
 
-    @staticmethod
-    def write_launcher(directory: str | Path) -> str:
-        """Write an executable ``kops`` into ``directory`` that runs this emulator; returns its path."""
+    def write_launcher(self, directory: str | Path) -> str:
+        """Write an executable ``kops`` into ``directory`` that runs this emulator as kops ``kops_version``;
+        returns its path."""
         path = Path(directory) / "kops"
         path.write_text(f"#!{sys.executable}\nimport sys\nfrom providers.kops.emulator.cli import main\n"
-                        f"sys.exit(main())\n")
+                        f"sys.exit(main(kops_version={self.kops_version!r}))\n")
         path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
         return str(path)
 

@@ -296,10 +296,10 @@ class Store:
         key = self.l.nodeup(cluster, ig["spec"]["role"], ig["metadata"]["name"])
         self.s3.put(self.l.bucket, key, dump_yaml(nodeup_config(cluster, ig, version)))
 
-    def put_completed(self, obj: dict[str, Any]) -> None:
+    def put_completed(self, obj: dict[str, Any], kops_version: str = KOPS_VERSION) -> None:
         name = obj["metadata"]["name"]
         self.s3.put(self.l.bucket, self.l.completed(name), dump_yaml(obj))
-        self.s3.put(self.l.bucket, self.l.key(name, "kops-version.txt"), KOPS_VERSION.encode())
+        self.s3.put(self.l.bucket, self.l.key(name, "kops-version.txt"), kops_version.encode())
 
     # -- simulated cloud --
     def cloud(self, cluster: str) -> dict[str, Any]:
@@ -352,13 +352,21 @@ def int_or_percent(value: Any, total: int, round_up: bool) -> int:
 
 
 def resolve_rolling_update(cluster: dict[str, Any], ig: dict[str, Any], n: int) -> tuple[int, int]:
-    """kops' resolveSettings: (maxSurge, maxUnavailable) as ints for a group of ``n`` instances."""
+    """kops' resolveSettings (kubernetes/kops pkg/instancegroups/settings.go): (maxSurge, maxUnavailable) as ints
+    for a group of ``n`` instances. The group's ``spec.rollingUpdate`` over the cluster's; an unset maxSurge is 1
+    on AWS (unless the group's manager is Karpenter, or the Spotinst feature flag is on: not modelled), else 0
+    (also pkg/apis/kops/cluster.go RollingUpdate.MaxSurge "Defaults to 1 on AWS, 0 otherwise"); percentages
+    resolve against ``n``, surge rounding up, unavailable down but to at least 1; an unset maxUnavailable is 1
+    when the resolved maxSurge is 0, else 0 (rolling-update.md "maxUnavailable")."""
     ru = dict(ig["spec"].get("rollingUpdate") or {})
     for k, v in (cluster["spec"].get("rollingUpdate") or {}).items():
         ru.setdefault(k, v)
-    surge = int_or_percent(ru.get("maxSurge", 0), n, True)
+    cloud = cluster["spec"].get("cloudProvider")
+    cloud = next(iter(cloud), "") if isinstance(cloud, dict) else str(cloud or "")
+    default_surge = 1 if cloud.lower() == "aws" and ig["spec"].get("manager") != "Karpenter" else 0
+    surge = int_or_percent(ru.get("maxSurge", default_surge), n, True)
     if "maxUnavailable" not in ru:
-        unavailable = 1 if surge == 0 and not isinstance(ru.get("maxSurge"), str) else 0
+        unavailable = 1 if surge == 0 else 0
     else:
         unavailable = int_or_percent(ru["maxUnavailable"], n, False)
         if isinstance(ru["maxUnavailable"], str) and unavailable <= 0:
