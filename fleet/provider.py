@@ -181,8 +181,8 @@ class UpgradeRules:
     # the node-pool strategies this cloud has, and the policy knobs it honours
     strategies: frozenset[PoolStrategy] = frozenset({PoolStrategy.SURGE})
     knobs: frozenset[str] = frozenset({"maxSurge", "maxUnavailable"})
-    # the newest control-plane minor this cluster can be moved to by fleet (e.g. the kops binary's minor + 1),
-    # with the reason; None: no such limit
+    # the newest control-plane minor this cluster can be moved to by fleet (e.g. kops refuses a Kubernetes
+    # minor above its own: providers/kops/rules.py cites the source), with the reason; None: no such limit
     max_minor: tuple[int, int] | None = None
     max_minor_reason: str = ""
     # versions the control plane may move to when the cluster's definition restricts them

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fleet.errors import StateError
+from fleet.state import open_store
 from fleet.state.leases import LeaseClaim
 from fleet.state.risks import RISK_KIND, RISK_LIST_KEY, RiskEntry, RiskListChange
-from fleet.state import open_store
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 D = timedelta(seconds=15)
