@@ -67,6 +67,10 @@ def problems_of(tmp_path: Path, files: dict[str, str], **kw) -> list[Problem]:
     (BASE + "  nodePools:\n    maxSurge: 0\n    maxUnavailable: 0\n", 8, "spec.nodePools",
      "maxSurge and maxUnavailable cannot both be 0"),
     (BASE + "  nodePools:\n    maxSurge: '0%'\n    maxUnavailable: 0\n", 8, "spec.nodePools", "cannot both be 0"),
+    # a string budget must be a percentage (apimachinery intstr): "50" is not 50 nodes
+    (BASE + "  nodePools:\n    maxUnavailable: \"50\"\n", 9, "spec.nodePools.maxUnavailable",
+     "a string must be a percentage"),
+    (BASE + "  nodePools:\n    maxSurge: '2'\n", 9, "spec.nodePools.maxSurge", "a string must be a percentage"),
     (BASE + "  nodePools:\n    blueGreen: {batchNodeCount: 1}\n", 8, "spec.nodePools", "strategy: blue-green"),
     # enumerations
     (BASE + "  path: fastest\n", 8, "spec.path", "must be 'patch-first-then-minor' or 'minor-by-minor'"),
