@@ -242,6 +242,20 @@ class _Steps:
         """Move pool ``name`` to the node version that follows a control plane at ``cp``."""
         self.pool_step(name, _pool_version_for(cp, self.pool_offers[name]))
 
+    def pool_within_skew(self, name: str, cp: Version, of: Version) -> None:
+        """Bring pool ``name`` within the skew limit of a control plane at ``of`` (the control plane is at
+        ``cp`` now). With the default rules it follows the control plane in one step; when the cloud limits
+        a pool's step (``pool_minor_step``) it moves only as far as the limit needs, so the plan from any
+        state it passes through is the rest of this one."""
+        if not self.rules.pool_minor_step:
+            self.pool_follow(name, cp)
+            return
+        need = (of.major, of.minor - _skew(self.rules, of))
+        if need >= cp.minor_key:
+            self.pool_follow(name, cp)
+        elif need > self.pools[name].minor_key:
+            self.pool_step(name, self._of_minor(name, need))
+
     def cp_step(self, frm: Version, to: Version) -> None:
         self.steps.append(PlannedStep(Component.CONTROL_PLANE, str(to), str(frm), minor=to.minor_key != frm.minor_key))
 
@@ -294,6 +308,17 @@ def _follows(cluster: Cluster, rules: UpgradeRules) -> bool:
     return cluster.pools_follow_control_plane or rules.pools_follow_control_plane
 
 
+def _plan_pools_before(b: _Steps, cp: Version, v: Version, match: bool) -> None:
+    """The pool steps a control-plane step ``cp`` -> ``v`` needs first: with ``match``, every pool reaches
+    the control plane's minor before its next minor; any pool is brought within the skew limit of ``v``."""
+    minor_step = v.minor_key != cp.minor_key
+    for name, pv in list(b.pools.items()):
+        if match and minor_step and pv.minor_key < cp.minor_key:
+            b.pool_follow(name, cp)
+        elif v.minors_from(pv) > _skew(b.rules, v):
+            b.pool_within_skew(name, cp, v)
+
+
 def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version], current: Version,
                 offers: VersionOffers, warnings: list[str], memo: _Memo, rules: UpgradeRules,
                 cp_offered: _Offered) -> list[PlannedStep]:
@@ -308,7 +333,7 @@ def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version],
     # pools already too far behind go first
     for name, pv in list(b.pools.items()):
         if cp.minors_from(pv) > _skew(rules, cp):
-            b.pool_follow(name, cp)
+            b.pool_within_skew(name, cp, cp)
     lockstep = policy.spec.node_pools.upgrade == "lockstep"
     # pools reach the control plane's minor before its next minor: lockstep does it after every control-plane
     # step, and a plan that starts with pools behind (a re-plan after a control-plane step) does it first
@@ -316,10 +341,7 @@ def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version],
     if lockstep and policy.spec.path == "patch-first-then-minor" and cp_path and cp_path[0].minor_key != cp.minor_key:
         _plan_pools_patch_first(b, cp)
     for v in cp_path:
-        minor_step = v.minor_key != cp.minor_key
-        for name, pv in list(b.pools.items()):
-            if (match and minor_step and pv.minor_key < cp.minor_key) or v.minors_from(pv) > _skew(rules, v):
-                b.pool_follow(name, cp)
+        _plan_pools_before(b, cp, v, match)
         b.cp_step(cp, v)
         cp = v
         if lockstep:
