@@ -29,7 +29,7 @@ from fleet.execution.steps import op_from_json, op_to_json, step_from_json, step
 from fleet.planning.plan import ClusterPlan, Plan, step_for_provider
 from fleet.planning.planner import _Memo, compile_policies, compute_cluster_plan, compute_plan
 from fleet.policy.models import UpgradePolicy
-from fleet.provider import Cluster, Component, OperationState, Provider
+from fleet.provider import Cluster, Component, OperationState, Provider, provider_rules
 from fleet.state.store import Store
 from fleet.versions import parse_version
 
@@ -117,7 +117,7 @@ class Engine:
     def compute_fleet_plan(self, obs: Observation, policies: Sequence[UpgradePolicy]) -> Plan:
         clusters = [c for c in obs.clusters.values() if self.owns(c.id)]
         return compute_plan(policies, clusters, lambda c: self.observer.offers_for(c, obs.at), obs.at,
-                            self._checkers())
+                            self._checkers(), rules=provider_rules(self.providers))
 
     # ---- the tick -------------------------------------------------------------------------------------
     def reconcile(self) -> TickResult:
@@ -235,7 +235,7 @@ class Engine:
                 cp = hit[2]      # same observation, same offers: the same steps (only next_window would move)
             else:
                 cp = compute_cluster_plan(cluster, ctx.compiled, offers, now, checker.get(cluster.provider),
-                                          forced=True, memo=memo)
+                                          forced=True, memo=memo, rules=provider_rules(self.providers))
                 plans[cid] = (cluster, offers, cp)
             if cp.status in ("up-to-date", "ahead"):
                 self._finish_cluster(ctx, rc, now, "done", f"at {cluster.control_plane}")
