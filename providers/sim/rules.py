@@ -9,6 +9,8 @@ predict success for a run that will halt. A cluster of type ``sim`` gets the rul
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.errors import MissingExtraError, ProviderNotFound
@@ -40,11 +42,11 @@ class Facts(BaseModel):
                                                                      "themselves: no node-pool steps.")
     blockedPools: dict[str, str] = Field(default_factory=dict, description="Pools fleet cannot upgrade in place, "
                                                                            "with the reason.")
-    strategies: list[PoolStrategy] | None = Field(default=None, description="Node-pool strategies (default: all).")
+    strategies: list[Literal["surge", "blue-green"]] | None = Field(default=None, description="Node-pool strategies (default: all).")
     knobs: list[str] | None = Field(default=None, description="Policy knobs honoured (default: all).")
     maxMinor: str | None = Field(default=None, pattern=r"^\d+\.\d+$", description="Newest control-plane minor, "
                                                                                  "e.g. '1.30'.")
-    maxMinorReason: str = Field(default="", description="Why maxMinor is the limit.")
+    maxMinorReason: str | None = Field(default=None, description="Why maxMinor is the limit.")
     allowedVersions: list[str] | None = Field(default=None, description="The only versions the control plane may "
                                                                         "move to.")
 
@@ -60,9 +62,9 @@ def _stated(facts: Facts) -> UpgradeRules:
         pool_skew=facts.poolSkew, pool_minor_step=facts.poolMinorStep,
         pools_match_before_cp_minor=facts.poolsMatchBeforeCpMinor,
         pools_follow_control_plane=facts.poolsFollowControlPlane, blocked_pools=dict(facts.blockedPools),
-        strategies=frozenset(facts.strategies) if facts.strategies is not None else d.strategies,
+        strategies=frozenset(map(PoolStrategy, facts.strategies)) if facts.strategies is not None else d.strategies,
         knobs=frozenset(facts.knobs) if facts.knobs is not None else d.knobs,
-        max_minor=(mm[0], mm[1]) if mm else None, max_minor_reason=facts.maxMinorReason,
+        max_minor=(mm[0], mm[1]) if mm else None, max_minor_reason=facts.maxMinorReason or "",
         allowed_versions=tuple(facts.allowedVersions) if facts.allowedVersions is not None else None,
     )
 
