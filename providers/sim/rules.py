@@ -9,7 +9,8 @@ predict success for a run that will halt. A cluster of type ``sim`` gets the rul
 
 from __future__ import annotations
 
-from typing import Literal
+import functools
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -69,14 +70,21 @@ def _stated(facts: Facts) -> UpgradeRules:
     )
 
 
+@functools.cache
+def _emulated_class(kind: str) -> Any:
+    """The provider class of an emulated type, found once through its entry point (None: not installed)."""
+    try:
+        return load_provider_class(kind)
+    except (ProviderNotFound, MissingExtraError):
+        return None
+
+
 def compute_rules(cluster: Cluster) -> UpgradeRules:
     kind = cluster.provider_type
     if kind and kind != "sim":
-        try:
-            cls = load_provider_class(kind)
-        except (ProviderNotFound, MissingExtraError):
-            return DEFAULT_RULES   # a type fleet does not know has no rules beyond the defaults
-        return rules_for(cls, cluster)
+        cls = _emulated_class(kind)
+        # a type fleet does not know has no rules beyond the defaults
+        return DEFAULT_RULES if cls is None else rules_for(cls, cluster)
     return _stated(Facts.model_validate(dict(cluster.facts))) if cluster.facts else SIM_RULES
 
 
