@@ -24,7 +24,7 @@ FleetConfig validates every ``spec.providers[]`` entry against it (``provider_se
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import entry_points
@@ -180,7 +180,9 @@ class UpgradeRules:
     blocked_pools: Mapping[str, str] = field(default_factory=dict)
     # the node-pool strategies this cloud has, and the policy knobs it honours
     strategies: frozenset[PoolStrategy] = frozenset({PoolStrategy.SURGE})
-    knobs: frozenset[str] = frozenset({"maxSurge", "maxUnavailable"})
+    # by their policy spelling, among ``maxSurge``, ``maxUnavailable``, ``drainTimeout``, ``nodeSoak``; a knob
+    # the policy sets and the cloud lacks is a plan warning and is not carried into the steps
+    knobs: frozenset[str] = frozenset({"maxSurge", "maxUnavailable", "drainTimeout", "nodeSoak"})
     # the newest control-plane minor this cluster can be moved to by fleet (e.g. kops refuses a Kubernetes
     # minor above its own: providers/kops/rules.py cites the source), with the reason; None: no such limit
     max_minor: tuple[int, int] | None = None
@@ -197,6 +199,33 @@ def rules_for(provider_cls: Any, cluster: Cluster) -> UpgradeRules:
     """The upgrade rules of ``cluster`` under ``provider_cls`` (DEFAULT_RULES when it declares none)."""
     fn = getattr(provider_cls, "upgrade_rules", None)
     return fn(cluster) if callable(fn) else DEFAULT_RULES
+
+
+def provider_rules(providers: Mapping[str, Any]) -> Callable[[Cluster], UpgradeRules]:
+    """The rules function the planner takes, for provider instances by name (the engine's and a live
+    plan's): each cluster gets the rules of the class of the provider that reports it."""
+    def rules(cluster: Cluster) -> UpgradeRules:
+        p = providers.get(cluster.provider)
+        return DEFAULT_RULES if p is None else rules_for(type(p), cluster)
+    return rules
+
+
+def type_rules() -> Callable[[Cluster], UpgradeRules]:
+    """The rules function for clusters known only by their provider type (an inventory, offline): the class
+    of each type is loaded lazily through its entry point (rules need no SDK); a type that is not installed,
+    or whose SDK extra is missing, gets DEFAULT_RULES."""
+    classes: dict[str, Any] = {}
+
+    def rules(cluster: Cluster) -> UpgradeRules:
+        t = cluster.provider_type
+        if t not in classes:
+            try:
+                classes[t] = load_provider_class(t)
+            except (ProviderNotFound, MissingExtraError):
+                classes[t] = None
+        cls = classes[t]
+        return DEFAULT_RULES if cls is None else rules_for(cls, cluster)
+    return rules
 
 
 @runtime_checkable

@@ -27,7 +27,14 @@ from fleet.planning.plan import Plan
 from fleet.planning.planner import compute_plan
 from fleet.policy.loader import load_config, load_policies, resolve_path
 from fleet.policy.models import FleetConfig, UpgradePolicy
-from fleet.provider import Cluster, Provider, VersionOffers, create_provider, load_provider_class
+from fleet.provider import (
+    Cluster,
+    Provider,
+    VersionOffers,
+    create_provider,
+    load_provider_class,
+    provider_rules,
+)
 from fleet.state import Store as StateStore
 from fleet.state import open_store
 from fleet.state.store import SqlStore as Store  # the SQL store (fleet.state.store.Store is the protocol)
@@ -141,7 +148,7 @@ def observe_live(config_file: str | Path, now: datetime) -> LiveFleet:
     def offers(c: Cluster) -> VersionOffers | None:
         return by_id.get(c.id)
     checkers = {n: p.check_step for n, p in providers.items() if hasattr(p, "check_step")}
-    plan = compute_plan(policies, clusters, offers, now, checkers)
+    plan = compute_plan(policies, clusters, offers, now, checkers, rules=provider_rules(providers))
     return LiveFleet(config, policies, clusters, offers, plan, dict(obs.errors))
 
 

@@ -32,7 +32,7 @@ from fleet.execution.observe import Observation, Observer
 from fleet.planning.plan import ClusterPlan, Plan, step_for_provider
 from fleet.planning.planner import _Memo, compile_policies, compute_cluster_plan, compute_plan
 from fleet.policy.models import UpgradePolicy
-from fleet.provider import Cluster, Provider
+from fleet.provider import Cluster, Provider, provider_rules
 from fleet.state.base import Store
 
 __all__ = ["Engine", "TickResult"]
@@ -121,7 +121,7 @@ class Engine:
     def compute_fleet_plan(self, obs: Observation, policies: Sequence[UpgradePolicy]) -> Plan:
         clusters = [c for c in obs.clusters.values() if self.owns(c.id)]
         return compute_plan(policies, clusters, lambda c: self.observer.offers_for(c, obs.at), obs.at,
-                            self._checkers())
+                            self._checkers(), rules=provider_rules(self.providers))
 
     def _observe_run(self, run: Run) -> _RunCtx:
         cache = self._run_caches.get(run.id)
@@ -260,8 +260,8 @@ class Engine:
             cp = hit[2]      # same observation, same offers: the same steps (only next_window would move)
         else:
             cp = compute_cluster_plan(cluster, ctx.cache.compiled, offers, now, ctx.checkers.get(cluster.provider),
-                                      forced=True,
-                                      memo=ctx.cache.memo.at(now))
+                                      forced=True, memo=ctx.cache.memo.at(now),
+                                      rules=provider_rules(self.providers))
             plans[cid] = (cluster, offers, cp)
         finished = FINISHED_PLAN.get(cp.status)
         if finished is MemberStatus.DONE:

@@ -22,10 +22,13 @@ class PlannedStep:
     max_surge: int | None = None
     max_unavailable: int | None = None
     minor: bool = False           # changes the minor (matters for no-minor-upgrades exclusions)
+    strategy: str | None = None   # node-pool steps: surge | blue-green (the cloud's, when it lacks the policy's)
+    # node-pool steps: the policy knobs the cloud honours (UpgradeRules.knobs); None: all of them
+    knobs: frozenset[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"component": self.component.value, "pool": self.pool, "from": self.from_, "to": self.to,
-                "maxSurge": self.max_surge, "maxUnavailable": self.max_unavailable}
+                "strategy": self.strategy, "maxSurge": self.max_surge, "maxUnavailable": self.max_unavailable}
 
     @property
     def key(self) -> str:
@@ -85,21 +88,26 @@ class Plan:
 
 def step_for_provider(ps: PlannedStep, spec: Any) -> Step:
     """Turn a planned step into the provider's Step with the policy's node-pool knobs (``spec`` is a
-    NodePoolsSpec)."""
+    NodePoolsSpec). The step carries only the strategy and knobs the plan kept for the cloud."""
+    pool_step = ps.component is Component.NODE_POOL
+    strategy = (ps.strategy or spec.strategy) if pool_step else "surge"
+
+    def knob(name: str) -> bool:
+        return pool_step and (ps.knobs is None or name in ps.knobs)
     bg = None
-    if ps.component is Component.NODE_POOL and spec.strategy == "blue-green" and spec.blue_green is not None:
+    if pool_step and strategy == "blue-green" and spec.blue_green is not None:
         b = spec.blue_green
         pct = float(str(b.batch_percentage).rstrip("%")) / 100 if b.batch_percentage is not None else None
         bg = BlueGreen(b.batch_node_count, pct,
                        int(b.batch_soak.total_seconds()) if b.batch_soak is not None else None,
                        int(b.node_pool_soak.total_seconds()) if b.node_pool_soak is not None else None)
-    pool_step = ps.component is Component.NODE_POOL
     return Step(
         component=ps.component, to=ps.to, from_=ps.from_, pool=ps.pool,
         max_surge=ps.max_surge, max_unavailable=ps.max_unavailable,
-        strategy=spec.strategy if pool_step else "surge", blue_green=bg,
-        drain_timeout_seconds=int(spec.drain_timeout.total_seconds()) if pool_step and spec.drain_timeout else None,
-        node_soak_seconds=int(spec.node_soak.total_seconds()) if pool_step and spec.node_soak else None,
-        max_surge_spec=str(spec.max_surge) if pool_step else None,
-        max_unavailable_spec=str(spec.max_unavailable) if pool_step else None,
+        strategy=strategy, blue_green=bg,
+        drain_timeout_seconds=int(spec.drain_timeout.total_seconds()) if knob("drainTimeout") and spec.drain_timeout
+        else None,
+        node_soak_seconds=int(spec.node_soak.total_seconds()) if knob("nodeSoak") and spec.node_soak else None,
+        max_surge_spec=str(spec.max_surge) if knob("maxSurge") else None,
+        max_unavailable_spec=str(spec.max_unavailable) if knob("maxUnavailable") else None,
     )

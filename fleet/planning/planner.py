@@ -1,6 +1,24 @@
 """compute_plan: a pure function of (policies, observed clusters, offers, now) -> Plan.
 
-No I/O, no clock: ``now`` is a parameter. Provider knob checks come in as pure callables.
+No I/O, no clock: ``now`` is a parameter. Provider knob checks and the clouds' upgrade rules
+(fleet.provider.UpgradeRules) come in as pure callables; the planner imports no provider.
+
+How the rules shape a cluster's steps (docs/plan-format.md, "Cloud rules"):
+
+- ``pool_skew``: how far a pool may trail the control plane (default: the kubelet skew policy); a pool that
+  would fall further behind moves first.
+- ``pool_minor_step``: a pool's catch-up is split into steps of at most that many minors.
+- ``pools_match_before_cp_minor`` (and ``nodePools.upgrade: lockstep``): before every control-plane minor
+  step, every pool is brought to the control plane's minor. A plan that starts with pools behind (e.g. a
+  re-plan after a control-plane step) therefore starts with their catch-up: the plan from any intermediate
+  state is the remainder of the original plan.
+- ``pools_follow_control_plane`` (or ``Cluster.pools_follow_control_plane``): control-plane steps only.
+- ``blocked_pools``: a blocked pool that needs any step blocks the whole cluster with the pool's reason
+  (nothing is started on it: a run that cannot finish is not begun).
+- ``strategies`` / ``knobs``: a strategy or knob the policy sets that the cloud lacks is a warning, and the
+  step does not carry it (the strategy falls back to surge).
+- ``max_minor``: a target beyond it blocks the cluster with the reason.
+- ``allowed_versions``: the control plane's offers are filtered to them.
 """
 
 from __future__ import annotations
@@ -15,10 +33,14 @@ from fleet.planning.paths import PATHS, NoPath, check_path
 from fleet.planning.plan import ClusterPlan, Plan, PlannedStep, step_for_provider
 from fleet.planning.windows import Interval, Schedule
 from fleet.policy.models import NodePoolsSpec, UpgradePolicy
-from fleet.provider import Cluster, Component, Step, VersionOffers
+from fleet.provider import DEFAULT_RULES, Cluster, Component, PoolStrategy, Step, UpgradeRules, VersionOffers
 from fleet.versions import InvalidVersion, Version, max_kubelet_skew, newest_of_minor, parse_version
 
 StepChecker = Callable[[Cluster, Step], list[str]]
+RulesFn = Callable[[Cluster], UpgradeRules]
+# the knobs of ``nodePools`` a cloud may or may not honour (UpgradeRules.knobs), by policy spelling
+KNOB_FIELDS = {"maxSurge": "max_surge", "maxUnavailable": "max_unavailable", "drainTimeout": "drain_timeout",
+               "nodeSoak": "node_soak"}
 DEFAULT_WAVE = "default"
 
 
@@ -155,41 +177,100 @@ def _pool_version_for(cp: Version, pool_offered: _Offered | None) -> Version:
     raise Blocked(f"no node version offered for {cp.minor_str}")
 
 
+def _skew(rules: UpgradeRules, cp: Version) -> int:
+    """How many minors a pool may trail a control plane at ``cp`` (the cloud's rule, else kubelet skew)."""
+    return rules.pool_skew if rules.pool_skew is not None else max_kubelet_skew(cp)
+
+
 class _Steps:
     """The step list of one cluster being built, with each pool's version as the steps so far leave it."""
 
-    def __init__(self, spec: NodePoolsSpec) -> None:
+    def __init__(self, spec: NodePoolsSpec, rules: UpgradeRules, cp_offered: _Offered) -> None:
         self.spec = spec
+        self.rules = rules
+        self.cp_offered = cp_offered
         self.steps: list[PlannedStep] = []
         self.pools: dict[str, Version] = {}
         self.pool_offers: dict[str, _Offered | None] = {}
         self.nodes: dict[str, int] = {}
-        self._budgets: dict[str, tuple[int, int]] = {}
+        self._budgets: dict[str, tuple[int | None, int | None]] = {}
+        self.strategy = _strategy(spec, rules)
+        self.knobs = frozenset(k for k in KNOB_FIELDS if k in rules.knobs)
+
+    def _budget(self, name: str) -> tuple[int | None, int | None]:
+        """The pool's (surge, unavailable); a knob the cloud lacks counts as 0 and is not carried (None)."""
+        if name not in self._budgets:
+            has_surge, has_unavail = "maxSurge" in self.knobs, "maxUnavailable" in self.knobs
+            surge, unavail = resolve_fenceposts(self.spec.max_surge if has_surge else 0,
+                                                self.spec.max_unavailable if has_unavail else 0, self.nodes[name])
+            self._budgets[name] = (surge if has_surge else None, unavail if has_unavail else None)
+        return self._budgets[name]
+
+    def _append(self, name: str, frm: Version, to: Version) -> None:
+        surge, unavail = self._budget(name)
+        self.steps.append(PlannedStep(Component.NODE_POOL, str(to), str(frm), name, surge, unavail,
+                                      minor=to.minor_key != frm.minor_key, strategy=self.strategy,
+                                      knobs=self.knobs))
+        self.pools[name] = to
+
+    def _of_minor(self, name: str, minor_key: tuple[int, int]) -> Version:
+        """The newest version of an intermediate minor for pool ``name`` (its own offers, else the control
+        plane's: the control plane passed through that minor)."""
+        own = self.pool_offers[name]
+        src = own if own is not None and own.versions else self.cp_offered
+        vs = src.by_minor.get(minor_key)
+        if not vs:
+            raise Blocked(f"node pool {name}: no node version offered for {minor_key[0]}.{minor_key[1]}")
+        return vs[0]
 
     def pool_step(self, name: str, to: Version) -> None:
-        """Move pool ``name`` to ``to`` (nothing when it is there or beyond)."""
+        """Move pool ``name`` to ``to`` (nothing when it is there or beyond), in steps of at most
+        ``pool_minor_step`` minors. Raises Blocked when the cloud's rules block the pool."""
         frm = self.pools[name]
         if not to > frm:
             return
-        if name not in self._budgets:
-            self._budgets[name] = resolve_fenceposts(self.spec.max_surge, self.spec.max_unavailable, self.nodes[name])
-        surge, unavail = self._budgets[name]
-        self.steps.append(PlannedStep(Component.NODE_POOL, str(to), str(frm), name, surge, unavail,
-                                      minor=to.minor_key != frm.minor_key))
-        self.pools[name] = to
+        if name in self.rules.blocked_pools:
+            raise Blocked(f"node pool {name}: {self.rules.blocked_pools[name]}")
+        step = self.rules.pool_minor_step
+        while step and to.minors_from(frm) > step:
+            mid = self._of_minor(name, (frm.major, frm.minor + step))
+            self._append(name, frm, mid)
+            frm = mid
+        self._append(name, frm, to)
 
     def pool_follow(self, name: str, cp: Version) -> None:
         """Move pool ``name`` to the node version that follows a control plane at ``cp``."""
         self.pool_step(name, _pool_version_for(cp, self.pool_offers[name]))
 
+    def pool_within_skew(self, name: str, cp: Version, of: Version) -> None:
+        """Bring pool ``name`` within the skew limit of a control plane at ``of`` (the control plane is at
+        ``cp`` now). With the default rules it follows the control plane in one step; when the cloud limits
+        a pool's step (``pool_minor_step``) it moves only as far as the limit needs, so the plan from any
+        state it passes through is the rest of this one."""
+        if not self.rules.pool_minor_step:
+            self.pool_follow(name, cp)
+            return
+        need = (of.major, of.minor - _skew(self.rules, of))
+        if need >= cp.minor_key:
+            self.pool_follow(name, cp)
+        elif need > self.pools[name].minor_key:
+            self.pool_step(name, self._of_minor(name, need))
+
     def cp_step(self, frm: Version, to: Version) -> None:
         self.steps.append(PlannedStep(Component.CONTROL_PLANE, str(to), str(frm), minor=to.minor_key != frm.minor_key))
 
 
+def _strategy(spec: NodePoolsSpec, rules: UpgradeRules) -> str:
+    """The pool strategy the steps carry: the policy's, or surge when the cloud lacks it."""
+    if PoolStrategy(spec.strategy) in rules.strategies or not rules.strategies:
+        return spec.strategy
+    return PoolStrategy.SURGE.value if PoolStrategy.SURGE in rules.strategies else sorted(rules.strategies)[0].value
+
+
 def _observe_pools(cluster: Cluster, spec: NodePoolsSpec, current: Version, offers: VersionOffers,
-                   warnings: list[str], memo: _Memo) -> _Steps:
+                   warnings: list[str], memo: _Memo, rules: UpgradeRules, cp_offered: _Offered) -> _Steps:
     """A step builder holding each pool's parsed version, offers and size (Blocked on an unreadable version)."""
-    b = _Steps(spec)
+    b = _Steps(spec, rules, cp_offered)
     for p in cluster.node_pools:
         try:
             pv = parse_version(p.version)
@@ -223,10 +304,26 @@ def _plan_control_plane_only(b: _Steps, cp_path: list[Version], current: Version
         prev = v
 
 
+def _follows(cluster: Cluster, rules: UpgradeRules) -> bool:
+    return cluster.pools_follow_control_plane or rules.pools_follow_control_plane
+
+
+def _plan_pools_before(b: _Steps, cp: Version, v: Version, match: bool) -> None:
+    """The pool steps a control-plane step ``cp`` -> ``v`` needs first: with ``match``, every pool reaches
+    the control plane's minor before its next minor; any pool is brought within the skew limit of ``v``."""
+    minor_step = v.minor_key != cp.minor_key
+    for name, pv in list(b.pools.items()):
+        if match and minor_step and pv.minor_key < cp.minor_key:
+            b.pool_follow(name, cp)
+        elif v.minors_from(pv) > _skew(b.rules, v):
+            b.pool_within_skew(name, cp, v)
+
+
 def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version], current: Version,
-                offers: VersionOffers, warnings: list[str], memo: _Memo | None = None) -> list[PlannedStep]:
-    b = _observe_pools(cluster, policy.spec.node_pools, current, offers, warnings, memo or _Memo())
-    if cluster.pools_follow_control_plane:
+                offers: VersionOffers, warnings: list[str], memo: _Memo, rules: UpgradeRules,
+                cp_offered: _Offered) -> list[PlannedStep]:
+    b = _observe_pools(cluster, policy.spec.node_pools, current, offers, warnings, memo, rules, cp_offered)
+    if _follows(cluster, rules):
         if cluster.node_pools:
             warnings.append("node pools follow the control plane (managed topology): one step moves all")
         _plan_control_plane_only(b, cp_path, current)
@@ -234,16 +331,17 @@ def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version],
 
     cp = current
     # pools already too far behind go first
-    for name, pv in b.pools.items():
-        if cp.minors_from(pv) > max_kubelet_skew(cp):
-            b.pool_follow(name, cp)
+    for name, pv in list(b.pools.items()):
+        if cp.minors_from(pv) > _skew(rules, cp):
+            b.pool_within_skew(name, cp, cp)
     lockstep = policy.spec.node_pools.upgrade == "lockstep"
+    # pools reach the control plane's minor before its next minor: lockstep does it after every control-plane
+    # step, and a plan that starts with pools behind (a re-plan after a control-plane step) does it first
+    match = lockstep or rules.pools_match_before_cp_minor
     if lockstep and policy.spec.path == "patch-first-then-minor" and cp_path and cp_path[0].minor_key != cp.minor_key:
         _plan_pools_patch_first(b, cp)
     for v in cp_path:
-        for name, pv in b.pools.items():
-            if v.minors_from(pv) > max_kubelet_skew(v):
-                b.pool_follow(name, cp)
+        _plan_pools_before(b, cp, v, match)
         b.cp_step(cp, v)
         cp = v
         if lockstep:
@@ -254,7 +352,8 @@ def _plan_steps(cluster: Cluster, policy: UpgradePolicy, cp_path: list[Version],
     return b.steps
 
 
-def _check_steps(current: Version, pools: Mapping[str, Version], steps: list[PlannedStep]) -> None:
+def _check_steps(current: Version, pools: Mapping[str, Version], steps: list[PlannedStep],
+                 rules: UpgradeRules = DEFAULT_RULES) -> None:
     """Safety invariants of a whole step list (raise PlanningError: a bug, not user error)."""
     cp = current
     pv = dict(pools)
@@ -263,14 +362,20 @@ def _check_steps(current: Version, pools: Mapping[str, Version], steps: list[Pla
         if s.component is Component.CONTROL_PLANE:
             if not to > cp or to.minors_from(cp) > 1:
                 raise PlanningError(f"unsafe control-plane step {cp} → {to}")
+            if rules.pools_match_before_cp_minor and to.minor_key != cp.minor_key:
+                behind = [n for n, v in pv.items() if v.minor_key < cp.minor_key]
+                if behind:
+                    raise PlanningError(f"control-plane minor step {cp} → {to} with pools behind: {behind}")
             cp = to
             for name, v in pv.items():
-                if cp.minors_from(v) > max_kubelet_skew(cp):
+                if cp.minors_from(v) > _skew(rules, cp):
                     raise PlanningError(f"pool {name} at {v} beyond the skew limit of {cp}")
         else:
             assert s.pool is not None
             if not to > pv[s.pool] or not to.not_newer_than(cp):
                 raise PlanningError(f"unsafe node-pool step {s.pool}: {pv[s.pool]} → {to} under {cp}")
+            if rules.pool_minor_step and to.minors_from(pv[s.pool]) > rules.pool_minor_step:
+                raise PlanningError(f"node-pool step {s.pool}: {pv[s.pool]} → {to} moves too many minors")
             pv[s.pool] = to
 
 
@@ -318,11 +423,31 @@ def _blocked(cp: ClusterPlan, reason: str) -> ClusterPlan:
     return cp
 
 
+def _allowed(values: Sequence[str], rules: UpgradeRules) -> Sequence[str]:
+    """The control plane's offers, restricted to the cluster's allowed versions when its rules name them."""
+    if rules.allowed_versions is None:
+        return values
+    allowed = _parse_all(rules.allowed_versions)
+    out = []
+    for v in values:
+        try:
+            pv = parse_version(v)
+        except InvalidVersion:
+            continue
+        if any(a.same_release(pv) and pv.same_release(a) for a in allowed):
+            out.append(v)
+    return tuple(out)
+
+
 def _plan_target_and_steps(cp: ClusterPlan, cluster: Cluster, policy: UpgradePolicy, current: Version,
-                           offers: VersionOffers, memo: _Memo) -> None:
+                           offers: VersionOffers, memo: _Memo, rules: UpgradeRules) -> None:
     """Set ``cp``'s target and steps (or mark it ``ahead``). Raises Blocked or NoPath with the reason."""
-    offered = memo.parse(cluster.available or offers.control_plane)
+    raw = cluster.available or offers.control_plane
+    offered = memo.parse(_allowed(raw, rules))
     if not offered.versions:
+        if raw and rules.allowed_versions is not None:
+            raise Blocked(f"none of the offered versions is allowed for this cluster "
+                          f"(allowed: {', '.join(rules.allowed_versions) or 'none'})")
         raise Blocked("the provider offers no versions for this cluster")
     target, path, err = memo.target_and_path(policy, offered, current)
     if target is not None:
@@ -334,10 +459,29 @@ def _plan_target_and_steps(cp: ClusterPlan, cluster: Cluster, policy: UpgradePol
         cp.status = "ahead"
         cp.reasons.append(f"control plane {current} is newer than the target {target}; never downgraded")
         return
-    cp.steps = _plan_steps(cluster, policy, path, current, offers, cp.warnings, memo)
+    if rules.max_minor is not None and path and target.minor_key > rules.max_minor:
+        limit = f"{rules.max_minor[0]}.{rules.max_minor[1]}"
+        raise Blocked(f"target {target} is beyond {limit}" + (f": {rules.max_minor_reason}" if rules.max_minor_reason
+                                                              else ""))
+    cp.steps = _plan_steps(cluster, policy, path, current, offers, cp.warnings, memo, rules, offered)
     # with a managed topology the pools move with the control plane: no separate skew to check
-    pools = {} if cluster.pools_follow_control_plane else {p.name: parse_version(p.version) for p in cluster.node_pools}
-    _check_steps(current, pools, cp.steps)
+    pools = {} if _follows(cluster, rules) else {p.name: parse_version(p.version) for p in cluster.node_pools}
+    _check_steps(current, pools, cp.steps, rules)
+
+
+def _add_rule_warnings(cp: ClusterPlan, cluster: Cluster, policy: UpgradePolicy, rules: UpgradeRules) -> None:
+    """Warn about what the policy asks for node pools that the cloud lacks (those are not carried into the
+    steps); the same in offline and live plans, since both come from the rules."""
+    if not any(s.component is Component.NODE_POOL for s in cp.steps):
+        return
+    spec = policy.spec.node_pools
+    kind = cluster.provider_type
+    if rules.strategies and PoolStrategy(spec.strategy) not in rules.strategies:
+        cp.warnings.append(f"node-pool strategy {spec.strategy} is not available on {kind}: "
+                           f"planned as {_strategy(spec, rules)}")
+    for knob, attr in KNOB_FIELDS.items():
+        if attr in spec.model_fields_set and knob not in rules.knobs:
+            cp.warnings.append(f"{knob} is not honoured by {kind}: left out of the node-pool steps")
 
 
 def _add_checker_warnings(cp: ClusterPlan, cluster: Cluster, policy: UpgradePolicy, checker: StepChecker) -> None:
@@ -350,11 +494,19 @@ def _add_checker_warnings(cp: ClusterPlan, cluster: Cluster, policy: UpgradePoli
                 cp.warnings.append(w)
 
 
+def _rules_of(cluster: Cluster, rules: UpgradeRules | RulesFn | None) -> UpgradeRules:
+    if rules is None:
+        return DEFAULT_RULES
+    return rules if isinstance(rules, UpgradeRules) else rules(cluster)
+
+
 def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers: VersionOffers | None,
                          now: datetime, checker: StepChecker | None = None, *, forced: bool = False,
-                         memo: _Memo | None = None) -> ClusterPlan:
+                         memo: _Memo | None = None, rules: UpgradeRules | RulesFn | None = None) -> ClusterPlan:
     """Plan one cluster. ``forced``: plan under ``compiled[0]`` whatever its selector says (a run's snapshot).
-    ``memo``: results shared with the other clusters of the same planning pass (compute_plan passes one)."""
+    ``memo``: results shared with the other clusters of the same planning pass (compute_plan passes one).
+    ``rules``: the cloud's UpgradeRules for this cluster, or a function of the cluster giving them
+    (fleet.provider.provider_rules); DEFAULT_RULES when None."""
     memo = memo or _Memo()
     cp = _unmanaged_plan(cluster)
     chosen, tie = (compiled[0], None) if forced else _match(cluster, compiled)
@@ -371,7 +523,8 @@ def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers
     except InvalidVersion:
         return _blocked(cp, f"unreadable control-plane version {cluster.control_plane!r}")
     try:
-        _plan_target_and_steps(cp, cluster, policy, current, offers or VersionOffers(), memo)
+        r = _rules_of(cluster, rules)
+        _plan_target_and_steps(cp, cluster, policy, current, offers or VersionOffers(), memo, r)
     except (Blocked, NoPath) as exc:
         return _blocked(cp, str(exc))
     if cp.status == "ahead":
@@ -380,6 +533,7 @@ def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers
         cp.status = "up-to-date"
         return cp
     cp.status = "needs-upgrade"
+    _add_rule_warnings(cp, cluster, policy, r)
     if checker is not None:
         _add_checker_warnings(cp, cluster, policy, checker)
     cp.next_window = memo.next_allowed(chosen, now, cp.steps[0].minor)
@@ -390,9 +544,11 @@ def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers
 
 def compute_plan(policies: Sequence[UpgradePolicy], clusters: Sequence[Cluster],
                  offers: Mapping[str, VersionOffers] | Callable[[Cluster], VersionOffers | None],
-                 now: datetime, checkers: Mapping[str, StepChecker] | None = None) -> Plan:
+                 now: datetime, checkers: Mapping[str, StepChecker] | None = None,
+                 rules: RulesFn | Mapping[str, RulesFn] | None = None) -> Plan:
     """Plan every cluster. ``offers`` maps a provider name or type to fallback offers (or is a function of
-    the cluster); ``checkers`` maps a provider name to its (pure) ``check_step``."""
+    the cluster); ``checkers`` maps a provider name to its (pure) ``check_step``; ``rules`` gives each
+    cluster's UpgradeRules (a function of the cluster, or a mapping provider name -> such a function)."""
     compiled = compile_policies(policies)
     memo = _Memo()
     out = []
@@ -401,6 +557,7 @@ def compute_plan(policies: Sequence[UpgradePolicy], clusters: Sequence[Cluster],
             o = offers(c)
         else:
             o = offers.get(c.provider) or offers.get(c.provider_type)
-        out.append(compute_cluster_plan(c, compiled, o, now, (checkers or {}).get(c.provider), memo=memo))
+        r = rules.get(c.provider) if isinstance(rules, Mapping) else rules
+        out.append(compute_cluster_plan(c, compiled, o, now, (checkers or {}).get(c.provider), memo=memo, rules=r))
     out.sort(key=lambda p: p.id)
     return Plan(now, out)

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from fleet.errors import InputError, Problem
+from fleet.errors import InputError, MissingExtraError, Problem, ProviderNotFound
 from fleet.policy.models import KINDS, FleetConfig, Inventory, ProviderOffers, UpgradePolicy
 from fleet.policy.source import Document, format_path, load_documents, yaml_files
-from fleet.provider import Cluster, NodePool, VersionOffers
+from fleet.provider import Cluster, NodePool, VersionOffers, load_provider_class
 
 
 @dataclass
@@ -89,6 +89,52 @@ def _problems_from(doc: Document, exc: ValidationError) -> list[Problem]:
     return sorted(out, key=lambda p: p.line or 0)
 
 
+def _facts_model(provider_type: str) -> type[BaseModel] | None | str:
+    """The facts model a provider type declares (its class's ``facts_model``, loaded lazily through its
+    entry point; the model module imports no SDK), or why there is none."""
+    try:
+        cls = load_provider_class(provider_type)
+    except ProviderNotFound as exc:
+        return str(exc)
+    except MissingExtraError:
+        return None   # cannot be checked without the SDK extra: taken as written
+    model = getattr(cls, "facts_model", None)
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        return model
+    return f"provider type {provider_type!r} declares no facts"
+
+
+def _check_facts(doc: Document, inv: Inventory) -> list[Problem]:
+    """Validate every inventory cluster's ``facts`` against its provider type's facts model (in place: the
+    cluster keeps the facts as the model reads them, spelled as users write them)."""
+    out: list[Problem] = []
+    models: dict[str, type[BaseModel] | None | str] = {}
+    raw_clusters = doc.data.get("clusters") if isinstance(doc.data, dict) else None
+    for i, c in enumerate(inv.clusters):
+        if not c.facts:
+            continue
+        if c.provider not in models:
+            models[c.provider] = _facts_model(c.provider)
+        model = models[c.provider]
+        base: tuple[str | int, ...] = ("clusters", i, "facts")
+        if isinstance(model, str):
+            out.append(Problem(doc.file, doc.line_of(base), format_path(base), model))
+            continue
+        if model is None:
+            continue
+        try:
+            facts = model.model_validate(c.facts).model_dump(mode="json", by_alias=True)
+        except ValidationError as exc:
+            raw = raw_clusters[i].get("facts") if isinstance(raw_clusters, list) else c.facts
+            for err in exc.errors(include_url=False):
+                sub, _ = _clean_loc(raw, tuple(err["loc"]), err["type"])
+                path = base + sub
+                out.append(Problem(doc.file, doc.line_of(path), format_path(path), _message(err)))
+            continue
+        inv.clusters[i] = c.model_copy(update={"facts": facts})
+    return out
+
+
 def validate_document(doc: Document, kinds: tuple[str, ...] | None = None) -> Any:
     data = doc.data
     if not isinstance(data, dict):
@@ -102,6 +148,24 @@ def validate_document(doc: Document, kinds: tuple[str, ...] | None = None) -> An
         return KINDS[kind].model_validate(data)
     except ValidationError as exc:
         raise InputError(_problems_from(doc, exc)) from None
+
+
+def _add_model(loaded: Loaded, doc: Document, model: Any, seen_policy: dict[str, str]) -> list[Problem]:
+    """Add one validated document to ``loaded``; the problems that keep it out."""
+    if isinstance(model, UpgradePolicy):
+        if model.name in seen_policy:
+            return [Problem(doc.file, doc.line_of(("metadata", "name")), "metadata.name",
+                            f"policy {model.name!r} is already defined at {seen_policy[model.name]}")]
+        seen_policy[model.name] = f"{doc.file}:{doc.start_line}"
+        loaded.policies.append(model)
+    elif isinstance(model, Inventory):
+        problems = _check_facts(doc, model)
+        if problems:
+            return problems
+        loaded.inventories.append(model)
+    else:
+        loaded.configs.append(model)
+    return []
 
 
 def load_files(paths: list[str | Path], kinds: tuple[str, ...] | None = None) -> Loaded:
@@ -128,18 +192,7 @@ def load_files(paths: list[str | Path], kinds: tuple[str, ...] | None = None) ->
                 problems.extend(exc.problems)
                 continue
             loaded.sources[id(model)] = (doc.file, doc.start_line)
-            if isinstance(model, UpgradePolicy):
-                where = f"{doc.file}:{doc.start_line}"
-                if model.name in seen_policy:
-                    problems.append(Problem(doc.file, doc.line_of(("metadata", "name")), "metadata.name",
-                                            f"policy {model.name!r} is already defined at {seen_policy[model.name]}"))
-                    continue
-                seen_policy[model.name] = where
-                loaded.policies.append(model)
-            elif isinstance(model, Inventory):
-                loaded.inventories.append(model)
-            else:
-                loaded.configs.append(model)
+            problems.extend(_add_model(loaded, doc, model, seen_policy))
     if problems:
         raise InputError(problems)
     return loaded
@@ -178,7 +231,7 @@ def inventory_clusters(inv: Inventory) -> tuple[list[Cluster], dict[str, Version
         clusters.append(Cluster(
             provider=c.provider, location=c.location, name=c.name, control_plane=c.control_plane,
             node_pools=pools, labels=dict(c.labels), id=c.id or "", provider_type=c.provider,
-            available=tuple(c.available), auto_upgrade=c.auto_upgrade,
+            available=tuple(c.available), auto_upgrade=c.auto_upgrade, facts=dict(c.facts),
         ))
     offers: dict[str, VersionOffers] = {}
     for prov, spec in inv.offers.items():

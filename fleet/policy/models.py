@@ -287,6 +287,11 @@ class InventoryCluster(Strict):
     node_pools: list[InventoryNodePool] = Field(default_factory=list)
     available: list[VersionStr] = Field(default_factory=list)
     auto_upgrade: str | None = None
+    facts: dict[str, Any] = Field(
+        default_factory=dict,
+        description="per-cluster facts that change the cloud's upgrade rules, checked against the provider "
+                    "type's facts model (docs/policy-reference.md, 'Cluster facts'), e.g. GKE "
+                    "{autopilot: true}, OKE {clusterType: BASIC_CLUSTER}")
 
     @field_validator("node_pools")
     @classmethod

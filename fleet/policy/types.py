@@ -70,7 +70,11 @@ def parse_int_or_percent(value: Any) -> int | str:
                 raise ValueError("a percentage cannot exceed 100%")
             return f"{pct}%"
         if value.strip().isdigit():
-            return int(value.strip())
+            # k8s.io/apimachinery/pkg/util/intstr GetScaledValueFromIntOrPercent: a String IntOrString must
+            # end in '%' ("invalid value for IntOrString: invalid type: string is not a percentage"); a
+            # quoted "50" is never 50 nodes
+            raise ValueError(f"{value!r}: a string must be a percentage such as '25%' "
+                             "(write a number of nodes without quotes)")
     raise ValueError("expected a non-negative integer or a percentage such as '25%'")
 
 

@@ -14,7 +14,7 @@ from fleet.planning.plan import Plan
 from fleet.planning.planner import compute_plan
 from fleet.policy.loader import load_offline_fleet
 from fleet.policy.models import UpgradePolicy
-from fleet.provider import Cluster, VersionOffers
+from fleet.provider import Cluster, VersionOffers, type_rules
 from fleet.reports.compliance import ForecastLike, Membership
 from fleet.state import Store
 
@@ -41,7 +41,7 @@ def observe_inputs(*, config: Path | None, inventory: Path | None, policies: Pat
     if inventory is None or policies is None:
         raise InputError([Problem("fleet", None, "", "give --config FILE, or --inventory FILE and --policies PATH")])
     pols, clusters, offers = load_offline_fleet(policies, inventory)
-    return FleetInputs(pols, clusters, offers, compute_plan(pols, clusters, offers, at))
+    return FleetInputs(pols, clusters, offers, compute_plan(pols, clusters, offers, at, rules=type_rules()))
 
 
 def _observe_live(config_file: Path, at: datetime) -> FleetInputs:

@@ -15,11 +15,13 @@ from fleet.provider import (
     OperationState,
     OperationStatus,
     Step,
+    UpgradeRules,
     VersionOffers,
 )
 from fleet.versions import parse_version
 from providers.sim.budget import compute_batches, compute_warnings
 from providers.sim.errors import translate
+from providers.sim.rules import Facts, compute_refusal, compute_rules
 from providers.sim.settings import SimFaults, SimSettings, parse_settings
 from providers.sim.world import Faults, SimApiError, SimOperation, SimWorld
 
@@ -33,6 +35,13 @@ class SimProvider:
     type = "sim"
     settings_model = SimSettings
     World = SimWorld          # forecasts build a world through the class found by entry point
+    facts_model = Facts
+
+    @classmethod
+    def upgrade_rules(cls, cluster: Cluster) -> UpgradeRules:
+        """The emulated type's rules (a simulated EKS cluster plans and fails as EKS would), else the
+        rules a ``sim`` cluster's facts state (providers/sim/rules.py)."""
+        return compute_rules(cluster)
 
     def __init__(self, name: str = "sim", settings: Mapping[str, Any] | None = None, *,
                  clock: Clock | None = None, world: SimWorld | None = None, config_dir: str | None = None,
@@ -148,6 +157,10 @@ class SimProvider:
                 w.add_operation(op)
                 w.save()
                 return self._ref(op)
+            seen = w.snapshot(c.id, self.name)
+            refusal = compute_refusal(seen, step, type(self).upgrade_rules(seen))
+            if refusal is not None:
+                raise PermanentProviderError(refusal, provider=self.name, code="400")
             if step.component is Component.CONTROL_PLANE:
                 offered = c.available
                 duration = w.step_durations(c.id)[0]

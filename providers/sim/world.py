@@ -41,6 +41,7 @@ class SimCluster:
     auto_upgrade: str | None = None
     healthy: bool = True
     provider_type: str = ""       # the seeded cluster's type when it differs from its provider name
+    facts: dict[str, Any] = field(default_factory=dict)   # the emulated type's facts (its upgrade rules)
 
 
 @dataclass
@@ -121,7 +122,7 @@ class SimWorld:
                 id=c.id, provider=c.provider, location=c.location, name=c.name, control_plane=c.control_plane,
                 pools=[SimPool(p.name, p.version, p.nodes, list(p.available)) for p in c.node_pools],
                 labels=dict(c.labels), available=list(c.available), auto_upgrade=c.auto_upgrade,
-                provider_type=c.provider_type if c.provider_type != c.provider else "")
+                provider_type=c.provider_type if c.provider_type != c.provider else "", facts=dict(c.facts))
             self.touch(c.id)
             self.save()
 
@@ -260,5 +261,5 @@ class SimWorld:
             node_pools=tuple(NodePool(p.name, p.version, p.nodes, tuple(p.available),
                                       upgrading=bool(running and running.pool == p.name)) for p in c.pools),
             labels=dict(c.labels), id=c.id, provider_type=c.provider_type or c.provider, available=tuple(c.available),
-            auto_upgrade=c.auto_upgrade, healthy=c.healthy, upgrading=running is not None,
+            auto_upgrade=c.auto_upgrade, healthy=c.healthy, upgrading=running is not None, facts=dict(c.facts),
         )

@@ -14,6 +14,7 @@ from fleet.reports.forecast import forecast_fleet
 
 T0 = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)    # a Monday
 OFFERED = ("1.29.2", "1.29.8", "1.30.0", "1.30.4")
+OFFERED_28 = ("1.28.9",) + OFFERED
 M = timedelta(minutes=1)
 
 
@@ -100,3 +101,27 @@ def test_the_forecast_does_not_depend_on_where_the_engine_state_lives():
     statuses = {c.status for c in a.clusters.values()}
     assert "completes" in statuses and a.fleet_done is not None
     assert any("assumed approved" in n for n in a.notes)
+
+
+# ---- the simulation applies the cloud's rules (issue 14) --------------------------------------------------
+
+def sim(name: str, cp: str = "1.29.2", **facts) -> Cluster:
+    return Cluster(provider="sim", location="lab", name=name, control_plane=cp,
+                   node_pools=(NodePool("np", cp, 1),), available=OFFERED_28, facts=facts)
+
+
+def test_the_forecast_does_not_predict_success_for_a_cluster_its_cloud_will_not_upgrade():
+    # a pool fleet cannot upgrade in place (e.g. OKE BASIC): blocked with the reason, never "completes"
+    fc = forecast_fleet([pol()], [sim("a", blockedPools={"np": "BASIC cluster: only new nodes get it"})], {}, T0,
+                        horizon=timedelta(days=30))
+    (c,) = fc.clusters.values()
+    assert (c.status, c.completion, c.steps_done) == ("blocked", None, 0)
+
+
+def test_the_forecast_runs_skip_level_as_the_cloud_requires():
+    # pools must match the control plane's minor before its next minor (EKS): the run reaches the target
+    fc = forecast_fleet([pol(path="minor-by-minor", nodePools={"upgrade": "skip-level", "maxSurge": 1})],
+                        [sim("a", cp="1.28.9", poolsMatchBeforeCpMinor=True)], {},
+                        T0, horizon=timedelta(days=30))
+    (c,) = fc.clusters.values()
+    assert c.status == "completes" and c.steps_done == 4   # cp 1.29, np 1.29, cp 1.30, np 1.30

@@ -490,9 +490,9 @@ def test_plan_json_shape():
              "current": {"controlPlane": "1.28.9", "nodePools": {"pool": "1.28.9"}}, "target": "1.29.8",
              "steps": [
                  {"component": "control-plane", "pool": None, "from": "1.28.9", "to": "1.29.8",
-                  "maxSurge": None, "maxUnavailable": None},
+                  "strategy": None, "maxSurge": None, "maxUnavailable": None},
                  {"component": "node-pool", "pool": "pool", "from": "1.28.9", "to": "1.29.8",
-                  "maxSurge": 2, "maxUnavailable": 0},
+                  "strategy": "surge", "maxSurge": 2, "maxUnavailable": 0},
              ],
              # Sat 01:00-06:00 Berlin (CEST, +02:00) in UTC
              "nextWindow": {"start": "2026-06-05T23:00:00Z", "end": "2026-06-06T04:00:00Z"},

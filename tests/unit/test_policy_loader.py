@@ -67,6 +67,10 @@ def problems_of(tmp_path: Path, files: dict[str, str], **kw) -> list[Problem]:
     (BASE + "  nodePools:\n    maxSurge: 0\n    maxUnavailable: 0\n", 8, "spec.nodePools",
      "maxSurge and maxUnavailable cannot both be 0"),
     (BASE + "  nodePools:\n    maxSurge: '0%'\n    maxUnavailable: 0\n", 8, "spec.nodePools", "cannot both be 0"),
+    # a string budget must be a percentage (apimachinery intstr): "50" is not 50 nodes
+    (BASE + "  nodePools:\n    maxUnavailable: \"50\"\n", 9, "spec.nodePools.maxUnavailable",
+     "a string must be a percentage"),
+    (BASE + "  nodePools:\n    maxSurge: '2'\n", 9, "spec.nodePools.maxSurge", "a string must be a percentage"),
     (BASE + "  nodePools:\n    blueGreen: {batchNodeCount: 1}\n", 8, "spec.nodePools", "strategy: blue-green"),
     # enumerations
     (BASE + "  path: fastest\n", 8, "spec.path", "must be 'patch-first-then-minor' or 'minor-by-minor'"),
@@ -227,3 +231,43 @@ def test_shipped_examples_load():
     assert sorted(p.name for p in pols) == ["dev-default", "platform-monthly", "production", "staging"]
     inv = load_inventory(REPO / "policies" / "inventory" / "example-fleet.yaml")
     assert len(inv.clusters) == 10
+
+
+# ---- cluster facts: checked against the provider type's facts model ----------------------------------------
+
+FACTS_INV = """\
+apiVersion: fleet.dev/v1alpha1
+kind: Inventory
+clusters:
+  - provider: sim
+    location: eu
+    name: a
+    controlPlane: "1.30.1"
+    facts:
+      poolsMatchBeforeCpMinor: true
+      poolSkeww: 2
+  - provider: sim
+    location: eu
+    name: b
+    controlPlane: "1.30.1"
+    facts: {poolMinorStep: 0}
+  - {provider: nosuch, location: eu, name: c, controlPlane: "1.30.1", facts: {x: 1}}
+  - {provider: sim, location: eu, name: d, controlPlane: "1.30.1", facts: {blockedPools: {p: "BASIC cluster"}}}
+"""
+
+
+def test_inventory_facts_are_checked_against_the_provider_types_model(tmp_path):
+    problems = problems_of(tmp_path, {"inv.yaml": FACTS_INV})
+    assert [(p.line, p.field) for p in problems] == [
+        (10, "clusters[0].facts.poolSkeww"), (15, "clusters[1].facts.poolMinorStep"), (16, "clusters[2].facts")]
+    assert problems[0].message == "unknown field"
+    assert "greater than or equal to 1" in problems[1].message
+    assert "unknown provider type 'nosuch'" in problems[2].message
+    assert str(problems[0]).startswith(f"{tmp_path / 'inv.yaml'}:10: clusters[0].facts.poolSkeww: ")
+
+
+def test_inventory_facts_reach_the_cluster(tmp_path):
+    text = FACTS_INV.split("  - provider: sim\n    location: eu\n    name: b")[0].replace("      poolSkeww: 2\n", "")
+    (tmp_path / "inv.yaml").write_text(text)
+    (c,) = inventory_clusters(load_inventory(tmp_path / "inv.yaml"))[0]
+    assert c.facts["poolsMatchBeforeCpMinor"] is True
