@@ -78,14 +78,34 @@ def make_engine(url: str) -> Engine:
         @event.listens_for(eng, "connect")
         def _pragmas(dbapi_conn: Any, _: Any) -> None:
             cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
         return eng
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _migration_engine(url: str) -> Engine:
+    """A one-connection SQLite engine whose transactions are real ``BEGIN EXCLUSIVE`` ones, DDL included
+    (SQLAlchemy's recipe for SQLite transactional DDL; see SqlStore.migrate)."""
+    from sqlalchemy.pool import NullPool
+    eng = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
+
+    @event.listens_for(eng, "connect")
+    def _connect(dbapi_conn: Any, _: Any) -> None:
+        dbapi_conn.isolation_level = None      # pysqlite: never emit BEGIN (nor COMMIT) on its own
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @event.listens_for(eng, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN EXCLUSIVE")  # the write lock now: a second migrator waits here
+    return eng
 
 
 class SqlStore(SqlLeases, Cursors, SqlRisks):
@@ -105,15 +125,33 @@ class SqlStore(SqlLeases, Cursors, SqlRisks):
 
     # ---- schema -------------------------------------------------------------------------------------
     def migrate(self) -> None:
+        """Bring the schema to head in ONE transaction, one migrator at a time; a second starter waits for the
+        first, then finds the schema at head and does nothing. A kill at any point leaves the store as it was.
+
+        PostgreSQL has transactional DDL; a transaction-scoped advisory lock serialises migrators. SQLite has
+        transactional DDL too, but pysqlite only emits BEGIN before DML, so CREATE TABLE ran (and committed)
+        on its own and a kill between two of them left a half-made schema ("table runs already exists" on
+        every restart). The migration therefore runs on its own connection with pysqlite's implicit
+        transactions switched off and an explicit ``BEGIN EXCLUSIVE``: SQLAlchemy's documented recipe for
+        SQLite transactional DDL (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html, "Serializable
+        isolation / Savepoints / Transactional DDL": ``dbapi_connection.isolation_level = None`` on connect,
+        emit our own ``BEGIN`` on begin). EXCLUSIVE also keeps readers out of the half-made schema; a second
+        process waits on SQLite's busy timeout, then re-reads alembic_version inside its own transaction.
+        """
         from alembic import command
         from alembic.config import Config
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727001)")  # one migrator at a time
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        engine = _migration_engine(self.url) if self.engine.dialect.name == "sqlite" else self.engine
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727001)")  # one migrator at a time
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
 
     def schema_version(self) -> str | None:
         with self.engine.connect() as conn:
