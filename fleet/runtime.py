@@ -92,22 +92,28 @@ def sim_provider_class() -> Any:
 
 
 def open_config_store(config_file: Path) -> Store:
-    """The state store a FleetConfig names (relative SQLite paths are relative to the file)."""
+    """The state store a FleetConfig names (relative SQLite paths are relative to the file); a missing or
+    empty one is created only when the config says ``spec.state.create: true``."""
     config = load_config(config_file)
-    return Store(resolve_state_url(config_file, config.spec.state.url))
+    return Store(resolve_state_url(config_file, config.spec.state.url), create=config.spec.state.create)
 
 
 def build_runtime(config_file: str | Path, clock: Clock | None = None, *, actor: str = "engine",
-                  state_url: str | None = None, **engine_kw: Any) -> Runtime:
+                  state_url: str | None = None, create: bool | None = True, **engine_kw: Any) -> Runtime:
     """A FleetConfig's providers, store and engine on ``clock`` (default: the wall clock). Bad policies or
-    provider settings stop here with file:line errors (InputError)."""
+    provider settings stop here with file:line errors (InputError).
+
+    ``create``: may a missing or empty store be created? True (programmatic callers: the demo, tests), False
+    (refuse, fleet.state.errors.StoreMissingError), None: as the config's ``spec.state.create`` says
+    (``fleet apply`` and ``fleet daemon`` without ``--init``)."""
     config_file = Path(config_file)
     clock = clock or SystemClock()
     config = load_config(config_file)
     policies_path = resolve_path(config_file, config.spec.policies)
     load_policies(policies_path)  # validate now: bad policies stop start-up with file:line errors
     providers = build_providers(config_file, config, clock)
-    store = Store(state_url or resolve_state_url(config_file, config.spec.state.url))
+    store = Store(state_url or resolve_state_url(config_file, config.spec.state.url),
+                  create=config.spec.state.create if create is None else create)
 
     def rt_policies() -> list[UpgradePolicy]:
         return load_policies(policies_path)

@@ -16,7 +16,9 @@ from fleet.errors import Problem
 def apply(config: ConfigOpt,
           once: Annotated[bool, typer.Option(help="one reconcile pass, then exit")] = False,
           dry_run: Annotated[bool, typer.Option(help="show what would start now; change nothing")] = False,
-          timeout: Annotated[float, typer.Option(help="give up after this many seconds (default: no limit)")] = 0) -> None:
+          timeout: Annotated[float, typer.Option(help="give up after this many seconds (default: no limit)")] = 0,
+          init: Annotated[bool, typer.Option("--init", help="create the state store if it is missing or empty "
+                                                             "(else that is refused)")] = False) -> None:
     """Reconcile in the foreground: once, or until every run is finished."""
     from fleet.logs import configure
     from fleet.runtime import build_runtime, live_plan
@@ -29,7 +31,7 @@ def apply(config: ConfigOpt,
             out.print(plan_table(p))
             out.print("dry run: nothing was changed", style="dim")
             return
-        rt = build_runtime(config, actor=actor())
+        rt = build_runtime(config, actor=actor(), create=True if init else None)
         from fleet.cli.progress import run_foreground
         code = run_foreground(rt, once=once, timeout=timeout or None, console=out)
         raise typer.Exit(code)

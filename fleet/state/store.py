@@ -25,6 +25,7 @@ from fleet.execution.model import ACTIVE_RUN_STATUSES, OPEN_STEP_STATES, Member,
 from fleet.state import schema as S
 from fleet.state.base import Store
 from fleet.state.cursors import Cursors
+from fleet.state.guard import check_database, check_file, sqlite_path
 from fleet.state.leases import SqlLeases
 from fleet.state.risks import SqlRisks
 
@@ -68,11 +69,12 @@ def _members(result: Any) -> list[Member]:
             for run_id, cluster_id, provider, wave, wave_index, status, message, target, started, finished in result]
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """The engine for ``url``; for a SQLite file its directory is made when ``create``."""
     if url.startswith("sqlite"):
-        path = url.split("sqlite:///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None and create:
+            path.resolve().parent.mkdir(parents=True, exist_ok=True)
         eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(eng, "connect")
@@ -111,12 +113,21 @@ def _migration_engine(url: str) -> Engine:
 class SqlStore(SqlLeases, Cursors, SqlRisks):
     """The SQL implementation of fleet.state.base.Store."""
 
-    def __init__(self, url: str, *, migrate: bool = True):
+    def __init__(self, url: str, *, migrate: bool = True, create: bool = True):
+        """Open the store at ``url``. With ``migrate`` (start-up) the store is first checked (fleet.state.guard:
+        missing or empty where ``create`` is off, corrupt, foreign tables) and then migrated to head."""
         self.url = url
         try:
-            self.engine = make_engine(url)
             if migrate:
-                self.migrate()
+                check_file(url, create=create)
+            self.engine = make_engine(url, create=create or not migrate)
+            if migrate:
+                try:
+                    check_database(self.engine, url, create=create)
+                    self.migrate()
+                except BaseException:
+                    self.engine.dispose()
+                    raise
         except SQLAlchemyError as exc:
             raise StateError(f"cannot open the state store: {exc.__class__.__name__}: {exc}") from exc
         self.fence: tuple[str, int] | None = None
