@@ -123,6 +123,18 @@ def build_runtime(config_file: str | Path, clock: Clock | None = None, *, actor:
     return Runtime(config_file, config, store, providers, engine, policies_path)
 
 
+def claim_engine(rt: Runtime, role: str, *, shard_index: int = 0, shard_count: int = 1, elected: bool = False) -> None:
+    """Take the engine lock of ``rt``'s store for ``role`` (``fleet apply``, ``fleet daemon``) before it acts,
+    or raise fleet.state.errors.StoreBusyError naming the engine that holds it (see fleet.state.engine_lock):
+    exclusive unless several daemons legitimately share the store - replicas under leader election (the lease
+    picks the one that acts) or the shards of a sharded fleet (each its own clusters)."""
+    from fleet.state.engine_lock import describe_holder
+    claims = [("engine", elected or shard_count > 1)]
+    if shard_count > 1:
+        claims.append((f"engine-shard-{shard_index}", elected))
+    rt.store.lock_engine(describe_holder(role), claims)
+
+
 @dataclass
 class LiveFleet:
     """The fleet as a FleetConfig's providers see it now, planned (nothing is changed)."""

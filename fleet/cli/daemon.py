@@ -23,7 +23,7 @@ def daemon(config: ConfigOpt,
     """Run the scheduler and the HTTP API until SIGTERM/SIGINT."""
     from fleet.daemon.service import Daemon
     from fleet.logs import configure
-    from fleet.runtime import build_runtime
+    from fleet.runtime import build_runtime, claim_engine
     configure(log_format, log_level)
 
     def body() -> None:
@@ -38,6 +38,8 @@ def daemon(config: ConfigOpt,
         rt = build_runtime(config, owns=sh.owns, shard=sh.index, create=True if init else None)
         leader: Any = None
         le = rt.config.spec.leader_election
+        claim_engine(rt, f"fleet daemon (shard {sh})", shard_index=sh.index, shard_count=sh.count,
+                     elected=le.backend != "none")
         if le.backend != "none":
             from fleet.daemon.leader import make_elector
             leader = make_elector(rt, le, shard=sh)

@@ -21,7 +21,7 @@ def apply(config: ConfigOpt,
                                                              "(else that is refused)")] = False) -> None:
     """Reconcile in the foreground: once, or until every run is finished."""
     from fleet.logs import configure
-    from fleet.runtime import build_runtime, live_plan
+    from fleet.runtime import build_runtime, claim_engine, live_plan
     configure("text", "WARNING")
 
     def body() -> None:
@@ -32,6 +32,7 @@ def apply(config: ConfigOpt,
             out.print("dry run: nothing was changed", style="dim")
             return
         rt = build_runtime(config, actor=actor(), create=True if init else None)
+        claim_engine(rt, "fleet apply")      # refuses while a daemon (or another apply) acts on this store
         from fleet.cli.progress import run_foreground
         code = run_foreground(rt, once=once, timeout=timeout or None, console=out)
         raise typer.Exit(code)

@@ -25,6 +25,7 @@ from fleet.execution.model import ACTIVE_RUN_STATUSES, OPEN_STEP_STATES, Member,
 from fleet.state import schema as S
 from fleet.state.base import Store
 from fleet.state.cursors import Cursors
+from fleet.state.engine_lock import Claim, EngineLock, advisory_claims, lock_file_claims
 from fleet.state.guard import check_database, check_file, sqlite_path
 from fleet.state.leases import SqlLeases
 from fleet.state.risks import SqlRisks
@@ -133,6 +134,18 @@ class SqlStore(SqlLeases, Cursors, SqlRisks):
         self.fence: tuple[str, int] | None = None
         self.after_commit: Callable[[str], None] | None = None   # test hook: called after each write commit
         self._lock = threading.RLock()
+        self._engine_lock: EngineLock | None = None
+
+    # ---- the engine lock (fleet.state.engine_lock) ----------------------------------------------------
+    def lock_engine(self, holder: str, claims: list[Claim]) -> None:
+        """Claim the store for the engine ``holder`` names, or raise StoreBusyError naming who has it."""
+        if self._engine_lock is not None:
+            raise StateError("this store already holds the engine lock")
+        path = sqlite_path(self.url)
+        if self.engine.dialect.name == "postgresql":
+            self._engine_lock = advisory_claims(self.engine, holder, claims)
+        elif path is not None:
+            self._engine_lock = lock_file_claims(path.resolve(), holder, claims)
 
     # ---- schema -------------------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -172,6 +185,9 @@ class SqlStore(SqlLeases, Cursors, SqlRisks):
                 return None
 
     def close(self) -> None:
+        if self._engine_lock is not None:
+            self._engine_lock.release()
+            self._engine_lock = None
         self.engine.dispose()
 
     # ---- transactions -------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 
+import pytest
+
 from tests.integration.fleetfiles import write_fleet
 
 FLEET = shutil.which("fleet") or "fleet"
@@ -43,3 +45,80 @@ def test_apply_refuses_an_emptied_store(tmp_path) -> None:
     r = run("apply", "--once", "--config", str(cfg))
     assert r.returncode != 0 and "is empty (0 bytes)" in r.stderr, r.stderr
     assert db.stat().st_size == 0
+
+
+# ---- two engines never act on one store -----------------------------------------------------------------
+
+
+def test_the_engine_lock_refuses_a_second_engine_naming_the_holder(store_url) -> None:
+    from fleet.state.errors import StoreBusyError
+    from fleet.state.store import SqlStore
+    first, second = SqlStore(store_url), SqlStore(store_url)
+    try:
+        first.lock_engine("fleet daemon (host a, pid 1)", [("engine", False)])
+        with pytest.raises(StoreBusyError, match=r"in use by another engine: .*fleet daemon \(host a, pid 1\)"):
+            second.lock_engine("fleet apply (host b, pid 2)", [("engine", False)])
+        with pytest.raises(StoreBusyError):                      # nor may it join as a shared holder
+            second.lock_engine("fleet daemon (host b, pid 2)", [("engine", True)])
+        first.close()                                            # the holder goes: the store is free
+        second.lock_engine("fleet apply (host b, pid 2)", [("engine", False)])
+    finally:
+        first.close()
+        second.close()
+
+
+def test_replicas_under_leader_election_and_distinct_shards_share_the_store(store_url) -> None:
+    from fleet.state.errors import StoreBusyError
+    from fleet.state.store import SqlStore
+    a, b, c, d = (SqlStore(store_url) for _ in range(4))
+    try:
+        a.lock_engine("replica a", [("engine", True)])
+        b.lock_engine("replica b", [("engine", True)])
+        with pytest.raises(StoreBusyError, match="replica"):      # fleet apply beside elected daemons
+            c.lock_engine("fleet apply", [("engine", False)])
+        a.close()
+        b.close()
+        c.lock_engine("shard 0", [("engine", True), ("engine-shard-0", False)])
+        d.lock_engine("shard 1", [("engine", True), ("engine-shard-1", False)])
+        e = SqlStore(store_url)
+        with pytest.raises(StoreBusyError, match="shard 1"):      # one shard, two engines
+            e.lock_engine("shard 1 again", [("engine", True), ("engine-shard-1", False)])
+        e.close()
+    finally:
+        for s in (a, b, c, d):
+            s.close()
+
+
+def test_apply_and_a_second_daemon_refuse_while_a_daemon_runs(tmp_path) -> None:
+    import signal
+    import time
+
+    import httpx
+
+    from tests.integration.fleetfiles import free_port
+    port = free_port()
+    cfg = write_fleet(tmp_path, n=1, cp="1h", pool="1h", port=port)
+    log = tmp_path / "daemon.log"
+    daemon = subprocess.Popen([FLEET, "daemon", "--config", str(cfg)], stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    try:
+        end = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < end and daemon.poll() is None, log.read_text()
+            time.sleep(0.2)
+        r = run("apply", "--once", "--config", str(cfg))
+        assert r.returncode != 0
+        assert "in use by another engine: fleet daemon (shard 0/1)" in r.stderr and f"pid {daemon.pid}" in r.stderr
+        other = tmp_path / "other.yaml"           # a second daemon on the same store, another port
+        other.write_text(cfg.read_text().replace(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}"))
+        r2 = run("daemon", "--config", str(other), timeout=60)
+        assert r2.returncode != 0 and "in use by another engine" in r2.stderr, r2.stderr
+        assert "step-dispatched" not in r.stdout
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=60)
+    assert run("apply", "--once", "--config", str(cfg)).returncode == 0     # once it has stopped, apply may run
