@@ -29,6 +29,7 @@ from fleet.state.engine_lock import Claim, EngineLock, advisory_claims, lock_fil
 from fleet.state.guard import check_database, check_file, sqlite_path
 from fleet.state.leases import SqlLeases
 from fleet.state.risks import SqlRisks
+from fleet.state.values import check_row
 
 __all__ = ["SqlStore", "Store", "make_engine"]
 
@@ -221,8 +222,10 @@ class SqlStore(SqlLeases, Cursors, SqlRisks):
     def add_event(self, conn: Connection, at: datetime, kind: str, *, actor: str = "engine", run_id: str | None = None,
                   cluster_id: str | None = None, step_key: str | None = None, operation_id: str | None = None,
                   message: str = "", data: dict[str, Any] | None = None) -> None:
-        conn.execute(insert(S.events).values(at=at, actor=actor, kind=kind, run_id=run_id, cluster_id=cluster_id,
-                                             step_key=step_key, operation_id=operation_id, message=message, data=data))
+        row = {"at": at, "actor": actor, "kind": kind, "run_id": run_id, "cluster_id": cluster_id,
+               "step_key": step_key, "operation_id": operation_id, "message": message, "data": data}
+        check_row(S.events, row)
+        conn.execute(insert(S.events).values(**row))
 
     def events(self, *, cluster_id: str | None = None, run_id: str | None = None, kind: str | None = None,
                limit: int = 1000, after_id: int = 0) -> list[dict[str, Any]]:
@@ -253,25 +256,32 @@ class SqlStore(SqlLeases, Cursors, SqlRisks):
 
     # ---- write operations (inside ``with store.write() as conn``; MemoryStore has the same ones) ----------
     def insert_run(self, conn: Connection, **values: Any) -> None:
+        check_row(S.runs, values)
         conn.execute(insert(S.runs).values(**values))
 
     def insert_run_clusters(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            check_row(S.run_clusters, row)
         if rows:
             conn.execute(insert(S.run_clusters), rows)
 
     def update_run(self, conn: Connection, run_id: str, **values: Any) -> None:
+        check_row(S.runs, values)
         conn.execute(update(S.runs).where(S.runs.c.id == run_id).values(**values))
 
     def update_run_cluster(self, conn: Connection, run_id: str, cluster_id: str, **values: Any) -> None:
+        check_row(S.run_clusters, values, cluster_id=cluster_id)
         conn.execute(update(S.run_clusters).where(S.run_clusters.c.run_id == run_id,
                                                   S.run_clusters.c.cluster_id == cluster_id).values(**values))
 
     def insert_step(self, conn: Connection, **values: Any) -> int:
+        check_row(S.steps, values)
         key = conn.execute(insert(S.steps).values(**values)).inserted_primary_key
         assert key is not None, "an INSERT returns its primary key"
         return int(key[0])
 
     def update_step(self, conn: Connection, step_id: int, **values: Any) -> None:
+        check_row(S.steps, values)
         conn.execute(update(S.steps).where(S.steps.c.id == step_id).values(**values))
 
     # ---- runs ---------------------------------------------------------------------------------------
