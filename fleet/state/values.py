@@ -20,7 +20,6 @@ from fleet.state import schema as S
 from fleet.state.errors import UnstorableValueError
 
 
-
 def _length(table: Table, name: str) -> int | None:
     col_type = table.c[name].type
     return col_type.length if isinstance(col_type, String) else None
