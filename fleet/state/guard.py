@@ -46,6 +46,14 @@ def check_file(url: str, *, create: bool) -> None:
         raise StoreMissingError(f"state store {path} is empty (0 bytes); {HOW_TO_CREATE}")
 
 
+def _unreadable(exc: SQLAlchemyError) -> bool:
+    """SQLite says the file is not a database or is malformed (sqlite3.DatabaseError), as opposed to an
+    operational error such as "database is locked" (sqlite3.OperationalError, its subclass)."""
+    import sqlite3
+    orig = getattr(exc, "orig", None)
+    return isinstance(orig, sqlite3.DatabaseError) and not isinstance(orig, sqlite3.OperationalError)
+
+
 def check_database(engine: Engine, url: str, *, create: bool) -> None:
     """After connecting: corruption (SQLite), foreign tables, and an empty database when one was expected."""
     where = str(sqlite_path(url) or make_url(url).render_as_string(hide_password=True))
@@ -58,7 +66,7 @@ def check_database(engine: Engine, url: str, *, create: bool) -> None:
                                             f"{'; '.join(rows[:5])})")
             tables = set(inspect(conn).get_table_names())
     except SQLAlchemyError as exc:
-        if engine.dialect.name == "sqlite":
+        if engine.dialect.name == "sqlite" and _unreadable(exc):
             raise StoreCorruptError(f"state store {where} cannot be read as a SQLite database: "
                                     f"{getattr(exc, 'orig', exc)}") from exc
         raise

@@ -71,6 +71,28 @@ def _members(result: Any) -> list[Member]:
             for run_id, cluster_id, provider, wave, wave_index, status, message, target, started, finished in result]
 
 
+WAL_ATTEMPTS = 600          # x WAL_RETRY_S: as long as the busy timeout
+WAL_RETRY_S = 0.05
+
+
+def _wal(cur: Any) -> None:
+    """Switch the file to WAL (persistent: once done, every later connection finds it so). The switch needs
+    the exclusive lock and SQLite answers "database is locked" at once instead of waiting on the busy timeout
+    when another process holds it (two processes starting on one fresh file), so it is retried."""
+    import sqlite3
+    import time
+    for attempt in range(WAL_ATTEMPTS):
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(WAL_RETRY_S)
+
+
 def make_engine(url: str, *, create: bool = True) -> Engine:
     """The engine for ``url``; for a SQLite file its directory is made when ``create``."""
     if url.startswith("sqlite"):
@@ -83,7 +105,7 @@ def make_engine(url: str, *, create: bool = True) -> Engine:
         def _pragmas(dbapi_conn: Any, _: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA journal_mode=WAL")
+            _wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
         return eng
@@ -103,7 +125,7 @@ def _migration_engine(url: str) -> Engine:
         dbapi_conn.isolation_level = None      # pysqlite: never emit BEGIN (nor COMMIT) on its own
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA busy_timeout=30000")
-        cur.execute("PRAGMA journal_mode=WAL")
+        _wal(cur)
         cur.close()
 
     @event.listens_for(eng, "begin")

@@ -69,7 +69,7 @@ _START = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("attempt", range(3))
+@pytest.mark.parametrize("attempt", range(8))
 def test_two_processes_starting_on_one_fresh_file_both_start(tmp_path, attempt) -> None:
     url = f"sqlite:///{tmp_path}/fresh.db"
     t0 = time.time() + 3.0
