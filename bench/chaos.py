@@ -136,7 +136,7 @@ def write_fleet(d: Path, args: argparse.Namespace, kits: dict[str, Emulator], st
         with __import__("socket").socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        spec = {"providers": providers, "policies": "policies", "state": {"url": state}, "reconcileInterval": "1s",
+        spec = {"providers": providers, "policies": "policies", "state": {"url": state, "create": True}, "reconcileInterval": "1s",
                 "http": {"listen": f"127.0.0.1:{port}"},
                 "leaderElection": {"backend": "database", "leaseDuration": f"{args.lease}s"}}
         p = d / f"fleet-{i}.yaml"

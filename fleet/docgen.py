@@ -95,6 +95,9 @@ NOTES: dict[str, str] = {
                                "when the file loads (SimSettings, EksSettings, ... below).",
     "StateConfig.url": "`sqlite:///PATH` (relative to this file) or `postgresql+psycopg://…` (needed for "
                        "several replicas).",
+    "StateConfig.create": "Create the store when it is missing or empty (a missing or 0-byte SQLite file, a "
+                          "database without fleet's tables); otherwise `fleet apply` and `fleet daemon` refuse "
+                          "to start on it unless given `--init`.",
     "HttpConfig.listen": "`HOST:PORT` of the API, /metrics, /healthz and /readyz.",
     "HttpConfig.tokenFile": "File holding the write token (pause, resume, approve, retry).",
     "HttpConfig.readOnlyTokenFile": "File holding a read token; without one, reads are open.",

@@ -99,22 +99,28 @@ def sim_provider_class() -> Any:
 
 
 def open_config_store(config_file: Path) -> Store:
-    """The state store a FleetConfig names (relative SQLite paths are relative to the file)."""
+    """The state store a FleetConfig names (relative SQLite paths are relative to the file); a missing or
+    empty one is created only when the config says ``spec.state.create: true``."""
     config = load_config(config_file)
-    return Store(resolve_state_url(config_file, config.spec.state.url))
+    return Store(resolve_state_url(config_file, config.spec.state.url), create=config.spec.state.create)
 
 
 def build_runtime(config_file: str | Path, clock: Clock | None = None, *, actor: str = "engine",
-                  state_url: str | None = None, **engine_kw: Any) -> Runtime:
+                  state_url: str | None = None, create: bool | None = True, **engine_kw: Any) -> Runtime:
     """A FleetConfig's providers, store and engine on ``clock`` (default: the wall clock). Bad policies or
-    provider settings stop here with file:line errors (InputError)."""
+    provider settings stop here with file:line errors (InputError).
+
+    ``create``: may a missing or empty store be created? True (programmatic callers: the demo, tests), False
+    (refuse, fleet.state.errors.StoreMissingError), None: as the config's ``spec.state.create`` says
+    (``fleet apply`` and ``fleet daemon`` without ``--init``)."""
     config_file = Path(config_file)
     clock = clock or SystemClock()
     config = load_config(config_file)
     policies_path = resolve_path(config_file, config.spec.policies)
     load_policies(policies_path)  # validate now: bad policies stop start-up with file:line errors
     providers = build_providers(config_file, config, clock)
-    store = Store(state_url or resolve_state_url(config_file, config.spec.state.url))
+    store = Store(state_url or resolve_state_url(config_file, config.spec.state.url),
+                  create=config.spec.state.create if create is None else create)
 
     def rt_policies() -> list[UpgradePolicy]:
         return load_policies(policies_path)
@@ -122,6 +128,18 @@ def build_runtime(config_file: str | Path, clock: Clock | None = None, *, actor:
     engine = build_engine(store, providers, rt_policies, clock, reconcile_interval=config.spec.reconcile_interval,
                           actor=actor, **engine_kw)
     return Runtime(config_file, config, store, providers, engine, policies_path)
+
+
+def claim_engine(rt: Runtime, role: str, *, shard_index: int = 0, shard_count: int = 1, elected: bool = False) -> None:
+    """Take the engine lock of ``rt``'s store for ``role`` (``fleet apply``, ``fleet daemon``) before it acts,
+    or raise fleet.state.errors.StoreBusyError naming the engine that holds it (see fleet.state.engine_lock):
+    exclusive unless several daemons legitimately share the store - replicas under leader election (the lease
+    picks the one that acts) or the shards of a sharded fleet (each its own clusters)."""
+    from fleet.state.engine_lock import describe_holder
+    claims = [("engine", elected or shard_count > 1)]
+    if shard_count > 1:
+        claims.append((f"engine-shard-{shard_index}", elected))
+    rt.store.lock_engine(describe_holder(role), claims)
 
 
 @dataclass

@@ -16,10 +16,12 @@ from fleet.errors import Problem
 def apply(config: ConfigOpt,
           once: Annotated[bool, typer.Option(help="one reconcile pass, then exit")] = False,
           dry_run: Annotated[bool, typer.Option(help="show what would start now; change nothing")] = False,
-          timeout: Annotated[float, typer.Option(help="give up after this many seconds (default: no limit)")] = 0) -> None:
+          timeout: Annotated[float, typer.Option(help="give up after this many seconds (default: no limit)")] = 0,
+          init: Annotated[bool, typer.Option("--init", help="create the state store if it is missing or empty "
+                                                             "(else that is refused)")] = False) -> None:
     """Reconcile in the foreground: once, or until every run is finished."""
     from fleet.logs import configure
-    from fleet.runtime import build_runtime, live_plan
+    from fleet.runtime import build_runtime, claim_engine, live_plan
     configure("text", "WARNING")
 
     def body() -> None:
@@ -29,7 +31,8 @@ def apply(config: ConfigOpt,
             out.print(plan_table(p))
             out.print("dry run: nothing was changed", style="dim")
             return
-        rt = build_runtime(config, actor=actor())
+        rt = build_runtime(config, actor=actor(), create=True if init else None)
+        claim_engine(rt, "fleet apply")      # refuses while a daemon (or another apply) acts on this store
         from fleet.cli.progress import run_foreground
         code = run_foreground(rt, once=once, timeout=timeout or None, console=out)
         raise typer.Exit(code)

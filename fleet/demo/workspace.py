@@ -125,7 +125,7 @@ def write_token(path: Path) -> str:
 def fleet_config(providers: list[dict[str, Any]], listen: str) -> dict[str, Any]:
     return {"apiVersion": API, "kind": "FleetConfig", "metadata": {"name": "fleet-demo"},
             "spec": {"providers": providers, "policies": "policies",
-                     "state": {"url": "sqlite:///state/fleet.db"},
+                     "state": {"url": "sqlite:///state/fleet.db", "create": True},
                      "reconcileInterval": RECONCILE_INTERVAL,
                      "http": {"listen": listen, "tokenFile": "api-token"}}}
 

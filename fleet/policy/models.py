@@ -358,6 +358,9 @@ class ProviderConfig(Strict):
 
 class StateConfig(Strict):
     url: str = "sqlite:///fleet-state.db"
+    # create the store when it is missing or empty (a missing or 0-byte SQLite file, a database without fleet's
+    # tables); otherwise `fleet apply` / `fleet daemon` refuse to start on it unless given --init
+    create: bool = False
 
     @field_validator("url")
     @classmethod

@@ -32,6 +32,7 @@ from fleet.state import schema as S
 from fleet.state.cursors import Cursors
 from fleet.state.leases import MemoryLeases
 from fleet.state.risks import MemoryRisks
+from fleet.state.values import check_row
 
 ACTIVE_STEP_STATES = frozenset(s.value for s in OPEN_STEP_STATES)
 ACTIVE_RUNS = frozenset(s.value for s in ACTIVE_RUN_STATUSES)
@@ -144,6 +145,7 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
                   message: str = "", data: dict[str, Any] | None = None) -> None:
         row = _clean({"at": at, "actor": actor, "kind": kind, "run_id": run_id, "cluster_id": cluster_id,
                       "step_key": step_key, "operation_id": operation_id, "message": message, "data": data})
+        check_row(S.events, row)
 
         def apply() -> None:
             self._events.append({"id": len(self._events) + 1, **row})
@@ -154,6 +156,7 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
         conn.ops.append(lambda: self._control.__setitem__(key, value))
 
     def insert_run(self, conn: _Tx, **values: Any) -> None:
+        check_row(S.runs, values)
         row = {**_RUN_DEFAULTS, **_clean(values)}
         if row["id"] in self._runs:       # checked when staged, so that applying never fails half-way
             raise StateError(f"state store write failed: run {row['id']} exists")
@@ -165,6 +168,8 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
         conn.ops.append(apply)
 
     def insert_run_clusters(self, conn: _Tx, rows: list[dict[str, Any]]) -> None:
+        for r in rows:
+            check_row(S.run_clusters, r)
         clean = [{**_RC_DEFAULTS, **_clean(r)} for r in rows]
         keys = [(r["run_id"], r["cluster_id"]) for r in clean]
         if len(set(keys)) < len(keys) or any(c in self._members.get(r, {}) for r, c in keys):
@@ -180,6 +185,7 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
         conn.ops.append(apply)
 
     def update_run(self, conn: _Tx, run_id: str, **values: Any) -> None:
+        check_row(S.runs, values)
         clean = _clean(values)
 
         def apply() -> None:
@@ -189,6 +195,7 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
         conn.ops.append(apply)
 
     def update_run_cluster(self, conn: _Tx, run_id: str, cluster_id: str, **values: Any) -> None:
+        check_row(S.run_clusters, values, cluster_id=cluster_id)
         clean = _clean(values)
 
         def apply() -> None:
@@ -199,6 +206,7 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
         conn.ops.append(apply)
 
     def insert_step(self, conn: _Tx, **values: Any) -> int:
+        check_row(S.steps, values)
         self._step_seq += 1
         row = {**_STEP_DEFAULTS, **_clean(values), "id": self._step_seq}
 
@@ -210,6 +218,7 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
         return row["id"]
 
     def update_step(self, conn: _Tx, step_id: int, **values: Any) -> None:
+        check_row(S.steps, values)
         clean = _clean(values)
 
         def apply() -> None:

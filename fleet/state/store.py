@@ -25,8 +25,11 @@ from fleet.execution.model import ACTIVE_RUN_STATUSES, OPEN_STEP_STATES, Member,
 from fleet.state import schema as S
 from fleet.state.base import Store
 from fleet.state.cursors import Cursors
+from fleet.state.engine_lock import Claim, EngineLock, advisory_claims, lock_file_claims
+from fleet.state.guard import check_database, check_file, sqlite_path
 from fleet.state.leases import SqlLeases
 from fleet.state.risks import SqlRisks
+from fleet.state.values import check_row
 
 __all__ = ["SqlStore", "Store", "make_engine"]
 
@@ -68,19 +71,42 @@ def _members(result: Any) -> list[Member]:
             for run_id, cluster_id, provider, wave, wave_index, status, message, target, started, finished in result]
 
 
-def make_engine(url: str) -> Engine:
+WAL_ATTEMPTS = 600          # x WAL_RETRY_S: as long as the busy timeout
+WAL_RETRY_S = 0.05
+
+
+def _wal(cur: Any) -> None:
+    """Switch the file to WAL (persistent: once done, every later connection finds it so). The switch needs
+    the exclusive lock and SQLite answers "database is locked" at once instead of waiting on the busy timeout
+    when another process holds it (two processes starting on one fresh file), so it is retried."""
+    import sqlite3
+    import time
+    for attempt in range(WAL_ATTEMPTS):
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(WAL_RETRY_S)
+
+
+def make_engine(url: str, *, create: bool = True) -> Engine:
+    """The engine for ``url``; for a SQLite file its directory is made when ``create``."""
     if url.startswith("sqlite"):
-        path = url.split("sqlite:///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None and create:
+            path.resolve().parent.mkdir(parents=True, exist_ok=True)
         eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(eng, "connect")
         def _pragmas(dbapi_conn: Any, _: Any) -> None:
             cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            _wal(cur)
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
         return eng
     if url.startswith("postgresql://"):
@@ -88,32 +114,91 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def _migration_engine(url: str) -> Engine:
+    """A one-connection SQLite engine whose transactions are real ``BEGIN EXCLUSIVE`` ones, DDL included
+    (SQLAlchemy's recipe for SQLite transactional DDL; see SqlStore.migrate)."""
+    from sqlalchemy.pool import NullPool
+    eng = create_engine(url, connect_args={"timeout": 30}, poolclass=NullPool)
+
+    @event.listens_for(eng, "connect")
+    def _connect(dbapi_conn: Any, _: Any) -> None:
+        dbapi_conn.isolation_level = None      # pysqlite: never emit BEGIN (nor COMMIT) on its own
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")
+        _wal(cur)
+        cur.close()
+
+    @event.listens_for(eng, "begin")
+    def _begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN EXCLUSIVE")  # the write lock now: a second migrator waits here
+    return eng
+
+
 class SqlStore(SqlLeases, Cursors, SqlRisks):
     """The SQL implementation of fleet.state.base.Store."""
 
-    def __init__(self, url: str, *, migrate: bool = True):
+    def __init__(self, url: str, *, migrate: bool = True, create: bool = True):
+        """Open the store at ``url``. With ``migrate`` (start-up) the store is first checked (fleet.state.guard:
+        missing or empty where ``create`` is off, corrupt, foreign tables) and then migrated to head."""
         self.url = url
         try:
-            self.engine = make_engine(url)
             if migrate:
-                self.migrate()
+                check_file(url, create=create)
+            self.engine = make_engine(url, create=create or not migrate)
+            if migrate:
+                try:
+                    check_database(self.engine, url, create=create)
+                    self.migrate()
+                except BaseException:
+                    self.engine.dispose()
+                    raise
         except SQLAlchemyError as exc:
             raise StateError(f"cannot open the state store: {exc.__class__.__name__}: {exc}") from exc
         self.fence: tuple[str, int] | None = None
         self.after_commit: Callable[[str], None] | None = None   # test hook: called after each write commit
         self._lock = threading.RLock()
+        self._engine_lock: EngineLock | None = None
+
+    # ---- the engine lock (fleet.state.engine_lock) ----------------------------------------------------
+    def lock_engine(self, holder: str, claims: list[Claim]) -> None:
+        """Claim the store for the engine ``holder`` names, or raise StoreBusyError naming who has it."""
+        if self._engine_lock is not None:
+            raise StateError("this store already holds the engine lock")
+        path = sqlite_path(self.url)
+        if self.engine.dialect.name == "postgresql":
+            self._engine_lock = advisory_claims(self.engine, holder, claims)
+        elif path is not None:
+            self._engine_lock = lock_file_claims(path.resolve(), holder, claims)
 
     # ---- schema -------------------------------------------------------------------------------------
     def migrate(self) -> None:
+        """Bring the schema to head in ONE transaction, one migrator at a time; a second starter waits for the
+        first, then finds the schema at head and does nothing. A kill at any point leaves the store as it was.
+
+        PostgreSQL has transactional DDL; a transaction-scoped advisory lock serialises migrators. SQLite has
+        transactional DDL too, but pysqlite only emits BEGIN before DML, so CREATE TABLE ran (and committed)
+        on its own and a kill between two of them left a half-made schema ("table runs already exists" on
+        every restart). The migration therefore runs on its own connection with pysqlite's implicit
+        transactions switched off and an explicit ``BEGIN EXCLUSIVE``: SQLAlchemy's documented recipe for
+        SQLite transactional DDL (https://docs.sqlalchemy.org/en/20/dialects/sqlite.html, "Serializable
+        isolation / Savepoints / Transactional DDL": ``dbapi_connection.isolation_level = None`` on connect,
+        emit our own ``BEGIN`` on begin). EXCLUSIVE also keeps readers out of the half-made schema; a second
+        process waits on SQLite's busy timeout, then re-reads alembic_version inside its own transaction.
+        """
         from alembic import command
         from alembic.config import Config
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-        with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727001)")  # one migrator at a time
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        engine = _migration_engine(self.url) if self.engine.dialect.name == "sqlite" else self.engine
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727001)")  # one migrator at a time
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
 
     def schema_version(self) -> str | None:
         with self.engine.connect() as conn:
@@ -123,6 +208,9 @@ class SqlStore(SqlLeases, Cursors, SqlRisks):
                 return None
 
     def close(self) -> None:
+        if self._engine_lock is not None:
+            self._engine_lock.release()
+            self._engine_lock = None
         self.engine.dispose()
 
     # ---- transactions -------------------------------------------------------------------------------
@@ -156,8 +244,10 @@ class SqlStore(SqlLeases, Cursors, SqlRisks):
     def add_event(self, conn: Connection, at: datetime, kind: str, *, actor: str = "engine", run_id: str | None = None,
                   cluster_id: str | None = None, step_key: str | None = None, operation_id: str | None = None,
                   message: str = "", data: dict[str, Any] | None = None) -> None:
-        conn.execute(insert(S.events).values(at=at, actor=actor, kind=kind, run_id=run_id, cluster_id=cluster_id,
-                                             step_key=step_key, operation_id=operation_id, message=message, data=data))
+        row = {"at": at, "actor": actor, "kind": kind, "run_id": run_id, "cluster_id": cluster_id,
+               "step_key": step_key, "operation_id": operation_id, "message": message, "data": data}
+        check_row(S.events, row)
+        conn.execute(insert(S.events).values(**row))
 
     def events(self, *, cluster_id: str | None = None, run_id: str | None = None, kind: str | None = None,
                limit: int = 1000, after_id: int = 0) -> list[dict[str, Any]]:
@@ -188,25 +278,32 @@ class SqlStore(SqlLeases, Cursors, SqlRisks):
 
     # ---- write operations (inside ``with store.write() as conn``; MemoryStore has the same ones) ----------
     def insert_run(self, conn: Connection, **values: Any) -> None:
+        check_row(S.runs, values)
         conn.execute(insert(S.runs).values(**values))
 
     def insert_run_clusters(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            check_row(S.run_clusters, row)
         if rows:
             conn.execute(insert(S.run_clusters), rows)
 
     def update_run(self, conn: Connection, run_id: str, **values: Any) -> None:
+        check_row(S.runs, values)
         conn.execute(update(S.runs).where(S.runs.c.id == run_id).values(**values))
 
     def update_run_cluster(self, conn: Connection, run_id: str, cluster_id: str, **values: Any) -> None:
+        check_row(S.run_clusters, values, cluster_id=cluster_id)
         conn.execute(update(S.run_clusters).where(S.run_clusters.c.run_id == run_id,
                                                   S.run_clusters.c.cluster_id == cluster_id).values(**values))
 
     def insert_step(self, conn: Connection, **values: Any) -> int:
+        check_row(S.steps, values)
         key = conn.execute(insert(S.steps).values(**values)).inserted_primary_key
         assert key is not None, "an INSERT returns its primary key"
         return int(key[0])
 
     def update_step(self, conn: Connection, step_id: int, **values: Any) -> None:
+        check_row(S.steps, values)
         conn.execute(update(S.steps).where(S.steps.c.id == step_id).values(**values))
 
     # ---- runs ---------------------------------------------------------------------------------------

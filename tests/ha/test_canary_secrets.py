@@ -95,7 +95,7 @@ def write_config(d: Path, emu_url: str, hook_port: int) -> tuple[Path, int]:
             "managementClusters": [{"kubeconfig": "mgmt.kubeconfig", "context": "mgmt"}],
             "images": {"OCIMachineTemplate": {v: oci_image(v) for v in VERSIONS}},
             "requestTimeoutSeconds": 5, "pollIntervalSeconds": 1}}],
-        "policies": "policies", "state": {"url": "sqlite:///state/fleet.db"}, "reconcileInterval": "1s",
+        "policies": "policies", "state": {"url": "sqlite:///state/fleet.db", "create": True}, "reconcileInterval": "1s",
         "http": {"listen": f"127.0.0.1:{port}", "tokenFile": "token", "readOnlyTokenFile": "read-token",
                  "tlsCertFile": crt.name, "tlsKeyFile": key.name},
         "leaderElection": {"backend": "database", "leaseDuration": "5s"},

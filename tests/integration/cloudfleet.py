@@ -46,7 +46,7 @@ def write_cloud_fleet(d: Path, *, ptype: str, settings: Mapping[str, Any], targe
     (d / "policies" / "e2e.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
     config = {"apiVersion": "fleet.dev/v1alpha1", "kind": "FleetConfig", "metadata": {"name": f"{name}-e2e"},
               "spec": {"providers": [{"name": name, "type": ptype, "settings": dict(settings)}],
-                       "policies": "policies", "state": {"url": "sqlite:///state/fleet.db"},
+                       "policies": "policies", "state": {"url": "sqlite:///state/fleet.db", "create": True},
                        "reconcileInterval": "1s"}}
     cfg = d / "fleet.yaml"
     cfg.write_text(yaml.safe_dump(config, sort_keys=False))

@@ -31,7 +31,7 @@ def write_cloud_fleet(d: Path, *, provider: str, ptype: str, settings: Mapping[s
     (d / "policies" / "e2e.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
     config = {"apiVersion": "fleet.dev/v1alpha1", "kind": "FleetConfig", "metadata": {"name": f"{provider}-e2e"},
               "spec": {"providers": [{"name": provider, "type": ptype, "settings": dict(settings)}],
-                       "policies": "policies", "state": {"url": "sqlite:///state/fleet.db"},
+                       "policies": "policies", "state": {"url": "sqlite:///state/fleet.db", "create": True},
                        "reconcileInterval": interval, "http": {"listen": f"127.0.0.1:{free_port()}"}}}
     cfg = d / "fleet.yaml"
     cfg.write_text(yaml.safe_dump(config, sort_keys=False))

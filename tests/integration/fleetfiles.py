@@ -44,6 +44,7 @@ spec:
   policies: policies
   state:
     url: {state}
+    create: true
   reconcileInterval: {interval}
   http:
     listen: 127.0.0.1:{port}

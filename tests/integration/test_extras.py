@@ -87,7 +87,7 @@ def test_eks_extra_alone_plans_and_names_the_missing_extra(tmp_path):
         "spec": {"providers": [{"name": "gke", "type": "gke",
                                 "settings": {"projects": ["p"], "endpoint": "http://127.0.0.1:9",
                                              "credentials": "anonymous"}}],
-                 "policies": "policies", "state": {"url": "sqlite:///state/fleet.db"}}}, sort_keys=False))
+                 "policies": "policies", "state": {"url": "sqlite:///state/fleet.db", "create": True}}}, sort_keys=False))
     for argv in (["plan", "--config", str(cfg)], ["apply", "--config", str(cfg), "--once"]):
         r = _run([str(fleet), *argv], env, tmp_path)
         assert r.returncode == 2, (argv, r.stdout[-2000:], r.stderr[-2000:])
