@@ -285,27 +285,49 @@ class Engine:
     def _dispatch(self, ctx: _RunCtx, m: Member, cp: ClusterPlan, obs: Observation, now: datetime,
                   result: TickResult) -> None:
         first = cp.steps[0]
+        if self._may_start_now(ctx, first.minor, result)[1]:
+            return          # the window closed (or the fleet was paused) while the tick ran: stays pending
         step = step_for_provider(first, ctx.cache.policy.spec.node_pools)
         record = journal.mark_step_intent(self.store, now, self.actor, self.epoch, m, step, first.minor)
-        self._call_start(ctx, obs.clusters[m.cluster_id], record, now, result)
+        self._call_start(ctx, obs.clusters[m.cluster_id], record, result)
         # the member holds its slot for the rest of this tick, even if its start failed for good
         ctx.members[m.cluster_id] = replace(ctx.members[m.cluster_id], status=MemberStatus.ACTIVE)
 
-    def _call_start(self, ctx: _RunCtx, cluster: Cluster, step: StepRecord, now: datetime,
-                    result: TickResult) -> None:
+    def _may_start_now(self, ctx: _RunCtx, minor: bool, result: TickResult) -> tuple[datetime, str]:
+        """Time of check = time of use: re-read the clock, the pause switch and the run's status, and check the
+        run's window/exclusions at that instant (a tick may last minutes against slow providers). Returns the
+        instant read and why a step may not start at it ("" when it may); a closed window wakes the engine at its
+        opening."""
+        at = self.clock.now()
+        if bool(self.store.get_control("paused", False)):
+            return at, "the fleet is paused"
+        run = self.store.run(ctx.run.id)
+        if run is None or run.status is not RunStatus.RUNNING:
+            return at, "the run is not running"
+        window = gates.compute_window(ctx.schedule, at, minor)
+        if window.wake is not None:
+            result.next_wake = min(result.next_wake, window.wake)
+        return at, "" if window.open else "outside the maintenance window"
+
+    def _call_start(self, ctx: _RunCtx, cluster: Cluster, step: StepRecord, result: TickResult) -> None:
+        at, why = self._may_start_now(ctx, step.minor, result)
+        if why:
+            journal.mark_step_deferred(self.store, step, result.next_wake if result.next_wake > at else None, why)
+            return          # stays intent: started (idempotently) when the window opens / the pause ends
         outcome: Any
         try:
             outcome = self.providers[cluster.provider].start(cluster, step.step)
         except (TemporaryProviderError, PermanentProviderError) as exc:
             outcome = exc
-        t = sm.compute_start(step, outcome, now, self.timing)
+        # journal the real call time (read right before the call); the poll schedule follows from it
+        t = sm.compute_start(step, outcome, at, self.timing)
         if isinstance(t, sm.Retry):
-            journal.mark_step_retry(self.store, now, self.actor, step, t)
+            journal.mark_step_retry(self.store, at, self.actor, step, t)
         elif isinstance(t, sm.Failed):
-            self._fail_step(ctx, step, now, t)
+            self._fail_step(ctx, step, at, t)
         else:
             result.dispatched += 1
-            journal.mark_step_running(self.store, now, self.actor, self.epoch, step, t)
+            journal.mark_step_running(self.store, at, self.actor, self.epoch, step, t)
 
     def _settle_open_steps(self, ctx: _RunCtx, obs: Observation, now: datetime, paused: bool,
                            result: TickResult) -> bool:
@@ -327,8 +349,8 @@ class Engine:
         if step.state is StepState.INTENT:
             # crashed (or retried) before the operation id was recorded: settle through the idempotent start,
             # but only when a step may start now
-            if not paused and ctx.run.status is RunStatus.RUNNING and ctx.schedule.allows(now, step.minor):
-                self._call_start(ctx, cluster, step, now, result)
+            if not paused and ctx.run.status is RunStatus.RUNNING:
+                self._call_start(ctx, cluster, step, result)   # re-checks clock, pause and window itself
             return
         if step.state is StepState.VERIFYING:
             self._verify(ctx, step, cluster, now, result)

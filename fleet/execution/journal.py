@@ -139,6 +139,13 @@ def mark_step_retry(store: Store, now: datetime, actor: str, step: StepRecord, t
                         step_key=step.key, message=t.message)
 
 
+def mark_step_deferred(store: Store, step: StepRecord, next_action_at: datetime | None, why: str) -> None:
+    """The step may not start now after all (its window closed or the fleet was paused during the tick): it
+    stays ``intent``, to be started at ``next_action_at`` (None: whenever a tick finds it may). No event."""
+    with store.write("step update") as conn:
+        store.update_step(conn, step.id, next_action_at=next_action_at, message=f"not started: {why}")
+
+
 def mark_step_running(store: Store, now: datetime, actor: str, epoch: int, step: StepRecord, t: Started) -> None:
     op = t.operation
     with store.write("step dispatched") as conn:
