@@ -294,15 +294,14 @@ class Engine:
         ctx.members[m.cluster_id] = replace(ctx.members[m.cluster_id], status=MemberStatus.ACTIVE)
 
     def _may_start_now(self, ctx: _RunCtx, minor: bool, result: TickResult) -> tuple[datetime, str]:
-        """Time of check = time of use: re-read the clock, the pause switch and the run's status, and check the
-        run's window/exclusions at that instant (a tick may last minutes against slow providers). Returns the
+        """Time of check = time of use: re-read the clock and the pause switch, and check the run's status and
+        window/exclusions at that instant (a tick may last minutes against slow providers). Returns the
         instant read and why a step may not start at it ("" when it may); a closed window wakes the engine at its
         opening."""
         at = self.clock.now()
         if bool(self.store.get_control("paused", False)):
             return at, "the fleet is paused"
-        run = self.store.run(ctx.run.id)
-        if run is None or run.status is not RunStatus.RUNNING:
+        if ctx.run.status is not RunStatus.RUNNING:     # only this engine halts a run; commands only resume it
             return at, "the run is not running"
         window = gates.compute_window(ctx.schedule, at, minor)
         if window.wake is not None:
