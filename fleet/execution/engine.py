@@ -3,7 +3,10 @@
 Each ``reconcile()`` observes, computes, applies:
   1. observe the fleet (discover, offers) and plan it under the current policies (for status and new runs);
   2. start a run for each policy with clusters to upgrade that are in no active run (the run snapshots the
-     policy and its clusters; later policy edits never change it);
+     policy and its clusters; later policy edits never change it). A policy has at most one active run:
+     clusters that become eligible while it runs (new clusters, clusters whose offers failed for a while)
+     wait for it to finish and join the next run, so budgets (maxConcurrentClusters, maxFailures, waves)
+     are never multiplied;
   3. for every active run: settle open steps (re-dispatch intents through the idempotent start, poll running
      operations, verify finished ones against a fresh observation: fleet.execution.step_machine), then
      dispatch next steps where the window, wave, soak, approval, concurrency, pause and halt rules all allow
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,11 +71,12 @@ class _RunCtx:
 
 
 def compute_new_runs(planned: Sequence[ClusterPlan], latest: Mapping[str, Member],
-                     in_runs: set[str]) -> dict[str, list[ClusterPlan]]:
-    """Policy name -> the clusters to upgrade that are in no active run and did not fail in their last run."""
+                     in_runs: set[str], busy: Set[str] = frozenset()) -> dict[str, list[ClusterPlan]]:
+    """Policy name -> the clusters to upgrade that are in no active run and did not fail in their last run.
+    A policy in ``busy`` (it has an active run) starts none: its new clusters wait for that run to finish."""
     by_policy: dict[str, list[ClusterPlan]] = {}
     for cp in planned:
-        if cp.status != "needs-upgrade" or cp.policy is None or cp.id in in_runs:
+        if cp.status != "needs-upgrade" or cp.policy is None or cp.id in in_runs or cp.policy in busy:
             continue
         last = latest.get(cp.id)
         if last is not None and last.status is MemberStatus.FAILED:
@@ -167,20 +171,26 @@ class Engine:
         return result
 
     # ---- runs -----------------------------------------------------------------------------------------
-    def _observe_in_runs(self, latest: Mapping[str, Member]) -> set[str]:
-        """Clusters in an active run. Usually that is their latest run; only when a run that finished is newer
-        than an active one (an old run retried) must the active runs' members be read."""
+    def _observe_in_runs(self, latest: Mapping[str, Member]) -> tuple[set[str], set[str]]:
+        """Clusters in an active run, and the policies of this shard with an active run. Usually a cluster's
+        active run is its latest run; only when a run that finished is newer than an active one (an old run
+        retried) must the active runs' members be read."""
         runs = self.store.runs()
         active = {r.id: (r.created_at, r.id) for r in runs if r.status.active}
+        busy = {r.policy for r in runs if r.status.active and r.shard == self.shard}
         in_runs = {cid for cid, m in latest.items() if m.run_id in active}
         if active and any(not r.status.active and (r.created_at, r.id) > min(active.values()) for r in runs):
             in_runs.update(m.cluster_id for run_id in active for m in self.store.members(run_id))
-        return in_runs
+        return in_runs, busy
 
     def _start_runs(self, plan: Plan, policies: Sequence[UpgradePolicy], now: datetime) -> int:
+        """One active run per policy (and shard): clusters that become eligible while their policy has an
+        active run (a new cluster, or one whose offers failed for a while) wait for that run to finish, so
+        the run's budgets (maxConcurrentClusters, maxFailures, waves) hold for the whole policy."""
         pol = {p.name: p for p in policies}
         latest = self.store.latest_memberships()
-        by_policy = compute_new_runs(plan.clusters, latest, self._observe_in_runs(latest))
+        in_runs, busy = self._observe_in_runs(latest)
+        by_policy = compute_new_runs(plan.clusters, latest, in_runs, busy)
         for name, cps in sorted(by_policy.items()):
             run_id = f"{now.strftime('%Y%m%d-%H%M%S')}-{name[:40]}-{secrets.token_hex(3)}"
             snapshot = pol[name].model_dump(mode="json", by_alias=True)
