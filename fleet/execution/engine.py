@@ -124,8 +124,16 @@ class Engine:
 
     def compute_fleet_plan(self, obs: Observation, policies: Sequence[UpgradePolicy]) -> Plan:
         clusters = [c for c in obs.clusters.values() if self.owns(c.id)]
-        return compute_plan(policies, clusters, lambda c: self.observer.offers_for(c, obs.at), obs.at,
+        plan = compute_plan(policies, clusters, lambda c: self.observer.offers_for(c, obs.at), obs.at,
                             self._checkers())
+        unknown = self.observer.offers_unknown
+        if unknown:
+            # offers that failed for now change nothing: the cluster keeps its last plan (or is "unknown")
+            last = self.last_plan.by_id() if self.last_plan is not None else {}
+            plan.clusters = [cp if cp.id not in unknown else last.get(cp.id) or replace(
+                cp, status="unknown", steps=[], reasons=[f"offers unknown this tick: {unknown[cp.id]}"])
+                for cp in plan.clusters]
+        return plan
 
     def _observe_run(self, run: Run) -> _RunCtx:
         cache = self._run_caches.get(run.id)
@@ -264,6 +272,8 @@ class Engine:
             return None
         cluster = obs.clusters[cid]
         offers = self.observer.offers_for(cluster, now)
+        if offers is None and cid in self.observer.offers_unknown:
+            return None          # offers unknown for now (a transient error): plan it on a later tick
         plans = ctx.cache.plans
         hit = plans.get(cid)
         if hit is not None and hit[0] is cluster and hit[1] is offers:
