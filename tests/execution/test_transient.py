@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from fleet.clock import FakeClock
-from fleet.errors import TemporaryProviderError
-from fleet.provider import Cluster, VersionOffers
+from fleet.errors import OperationNotFound, TemporaryProviderError
+from fleet.provider import Cluster, OperationRef, OperationState, OperationStatus, VersionOffers
 from fleet.state import open_store
 from providers.sim.adapter import SimProvider
 from tests.execution.helpers import OFFERED, START, all_at, drive, finished, make_engine, policy, sim_fleet
@@ -61,3 +61,36 @@ def test_offers_failing_for_now_never_block_a_cluster(state_url):
     drive(eng, clock, done=finished(store, world))
     assert all_at(world, "1.30.4")
     assert not store.events(kind="cluster-blocked")
+
+
+class VanishingOperations:
+    """A Provider test double: the sim provider, but once an operation has ended its record is gone — poll
+    raises OperationNotFound (as an adapter does on the cloud's 404 for the operation)."""
+
+    def __init__(self, inner: SimProvider):
+        self.inner = inner
+        self.vanished = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def poll(self, cluster: Cluster, op: OperationRef) -> OperationStatus:
+        status = self.inner.poll(cluster, op)
+        if status.state is not OperationState.RUNNING:
+            self.vanished += 1
+            raise OperationNotFound(f"operation {op.id} not found", provider="sim", code="NotFound")
+        return status
+
+
+def test_a_vanished_operation_is_settled_by_re_reading_the_cluster(state_url):
+    clock = FakeClock(START)
+    world = sim_fleet(clock, 2)
+    store = open_store(state_url)
+    vanishing = VanishingOperations(SimProvider("sim", clock=clock, world=world))
+    eng = make_engine(store, world, clock, [policy(rollout={"maxConcurrentClusters": 2, "maxFailures": 1})],
+                      provider=vanishing)
+    drive(eng, clock, done=finished(store, world))
+    assert vanishing.vanished > 0
+    assert all_at(world, "1.30.4")
+    assert not store.events(kind="step-failed") and store.runs()[0].status == "done"
+    assert store.runs()[0].failures == 0
