@@ -27,8 +27,7 @@ def resume_runs(store: Store, now: datetime, actor: str, run_id: str | None = No
     n = 0
     for r in store.runs(active_only=True):
         if r.status is RunStatus.HALTED and (run_id is None or r.id == run_id):
-            journal.mark_run_resumed(store, now, actor, r.id)
-            n += 1
+            n += journal.mark_run_resumed(store, now, actor, r.id)     # re-checked in its transaction
     return n
 
 

@@ -64,16 +64,22 @@ def mark_waves_done(store: Store, now: datetime, actor: str, run: Run, wave_done
     return replace(run, wave_done_at=dict(wave_done_at), status=finished or run.status, updated_at=now)
 
 
-def mark_run_resumed(store: Store, now: datetime, actor: str, run_id: str) -> None:
-    with store.write("resume run") as conn:
-        store.update_run(conn, run_id, status=RunStatus.RUNNING.value, failures=0, updated_at=now)
-        store.add_event(conn, now, "run-resumed", actor=actor, run_id=run_id)
-
-
 def _lock_run(store: Store, conn: Any, run_id: str) -> None:
     """Take the run's row for this transaction before reading it (a no-op update: SQLite's write lock, a
     PostgreSQL row lock), so that a command's read and its write are one atomic step: no lost update."""
     store.update_run(conn, run_id, id=run_id)
+
+
+def mark_run_resumed(store: Store, now: datetime, actor: str, run_id: str) -> bool:
+    """Un-halt the run if it is still halted as read in this transaction (never reopens a finished run)."""
+    with store.write("resume run") as conn:
+        _lock_run(store, conn, run_id)
+        run = store.run(run_id)
+        if run is None or run.status is not RunStatus.HALTED:
+            return False
+        store.update_run(conn, run_id, status=RunStatus.RUNNING.value, failures=0, updated_at=now)
+        store.add_event(conn, now, "run-resumed", actor=actor, run_id=run_id)
+    return True
 
 
 def mark_wave_approved(store: Store, now: datetime, actor: str, run_id: str, wave: str,
