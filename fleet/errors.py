@@ -9,6 +9,7 @@
      ├── ProviderError              raised by adapters; foreign SDK exceptions are translated to these
      │    ├── TemporaryProviderError   throttling, 5xx, "operation in progress": try later (retry_after)
      │    └── PermanentProviderError   not found, forbidden, invalid version: mark failed and stop
+     │         └── OperationNotFound    poll: the operation record is gone (expired): re-read the cluster
      ├── ProviderNotFound           an unknown provider type (lists the known ones)
      │    └── MissingExtraError     the provider's SDK is not installed (names the pip extra)
      ├── StateError                 the state store refused an operation
@@ -74,6 +75,12 @@ class TemporaryProviderError(ProviderError):
 
 class PermanentProviderError(ProviderError):
     """Retrying will not help: not found, forbidden, invalid version, a failed operation."""
+
+
+class OperationNotFound(PermanentProviderError):
+    """Raised by ``poll`` when the cloud no longer knows the operation (its record expired or was purged, e.g.
+    a 404 on the operation resource). Not a failure of the step: the engine settles it by re-reading the
+    cluster (verify), as if the operation had ended."""
 
 
 class ProviderNotFound(FleetError):

@@ -6,11 +6,12 @@ the engine picks the change up on its next tick. An unknown run or wave raises N
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from fleet.errors import NotFoundError
 from fleet.execution import journal
-from fleet.execution.model import MemberStatus, Run, RunStatus
+from fleet.execution.model import Run, RunStatus
 from fleet.state.base import Store
 
 
@@ -26,34 +27,30 @@ def resume_runs(store: Store, now: datetime, actor: str, run_id: str | None = No
     n = 0
     for r in store.runs(active_only=True):
         if r.status is RunStatus.HALTED and (run_id is None or r.id == run_id):
-            journal.mark_run_resumed(store, now, actor, r.id)
-            n += 1
+            n += journal.mark_run_resumed(store, now, actor, r.id)     # re-checked in its transaction
     return n
 
 
-def _run(store: Store, run_id: str) -> Run:
-    r = store.run(run_id)
-    if r is None:
-        raise NotFoundError(f"no run {run_id}")
-    return r
+def _run(run_id: str) -> Callable[[Run | None], None]:
+    def check(r: Run | None) -> None:
+        if r is None:
+            raise NotFoundError(f"no run {run_id}")
+    return check
 
 
 def approve_wave(store: Store, now: datetime, run_id: str, wave: str, actor: str) -> None:
-    r = _run(store, run_id)
-    waves = [w["name"] for w in r.policy_snapshot["spec"].get("rollout", {}).get("waves", [])]
-    if wave not in waves:
-        raise NotFoundError(f"run {run_id} has no wave {wave!r} (waves: {', '.join(waves) or 'none'})")
-    approved = list(r.approved_waves)
-    if wave not in approved:
-        approved.append(wave)
-    journal.mark_wave_approved(store, now, actor, run_id, wave, approved)
+    """Approve a wave: the run is read and written in one transaction, so concurrent approvals of different
+    waves all stay (none is lost)."""
+    def check(r: Run | None) -> None:
+        _run(run_id)(r)
+        assert r is not None
+        waves = [w["name"] for w in r.policy_snapshot["spec"].get("rollout", {}).get("waves", [])]
+        if wave not in waves:
+            raise NotFoundError(f"run {run_id} has no wave {wave!r} (waves: {', '.join(waves) or 'none'})")
+    journal.mark_wave_approved(store, now, actor, run_id, wave, check)
 
 
 def retry_run(store: Store, now: datetime, run_id: str, actor: str) -> int:
-    """Re-queue only the clusters that failed in this run."""
-    r = _run(store, run_id)
-    failed = [m for m in store.members(run_id) if m.status is MemberStatus.FAILED]
-    waves = {m.wave for m in failed}
-    done_at = {k: v for k, v in r.wave_done_at.items() if k not in waves}
-    journal.mark_run_retried(store, now, actor, run_id, failed, done_at)
-    return len(failed)
+    """Re-queue only the clusters that failed in this run (read and written in one transaction). Idempotent:
+    a run with nothing failed is left unchanged (no event, a finished run stays finished)."""
+    return journal.mark_run_retried(store, now, actor, run_id, _run(run_id))

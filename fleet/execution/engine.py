@@ -3,7 +3,10 @@
 Each ``reconcile()`` observes, computes, applies:
   1. observe the fleet (discover, offers) and plan it under the current policies (for status and new runs);
   2. start a run for each policy with clusters to upgrade that are in no active run (the run snapshots the
-     policy and its clusters; later policy edits never change it);
+     policy and its clusters; later policy edits never change it). A policy has at most one active run:
+     clusters that become eligible while it runs (new clusters, clusters whose offers failed for a while)
+     wait for it to finish and join the next run, so budgets (maxConcurrentClusters, maxFailures, waves)
+     are never multiplied;
   3. for every active run: settle open steps (re-dispatch intents through the idempotent start, poll running
      operations, verify finished ones against a fresh observation: fleet.execution.step_machine), then
      dispatch next steps where the window, wave, soak, approval, concurrency, pause and halt rules all allow
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Set
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,11 +71,12 @@ class _RunCtx:
 
 
 def compute_new_runs(planned: Sequence[ClusterPlan], latest: Mapping[str, Member],
-                     in_runs: set[str]) -> dict[str, list[ClusterPlan]]:
-    """Policy name -> the clusters to upgrade that are in no active run and did not fail in their last run."""
+                     in_runs: set[str], busy: Set[str] = frozenset()) -> dict[str, list[ClusterPlan]]:
+    """Policy name -> the clusters to upgrade that are in no active run and did not fail in their last run.
+    A policy in ``busy`` (it has an active run) starts none: its new clusters wait for that run to finish."""
     by_policy: dict[str, list[ClusterPlan]] = {}
     for cp in planned:
-        if cp.status != "needs-upgrade" or cp.policy is None or cp.id in in_runs:
+        if cp.status != "needs-upgrade" or cp.policy is None or cp.id in in_runs or cp.policy in busy:
             continue
         last = latest.get(cp.id)
         if last is not None and last.status is MemberStatus.FAILED:
@@ -120,8 +124,16 @@ class Engine:
 
     def compute_fleet_plan(self, obs: Observation, policies: Sequence[UpgradePolicy]) -> Plan:
         clusters = [c for c in obs.clusters.values() if self.owns(c.id)]
-        return compute_plan(policies, clusters, lambda c: self.observer.offers_for(c, obs.at), obs.at,
+        plan = compute_plan(policies, clusters, lambda c: self.observer.offers_for(c, obs.at), obs.at,
                             self._checkers(), rules=provider_rules(self.providers))
+        unknown = self.observer.offers_unknown
+        if unknown:
+            # offers that failed for now change nothing: the cluster keeps its last plan (or is "unknown")
+            last = self.last_plan.by_id() if self.last_plan is not None else {}
+            plan.clusters = [cp if cp.id not in unknown else last.get(cp.id) or replace(
+                cp, status="unknown", steps=[], reasons=[f"offers unknown this tick: {unknown[cp.id]}"])
+                for cp in plan.clusters]
+        return plan
 
     def _observe_run(self, run: Run) -> _RunCtx:
         cache = self._run_caches.get(run.id)
@@ -167,20 +179,26 @@ class Engine:
         return result
 
     # ---- runs -----------------------------------------------------------------------------------------
-    def _observe_in_runs(self, latest: Mapping[str, Member]) -> set[str]:
-        """Clusters in an active run. Usually that is their latest run; only when a run that finished is newer
-        than an active one (an old run retried) must the active runs' members be read."""
+    def _observe_in_runs(self, latest: Mapping[str, Member]) -> tuple[set[str], set[str]]:
+        """Clusters in an active run, and the policies of this shard with an active run. Usually a cluster's
+        active run is its latest run; only when a run that finished is newer than an active one (an old run
+        retried) must the active runs' members be read."""
         runs = self.store.runs()
         active = {r.id: (r.created_at, r.id) for r in runs if r.status.active}
+        busy = {r.policy for r in runs if r.status.active and r.shard == self.shard}
         in_runs = {cid for cid, m in latest.items() if m.run_id in active}
         if active and any(not r.status.active and (r.created_at, r.id) > min(active.values()) for r in runs):
             in_runs.update(m.cluster_id for run_id in active for m in self.store.members(run_id))
-        return in_runs
+        return in_runs, busy
 
     def _start_runs(self, plan: Plan, policies: Sequence[UpgradePolicy], now: datetime) -> int:
+        """One active run per policy (and shard): clusters that become eligible while their policy has an
+        active run (a new cluster, or one whose offers failed for a while) wait for that run to finish, so
+        the run's budgets (maxConcurrentClusters, maxFailures, waves) hold for the whole policy."""
         pol = {p.name: p for p in policies}
         latest = self.store.latest_memberships()
-        by_policy = compute_new_runs(plan.clusters, latest, self._observe_in_runs(latest))
+        in_runs, busy = self._observe_in_runs(latest)
+        by_policy = compute_new_runs(plan.clusters, latest, in_runs, busy)
         for name, cps in sorted(by_policy.items()):
             run_id = f"{now.strftime('%Y%m%d-%H%M%S')}-{name[:40]}-{secrets.token_hex(3)}"
             snapshot = pol[name].model_dump(mode="json", by_alias=True)
@@ -254,6 +272,8 @@ class Engine:
             return None
         cluster = obs.clusters[cid]
         offers = self.observer.offers_for(cluster, now)
+        if offers is None and cid in self.observer.offers_unknown:
+            return None          # offers unknown for now (a transient error): plan it on a later tick
         plans = ctx.cache.plans
         hit = plans.get(cid)
         if hit is not None and hit[0] is cluster and hit[1] is offers:
@@ -285,27 +305,48 @@ class Engine:
     def _dispatch(self, ctx: _RunCtx, m: Member, cp: ClusterPlan, obs: Observation, now: datetime,
                   result: TickResult) -> None:
         first = cp.steps[0]
+        if self._may_start_now(ctx, first.minor, result)[1]:
+            return          # the window closed (or the fleet was paused) while the tick ran: stays pending
         step = step_for_provider(first, ctx.cache.policy.spec.node_pools)
         record = journal.mark_step_intent(self.store, now, self.actor, self.epoch, m, step, first.minor)
-        self._call_start(ctx, obs.clusters[m.cluster_id], record, now, result)
+        self._call_start(ctx, obs.clusters[m.cluster_id], record, result)
         # the member holds its slot for the rest of this tick, even if its start failed for good
         ctx.members[m.cluster_id] = replace(ctx.members[m.cluster_id], status=MemberStatus.ACTIVE)
 
-    def _call_start(self, ctx: _RunCtx, cluster: Cluster, step: StepRecord, now: datetime,
-                    result: TickResult) -> None:
+    def _may_start_now(self, ctx: _RunCtx, minor: bool, result: TickResult) -> tuple[datetime, str]:
+        """Time of check = time of use: re-read the clock and the pause switch, and check the run's status and
+        window/exclusions at that instant (a tick may last minutes against slow providers). Returns the
+        instant read and why a step may not start at it ("" when it may); a closed window wakes the engine at its
+        opening."""
+        at = self.clock.now()
+        if bool(self.store.get_control("paused", False)):
+            return at, "the fleet is paused"
+        if ctx.run.status is not RunStatus.RUNNING:     # only this engine halts a run; commands only resume it
+            return at, "the run is not running"
+        window = gates.compute_window(ctx.schedule, at, minor)
+        if window.wake is not None:
+            result.next_wake = min(result.next_wake, window.wake)
+        return at, "" if window.open else "outside the maintenance window"
+
+    def _call_start(self, ctx: _RunCtx, cluster: Cluster, step: StepRecord, result: TickResult) -> None:
+        at, why = self._may_start_now(ctx, step.minor, result)
+        if why:
+            journal.mark_step_deferred(self.store, step, result.next_wake if result.next_wake > at else None, why)
+            return          # stays intent: started (idempotently) when the window opens / the pause ends
         outcome: Any
         try:
             outcome = self.providers[cluster.provider].start(cluster, step.step)
         except (TemporaryProviderError, PermanentProviderError) as exc:
             outcome = exc
-        t = sm.compute_start(step, outcome, now, self.timing)
+        # journal the real call time (read right before the call); the poll schedule follows from it
+        t = sm.compute_start(step, outcome, at, self.timing)
         if isinstance(t, sm.Retry):
-            journal.mark_step_retry(self.store, now, self.actor, step, t)
+            journal.mark_step_retry(self.store, at, self.actor, step, t)
         elif isinstance(t, sm.Failed):
-            self._fail_step(ctx, step, now, t)
+            self._fail_step(ctx, step, at, t)
         else:
             result.dispatched += 1
-            journal.mark_step_running(self.store, now, self.actor, self.epoch, step, t)
+            journal.mark_step_running(self.store, at, self.actor, self.epoch, step, t)
 
     def _settle_open_steps(self, ctx: _RunCtx, obs: Observation, now: datetime, paused: bool,
                            result: TickResult) -> bool:
@@ -327,8 +368,8 @@ class Engine:
         if step.state is StepState.INTENT:
             # crashed (or retried) before the operation id was recorded: settle through the idempotent start,
             # but only when a step may start now
-            if not paused and ctx.run.status is RunStatus.RUNNING and ctx.schedule.allows(now, step.minor):
-                self._call_start(ctx, cluster, step, now, result)
+            if not paused and ctx.run.status is RunStatus.RUNNING:
+                self._call_start(ctx, cluster, step, result)   # re-checks clock, pause and window itself
             return
         if step.state is StepState.VERIFYING:
             self._verify(ctx, step, cluster, now, result)

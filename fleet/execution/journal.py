@@ -9,7 +9,7 @@ the gates and the step machine decide; this records. Event kinds, messages and d
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -64,31 +64,60 @@ def mark_waves_done(store: Store, now: datetime, actor: str, run: Run, wave_done
     return replace(run, wave_done_at=dict(wave_done_at), status=finished or run.status, updated_at=now)
 
 
-def mark_run_resumed(store: Store, now: datetime, actor: str, run_id: str) -> None:
+def _lock_run(store: Store, conn: Any, run_id: str) -> None:
+    """Take the run's row for this transaction before reading it (a no-op update: SQLite's write lock, a
+    PostgreSQL row lock), so that a command's read and its write are one atomic step: no lost update."""
+    store.update_run(conn, run_id, id=run_id)
+
+
+def mark_run_resumed(store: Store, now: datetime, actor: str, run_id: str) -> bool:
+    """Un-halt the run if it is still halted as read in this transaction (never reopens a finished run)."""
     with store.write("resume run") as conn:
+        _lock_run(store, conn, run_id)
+        run = store.run(run_id)
+        if run is None or run.status is not RunStatus.HALTED:
+            return False
         store.update_run(conn, run_id, status=RunStatus.RUNNING.value, failures=0, updated_at=now)
         store.add_event(conn, now, "run-resumed", actor=actor, run_id=run_id)
+    return True
 
 
 def mark_wave_approved(store: Store, now: datetime, actor: str, run_id: str, wave: str,
-                       approved: Sequence[str]) -> None:
+                       check: Callable[[Run | None], None]) -> None:
+    """Add ``wave`` to the run's approved waves, reading them in the same transaction (``check`` validates
+    the run as read there and raises to refuse: nothing is written)."""
     with store.write("approve") as conn:
-        store.update_run(conn, run_id, approved_waves=list(approved), updated_at=now)
+        _lock_run(store, conn, run_id)
+        run = store.run(run_id)
+        check(run)
+        assert run is not None, "check refuses a missing run"
+        approved = list(run.approved_waves) + ([] if wave in run.approved_waves else [wave])
+        store.update_run(conn, run_id, approved_waves=approved, updated_at=now)
         store.add_event(conn, now, "wave-approved", actor=actor, run_id=run_id, message=f"wave {wave} approved")
 
 
-def mark_run_retried(store: Store, now: datetime, actor: str, run_id: str, failed: Sequence[Member],
-                     wave_done_at: Mapping[str, str]) -> None:
-    """Failed members back to pending, the run running again with its failure count reset."""
+def mark_run_retried(store: Store, now: datetime, actor: str, run_id: str,
+                     check: Callable[[Run | None], None]) -> int:
+    """Failed members back to pending, the run running again with its failure count reset; members and run
+    read in the same transaction. A run with no failed member is left as it is (retry is idempotent)."""
     with store.write("retry") as conn:
+        _lock_run(store, conn, run_id)
+        run = store.run(run_id)
+        check(run)
+        assert run is not None, "check refuses a missing run"
+        failed = [m for m in store.members(run_id) if m.status is MemberStatus.FAILED]
+        if not failed:
+            return 0
+        waves = {m.wave for m in failed}
         for m in failed:
             store.update_run_cluster(conn, run_id, m.cluster_id, status=MemberStatus.PENDING.value,
                                      message="retried", finished_at=None)
-        store.update_run(conn, run_id, status=RunStatus.RUNNING.value, failures=0, wave_done_at=dict(wave_done_at),
-                         updated_at=now)
+        store.update_run(conn, run_id, status=RunStatus.RUNNING.value, failures=0, updated_at=now,
+                         wave_done_at={k: v for k, v in run.wave_done_at.items() if k not in waves})
         store.add_event(conn, now, "run-retried", actor=actor, run_id=run_id,
                         message=f"{len(failed)} failed clusters re-queued",
                         data={"clusters": [m.cluster_id for m in failed]})
+    return len(failed)
 
 
 def mark_paused(store: Store, now: datetime, actor: str, paused: bool) -> None:
@@ -137,6 +166,13 @@ def mark_step_retry(store: Store, now: datetime, actor: str, step: StepRecord, t
                           next_action_at=t.next_action_at, message=t.message)
         store.add_event(conn, now, "step-retry", actor=actor, run_id=step.run_id, cluster_id=step.cluster_id,
                         step_key=step.key, message=t.message)
+
+
+def mark_step_deferred(store: Store, step: StepRecord, next_action_at: datetime | None, why: str) -> None:
+    """The step may not start now after all (its window closed or the fleet was paused during the tick): it
+    stays ``intent``, to be started at ``next_action_at`` (None: whenever a tick finds it may). No event."""
+    with store.write("step update") as conn:
+        store.update_step(conn, step.id, next_action_at=next_action_at, message=f"not started: {why}")
 
 
 def mark_step_running(store: Store, now: datetime, actor: str, epoch: int, step: StepRecord, t: Started) -> None:

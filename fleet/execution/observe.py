@@ -1,5 +1,7 @@
 """observe_fleet: read every provider's clusters and offers (read-only). Provider errors are contained:
-a provider that fails this tick keeps its last observation, marked stale, and nothing is dispatched to it."""
+a provider that fails this tick keeps its last observation, marked stale, and nothing is dispatched to it.
+A cluster whose offers cannot be read for now (TemporaryProviderError, nothing cached) is listed in
+``offers_unknown`` for the tick: unknown, not "offers no versions"; nothing about it changes."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from fleet.errors import ProviderError
+from fleet.errors import ProviderError, TemporaryProviderError
 from fleet.provider import Cluster, Provider, VersionOffers
 
 log = logging.getLogger("fleet.observe")
@@ -36,9 +38,11 @@ class Observer:
         self._last: dict[str, list[Cluster]] = {}
         self._by_id: dict[str, dict[str, Cluster]] = {}   # provider -> its last clusters by id
         self._offers: dict[str, tuple[datetime, VersionOffers]] = {}
+        self.offers_unknown: dict[str, str] = {}    # cluster id -> why its offers are unknown this tick
 
     def observe_fleet(self, now: datetime) -> Observation:
         obs = Observation(now)
+        self.offers_unknown = {}
         for name, p in self.providers.items():
             try:
                 clusters = p.discover()
@@ -67,6 +71,8 @@ class Observer:
             o = p.offers(cluster)
         except ProviderError as exc:
             log.warning("offers failed", extra={"provider": cluster.provider, "cluster": cluster.id, "reason": str(exc)})
+            if hit is None and isinstance(exc, TemporaryProviderError):
+                self.offers_unknown[cluster.id] = str(exc)
             return hit[1] if hit else None
         self._offers[cluster.id] = (now, o)
         return o

@@ -5,6 +5,7 @@
        │ temporary error │ poll: running / temporary   │ not there yet (up to VERIFY_ATTEMPTS more looks)
        └── retry later   └── poll again later          └── look again later
     any permanent error, a failed operation, or a verify that never matches ──> failed
+    poll: OperationNotFound (the operation's record vanished) ──> verifying (the cluster says how it ended)
 
 Each function takes the step as journaled, the outcome (an OperationRef / OperationStatus, or the provider
 error raised instead, or the observed cluster) and ``now``, and returns a transition value; the engine hands
@@ -17,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import OperationNotFound, PermanentProviderError, TemporaryProviderError
 from fleet.execution.model import StepRecord
 from fleet.provider import Cluster, Component, OperationRef, OperationState, OperationStatus
 from fleet.versions import parse_version
@@ -128,6 +129,8 @@ def compute_poll(step: StepRecord, outcome: OperationStatus | TemporaryProviderE
     calls = step.provider_calls + 1
     if isinstance(outcome, TemporaryProviderError):
         return Wait(now + retry_delay(outcome), str(outcome), provider_calls=calls)
+    if isinstance(outcome, OperationNotFound):
+        return Verify(now, step.polls + 1, calls)   # the record vanished: the cluster says how it ended
     if isinstance(outcome, PermanentProviderError):
         return Failed(f"poll failed: {outcome}", calls)
     polls = step.polls + 1

@@ -12,10 +12,11 @@ from fleet.clock import FakeClock
 from fleet.errors import NotFoundError
 from fleet.execution.commands import approve_wave, retry_run, set_paused
 from fleet.planning.windows import Schedule
+from fleet.provider import Cluster, NodePool
 from fleet.state import Store, open_store
 from fleet.state.store import SqlStore
 from providers.sim.world import Faults
-from tests.execution.helpers import START, all_at, drive, finished, make_engine, policy, sim_fleet
+from tests.execution.helpers import OFFERED, START, all_at, drive, finished, make_engine, policy, sim_fleet
 
 TARGET = "1.30.4"
 
@@ -240,3 +241,27 @@ def test_crash_at_random_points_never_repeats_an_upgrade(store_url, seed):
     assert crashes >= 3
     assert all_at(world, TARGET), [(c.id, c.control_plane) for c in world.clusters.values()]
     assert len(world.upgrade_log) == len(set(world.upgrade_log)), "an upgrade was issued twice"
+
+
+def test_a_cluster_eligible_mid_run_waits_for_the_run_never_two_in_flight(state_url):
+    clock = FakeClock(START)
+    world = sim_fleet(clock, 1)
+    store = open_store(state_url)
+    eng = make_engine(store, world, clock, [policy(rollout={"maxConcurrentClusters": 1})])
+    drive(eng, clock, until=START + timedelta(minutes=5))
+    assert dispatches(store)
+    # a new cluster appears while c0000 upgrades
+    world.add(Cluster(provider="sim", location="lab", name="c0001", control_plane="1.28.3",
+                      node_pools=(NodePool("pool0", "1.28.3", 3),), available=OFFERED))
+    drive(eng, clock, done=finished(store, world))
+    assert all_at(world, TARGET)
+    active, peak = set(), 0
+    for e in store.events(limit=100000):
+        if e["kind"] == "cluster-started":
+            active.add(e["cluster_id"])
+        elif e["kind"] in ("cluster-upgraded", "cluster-failed", "cluster-blocked"):
+            active.discard(e["cluster_id"])
+        peak = max(peak, len(active))
+    assert peak == 1
+    runs = store.runs()
+    assert len(runs) == 2 and runs[0].updated_at <= runs[1].created_at   # the second run began after the first

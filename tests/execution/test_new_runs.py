@@ -27,3 +27,8 @@ def member(cid: str, status: MemberStatus) -> Member:
 def test_new_runs(planned, latest, in_runs, want):
     got = compute_new_runs(planned, latest, in_runs)
     assert {p: [c.id for c in cps] for p, cps in got.items()} == want
+
+
+def test_a_policy_with_an_active_run_starts_no_second_one():
+    got = compute_new_runs([cp("a"), cp("b", policy="q")], {}, set(), {"p"})
+    assert {p: [c.id for c in cps] for p, cps in got.items()} == {"q": ["b"]}
