@@ -24,6 +24,7 @@ import pytest
 
 from fleet.clock import FakeClock
 from fleet.emulator import known_emulator_types
+from fleet.execution.model import StepRecord
 from fleet.planning.plan import ClusterPlan
 from fleet.planning.planner import compute_plan
 from fleet.policy.models import UpgradePolicy
@@ -67,9 +68,9 @@ def planned(cp: ClusterPlan) -> list[tuple[Any, ...]]:
              s.strategy if s.pool else "surge") for s in cp.steps]
 
 
-def executed(rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [(r["component"], r["pool"], r["from_version"], r["to_version"], r["spec"]["max_surge"],
-             r["spec"]["max_unavailable"], r["spec"]["strategy"]) for r in rows]
+def executed(rows: list[StepRecord]) -> list[tuple[Any, ...]]:
+    return [(r.step.component.value, r.step.pool, r.step.from_, r.step.to, r.step.max_surge,
+             r.step.max_unavailable, r.step.strategy) for r in rows]
 
 
 def drive(engine: Any, clock: FakeClock, done: Any) -> int:
@@ -126,9 +127,9 @@ def test_every_provider_path_pool_mode_and_budget_executes_its_plan(kit: KitHarn
     for i, cid in ids.items():
         rows = store.steps(cluster_id=cid)
         want, got = planned(plan[cid]), executed(rows)
-        members = [rc for rc in store.run_clusters() if rc["cluster_id"] == cid]
-        state = [(rc["status"], rc["message"]) for rc in members]
-        if got != want or any(r["state"] != "succeeded" for r in rows) or [s for s, _ in state] != ["done"]:
+        members = [rc for rc in store.members() if rc.cluster_id == cid]
+        state = [(rc.status.value, rc.message) for rc in members]
+        if got != want or any(r.state != "succeeded" for r in rows) or [s for s, _ in state] != ["done"]:
             failures.append(f"{kit.type} {COMBOS[i]}: run {state}\n  planned  {want}\n  executed {got}\n"
-                            f"  states {[(r['step_key'], r['state'], r['message']) for r in rows]}")
+                            f"  states {[(r.key, r.state.value, r.message) for r in rows]}")
     assert not failures, f"after {ticks} ticks:\n" + "\n".join(failures)
