@@ -68,7 +68,7 @@ def demo_options(name: str, directory: Path) -> tuple[dict[str, Any], dict[str, 
         return ({"capi_version": "v1beta2", "token": CAPI_TOKEN, "context": S.CAPI_MANAGEMENT, "images": images},
                 {"requestTimeoutSeconds": 10, "pollIntervalSeconds": 60})
     if name == "kops":
-        return ({"instance_seconds": 240, "validate_seconds": 60},
+        return ({"instance_seconds": 240, "validate_seconds": 60, "kops_version": S.KOPS_BINARY},
                 {"commandTimeout": 15, "requestTimeout": 10, "logDir": str(directory / "rolls")})
     return {}, {}
 

@@ -40,6 +40,9 @@ CAPI_IMAGES = {         # infrastructure template kind -> versions the image pip
     "DevMachineTemplate": ["v1.34.9", "v1.34.11", "v1.36.4"],      # the lab never got a 1.35 image
 }
 KOPS_VERSIONS = ["1.33.13", "1.34.11", "1.35.8", "1.36.4"]
+# the emulated kops binary: kops X.Y applies Kubernetes up to X.Y (providers/kops/rules.py), so the demo runs
+# the release that matches the newest minor its channel offers
+KOPS_BINARY = "1.36.0"
 
 GKE_PROJECT = "acme-shop"
 AKS_SUBSCRIPTION = "5f0c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f"

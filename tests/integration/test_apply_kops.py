@@ -21,6 +21,7 @@ from providers.kops.emulator.server import KopsEmulator
 from tests.integration.cloudfleet2 import (
     apply,
     dispatched_steps,
+    fleet,
     history,
     run_clusters,
     status,
@@ -163,13 +164,15 @@ def test_a_minor_newer_than_the_kops_binary_is_never_applied(tmp_path):
         cfg = _config(tmp_path, emu, "1.30")
         r = apply(cfg, env=env)
         assert "Traceback" not in r.stderr
-        assert emu.cluster_spec(name)["spec"]["kubernetesVersion"] == "1.29.8"
-        assert [e["to"] for e in emu.upgrade_log(name, kind="set-version")] == ["1.29.8"]
-        assert emu.instance_versions(name) == {CP_IG: ["1.29.8"], "nodes-a": ["1.29.8"] * 4,
-                                               "nodes-b": ["1.29.8"] * 3}
+        # the planner blocks the cluster with the reason (UpgradeRules.max_minor): nothing is sent, not even the
+        # patch of the current minor, and the plan says why
+        assert emu.cluster_spec(name)["spec"]["kubernetesVersion"] == "1.29.2"
+        assert emu.upgrade_log(name, kind="set-version") == []
         cid = f"kops/{emu.bucket}/{name}"
-        told = r.stdout + r.stderr + json.dumps(status(cfg)) + json.dumps(history(cfg, cid))
-        assert "upgrading kops is required" in told
+        p = fleet("plan", "--config", str(cfg), "--format", "json", env=env)
+        cp = [c for c in json.loads(p.stdout)["clusters"] if c["id"] == cid][0]
+        assert cp["status"] == "blocked"
+        assert any("upgrading kops is required" in reason for reason in cp["reasons"]), cp["reasons"]
         assert [problem for e in emu.command_log() for problem in check_argv(e["argv"])] == []
     finally:
         emu.stop()
