@@ -27,14 +27,14 @@ def _problems(cfg) -> list[str]:
 
 
 @pytest.mark.parametrize("extra, line, want", [
-    ("      secret: x\n", 25, "spec.notifications[0].secret: unknown field"),
-    ("      events: [run-started, cluster-exploded]\n", 25,
+    ("      secret: x\n", 26, "spec.notifications[0].secret: unknown field"),
+    ("      events: [run-started, cluster-exploded]\n", 26,
      "spec.notifications[0].events[1]: must be 'run-started', 'wave-done', 'cluster-upgraded', 'cluster-failed', "
      "'run-halted', 'run-done' or 'cluster-at-risk'"),
-    ("      events: []\n", 25, "spec.notifications[0].events: Value error, list at least one event kind"),
-    ("      format: teams\n", 25, "spec.notifications[0].format: must be 'json' or 'slack'"),
-    ("      timeout: 0s\n", 25, "spec.notifications[0].timeout: Value error, must be longer than zero"),
-    ("    - name: hook\n      url: http://127.0.0.1:1/x\n      format: slack\n", 21,
+    ("      events: []\n", 26, "spec.notifications[0].events: Value error, list at least one event kind"),
+    ("      format: teams\n", 26, "spec.notifications[0].format: must be 'json' or 'slack'"),
+    ("      timeout: 0s\n", 26, "spec.notifications[0].timeout: Value error, must be longer than zero"),
+    ("    - name: hook\n      url: http://127.0.0.1:1/x\n      format: slack\n", 22,
      "spec.notifications: Value error, duplicate notification names: hook"),
 ])
 def test_bad_notification_config_is_reported_with_file_and_line(tmp_path, extra, line, want):
@@ -63,7 +63,7 @@ def test_unreadable_or_empty_secret_file_fails_start_up_with_file_line(tmp_path)
     with pytest.raises(InputError) as ei:
         compute_endpoints(load_config(cfg), cfg)
     text = str(ei.value)
-    assert f"{cfg}:24: spec.notifications[0].secretFile: cannot read secret file" in text
+    assert f"{cfg}:25: spec.notifications[0].secretFile: cannot read secret file" in text
     (tmp_path / "hook-secret").write_text("  \n")
     with pytest.raises(InputError, match="is empty"):
         compute_endpoints(load_config(cfg), cfg)
