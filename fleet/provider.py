@@ -28,13 +28,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib.metadata import entry_points
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
 from fleet.errors import MissingExtraError, ProviderNotFound
 
 ENTRY_POINT_GROUP = "fleet.providers"
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+SettingsT = TypeVar("SettingsT", bound="BaseModel")
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +297,18 @@ def create_provider(type_name: str, name: str, settings: Mapping[str, Any], **co
     """Instantiate a provider: ``Class(name=..., settings=..., **context)``; context carries e.g. the clock."""
     cls = load_provider_class(type_name)
     return cls(name=name, settings=dict(settings), **context)
+
+
+def validate_settings(model: type[SettingsT], settings: Mapping[str, Any] | None, prefix: str, *,
+                      root: str = "<settings>") -> SettingsT:
+    """A provider's settings validated against its strict model; a bad key raises ValueError
+    ``"<prefix>: <key.path>: <message>; ..."`` (``root`` names an error on the settings as a whole)."""
+    from pydantic import ValidationError
+    try:
+        return model.model_validate(dict(settings or {}))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or root}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{prefix}: {problems}") from None
 
 
 def import_optional(module: str, extra: str) -> Any:

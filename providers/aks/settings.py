@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
+
+from fleet.provider import validate_settings
 
 
 class AksSettings(BaseModel):
@@ -42,9 +44,4 @@ class AksSettings(BaseModel):
 
 
 def parse_settings(settings: Mapping[str, Any] | None) -> AksSettings:
-    try:
-        return AksSettings.model_validate(dict(settings or {}))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<settings>'}: {e['msg']}"
-                             for e in exc.errors())
-        raise ValueError(f"invalid aks settings: {problems}") from None
+    return validate_settings(AksSettings, settings, "invalid aks settings")

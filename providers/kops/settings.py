@@ -6,8 +6,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from fleet.provider import validate_settings
 from providers.kops.state_store import StateStore
 
 CLUSTER_NAME_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)+$")
@@ -63,9 +64,4 @@ class KopsSettings(BaseModel):
 
 
 def parse_settings(settings: Mapping[str, Any] | None) -> KopsSettings:
-    try:
-        return KopsSettings.model_validate(dict(settings or {}))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<settings>'}: {e['msg']}"
-                             for e in exc.errors())
-        raise ValueError(f"invalid kops provider settings: {problems}") from None
+    return validate_settings(KopsSettings, settings, "invalid kops provider settings")

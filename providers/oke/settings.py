@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from fleet.provider import validate_settings
 
 
 class OkeAuth(BaseModel):
@@ -64,8 +66,4 @@ class OkeSettings(BaseModel):
 
 
 def parse_settings(settings: Mapping[str, Any]) -> OkeSettings:
-    try:
-        return OkeSettings.model_validate(dict(settings))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors())
-        raise ValueError(f"invalid oke settings: {problems}") from None
+    return validate_settings(OkeSettings, settings, "invalid oke settings", root='settings')

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.policy.types import Duration
+from fleet.provider import validate_settings
 
 
 class SimFaults(BaseModel):
@@ -38,9 +39,4 @@ class SimSettings(BaseModel):
 
 
 def parse_settings(settings: Mapping[str, Any] | None) -> SimSettings:
-    try:
-        return SimSettings.model_validate(dict(settings or {}))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<settings>'}: {e['msg']}"
-                             for e in exc.errors())
-        raise ValueError(f"invalid sim settings: {problems}") from None
+    return validate_settings(SimSettings, settings, "invalid sim settings")
