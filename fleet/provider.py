@@ -13,6 +13,11 @@ Contract (see docs/ARCHITECTURE.md):
 - ``poll(cluster, op)`` reports an operation's state; it never blocks.
 - ``check_step(cluster, step)`` returns warnings for knobs the provider cannot honour (pure).
 - ``upgrade_rules(cluster)`` (classmethod, optional) returns the cloud's UpgradeRules for the cluster.
+- Safety gates (optional, see docs/gates.md): ``supported_checks(cluster)`` names the built-in checks
+  (BuiltinCheck) the provider evaluates through its SDK; ``run_check(cluster, check, step, params, now)``
+  evaluates one and returns a CheckOutcome; ``rollback_support(cluster, step)`` (classmethod, pure) says
+  whether and how a finished step can be rolled back; ``rollback(cluster, step, op)`` starts the rollback
+  and returns an OperationRef polled like any other.
 
 Errors: adapters raise fleet.errors.TemporaryProviderError / PermanentProviderError only.
 
@@ -125,6 +130,10 @@ class Step:
     # the policy's literal knobs (e.g. "25%"), for providers that take percentages natively
     max_surge_spec: str | None = None
     max_unavailable_spec: str | None = None
+    # ISO-8601 UTC instant until which the cloud's own upgrade blockers are overridden, set only while an
+    # operator override of the ``upgrade-blockers`` gate is active for this cluster (AKS
+    # upgradeSettings.overrideSettings {forceUpgrade: true, until}; EKS UpdateClusterVersion force=true)
+    force_until: str | None = None
 
     @property
     def key(self) -> str:
@@ -197,6 +206,47 @@ class UpgradeRules:
 
 
 DEFAULT_RULES = UpgradeRules()
+
+
+# ---- safety gates: the provider side (fleet.gates evaluates policies' gates; docs/gates.md) -------------
+class BuiltinCheck(StrEnum):
+    """Checks a provider evaluates through its own SDK against its cloud (or emulator)."""
+    # pre-flight: the cloud's own upgrade blockers for step.to (EKS upgrade insights with status ERROR for
+    # the target minor; AKS deprecated-API usage block; a cloud's upgrade-readiness API where it has one)
+    UPGRADE_BLOCKERS = "upgrade-blockers"
+    # pre-flight: control plane and every node pool healthy (cloud status; CAPI conditions such as
+    # EtcdClusterHealthy / ControlPlaneComponentsHealthy and Machines ready; ``kops validate cluster -o json``)
+    CLUSTER_HEALTH = "cluster-health"
+    # pre-flight, self-managed control planes: the newest etcd backup is younger than params["maxAgeSeconds"]
+    ETCD_BACKUP = "etcd-backup"
+    # post-step: every node of the step's component is Ready at step.to
+    NODES_READY = "nodes-ready"
+
+
+class CheckResult(StrEnum):
+    PASS = "pass"
+    FAIL = "fail"      # the condition does not hold: a pre-flight gate blocks, a post-step gate fails the step
+    ERROR = "error"    # could not be evaluated (cloud error, timeout, unsupported): never counts as a pass
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    result: CheckResult
+    reason: str = ""
+    # what the check saw, JSON-serialisable and free of credentials (journaled, shown by status/history)
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.result is CheckResult.PASS
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackSupport:
+    """How a finished step can be rolled back on this cloud (documented per cloud in docs/gates.md)."""
+    api: str                               # the cloud API that does it, e.g. "RollbackNodePoolUpgrade"
+    within_seconds: int | None = None      # how long after the step the cloud allows it; None: no limit stated
+    note: str = ""
 
 
 def rules_for(provider_cls: Any, cluster: Cluster) -> UpgradeRules:
