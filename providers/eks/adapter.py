@@ -28,18 +28,23 @@ from typing import Any
 from fleet.clock import Clock, SystemClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
+    BuiltinCheck,
+    CheckOutcome,
     Cluster,
     Component,
     NodePool,
     OperationRef,
     OperationState,
     OperationStatus,
+    RollbackSupport,
     Step,
     UpgradeRules,
     VersionOffers,
     import_optional,
 )
 from fleet.versions import InvalidVersion, Version, parse_version
+from providers.checks_base import force_active, guarded
+from providers.eks import gates
 from providers.eks.budget import compute_update_config, config_matches
 from providers.eks.errors import translate
 from providers.eks.rules import CUSTOM_AMI_REASON, Facts, compute_rules
@@ -353,7 +358,9 @@ class EksProvider:
                                 lambda u: _param(u, "Version") == version)
         if parse_version(str(c["version"])).minor_key == target.minor_key:
             return self._ref(cluster, step, NOOP_PREFIX + step.key, None, version)
-        u = self._eks(scope, region, "update_cluster_version", name=cluster.name, version=version)["update"]
+        force = force_active(step, self.clock.now())   # an operator override of the upgrade-blockers gate
+        u = self._eks(scope, region, "update_cluster_version", name=cluster.name, version=version,
+                      **({"force": True} if force else {}))["update"]
         log.info("control plane update started", extra={"provider": self.name, "cluster": cluster.id,
                                                          "operation": u["id"]})
         return self._ref(cluster, step, u["id"], None, version)
@@ -416,6 +423,59 @@ class EksProvider:
                                    + (f": {errors}" if errors else ""))
         return OperationStatus(OperationState.RUNNING, f"update {op.id} {status}",
                                poll_after=self.settings.pollIntervalSeconds)
+
+
+    # ---- safety gates (fleet.provider: BuiltinCheck; docs/gates-providers.md) --------------------------------
+    SUPPORTED_CHECKS = frozenset({BuiltinCheck.UPGRADE_BLOCKERS, BuiltinCheck.CLUSTER_HEALTH,
+                                  BuiltinCheck.NODES_READY})
+
+    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
+        return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
+
+    def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
+                  now: datetime) -> CheckOutcome:
+        runners: dict[str, Callable[[], CheckOutcome]] = {
+            BuiltinCheck.UPGRADE_BLOCKERS: lambda: self._check_blockers(cluster, step),
+            BuiltinCheck.CLUSTER_HEALTH: lambda: self._check_health(cluster),
+            BuiltinCheck.NODES_READY: lambda: self._check_ready(cluster, step),
+        }
+        return guarded(str(check), self.name, self.supported_checks(cluster), lambda: runners[str(check)]())
+
+    @classmethod
+    def rollback_support(cls, cluster: Cluster, step: Step) -> RollbackSupport | None:
+        """None: the EKS API (botocore service-2.json, API 2017-11-01) has no operation that rolls a control
+        plane or a node group back, and UpdateNodegroupVersion says "You cannot roll back a node group to an
+        earlier Kubernetes version or AMI version" (docs/gates-providers.md)."""
+        return None
+
+    def _check_blockers(self, cluster: Cluster, step: Step) -> CheckOutcome:
+        scope, region = self._where(cluster)
+        minor = parse_version(step.to).minor_str
+        flt = {"categories": [gates.UPGRADE_READINESS], "kubernetesVersions": [minor], "statuses": ["ERROR"]}
+        found = self._pages(scope, region, "list_insights", "insights", clusterName=cluster.name, filter=flt)
+        # the filter is the server's; keep only what it asked for, should an answer carry more
+        errors = [i for i in found if (i.get("insightStatus") or {}).get("status") == "ERROR"
+                  and i.get("category") in (None, gates.UPGRADE_READINESS)]
+        described = [self._eks(scope, region, "describe_insight", clusterName=cluster.name, id=i["id"])["insight"]
+                     for i in errors[:gates.MAX_DESCRIBED]]
+        return gates.blockers(minor, described, len(errors))
+
+    def _check_health(self, cluster: Cluster) -> CheckOutcome:
+        scope, region = self._where(cluster)
+        c = self._eks(scope, region, "describe_cluster", name=cluster.name)["cluster"]
+        ngs = [self._eks(scope, region, "describe_nodegroup", clusterName=cluster.name, nodegroupName=n)["nodegroup"]
+               for n in self._pages(scope, region, "list_nodegroups", "nodegroups", clusterName=cluster.name)]
+        return gates.cluster_health(c, ngs)
+
+    def _check_ready(self, cluster: Cluster, step: Step) -> CheckOutcome:
+        scope, region = self._where(cluster)
+        target = parse_version(step.to)
+        if step.component is Component.CONTROL_PLANE or not step.pool:
+            c = self._eks(scope, region, "describe_cluster", name=cluster.name)["cluster"]
+            return gates.control_plane_ready(c, target.minor_str)
+        ng = self._eks(scope, region, "describe_nodegroup", clusterName=cluster.name,
+                       nodegroupName=step.pool)["nodegroup"]
+        return gates.nodegroup_ready(ng, target.minor_str, step.to if target.patch is not None else None)
 
 
 def _check_alive(cluster: Cluster, nodegroup: str | None, status: str, provider: str) -> None:

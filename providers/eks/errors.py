@@ -40,6 +40,9 @@ PERMANENT_CODES = frozenset({
     "MissingAuthenticationToken", "UnauthorizedOperation", "OptInRequired", "ValidationException",
     "InvalidAction", "AuthFailure",
 })
+# what fleet's operator can do about a refusal, appended to the error's message
+HINTS = {"InvalidStateException": " (EKS upgrade insights block this version: see the upgrade-blockers gate; an "
+                                  "operator override of that gate sends UpdateClusterVersion force=true)"}
 DEFAULT_RETRY_AFTER = {"throttle": 5.0, "ResourceInUseException": 60.0}
 
 # botocore exceptions that are not ClientError: transport trouble is temporary, the rest is configuration.
@@ -85,7 +88,7 @@ def translate(exc: BaseException, *, provider: str = "eks", operation: str = "")
         meta = exc.response.get("ResponseMetadata", {}) or {}
         code = str(err.get("Code") or "")
         status = int(meta.get("HTTPStatusCode") or 0)
-        message = f"{where}{code or status}: {err.get('Message') or exc}"
+        message = f"{where}{code or status}: {err.get('Message') or exc}{HINTS.get(code, '')}"
         temporary = code in TEMPORARY_CODES or (code not in PERMANENT_CODES and (status == 429 or status >= 500))
         if temporary:
             return TemporaryProviderError(message, provider=provider, code=code or str(status),

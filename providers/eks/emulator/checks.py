@@ -26,6 +26,10 @@ Sources:
   specify the field kubernetesVersion when using custom AMIs." (eksctl-io/eksctl#5748, #5999).
 - [UG-LT] EKS User Guide "Customize managed nodes with launch templates": with an AMI id, "amiType,
   releaseVersion, version" can't be set in the API. (Error text for releaseVersion: not published; ours.)
+- [API-ISE] ``InvalidStateException`` (service-2.json, listed for UpdateClusterVersion, HTTP 400): "Amazon EKS
+  detected upgrade readiness issues. Call the ListInsights API to view detected upgrade blocking issues. Pass
+  the force flag when updating to override upgrade readiness errors." UpdateClusterVersion ``force``: "Set this
+  value to true to override upgrade-blocking readiness checks when updating a cluster."
 - [API-NG] ``Nodegroup.amiType``: "If the node group was deployed using a launch template with a custom AMI,
   then this is CUSTOM."
 """
@@ -135,3 +139,18 @@ def check_nodegroup_version(cluster: Any, ng: Any, name: str, body: Mapping[str,
     if (version, release) == (ng.version, ng.release_version) and not body.get("force") and lt is None:
         raise bad(f"Nodegroup {name} is already at version {version} release {release}")
     return NodegroupTarget(version, release, lt)
+
+
+def check_upgrade_insights(cluster: str, version: str, insights: list[Any], force: bool) -> None:
+    """[API-ISE]: UpdateClusterVersion to ``version`` is refused while an UPGRADE_READINESS insight of that minor
+    has status ERROR, unless ``force`` is true. Which insights EKS counts as "upgrade blocking" is not
+    published: the emulator counts every ERROR upgrade insight of the target minor (docs/fidelity/eks.md)."""
+    if force:
+        return
+    blocking = sorted(i.name for i in insights if i.category == "UPGRADE_READINESS"
+                      and i.kubernetes_version == version and i.status == "ERROR")
+    if blocking:
+        raise Refused(400, "InvalidStateException",
+                      f"Amazon EKS detected upgrade readiness issues for cluster {cluster} ({', '.join(blocking)}). "
+                      "Call the ListInsights API to view detected upgrade blocking issues. Pass the force flag "
+                      "when updating to override upgrade readiness errors.")

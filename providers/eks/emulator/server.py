@@ -11,6 +11,8 @@ what moto 5.2.1 lacks, in front of moto's WSGI app (see ``moto_ext.py``), which 
 ``POST /clusters/{name}/node-groups/{ng}/update-version``   UpdateNodegroupVersion (version/releaseVersion)
 ``POST /clusters/{name}/node-groups/{ng}/update-config``    UpdateNodegroupConfig (records ``updateConfig``)
 ``GET  /cluster-versions``                                  DescribeClusterVersions
+``POST /clusters/{name}/insights``                          ListInsights (filter: categories, versions, statuses)
+``GET  /clusters/{name}/insights/{id}``                     DescribeInsight
 ``POST /`` ``X-Amz-Target: AmazonSSM.GetParameter[s]``       the EKS optimized AMI ``release_version`` params
 ==========================================================  ===========================================
 
@@ -109,6 +111,36 @@ class Update:
                 "createdAt": self.created_at.timestamp(), "errors": self.errors}
 
 
+@dataclass
+class Insight:
+    """One cluster insight (botocore service-2.json ``Insight``: category UPGRADE_READINESS | MISCONFIGURATION,
+    kubernetesVersion "the Kubernetes minor version associated with an insight", insightStatus PASSING | WARNING
+    | ERROR | UNKNOWN)."""
+    id: str
+    name: str
+    kubernetes_version: str
+    status: str = "ERROR"
+    reason: str = ""
+    category: str = "UPGRADE_READINESS"
+    description: str = ""
+    recommendation: str = ""
+    resources: list[str] = field(default_factory=list)     # kubernetesResourceUri of the affected resources
+    refreshed_at: datetime | None = None
+
+    def summary(self) -> dict[str, Any]:
+        when = self.refreshed_at.timestamp() if self.refreshed_at else None
+        return {"id": self.id, "name": self.name, "category": self.category,
+                "kubernetesVersion": self.kubernetes_version, "description": self.description,
+                "insightStatus": {"status": self.status, "reason": self.reason},
+                **({"lastRefreshTime": when, "lastTransitionTime": when} if when else {})}
+
+    def detail(self) -> dict[str, Any]:
+        return {**self.summary(), "recommendation": self.recommendation,
+                "resources": [{"kubernetesResourceUri": r, "insightStatus": {"status": self.status,
+                                                                            "reason": self.reason}}
+                              for r in self.resources]}
+
+
 @dataclass(frozen=True)
 class UpgradeRequest:
     """One accepted UpdateClusterVersion / UpdateNodegroupVersion (the emulator's own log)."""
@@ -152,6 +184,7 @@ class EksEmulator:
         self.updates: dict[str, Update] = {}
         self.upgrade_log: list[UpgradeRequest] = []
         self.config_log: list[dict[str, Any]] = []
+        self.insights: dict[tuple[str, str, str], dict[str, Insight]] = {}   # (account, region, cluster) -> id -> it
         self._fail_next = 0
         self._started = False
         self._lock = threading.RLock()
@@ -167,6 +200,8 @@ class EksEmulator:
             ("POST", r"/clusters/(?P<name>[^/]+)/node-groups/(?P<ng>[^/]+)/update-config",
              self._update_nodegroup_config, "UpdateNodegroupConfig"),
             ("GET", r"/cluster-versions", self._describe_cluster_versions, "DescribeClusterVersions"),
+            ("POST", r"/clusters/(?P<name>[^/]+)/insights", self._list_insights, "ListInsights"),
+            ("GET", r"/clusters/(?P<name>[^/]+)/insights/(?P<id>[^/]+)", self._describe_insight, "DescribeInsight"),
             ("POST", r"/", self._root_post, None),
         ] + [(m, r"/.*", self._forward, "*") for m in ("GET", "POST", "PUT", "DELETE")]   # "*": found by path
         self.server = EmulatorServer([(m, p, self._guard(h, op)) for m, p, h, op in routes], error_body=_error_body,
@@ -250,6 +285,33 @@ class EksEmulator:
                 self._moto.create_nodegroup(account, region, name, ng_name, version=minor, release_version=release,
                                             nodes=spec.nodes, ami_type=spec.ami_type, launch_template=lt,
                                             update_config=dict(spec.update_config) if spec.update_config else None)
+
+    def add_insight(self, cluster: str, insight: Insight, *, region: str = "us-east-1",
+                    account: str = DEFAULT_ACCOUNT) -> None:
+        """Seed (or replace) one insight of a cluster; ``remove_insight`` clears it (an operator fixed it)."""
+        with self._lock:
+            if insight.refreshed_at is None:
+                insight.refreshed_at = self.clock.now()
+            self.insights.setdefault((account, region, cluster), {})[insight.id] = insight
+
+    def remove_insight(self, cluster: str, insight_id: str, *, region: str = "us-east-1",
+                       account: str = DEFAULT_ACCOUNT) -> None:
+        with self._lock:
+            self.insights.get((account, region, cluster), {}).pop(insight_id, None)
+
+    def set_health(self, cluster: str, nodegroup: str | None = None, *, issues: list[dict[str, Any]] | None = None,
+                   status: str | None = None, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT) -> None:
+        """Test control: a cluster's or node group's ``status`` and ``health.issues`` (``[{code, message,
+        resourceIds}]``, botocore ``Issue`` / ``ClusterIssue``), as DescribeCluster / DescribeNodegroup report."""
+        with self._lock:
+            obj = (self._moto.nodegroup(account, region, cluster, nodegroup) if nodegroup
+                   else self._moto.cluster(account, region, cluster))
+            if obj is None:
+                raise KeyError(f"no {nodegroup or cluster} in {account}/{region}")
+            if issues is not None:
+                obj.health = {"issues": list(issues)}
+            if status is not None:
+                obj.status = status
 
     def inject(self, fault: str) -> None:
         """One-shot: the next request fails with ``fault``; ``fail-update``: the next accepted update fails."""
@@ -399,6 +461,8 @@ class EksEmulator:
             raise EksError(409, "ResourceInUseException", f"An update is already in progress for cluster {name}")
         info = self.versions.get(version)
         checks.check_cluster_version(c, version, info is not None and info.version_status != "UNSUPPORTED")
+        checks.check_upgrade_insights(name, version, list(self.insights.get((acct, region, name), {}).values()),
+                                      body.get("force") is True)
         c.status = "UPDATING"
         u = self._new_update(acct, region, name, None, "VersionUpdate",
                              [{"type": "Version", "value": version}, {"type": "PlatformVersion", "value": "eks.1"}],
@@ -507,6 +571,29 @@ class EksEmulator:
                                                  ("endOfStandardSupportDate", v.end_of_standard),
                                                  ("endOfExtendedSupportDate", v.end_of_extended)) if d}})
         return 200, {"clusterVersions": out}, None
+
+    def _list_insights(self, m: re.Match[str], body: dict[str, Any], req: Request) -> Reply:
+        """ListInsights: the filter's categories / kubernetesVersions / statuses each narrow the answer when
+        given (InsightsFilter in service-2.json; "The default filter lists all categories and every status")."""
+        acct, region = self._scope(req)
+        self._cluster(acct, region, m["name"])
+        flt = body.get("filter") or {}
+        out = [i.summary() for i in self.insights.get((acct, region, m["name"]), {}).values()
+               if (not flt.get("categories") or i.category in flt["categories"])
+               and (not flt.get("kubernetesVersions") or i.kubernetes_version in flt["kubernetesVersions"])
+               and (not flt.get("statuses") or i.status in flt["statuses"])]
+        start = int(body.get("nextToken") or 0)
+        size = int(body.get("maxResults") or 100)
+        nxt = str(start + size) if start + size < len(out) else None
+        return 200, {"insights": out[start:start + size], "nextToken": nxt}, None
+
+    def _describe_insight(self, m: re.Match[str], body: dict[str, Any], req: Request) -> Reply:
+        acct, region = self._scope(req)
+        self._cluster(acct, region, m["name"])
+        found = self.insights.get((acct, region, m["name"]), {}).get(m["id"])
+        if found is None:
+            raise EksError(404, "ResourceNotFoundException", f"No insight found for id: {m['id']}.")
+        return 200, {"insight": found.detail()}, None
 
     # ---- SSM public parameters (the recommended AMI release of each minor) ----------------------------
     def _root_post(self, m: re.Match[str], body: dict[str, Any], req: Request) -> Reply:
