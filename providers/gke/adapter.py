@@ -26,6 +26,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,18 +35,23 @@ from pydantic import ValidationError
 from fleet.clock import Clock, SystemClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
+    BuiltinCheck,
+    CheckOutcome,
     Cluster,
     Component,
     NodePool,
     OperationRef,
     OperationState,
     OperationStatus,
+    RollbackSupport,
     Step,
     UpgradeRules,
     VersionOffers,
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
+from providers.checks_base import guarded
+from providers.gke import gates
 from providers.gke.budget import check_step as compute_warnings
 from providers.gke.budget import compute_drain_config, compute_upgrade_settings
 from providers.gke.errors import translate
@@ -388,3 +394,71 @@ class GkeProvider:
         return OperationStatus(OperationState.RUNNING, f"{_enum_name(o.operation_type)} {status.lower()}",
                                progress, poll_after=self.settings.poll_interval_seconds)
 
+
+    # ---- safety gates (fleet.provider: BuiltinCheck; providers/gke/gates.py; docs/gates-providers.md) -----
+    SUPPORTED_CHECKS = frozenset({BuiltinCheck.CLUSTER_HEALTH, BuiltinCheck.NODES_READY})
+    ROLLBACK_API = "RollbackNodePoolUpgrade (POST v1/{name=projects/*/locations/*/clusters/*/nodePools/*}:rollback)"
+
+    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
+        return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
+
+    def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
+                  now: datetime) -> CheckOutcome:
+        runners: dict[str, Callable[[], CheckOutcome]] = {
+            BuiltinCheck.CLUSTER_HEALTH: lambda: self._check_health(cluster),
+            BuiltinCheck.NODES_READY: lambda: self._check_ready(cluster, step),
+        }
+        return guarded(str(check), self.name, self.supported_checks(cluster), lambda: runners[str(check)]())
+
+    def _check_health(self, cluster: Cluster) -> CheckOutcome:
+        t = self._target(cluster)
+        gc = self._call(f"get cluster {t.path}", lambda c, kw: c.get_cluster(name=t.path, **kw))
+        return gates.cluster_health(gc)
+
+    def _check_ready(self, cluster: Cluster, step: Step) -> CheckOutcome:
+        t = self._target(cluster)
+        if step.component is Component.NODE_POOL and step.pool:
+            pool = self._call(f"get node pool {t.pool_path(step.pool)}",
+                              lambda c, kw: c.get_node_pool(name=t.pool_path(step.pool or ""), **kw))
+            return gates.pool_ready(pool, step.to, _same_version(pool.version, step.to))
+        gc = self._call(f"get cluster {t.path}", lambda c, kw: c.get_cluster(name=t.path, **kw))
+        return gates.master_ready(gc, step.to, _same_version(gc.current_master_version, step.to))
+
+    @classmethod
+    def rollback_support(cls, cluster: Cluster, step: Step) -> RollbackSupport | None:
+        """Node-pool steps only (GKE has no control-plane rollback API in container v1; a control-plane
+        downgrade is refused). GKE rolls back an upgrade that failed or was canceled; after one that completed
+        it makes no changes, so ``rollback`` refuses then (NothingToRollBack) and the step halts instead."""
+        if step.component is not Component.NODE_POOL or not step.pool or cluster.pools_follow_control_plane:
+            return None
+        return RollbackSupport(cls.ROLLBACK_API, None,
+                               "reverts a node-pool upgrade that failed or was canceled (best effort, GKE API "
+                               "reference); no changes after an upgrade that completed")
+
+    def rollback(self, cluster: Cluster, step: Step, op: OperationRef) -> OperationRef:
+        if self.rollback_support(cluster, step) is None:
+            raise PermanentProviderError(f"{cluster.id}: {step.key} cannot be rolled back on GKE",
+                                         provider=self.name, code="RollbackUnsupported")
+        t = self._target(cluster)
+        path = t.pool_path(step.pool or "")
+        info = self._call(f"fetch upgrade info of {path}",
+                          lambda c, kw: c.fetch_node_pool_upgrade_info(name=path, **kw))
+        last = _enum_name(info.upgrade_details[-1].state) if info.upgrade_details else "NONE"
+        if last == "RUNNING":
+            raise TemporaryProviderError(f"{cluster.id}: node pool {step.pool} is still upgrading; roll back "
+                                         "after it failed or was canceled", provider=self.name,
+                                         code="FAILED_PRECONDITION", retry_after=self.settings.poll_interval_seconds)
+        if last not in ("FAILED", "CANCELED"):
+            raise PermanentProviderError(
+                f"{cluster.id}: nothing to roll back on node pool {step.pool}: its last upgrade is {last}, and "
+                "GKE's RollbackNodePoolUpgrade makes no changes after an upgrade that completed",
+                provider=self.name, code="NothingToRollBack")
+        container_v1 = import_optional("google.cloud.container_v1", "gke")
+        request = container_v1.RollbackNodePoolUpgradeRequest(name=path)
+        done = self._call(f"roll back node pool {path}",
+                          lambda c, kw: c.rollback_node_pool_upgrade(request=request, **kw))
+        log.info("requested rollback of %s (%s): operation %s", cluster.id, step.key, done.name,
+                 extra={"provider": self.name, "cluster": cluster.id, "operation": done.name})
+        ref = self._ref(t, cluster, step, done)
+        return OperationRef(ref.id, ref.cluster_id, ref.step_key, {**ref.data, "rollback": True,
+                                                                   "target": step.from_})

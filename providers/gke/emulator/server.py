@@ -10,6 +10,7 @@ Paths (all under ``/v1/projects/{project}/locations/{location}``; ``location`` m
     GET  /clusters/{c}/nodePools/{np}                  GetNodePool
     GET  /clusters/{c}/nodePools/{np}:fetchNodePoolUpgradeInfo
     PUT  /clusters/{c}/nodePools/{np}                  UpdateNodePool      -> Operation UPGRADE_NODES
+    POST /clusters/{c}/nodePools/{np}:rollback         RollbackNodePoolUpgrade (after a failed upgrade)
     GET  /operations                                   ListOperations
     GET  /operations/{op}                              GetOperation
     GET  /serverConfig                                 GetServerConfig
@@ -133,6 +134,7 @@ class GkeEmulator(ServedEmulator):
         self.projects: set[str] = set()
         self.operations: dict[str, EmulatedOperation] = {}
         self.upgrade_log: list[dict[str, Any]] = []
+        self.rollback_log: list[dict[str, Any]] = []     # accepted RollbackNodePoolUpgrade requests
         self.pool_nodes: dict[tuple[str, str], int] = {}  # (cluster path, pool) -> nodes it runs now
         self._lock = threading.RLock()
         self._fail_next = False
@@ -147,6 +149,7 @@ class GkeEmulator(ServedEmulator):
             ("GET", _POOL, h(self._get_node_pool)),
             ("GET", rf"{_POOL}:fetchNodePoolUpgradeInfo", h(self._pool_upgrade_info)),
             ("PUT", _POOL, h(self._update_node_pool)),
+            ("POST", rf"{_POOL}:rollback", h(self._rollback_node_pool)),
             ("GET", rf"{_LOC}/operations", h(self._list_operations)),
             ("GET", rf"{_LOC}/operations/(?P<op>{_SEG})", h(self._get_operation)),
             ("GET", rf"{_LOC}/serverConfig", h(self._server_config)),
@@ -236,6 +239,21 @@ class GkeEmulator(ServedEmulator):
                 self.projects.add(project)
             self.server_configs[(project, location)] = cfg
 
+    def set_health(self, project: str, location: str, name: str, pool: str | None = None, *,
+                   status: str | None = None, message: str = "",
+                   conditions: Sequence[Mapping[str, Any]] | None = None) -> None:
+        """Test control: a cluster's or node pool's ``status`` (Cluster.Status / NodePool.Status names),
+        ``statusMessage`` and ``conditions`` (StatusCondition {code|canonicalCode, message}), as GKE reports
+        them; GKE sets these itself from what it observes, which the emulator does not model."""
+        with self._lock:
+            cluster = self.clusters[f"projects/{project}/locations/{location}/clusters/{name}"]
+            obj = self._find_pool(cluster, pool) if pool else cluster
+            if status is not None:
+                obj.status = status
+                obj.status_message = message
+            if conditions is not None:
+                obj.conditions = [container_v1.StatusCondition(**dict(c)) for c in conditions]
+
     # ---- observation (tests, demos) -----------------------------------------------------------------
     def cluster(self, project: str, location: str, name: str) -> Any:
         """A copy of the stored cluster (container_v1.Cluster), after settling operations."""
@@ -316,12 +334,12 @@ class GkeEmulator(ServedEmulator):
         cluster.status = "RUNNING"
 
     def _new_operation(self, p: dict[str, str], op_type: str, pool: str | None, initial: str, target: str,
-                       seconds: float, nodes: int = 0) -> EmulatedOperation:
+                       seconds: float, nodes: int = 0, can_fail: bool = True) -> EmulatedOperation:
         self._seq += 1
         now = self.clock.now()
         name = (f"projects/{p['project']}/locations/{p['location']}/operations/"
                 f"operation-{int(now.timestamp() * 1000)}-{self._seq:08x}")
-        fail = self._fail_next and op_type != "UPDATE_CLUSTER"
+        fail = self._fail_next and op_type != "UPDATE_CLUSTER" and can_fail
         if fail:
             self._fail_next = False
         op = EmulatedOperation(name, op_type, self._cluster_path(p), pool, initial, target, now,
@@ -564,6 +582,32 @@ class GkeEmulator(ServedEmulator):
         op = self._new_operation(p, "UPGRADE_NODES", p["pool"], pool.version, target,
                                  self._pool_seconds(pool.upgrade_settings, nodes), nodes)
         self._log_upgrade(op, body.node_version, settings, drain)
+        return self._op_proto(op)
+
+    def _rollback_node_pool(self, p: dict[str, str], req: Request) -> Any:
+        """RollbackNodePoolUpgrade: "Rolls back a previously Aborted or Failed NodePool upgrade. This makes no
+        changes if the last upgrade successfully completed." (container.v1 discovery document,
+        projects.locations.clusters.nodePools.rollback; gcloud container node-pools rollback: "used after a
+        canceled or failed node-pool upgrade. It makes a best-effort attempt to revert the pool back to its
+        original state"). While an operation runs on the cluster it is refused like any mutation (see
+        _refuse_if_busy). Not documented, the emulator's own (docs/fidelity/gke.md): the rollback's
+        operation type (UPGRADE_NODES; the Operation.Type enum has no rollback type), its duration (one node
+        batch), and the answer when there is nothing to roll back (an operation already DONE, no change)."""
+        _, pool = self._get_pool(p)
+        body = self._parse(container_v1.RollbackNodePoolUpgradeRequest, req)
+        self._refuse_if_busy(self._cluster_path(p), p["cluster"])
+        path = self._cluster_path(p)
+        last = next((o for o in reversed(list(self.operations.values())) if o.cluster == path
+                     and o.pool == p["pool"] and o.op_type == "UPGRADE_NODES"), None)
+        failed = last is not None and last.error is not None
+        target = last.initial if failed and last is not None else pool.version
+        nodes = self.pool_nodes.get((path, pool.name), 0)
+        if failed:
+            pool.status = "RECONCILING"
+        op = self._new_operation(p, "UPGRADE_NODES", p["pool"], pool.version, target,
+                                 self.node_seconds if failed else 0, nodes, can_fail=False)
+        self.rollback_log.append({"operation": op.name, "nodePool": p["pool"], "cluster": path,
+                                  "respectPdb": bool(body.respect_pdb), "changes": failed, "version": target})
         return self._op_proto(op)
 
     @staticmethod
