@@ -24,28 +24,34 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from fleet.clock import Clock, SystemClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
+    BuiltinCheck,
+    CheckOutcome,
     Cluster,
     Component,
     NodePool,
     OperationRef,
     OperationState,
     OperationStatus,
+    RollbackSupport,
     Step,
     UpgradeRules,
     VersionOffers,
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
+from providers.aks import gates
 from providers.aks.budget import compute_upgrade_settings
 from providers.aks.errors import is_sdk_error, translate
 from providers.aks.rules import Facts, compute_pool_offers, compute_rules
 from providers.aks.settings import AksSettings, parse_settings
+from providers.checks_base import force_active, guarded, parse_instant
 
 log = logging.getLogger("providers.aks")
 T = TypeVar("T")
@@ -308,6 +314,12 @@ class AksProvider:
         # revisions and aks-preview keep the SP line only): a GET never returns the secret, so sending the
         # profile back would send a service principal without its secret
         p.service_principal_profile = None
+        if force_active(step, self.clock.now()):
+            # an operator override of the upgrade-blockers gate: AKS's own override, expiring when fleet's does
+            # (spec UpgradeOverrideSettings: until "must be set for the overrides to take effect")
+            models = self._sdk_module.models
+            p.upgrade_settings = models.ClusterUpgradeSettings(override_settings=models.UpgradeOverrideSettings(
+                force_upgrade=True, until=parse_instant(step.force_until)))
         headers = self._sdk(f"upgrade control plane of {cluster.id} to {step.to}", lambda: client.managed_clusters
                             .begin_create_or_update(ref.resource_group, ref.name, mc, polling=False,
                                                     cls=_response_headers, **_if_match(mc.e_tag)).result())
@@ -435,6 +447,59 @@ class AksProvider:
         if _same(current, str(d.get("to"))):
             return OperationStatus(OperationState.SUCCEEDED, "Succeeded", 1.0)
         return OperationStatus(OperationState.FAILED, f"operation ended with version {current}, not {d.get('to')}")
+
+
+    # ---- safety gates (fleet.provider: BuiltinCheck; providers/aks/gates.py; docs/gates-providers.md) -----
+    SUPPORTED_CHECKS = frozenset({BuiltinCheck.UPGRADE_BLOCKERS, BuiltinCheck.CLUSTER_HEALTH,
+                                  BuiltinCheck.NODES_READY})
+
+    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
+        return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
+
+    def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
+                  now: datetime) -> CheckOutcome:
+        runners: dict[str, Callable[[], CheckOutcome]] = {
+            BuiltinCheck.UPGRADE_BLOCKERS: lambda: self._check_blockers(cluster, step),
+            BuiltinCheck.CLUSTER_HEALTH: lambda: self._check_health(cluster),
+            BuiltinCheck.NODES_READY: lambda: self._check_ready(cluster, step),
+        }
+        return guarded(str(check), self.name, self.supported_checks(cluster), lambda: runners[str(check)]())
+
+    @classmethod
+    def rollback_support(cls, cluster: Cluster, step: Step) -> RollbackSupport | None:
+        """None: the ARM API of azure-mgmt-containerservice 41.8.0 (2026-08-01) has no rollback operation for a
+        managed cluster or an agent pool (AgentPools: abort latest operation, node-image upgrade, upgrade
+        profile only); docs/gates-providers.md."""
+        return None
+
+    def _get_cluster(self, cluster: Cluster) -> tuple[Any, ArmRef, Any]:
+        ref = self._locate(cluster)
+        client = self._client(ref.subscription)
+        mc = self._sdk(f"get {cluster.id}", lambda: client.managed_clusters.get(ref.resource_group, ref.name))
+        return mc, ref, client
+
+    def _check_blockers(self, cluster: Cluster, step: Step) -> CheckOutcome:
+        mc, _, _ = self._get_cluster(cluster)
+        p = mc.properties
+        override = getattr(p.upgrade_settings, "override_settings", None) if p.upgrade_settings else None
+        return gates.blockers(step, p.current_kubernetes_version or p.kubernetes_version, override)
+
+    def _check_health(self, cluster: Cluster) -> CheckOutcome:
+        mc, ref, client = self._get_cluster(cluster)
+        pools = self._sdk(f"list pools of {cluster.id}",
+                          lambda: list(client.agent_pools.list(ref.resource_group, ref.name)))
+        return gates.cluster_health(mc, pools)
+
+    def _check_ready(self, cluster: Cluster, step: Step) -> CheckOutcome:
+        if step.component is Component.NODE_POOL and step.pool:
+            ref = self._locate(cluster)
+            client = self._client(ref.subscription)
+            pool = step.pool
+            ap = self._sdk(f"get {cluster.id} pool {pool}",
+                           lambda: client.agent_pools.get(ref.resource_group, ref.name, pool))
+            return gates.pool_ready(ap, step.to, _same)
+        mc, _, _ = self._get_cluster(cluster)
+        return gates.control_plane_ready(mc, step.to, _same)
 
 
 def _merged(own: tuple[str, ...], region: tuple[str, ...], current: str) -> tuple[str, ...]:

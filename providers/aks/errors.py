@@ -33,6 +33,13 @@ from fleet.clock import Clock
 from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
 
 TEMPORARY_STATUS = frozenset({408, 409, 412, 429})
+# AKS's deprecated-API upgrade block (400 ValidationError, subcode UpgradeBlockedOnDeprecatedAPIUsage:
+# learn.microsoft.com/azure/aks/stop-cluster-upgrade-api-breaking-changes): permanent, and the message says
+# what the operator can do
+DEPRECATED_API_BLOCK = "UpgradeBlockedOnDeprecatedAPIUsage"
+DEPRECATED_API_HINT = (" [AKS blocked the upgrade on recent deprecated-API usage (UpgradeBlockedOnDeprecatedAPIUsage): "
+                       "migrate the usage, or override the upgrade-blockers gate, which sends "
+                       "upgradeSettings.overrideSettings {forceUpgrade: true, until}]")
 DEFAULT_RETRY_AFTER = {409: 60.0, 429: 10.0}
 
 
@@ -81,6 +88,9 @@ def translate(exc: BaseException, *, provider: str, operation: str, clock: Clock
             return TemporaryProviderError(message, provider=provider, code=code, retry_after=retry)
         if isinstance(exc, ae.DecodeError) and (status is None or status < 400):
             return TemporaryProviderError(message, provider=provider, code=code or "decode", retry_after=5.0)
+        if DEPRECATED_API_BLOCK in _body(exc):
+            return PermanentProviderError(message + DEPRECATED_API_HINT, provider=provider,
+                                          code=f"{code}/{DEPRECATED_API_BLOCK}")
         return PermanentProviderError(message, provider=provider, code=code)
     if isinstance(exc, ae.AzureError):
         return PermanentProviderError(f"{operation}: {type(exc).__name__}: {_first_line(exc)}", provider=provider,
@@ -90,6 +100,13 @@ def translate(exc: BaseException, *, provider: str, operation: str, clock: Clock
                                       code=type(exc).__name__)
     return PermanentProviderError(f"{operation}: unexpected {type(exc).__name__}: {_first_line(exc)}",
                                   provider=provider, code="unexpected")
+
+
+def _body(exc: Any) -> str:
+    try:
+        return str(exc.response.text()) if exc.response is not None else ""
+    except Exception:  # a response whose body cannot be read: no subcode to find
+        return ""
 
 
 def is_sdk_error(exc: BaseException) -> bool:

@@ -42,6 +42,7 @@ from providers.aks.emulator.spec import validate as validate_against_spec
 from providers.aks.emulator.state import (
     RP,
     ArmError,
+    DeprecatedApiUsage,
     EmuCluster,
     EmuOperation,
     EmuPool,
@@ -127,6 +128,27 @@ class AksEmulator(ServedEmulator):
             self.subscriptions.add(subscription.lower())
             self.resource_groups.add((subscription.lower(), resource_group.lower()))
         return c
+
+    def record_deprecated_api_usage(self, name: str, api: str, removed_in: str, *, seen_at: datetime | None = None,
+                                    resource_group: str = "rg",
+                                    subscription: str = "00000000-0000-0000-0000-000000000000") -> None:
+        """Test control: the cluster's API server saw a request to ``api``, which Kubernetes ``removed_in`` no
+        longer serves (AKS records such usage itself; the emulator is told)."""
+        with self._lock:
+            c = self.cluster(name, resource_group, subscription)
+            c.deprecated_api_usage.append(DeprecatedApiUsage(api, removed_in, seen_at or self.clock.now()))
+
+    def set_state(self, name: str, pool: str | None = None, *, provisioning_state: str | None = None,
+                  power_state: str | None = None, resource_group: str = "rg",
+                  subscription: str = "00000000-0000-0000-0000-000000000000") -> None:
+        """Test control: a cluster's or pool's provisioningState / powerState.code as AKS would report them."""
+        with self._lock:
+            c = self.cluster(name, resource_group, subscription)
+            obj: Any = c.pools[pool] if pool else c
+            if provisioning_state is not None:
+                obj.state = provisioning_state
+            if power_state is not None:
+                obj.power = power_state
 
     def add_subscription(self, subscription: str, *resource_groups: str) -> None:
         """An (empty) subscription and resource groups, for discovery scopes without clusters."""
@@ -214,7 +236,7 @@ class AksEmulator(ServedEmulator):
                                        f"The subscription '{match.group('sub')}' could not be found.")
                     return handler(match, body, req)
             except ArmError as err:
-                return err.status, {"error": {"code": err.code, "message": err.message}}, None
+                return err.status, {"error": {"code": err.code, "message": err.message, **err.extra}}, None
         return run
 
     def _find(self, match: re.Match[str]) -> EmuCluster:
@@ -238,7 +260,7 @@ class AksEmulator(ServedEmulator):
     def _pool_props(self, p: EmuPool, cls: type) -> Any:
         return cls(count=p.count, vm_size=p.vm_size, mode=p.mode, os_type="Linux", type="VirtualMachineScaleSets",
                    orchestrator_version=p.desired, current_orchestrator_version=p.version,
-                   provisioning_state=p.state, power_state=m.PowerState(code="Running"), e_tag=f'"{p.generation}"',
+                   provisioning_state=p.state, power_state=m.PowerState(code=p.power), e_tag=f'"{p.generation}"',
                    upgrade_settings=m.AgentPoolUpgradeSettings(p.upgrade_settings) if p.upgrade_settings else None)
 
     def _render_cluster(self, c: EmuCluster) -> dict[str, Any]:
@@ -252,7 +274,9 @@ class AksEmulator(ServedEmulator):
             e_tag=c.etag,
             sku=m.ManagedClusterSKU(name="Base", tier="Free"),
             properties=m.ManagedClusterProperties(  # type: ignore[call-overload]  # SDK overloads omit read-only fields, which a server sets
-                provisioning_state=c.state, power_state=m.PowerState(code="Running"), kubernetes_version=c.desired,
+                provisioning_state=c.state, power_state=m.PowerState(code=c.power), kubernetes_version=c.desired,
+                upgrade_settings=(m.ClusterUpgradeSettings(c.cluster_upgrade_settings)
+                                  if c.cluster_upgrade_settings else None),
                 current_kubernetes_version=c.version, dns_prefix=c.name, fqdn=f"{c.name}.hcp.{c.location}.azmk8s.io",
                 agent_pool_profiles=profiles, max_agent_pools=100,
                 # what a GET of a managed-identity cluster shows (the secret is never returned)
@@ -505,6 +529,9 @@ class AksEmulator(ServedEmulator):
         self._refuse_if_busy(c)
         pools_to = self._cluster_put_pools(c, props, target)
         self._check_control_plane(c, target, {p.name: pools_to.get(p.name, p.version) for p in c.pools.values()})
+        override = ((body.get("properties") or {}).get("upgradeSettings") or {}).get("overrideSettings") or {}
+        self._check_deprecated_apis(c, target, override)
+        c.cluster_upgrade_settings = dict((body.get("properties") or {}).get("upgradeSettings") or {})
         changed = target != c.version or pools_to
         duration = (self.cp_duration if target != c.version else timedelta(0)) + sum(
             (self._pool_duration(c.pools[p]) for p in pools_to), timedelta(0))
@@ -520,6 +547,40 @@ class AksEmulator(ServedEmulator):
         if mc.tags is not None:
             c.tags = dict(mc.tags)
         return 200, self._render_cluster(c), headers
+
+    def _check_deprecated_apis(self, c: EmuCluster, target: str, override: dict[str, Any]) -> None:
+        """AKS blocks a control-plane minor upgrade to 1.26 or later while an API removed in the target was used
+        within the 12 hours before the upgrade, unless ``upgradeSettings.overrideSettings`` has ``forceUpgrade``
+        true and an ``until`` still ahead (learn.microsoft.com/azure/aks/stop-cluster-upgrade-api-breaking-changes:
+        prerequisites, the error "Bad Request ... code ValidationError ... subcode
+        UpgradeBlockedOnDeprecatedAPIUsage", and its mitigation; spec UpgradeOverrideSettings: forceUpgrade
+        "bypass upgrade protections such as checking for deprecated API usage", until "only matches the start
+        time of an upgrade ... It must be set for the overrides to take effect"). The message follows the page's
+        example; "recorded hourly" (usage in the last hour may be missed) is not modelled."""
+        cur, to = parse_version(c.version), parse_version(target)
+        if to.minor_key <= cur.minor_key or to.minor_key < (1, 26):
+            return
+        until = override.get("until")
+        try:
+            forced = override.get("forceUpgrade") is True and until is not None and \
+                datetime.fromisoformat(str(until).replace("Z", "+00:00")) > self.clock.now()
+        except ValueError:
+            forced = False
+        now = self.clock.now()
+        recent = [u for u in c.deprecated_api_usage if cur.minor_key < parse_version(u.removed_in).minor_key
+                  <= to.minor_key and now - u.seen_at <= timedelta(hours=12)]
+        if not recent or forced:
+            return
+        details = "".join(f"\n\t* usage has been detected on API {u.api}, and was recently seen at: "
+                          f"{u.seen_at:%Y-%m-%d %H:%M:%S +0000 UTC}, which will be removed in {u.removed_in}"
+                          for u in recent)
+        raise ArmError(400, "ValidationError",
+                       "Control Plane upgrade is blocked due to recent usage of a Kubernetes API deprecated in the "
+                       "specified version. Please refer to https://kubernetes.io/docs/reference/using-api/"
+                       "deprecation-guide to migrate the usage. To bypass this error, set enable-force-upgrade in "
+                       "upgradeSettings.overrideSettings. Bypassing this error without migrating usage will result "
+                       f"in the deprecated Kubernetes API calls failing. Usage details: {len(recent)} error(s) "
+                       f"occurred:{details}\n\n", subcode="UpgradeBlockedOnDeprecatedAPIUsage")
 
     def _cluster_put_pools(self, c: EmuCluster, props: Any, target: str) -> dict[str, str]:
         """The pools a managedCluster PUT moves, and where. AKS's rule (400

@@ -18,9 +18,21 @@ _FAULT_CODES = {"throttle": ("TooManyRequests", "The request is being throttled.
 
 
 class ArmError(Exception):
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, **extra: str):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.extra = extra              # further members of the error object (e.g. AKS's ``subcode``)
+
+
+@dataclass
+class DeprecatedApiUsage:
+    """A recorded use of a Kubernetes API that ``removed_in`` (a minor, "1.26") no longer serves, as AKS's
+    deprecated-API detection reports it ("usage has been detected on API <api>, and was recently seen at:
+    <time>, which will be removed in <minor>", learn.microsoft.com/azure/aks/stop-cluster-upgrade-api-breaking-
+    changes)."""
+    api: str                        # e.g. flowcontrol.apiserver.k8s.io.prioritylevelconfigurations.v1beta1
+    removed_in: str
+    seen_at: datetime
 
 
 @dataclass
@@ -34,6 +46,7 @@ class EmuPool:
     state: str = "Succeeded"
     upgrade_settings: dict[str, Any] = field(default_factory=dict)
     generation: int = 1             # the eTag (optimistic concurrency)
+    power: str = "Running"          # powerState.code (Running | Stopped)
 
 
 @dataclass
@@ -52,6 +65,9 @@ class EmuCluster:
     tags: dict[str, str] = field(default_factory=dict)
     state: str = "Succeeded"
     generation: int = 1
+    power: str = "Running"          # powerState.code (Running | Stopped)
+    cluster_upgrade_settings: dict[str, Any] = field(default_factory=dict)   # upgradeSettings as last PUT
+    deprecated_api_usage: list[DeprecatedApiUsage] = field(default_factory=list)
 
     @property
     def etag(self) -> str:
