@@ -32,24 +32,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fleet.clock import Clock, SystemClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
+    BuiltinCheck,
+    CheckOutcome,
     Cluster,
     Component,
     NodePool,
     OperationRef,
     OperationState,
     OperationStatus,
+    RollbackSupport,
     Step,
     UpgradeRules,
     VersionOffers,
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
+from providers.checks_base import guarded
+from providers.oke import gates
 from providers.oke.budget import compute_cycling
 from providers.oke.errors import translate
 from providers.oke.rules import BARE_METAL_REASON, BASIC, BASIC_REASON, Facts, compute_rules, is_bare_metal
@@ -404,6 +410,41 @@ class OkeProvider:
         return OperationStatus(OperationState.FAILED, f"{wr.operation_type} succeeded but {len(stale)} node(s) of "
                                f"node pool {p.name} still run an older version than {target} "
                                f"({', '.join(stale[:5])}): the nodes were not cycled")
+
+    # ---- safety gates (fleet.provider: BuiltinCheck; providers/oke/gates.py; docs/gates-providers.md) -----
+    SUPPORTED_CHECKS = frozenset({BuiltinCheck.CLUSTER_HEALTH, BuiltinCheck.NODES_READY})
+
+    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
+        return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
+
+    def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
+                  now: datetime) -> CheckOutcome:
+        runners: dict[str, Callable[[], CheckOutcome]] = {
+            BuiltinCheck.CLUSTER_HEALTH: lambda: self._check_health(cluster),
+            BuiltinCheck.NODES_READY: lambda: self._check_ready(cluster, step),
+        }
+        return guarded(str(check), self.name, self.supported_checks(cluster), lambda: runners[str(check)]())
+
+    @classmethod
+    def rollback_support(cls, cluster: Cluster, step: Step) -> RollbackSupport | None:
+        """None: the Container Engine API (oci 2.189.0) has no rollback operation, and a control plane cannot be
+        downgraded (docs/gates-providers.md)."""
+        return None
+
+    def _check_health(self, cluster: Cluster) -> CheckOutcome:
+        ce, comp, cid = self._locate(cluster)
+        c = self._call("get cluster", ce.get_cluster, cid).data
+        summaries = [p for p in self._all("list node pools", ce.list_node_pools, comp, cluster_id=cid)
+                     if p.lifecycle_state not in GONE]
+        pools = [self._call("get node pool", ce.get_node_pool, p.id).data for p in summaries]
+        return gates.cluster_health(c, pools)
+
+    def _check_ready(self, cluster: Cluster, step: Step) -> CheckOutcome:
+        ce, comp, cid = self._locate(cluster)
+        if step.component is Component.NODE_POOL and step.pool:
+            pid = self._pool_id(ce, comp, cid, cluster, step)
+            return gates.pool_ready(self._call("get node pool", ce.get_node_pool, pid).data, step.to, _same)
+        return gates.control_plane_ready(self._call("get cluster", ce.get_cluster, cid).data, step.to, _same)
 
 
 def _facts(c: Any, pools: list[Any]) -> dict[str, Any]:

@@ -73,7 +73,7 @@ class _Pool:
     cluster_id: str
     compartment_id: str
     version: str
-    nodes: list[dict[str, str]]
+    nodes: list[dict[str, Any]]
     state: str = "ACTIVE"
     shape: str = "VM.Standard.E4.Flex"
     tags: dict[str, str] = field(default_factory=dict)
@@ -213,7 +213,7 @@ class OkeEmulator(ServedEmulator):
             self.clusters[c.id] = c
             return c.id
 
-    def _node(self, pool_id: str, version: str, i: int) -> dict[str, str]:
+    def _node(self, pool_id: str, version: str, i: int) -> dict[str, Any]:
         return {"id": self._ocid("instance", pool_id.split(".")[3]), "name": f"oke-node-{next(self._ids)}-{i}",
                 "kubernetesVersion": version, "nodePoolId": pool_id, "lifecycleState": "ACTIVE",
                 "availabilityDomain": f"AD-{i % 3 + 1}"}
@@ -238,6 +238,29 @@ class OkeEmulator(ServedEmulator):
                 self._fail_next = True
         else:
             self.server.inject(fault)
+
+    def set_node_state(self, cluster: str, pool: str, index: int, *, lifecycle_state: str | None = None,
+                       error: Mapping[str, str] | None = None, region: str | None = None) -> None:
+        """Test control: one node's ``lifecycleState`` (oci.container_engine.models.Node: CREATING, ACTIVE,
+        UPDATING, DELETING, DELETED, FAILING, INACTIVE) and ``nodeError`` ({code, message, status}: NodeError),
+        as GetNodePool reports them; OKE sets these from what it observes, which is not modelled."""
+        with self._lock:
+            c = self.cluster_by_name(cluster, region)
+            node = next(p for p in c.pools.values() if p.name == pool).nodes[index]
+            if lifecycle_state is not None:
+                node["lifecycleState"] = lifecycle_state
+            if error is not None:
+                node["nodeError"] = dict(error)
+
+    def set_state(self, cluster: str, pool: str | None = None, *, lifecycle_state: str,
+                  region: str | None = None) -> None:
+        """Test control: a cluster's or node pool's ``lifecycleState`` (Cluster / NodePool models)."""
+        with self._lock:
+            c = self.cluster_by_name(cluster, region)
+            if pool is None:
+                c.state = lifecycle_state
+            else:
+                next(p for p in c.pools.values() if p.name == pool).state = lifecycle_state
 
     def cluster_by_name(self, name: str, region: str | None = None) -> _Cluster:
         region = region or self.default_region
