@@ -32,18 +32,23 @@ import yaml
 from fleet.clock import Clock, SystemClock, iso
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
+    BuiltinCheck,
+    CheckOutcome,
+    CheckResult,
     Cluster,
     Component,
     NodePool,
     OperationRef,
     OperationState,
     OperationStatus,
+    RollbackSupport,
     Step,
     UpgradeRules,
     VersionOffers,
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
+from providers.capi import gates
 from providers.capi.budget import compute_kcp_surge, compute_pool_knobs, compute_warnings
 from providers.capi.errors import translate
 from providers.capi.objects import (
@@ -69,6 +74,7 @@ from providers.capi.objects import (
 )
 from providers.capi.rules import Facts, compute_rules
 from providers.capi.settings import CapiSettings, ManagementCluster, parse_settings
+from providers.checks_base import guarded
 
 CAPI = "cluster.x-k8s.io"
 CP = "controlplane.cluster.x-k8s.io"
@@ -558,6 +564,62 @@ class CapiProvider:
         progress = sum(r.progress for r in rollouts) / len(rollouts)
         return OperationStatus(OperationState.RUNNING, message, progress,
                                poll_after=self.settings.poll_interval_seconds)
+
+    # ---- safety gates (fleet.provider: BuiltinCheck; providers/capi/gates.py; docs/gates-providers.md) ----
+    SUPPORTED_CHECKS = frozenset({BuiltinCheck.CLUSTER_HEALTH, BuiltinCheck.NODES_READY, BuiltinCheck.ETCD_BACKUP})
+
+    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
+        return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
+
+    def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
+                  now: datetime) -> CheckOutcome:
+        runners: dict[str, Callable[[], CheckOutcome]] = {
+            BuiltinCheck.CLUSTER_HEALTH: lambda: self._check_health(cluster),
+            BuiltinCheck.NODES_READY: lambda: self._check_ready(cluster, step),
+            BuiltinCheck.ETCD_BACKUP: lambda: self._check_etcd_backup(cluster, params, now),
+        }
+        return guarded(str(check), self.name, self.supported_checks(cluster), lambda: runners[str(check)]())
+
+    @classmethod
+    def rollback_support(cls, cluster: Cluster, step: Step) -> RollbackSupport | None:
+        """None: Cluster API has no rollback; a KubeadmControlPlane refuses a lower ``version`` (its webhook
+        allows no downgrade) and fleet does not roll MachineDeployments back to old templates."""
+        return None
+
+    def _check_health(self, cluster: Cluster) -> CheckOutcome:
+        m, ns = self._locate(cluster)
+        _, kcp, mds = self._observe(m, ns, cluster.name)
+        machines = self._list(m, CAPI, self._served(m, CAPI), "machines", ns, f"{CLUSTER_NAME_LABEL}={cluster.name}")
+        return gates.cluster_health(kcp.obj, [md.obj for md in mds], machines)
+
+    def _check_ready(self, cluster: Cluster, step: Step) -> CheckOutcome:
+        m, ns = self._locate(cluster)
+        c, kcp, mds = self._observe(m, ns, cluster.name)
+        to = capi_version(step.to)
+        if step.component is Component.CONTROL_PLANE and get(c, "spec", "topology"):
+            # a managed topology's one step moves every Machine of the cluster
+            selector, what = f"{CLUSTER_NAME_LABEL}={cluster.name}", f"Cluster {cluster.name}"
+            replicas = kcp.replicas + sum(md.replicas for md in mds)
+        elif step.component is Component.CONTROL_PLANE:
+            selector, what, replicas = f"{CONTROL_PLANE_NAME_LABEL}={kcp.name}", f"{KCP} {kcp.name}", kcp.replicas
+        else:
+            md = next((v for v in mds if v.name == step.pool), None)
+            if md is None:
+                raise PermanentProviderError(f"MachineDeployment {ns}/{step.pool} not found for cluster "
+                                             f"{cluster.name}", provider=self.name, code="404")
+            selector, what, replicas = f"{DEPLOYMENT_NAME_LABEL}={md.name}", f"{MD} {md.name}", md.replicas
+        machines = self._list(m, CAPI, self._served(m, CAPI), "machines", ns, selector)
+        return gates.nodes_ready(what, machines, to, replicas)
+
+    def _check_etcd_backup(self, cluster: Cluster, params: Mapping[str, Any], now: datetime) -> CheckOutcome:
+        annotation, kind = params.get("annotation"), params.get("object", "Cluster")
+        if not isinstance(annotation, str) or not annotation or kind not in gates.ETCD_OBJECTS:
+            return CheckOutcome(CheckResult.ERROR, "etcd-backup on Cluster API needs params.annotation (the "
+                                "annotation holding the newest backup's RFC 3339 time) and params.object in "
+                                f"{', '.join(gates.ETCD_OBJECTS)}", {"params": dict(params)})
+        m, ns = self._locate(cluster)
+        c, kcp, _ = self._observe(m, ns, cluster.name)
+        return gates.etcd_backup(c if kind == "Cluster" else kcp.obj, kind, annotation, params, now)
 
 
 def _at_or_above(versions: list[str], current: str) -> tuple[str, ...]:

@@ -145,6 +145,9 @@ class Controllers:
         self.machines: dict[tuple[str, str], SimMachine] = {}
         self.machinesets: dict[tuple[str, str], SimMachineSet] = {}
         self.budget: dict[tuple[str, str, str], Budget] = {}
+        # test control: (kind, namespace, name, condition type) -> (ok, reason, message) forced on the rendered
+        # condition (what the real controllers would observe: an unhealthy etcd member, a NotReady node)
+        self.condition_overrides: dict[tuple[str, ...], tuple[bool, str, str]] = {}
         self.faults: list[tuple[str, str | None]] = []
         self._seen: dict[tuple[str, str, str], tuple[int, datetime]] = {}
         self._observed_gen: dict[tuple[str, str, str], int] = {}

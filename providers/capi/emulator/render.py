@@ -82,8 +82,13 @@ class Renderer:
             self.c.conds[key] = prev = (status, self.t)
         return iso(prev[1]) or ""
 
+    def _forced(self, owner: tuple[str, ...], ctype: str, ok: bool, reason: str, message: str) -> tuple[bool, str, str]:
+        forced = self.c.condition_overrides.get(owner + (ctype,))
+        return forced if forced is not None else (ok, reason, message)
+
     def _cond1(self, owner: tuple[str, ...], ctype: str, ok: bool, reason: str = "", message: str = "") -> Obj:
         """A v1beta1 (clusterv1.Condition) condition."""
+        ok, reason, message = self._forced(owner, ctype, ok, reason, message)
         status = "True" if ok else "False"
         out: Obj = {"type": ctype, "status": status, "lastTransitionTime": self._since(owner + ("v1", ctype), status)}
         if not ok:
@@ -95,6 +100,7 @@ class Renderer:
     def _cond2(self, owner: tuple[str, ...], ctype: str, ok: bool, reason: str, message: str = "",
                generation: int | None = None) -> Obj:
         """A v1beta2 (metav1.Condition) condition."""
+        ok, reason, message = self._forced(owner, ctype, ok, reason, message)
         status = "True" if ok else "False"
         out: Obj = {"type": ctype, "status": status, "reason": reason, "message": message,
                     "lastTransitionTime": self._since(owner + ("v2", ctype), status)}
@@ -133,8 +139,11 @@ class Renderer:
             spec["providerID"] = f"emulated://{m.namespace}/{m.name}"
         who = ("Machine", m.namespace, m.name)
         if self.v == "v1beta1":
+            # NodeHealthy: v1beta1 MachineNodeHealthyCondition (kubernetes-sigs/cluster-api api/v1beta1
+            # condition_consts.go), True once the Node is up (NodeProvisioning while it is not)
             status: Obj = {"phase": phase, "bootstrapReady": True, "infrastructureReady": ready,
-                           "conditions": [self._cond1(who, "Ready", ready, "WaitingForInfrastructure")]}
+                           "conditions": [self._cond1(who, "Ready", ready, "WaitingForInfrastructure"),
+                                          self._cond1(who, "NodeHealthy", ready, "NodeProvisioning")]}
             if ready:
                 status["nodeRef"] = {"apiVersion": "v1", "kind": "Node", "name": m.name}
             if failed:
@@ -144,8 +153,12 @@ class Renderer:
         else:
             status = {"phase": phase, "initialization": {"bootstrapDataSecretCreated": True,
                                                          "infrastructureProvisioned": ready},
+                      # NodeReady / NodeHealthy: known condition types of the v1beta2 Machine CRD
                       "conditions": [self._cond2(who, "Available", ready, "Available" if ready else "NotAvailable"),
-                                     self._cond2(who, "Ready", ready, "Ready" if ready else "NotReady")]}
+                                     self._cond2(who, "Ready", ready, "Ready" if ready else "NotReady"),
+                                     self._cond2(who, "NodeReady", ready, "NodeReady" if ready else "NodeNotReady"),
+                                     self._cond2(who, "NodeHealthy", ready, "NodeHealthy" if ready
+                                                 else "NodeNotHealthy")]}
             if ready:
                 status["nodeRef"] = {"name": m.name}
             if failed:
@@ -200,9 +213,13 @@ class Renderer:
         if self.v == "v1beta1":
             status.update(updatedReplicas=uptodate, unavailableReplicas=len(machines) - ready, initialized=True,
                           ready=ready > 0)
+            # EtcdClusterHealthy / ControlPlaneComponentsHealthy: v1beta1 KCP conditions (kubernetes-sigs/cluster-api
+            # controlplane/kubeadm/api/v1beta1 condition_consts.go); healthy unless a test forces them False
             status["conditions"] = [
                 self._cond1(who, "Ready", ready >= replicas, "ScalingUp"),
-                self._cond1(who, "MachinesSpecUpToDate", not rolling, "RollingUpdateInProgress", msg)]
+                self._cond1(who, "MachinesSpecUpToDate", not rolling, "RollingUpdateInProgress", msg),
+                self._cond1(who, "EtcdClusterHealthy", True, "EtcdClusterUnhealthy"),
+                self._cond1(who, "ControlPlaneComponentsHealthy", True, "ControlPlaneComponentsUnhealthy")]
             status["v1beta2"] = {"readyReplicas": ready, "availableReplicas": ready, "upToDateReplicas": uptodate,
                                  "conditions": [self._cond2(who, "RollingOut", rolling, "RollingOut" if rolling
                                                             else "NotRollingOut", msg)]}
@@ -212,9 +229,15 @@ class Renderer:
             status["conditions"] = [
                 self._cond2(who, "Available", ready > replicas // 2, "Available" if ready > replicas // 2
                             else "NotAvailable"),
-                self._cond2(who, "RollingOut", rolling, "RollingOut" if rolling else "NotRollingOut", msg)]
+                self._cond2(who, "RollingOut", rolling, "RollingOut" if rolling else "NotRollingOut", msg),
+                # EtcdClusterAvailable / MachinesReady: known condition types of the v1beta2 KCP CRD
+                self._cond2(who, "EtcdClusterAvailable", True, "Available"),
+                self._cond2(who, "MachinesReady", ready >= len(active), "Ready" if ready >= len(active) else "NotReady")]
             status["deprecated"] = {"v1beta1": {"readyReplicas": ready, "updatedReplicas": uptodate,
-                                                "unavailableReplicas": len(machines) - ready}}
+                                                "unavailableReplicas": len(machines) - ready, "conditions": [
+                                                    self._cond1(who, "EtcdClusterHealthy", True, "EtcdClusterUnhealthy"),
+                                                    self._cond1(who, "ControlPlaneComponentsHealthy", True,
+                                                                "ControlPlaneComponentsUnhealthy")]}}
         return status
 
     def _md_counts(self, md: Obj) -> dict[str, int]:

@@ -147,6 +147,20 @@ class CapiEmulator(ServedEmulator):
         else:
             self.server.inject(fault)
 
+    def set_condition(self, kind: str, name: str, ctype: str, ok: bool, reason: str = "", message: str = "",
+                      namespace: str = "default") -> None:
+        """Test control: force a condition of a KubeadmControlPlane, MachineDeployment or Machine (e.g. the KCP's
+        EtcdClusterHealthy, a Machine's NodeHealthy) to True/False, as CAPI's controllers would report what they
+        observe in the workload cluster (not modelled); ``clear_conditions`` removes every forced one."""
+        with self.store.lock:
+            self.ctrl.condition_overrides[(kind, namespace, name, ctype)] = (ok, reason, message)
+            self.ctrl.advance()
+
+    def clear_conditions(self) -> None:
+        with self.store.lock:
+            self.ctrl.condition_overrides.clear()
+            self.ctrl.advance()
+
     def tick(self) -> None:
         """Let the simulated controllers catch up with the clock (requests do this too)."""
         self.ctrl.advance()
