@@ -55,27 +55,33 @@ import shutil
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fleet.clock import Clock, SystemClock, iso
 from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
 from fleet.provider import (
+    BuiltinCheck,
+    CheckOutcome,
     Cluster,
     Component,
     NodePool,
     OperationRef,
     OperationState,
     OperationStatus,
+    RollbackSupport,
     Step,
     UpgradeRules,
     VersionOffers,
     import_optional,
 )
 from fleet.versions import InvalidVersion, parse_version
+from providers.checks_base import guarded
+from providers.kops import gates
 from providers.kops.budget import translate_step
 from providers.kops.errors import KopsCommandError, kops_message, translate
 from providers.kops.rules import Facts, compute_rules, kops_max_minor
@@ -503,6 +509,81 @@ class KopsProvider:
         return OperationStatus(OperationState.RUNNING, f"re-running kops rolling-update (safe): {need} of {total} "
                                "instances still to replace", (1 - need / total) if total else None,
                                self.settings.pollInterval)
+
+    # ---- safety gates (fleet.provider: BuiltinCheck; providers/kops/gates.py; docs/gates-providers.md) ----
+    SUPPORTED_CHECKS = frozenset({BuiltinCheck.CLUSTER_HEALTH, BuiltinCheck.NODES_READY, BuiltinCheck.ETCD_BACKUP})
+
+    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
+        return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
+
+    def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
+                  now: datetime) -> CheckOutcome:
+        runners: dict[str, Callable[[], CheckOutcome]] = {
+            BuiltinCheck.CLUSTER_HEALTH: lambda: gates.validation(self._validate(self._read(cluster))),
+            BuiltinCheck.NODES_READY: lambda: self._check_ready(cluster, step),
+            BuiltinCheck.ETCD_BACKUP: lambda: self._check_etcd_backup(cluster, params, now),
+        }
+
+        def run() -> CheckOutcome:
+            with self._boundary(f"check {check}"):
+                return runners[str(check)]()
+        return guarded(str(check), self.name, self.supported_checks(cluster), run)
+
+    @classmethod
+    def rollback_support(cls, cluster: Cluster, step: Step) -> RollbackSupport | None:
+        """None: kops does not downgrade Kubernetes (``start`` refuses it; updates_and_upgrades.md documents
+        upgrades only); restoring etcd from a backup is a disaster-recovery procedure, not a rollback."""
+        return None
+
+    def _validate(self, kc: KopsCluster) -> dict[str, Any]:
+        """``kops validate cluster --name C -o json`` (kops_validate_cluster.md); its JSON is written even when
+        validation fails (non-zero exit), so a failing run is a result, not an error."""
+        try:
+            out = self._kops(kc.store, ["validate", "cluster", "--name", kc.name, "-o", "json"]).stdout
+        except KopsCommandError as exc:
+            out = exc.stdout
+            parsed = _json_object(out)
+            if parsed is None:
+                raise
+            return parsed
+        parsed = _json_object(out)
+        if parsed is None:
+            raise PermanentProviderError(f"kops validate cluster {kc.name}: output is not JSON",
+                                         provider=self.name, code="500")
+        return parsed
+
+    def _check_ready(self, cluster: Cluster, step: Step) -> CheckOutcome:
+        kc = self._read(cluster)
+        if step.component is Component.CONTROL_PLANE:
+            groups = kc.control_plane_groups + kc.groups("APIServer")
+            roles = "control-plane" + (",apiserver" if kc.groups("APIServer") else "")
+            selector = ["--instance-group-roles", roles]
+        else:
+            groups, selector = [step.pool or ""], ["--instance-group", step.pool or ""]
+            if step.pool not in kc.igs:
+                raise PermanentProviderError(f"{cluster.id}: no instance group {step.pool}", provider=self.name,
+                                             code="404")
+        need, _ = self._need_update(kc, selector)
+        return gates.groups_ready(self._validate(kc), groups, {g: kc.version_of(g) for g in groups}, step.to, need,
+                                  self._same)
+
+    def _check_etcd_backup(self, cluster: Cluster, params: Mapping[str, Any], now: datetime) -> CheckOutcome:
+        kc = self._read(cluster)
+        base = kc.store.key(kc.name, "backups", "etcd")
+        newest = {}
+        for etcd in gates.ETCD_CLUSTERS:
+            keys, _ = self.reader.keys(kc.store.bucket, f"{base}/{etcd}/")
+            times = gates.backup_times(keys)
+            newest[etcd] = times[-1] if times else None
+        return gates.etcd_backups(newest, params, now, f"s3://{kc.store.bucket}/{base}")
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text or "")
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _tail(path: Path, limit: int = 20000) -> str:

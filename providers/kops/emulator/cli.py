@@ -366,19 +366,29 @@ def cmd_update(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
 
 
 def cmd_validate(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
+    """``kops validate cluster``: the JSON/YAML shape of kops' ``validation.ValidationCluster`` (kubernetes/kops
+    pkg/validation/validate_cluster.go: ``failures`` [{type, name, message, instanceGroup}], ``nodes`` [{name,
+    zone, role, hostname, status}]); a node made NotReady (``KopsEmulator.set_node_ready``) is reported with
+    status "False" and a failure of type Node, ``node "<name>" of role "<role>" is not ready``, as
+    validateNodes does. The command fails (non-zero, output already written) while there are failures."""
     name = ctx.cluster_name(args)
     cluster = ctx.cluster(name)
     igs = ctx.store.instance_groups(name)
     state = ctx.store.cloud(name)
     if advance(state, ctx.now):
         ctx.store.put_cloud(name, state)
-    failures = [["InstanceGroup", g, m] for g, m in sorted(state["validation_failures"].items()) if g in igs]
+    failures = [["InstanceGroup", g, m, g] for g, m in sorted(state["validation_failures"].items()) if g in igs]
+    not_ready = set(state.get("not_ready") or [])
     nodes = []
     for g, ig in sorted(igs.items()):
         role = {"ControlPlane": "control-plane", "Master": "control-plane", "APIServer": "apiserver"}.get(
             ig["spec"]["role"], "node")
         if ig["spec"]["role"] != "Bastion":
-            nodes += [[i["id"], role, "True"] for i in state["instances"].get(g, [])]
+            for i in state["instances"].get(g, []):
+                ready = i["id"] not in not_ready
+                nodes.append([i["id"], role, "True" if ready else "False"])
+                if not ready:
+                    failures.append(["Node", i["id"], f'node "{i["id"]}" of role "{role}" is not ready', g])
     output = o.get("output", "table")
     if output == "table":
         sys.stdout.write(f"Validating cluster {name}\n\nINSTANCE GROUPS\n")
@@ -388,12 +398,14 @@ def cmd_validate(ctx: Ctx, o: dict[str, Any], args: list[str]) -> int:
         sys.stdout.write(render_table(["NAME", "ROLE", "MACHINETYPE", "MIN", "MAX", "SUBNETS"], rows))
         sys.stdout.write("\nNODE STATUS\n" + render_table(["NAME", "ROLE", "READY"], nodes))
         if failures:
-            sys.stdout.write("\nVALIDATION ERRORS\n" + render_table(["KIND", "NAME", "MESSAGE"], failures))
+            sys.stdout.write("\nVALIDATION ERRORS\n" + render_table(["KIND", "NAME", "MESSAGE"],
+                                                                    [f[:3] for f in failures]))
             sys.stdout.write("\nValidation Failed\n")
         else:
             sys.stdout.write(f"\nYour cluster {name} is ready\n")
     else:
-        result = {"failures": [{"type": k, "name": n, "message": m} for k, n, m in failures],
+        result = {"failures": [{"type": k, "name": n, "message": m, "instanceGroup": igs[g]}
+                               for k, n, m, g in failures],
                   "nodes": [{"name": n, "role": r, "hostname": n, "status": s, "zone": zones(cluster)}
                             for n, r, s in nodes]}
         sys.stdout.write(json.dumps(result) if output == "json" else yaml.safe_dump(result))

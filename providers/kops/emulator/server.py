@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import logging
 import os
 import stat
@@ -30,6 +31,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -290,6 +292,30 @@ class KopsEmulator:
         state = self.store.cloud(cluster)
         state["validation_failures"].pop(ig, None)
         self.store.put_cloud(cluster, state)
+
+    def set_node_ready(self, cluster: str, ig: str, index: int, ready: bool) -> None:
+        """Test control: the ``index``-th instance of ``ig`` reports its Node Ready or NotReady (what kops
+        validate reads from the Kubernetes API, which the emulator does not run)."""
+        state = self.store.cloud(cluster)
+        iid = state["instances"][ig][index]["id"]
+        not_ready = set(state.get("not_ready") or [])
+        state["not_ready"] = sorted(not_ready - {iid} if ready else not_ready | {iid})
+        self.store.put_cloud(cluster, state)
+
+    def add_etcd_backup(self, cluster: str, at: datetime, etcd: str = "main", sequence: int = 1,
+                        etcd_version: str = "3.5.17") -> str:
+        """An etcd-manager backup in the state store, as kops documents and etcd-manager writes them:
+        ``<cluster>/backups/etcd/{main,events}/`` (kops docs/operations/etcd_backup_restore_encryption.md:
+        ``--backup-store=s3://my.clusters/test.my.clusters/backups/etcd/main``), one directory per backup named
+        ``<RFC 3339 time>-<suffix>`` (e.g. ``2018-01-30T01:02:03Z-000009``) holding the data file and a JSON
+        ``_etcd_backup.meta`` with at least ``etcdVersion`` (etcd-manager's "The backup structure" document).
+        Returns the directory's key."""
+        when = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        base = self.layout.key(cluster, "backups", "etcd", etcd, f"{when}-{sequence:06d}")
+        s3 = self._s3()
+        s3.put(self.bucket, base + "/etcd.backup.gz", b"emulated snapshot")
+        s3.put(self.bucket, base + "/_etcd_backup.meta", json.dumps({"etcdVersion": etcd_version}).encode())
+        return base
 
     # ---- observation -------------------------------------------------------------------------------------
     def upgrade_log(self, cluster: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
