@@ -158,3 +158,57 @@ def test_second_upgrade_while_one_runs_is_temporary(h):
     p.start(c, _cp_step(c, minor))
     with pytest.raises(TemporaryProviderError):
         p.start(c, _cp_step(c, nxt))  # a different upgrade while one runs: the cloud refuses, try later
+
+
+# ---- safety gates (fleet.provider: BuiltinCheck, CheckOutcome; docs/gates-providers.md) -----------------------
+GATE_PARAMS = {"maxAgeSeconds": 86400, "annotation": "backup.example.com/etcd-last-success"}
+
+
+def _gate_methods(p):
+    return [getattr(p, m, None) for m in ("supported_checks", "run_check")]
+
+
+def test_declared_checks_return_outcomes(h):
+    """Every check a provider declares returns a CheckOutcome with JSON-serialisable evidence; a name it does
+    not declare is an ERROR outcome, never an exception or a pass."""
+    import json
+
+    from fleet.provider import BuiltinCheck, CheckOutcome, CheckResult, RollbackSupport
+
+    cur, _, minor = h.versions()
+    cid = h.seed("gates", cur, {"poola": cur}, list(h.versions()))
+    p = h.provider()
+    supported, run = _gate_methods(p)
+    if supported is None:
+        assert run is None, "run_check without supported_checks"
+        return
+    c = _find(p, cid)
+    declared = supported(c)
+    assert declared and declared <= {str(b) for b in BuiltinCheck}
+    for check in sorted(declared):
+        out = run(c, check, _cp_step(c, minor), GATE_PARAMS, h.clock.now())
+        assert isinstance(out, CheckOutcome) and out.result in CheckResult, (check, out)
+        json.dumps(dict(out.evidence))
+    for check in sorted({str(b) for b in BuiltinCheck} - declared):
+        assert run(c, check, _cp_step(c, minor), GATE_PARAMS, h.clock.now()).result is CheckResult.ERROR
+    for step in (_cp_step(c, minor), _pool_step(c, "poola", minor)):
+        support = type(p).rollback_support(c, step) if hasattr(type(p), "rollback_support") else None
+        assert support is None or isinstance(support, RollbackSupport)
+
+
+@pytest.mark.parametrize("fault", ["server-error", "forbidden"])
+def test_cloud_errors_in_checks_are_error_outcomes(h, fault):
+    from fleet.provider import CheckResult
+
+    cur, _, minor = h.versions()
+    cid = h.seed("gateerr", cur, {"poola": cur}, list(h.versions()))
+    p = h.provider()
+    supported, run = _gate_methods(p)
+    if supported is None:
+        return
+    c = _find(p, cid)
+    for check in sorted(supported(c)):
+        h.inject(fault)
+        out = run(c, check, _cp_step(c, minor), GATE_PARAMS, h.clock.now())
+        assert out.result is CheckResult.ERROR, (check, out)
+        assert out.reason
