@@ -477,6 +477,12 @@ class FleetConfigSpec(Strict):
     policies: str
     state: StateConfig = Field(default_factory=StateConfig)
     reconcile_interval: Duration = timedelta(seconds=60)
+    reconcile_budget: Duration | None = Field(
+        default=None, description="elapsed time one reconcile may take before it is abandoned at a safe point "
+                                  "(default: 3 intervals, at least 60s); readiness fails past it")
+    shutdown_grace: Duration = Field(
+        default=timedelta(seconds=10), description="on SIGTERM, how long the daemon waits for the reconcile in "
+                                                   "progress before it exits anyway (1s..5m)")
     http: HttpConfig = Field(default_factory=HttpConfig)
     leader_election: LeaderElectionConfig = Field(default_factory=LeaderElectionConfig)
     shards: int = Field(default=1, ge=1, le=1024)
@@ -487,6 +493,20 @@ class FleetConfigSpec(Strict):
     def _interval(cls, v: timedelta) -> timedelta:
         if not timedelta(seconds=1) <= v <= timedelta(days=1):
             raise ValueError("must be between 1s and 1d (0s would reconcile without pause)")
+        return v
+
+    @field_validator("reconcile_budget")
+    @classmethod
+    def _budget(cls, v: timedelta | None) -> timedelta | None:
+        if v is not None and not timedelta(seconds=1) <= v <= timedelta(hours=6):
+            raise ValueError("must be between 1s and 6h")
+        return v
+
+    @field_validator("shutdown_grace")
+    @classmethod
+    def _grace(cls, v: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= v <= timedelta(minutes=5):
+            raise ValueError("must be between 1s and 5m")
         return v
 
     @field_validator("notifications")
