@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from fleet import budget
 from fleet.clock import Clock
 from fleet.errors import InputError, PermanentProviderError, TemporaryProviderError
 from fleet.execution import gates, journal
@@ -109,14 +110,18 @@ class Engine:
         self.observer = Observer(self.providers)
         self.last_plan: Plan | None = None
         self._policy_cache: list[UpgradePolicy] = []
+        self.policy_problem: str | None = None   # why the policy files were last refused (None: valid)
         self._run_caches: dict[str, _RunCache] = {}   # per active run: its compiled snapshot, memo and plans
 
     # ---- observe --------------------------------------------------------------------------------------
     def current_policies(self) -> list[UpgradePolicy]:
         try:
             self._policy_cache = list(self._policies())
+            self.policy_problem = None
         except InputError as exc:
-            log.error("policies invalid; keeping the last valid set", extra={"reason": str(exc)})
+            if str(exc) != self.policy_problem:   # logged once per change, not every tick (readiness tells)
+                log.error("policies invalid; keeping the last valid set", extra={"reason": str(exc)})
+            self.policy_problem = str(exc)
         return self._policy_cache
 
     def _checkers(self) -> dict[str, Callable[..., list[str]]]:
@@ -168,6 +173,7 @@ class Engine:
             if quiet is not None and now < quiet:
                 result.next_wake = min(result.next_wake, quiet)   # nothing of this run is due before then
                 continue
+            budget.check(f"reconciling run {run.id}")   # a safe point: between runs
             sub = TickResult(at=now, next_wake=now + self.interval)
             self._reconcile_run(run, obs, now, paused, sub)
             result.dispatched += sub.dispatched

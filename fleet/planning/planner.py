@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from fleet import budget
 from fleet.errors import PlanningError
 from fleet.planning.budgets import resolve_fenceposts
 from fleet.planning.paths import PATHS, NoPath, check_path
@@ -553,6 +554,7 @@ def compute_plan(policies: Sequence[UpgradePolicy], clusters: Sequence[Cluster],
     memo = _Memo()
     out = []
     for c in clusters:
+        budget.check(f"planning cluster {c.id}")
         if callable(offers):
             o = offers(c)
         else:

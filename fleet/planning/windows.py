@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
+from fleet import budget
 from fleet.policy.models import WEEKDAYS, Maintenance, Window
 
 __all__ = ["Interval", "Schedule"]
@@ -186,6 +187,7 @@ class Schedule:
         cur: _Span | None = None
         d = first
         while True:
+            budget.check("searching maintenance windows")
             bound = self._midnight(d)  # nothing opening on ``d`` or later opens before this
             if cur is not None and cur[1] < bound:
                 yield cur
