@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fleet.clock import FakeClock
@@ -62,6 +62,7 @@ def multi_cloud(clock: FakeClock, fleet=FLEET, *, cp: str = "1.28.3", available=
 def engine(store: Store, world: SimWorld, clock: FakeClock, policies: list[UpgradePolicy],
            ro: RolloutStrategy | None, **kw: Any) -> Engine:
     providers = {k: SimProvider(k, clock=clock, world=world, mirror_of=k) for k in ("gke", "eks", "aks")}
+    kw.setdefault("reconcile_interval", timedelta(hours=6))
     return Engine(store, providers, lambda: policies, clock, rollout=lambda: ro, **kw)
 
 
