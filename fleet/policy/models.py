@@ -109,6 +109,36 @@ class BlueGreenSpec(Strict):
         return self
 
 
+class PoolOverride(Strict):
+    """Node-pool settings for the pools it selects (every given part must match: a name glob, pool labels),
+    laid over the policy's ``nodePools``. The first override that selects a pool applies; fields it leaves
+    out keep the policy's value (``strategy: surge`` also drops the policy's ``blueGreen``)."""
+
+    names: list[str] = Field(default_factory=list, description="globs over the node pool's name")
+    match_labels: dict[str, str] = Field(default_factory=dict, description="the node pool's labels (as its "
+                                         "provider reports them, or as the inventory states them)")
+    strategy: Literal["surge", "blue-green"] | None = None
+    max_surge: IntOrPercent | None = None
+    max_unavailable: IntOrPercent | None = None
+    blue_green: BlueGreenSpec | None = None
+    drain_timeout: Duration | None = None
+    node_soak: Duration | None = None
+
+    @model_validator(mode="after")
+    def _selects_and_sets(self) -> PoolOverride:
+        if not self.names and not self.match_labels:
+            raise ValueError("select pools with names and/or matchLabels")
+        if not self.model_fields_set - {"names", "match_labels"}:
+            raise ValueError("set at least one of strategy, maxSurge, maxUnavailable, blueGreen, drainTimeout, "
+                             "nodeSoak")
+        return self
+
+    def selects(self, pool: str, labels: Any) -> bool:
+        if self.names and not any(fnmatch.fnmatchcase(pool, g) for g in self.names):
+            return False
+        return all(labels.get(k) == v for k, v in self.match_labels.items())
+
+
 class NodePoolsSpec(Strict):
     upgrade: Literal["lockstep", "skip-level"] = "lockstep"
     strategy: Literal["surge", "blue-green"] = "surge"
@@ -117,6 +147,9 @@ class NodePoolsSpec(Strict):
     blue_green: BlueGreenSpec | None = None
     drain_timeout: Duration | None = None
     node_soak: Duration | None = None
+    overrides: list[PoolOverride] = Field(default_factory=list,
+                                          description="per-pool settings (by pool name glob or pool labels); "
+                                                      "the first override selecting a pool applies")
 
     @model_validator(mode="after")
     def _budget(self) -> NodePoolsSpec:
@@ -126,6 +159,26 @@ class NodePoolsSpec(Strict):
             raise ValueError("maxSurge and maxUnavailable cannot both be 0: nodes could never be replaced")
         if self.blue_green is not None and self.strategy != "blue-green":
             raise ValueError("blueGreen settings need strategy: blue-green")
+        for i, o in enumerate(self.overrides):
+            try:
+                self._merged(o)
+            except ValueError as exc:       # pydantic's ValidationError is a ValueError
+                msgs = [e["msg"].removeprefix("Value error, ") for e in getattr(exc, "errors", lambda: [])()]
+                raise ValueError(f"overrides[{i}]: {'; '.join(msgs) or exc}") from None
+        return self
+
+    def _merged(self, o: PoolOverride) -> NodePoolsSpec:
+        base = self.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"overrides"})
+        over = o.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"names", "match_labels"})
+        if over.get("strategy") == "surge":
+            base.pop("blueGreen", None)
+        return NodePoolsSpec.model_validate(base | over)
+
+    def for_pool(self, pool: str, labels: Any = None) -> NodePoolsSpec:
+        """The settings of node pool ``pool``: the first override selecting it laid over these, else these."""
+        for o in self.overrides:
+            if o.selects(pool, labels or {}):
+                return self._merged(o)
         return self
 
 
@@ -208,14 +261,20 @@ class Exclusion(Strict):
         return self
 
 
+CLUSTER_TIMEZONE = "cluster"
+
+
 class Maintenance(Strict):
-    timezone: str = "UTC"
+    timezone: str = Field(default="UTC", description="an IANA zone, or 'cluster': each cluster's own zone (its "
+                          "label fleet.dev/timezone, else its cloud region's zone: docs/rollout.md)")
     windows: list[Window] = Field(default_factory=list)
     exclusions: list[Exclusion] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
+        if v == CLUSTER_TIMEZONE:
+            return v
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
@@ -273,6 +332,7 @@ class InventoryNodePool(Strict):
     version: VersionStr
     nodes: int = Field(default=1, ge=0, le=MAX_COUNT)
     available: list[VersionStr] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class InventoryCluster(Strict):
