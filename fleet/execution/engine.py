@@ -29,7 +29,7 @@ from typing import Any
 from fleet import budget
 from fleet.clock import Clock
 from fleet.errors import InputError, PermanentProviderError, TemporaryProviderError
-from fleet.execution import gates, journal, stages
+from fleet.execution import gates, gating, journal, stages
 from fleet.execution import step_machine as sm
 from fleet.execution.model import Member, MemberStatus, Run, RunStatus, StepRecord, StepState, TickResult
 from fleet.execution.observe import Observation, Observer
@@ -122,6 +122,8 @@ class Engine:
         self.rollout: RolloutStrategy | None = None
         self._history: tuple[int, list[HistoryStep]] | None = None
         self.stage_gate: stages.StageGate | None = None
+        # safety gates (fleet.execution.gating): pre-flight before each step, post-step after each
+        self.gatekeeper = gating.GateKeeper(store, self.providers, actor, min(reconcile_interval, gating.DEFAULT_INTERVAL))
 
     # ---- observe --------------------------------------------------------------------------------------
     def current_policies(self) -> list[UpgradePolicy]:
@@ -190,6 +192,7 @@ class Engine:
             self.last_plan = plan
             self._planned_at = now
             result.runs_started = self._start_runs(plan, policies, now)
+            gating.mark_plan(plan, self.gatekeeper.blocked)
         else:
             self.stage_gate = self._observe_stages(obs, now)
         paused = bool(self.store.get_control("paused", False))
@@ -288,10 +291,10 @@ class Engine:
             cp = self._plan_member(ctx, m, obs, now)
             if cp is not None and self._stage_allows(m, cp, True, result) \
                     and self._window_allows(ctx, cp, now, result):
-                self._dispatch(ctx, m, cp, obs, now, result)
-                if self.stage_gate is not None:
-                    self.stage_gate.took_slot(m.cluster_id)
-                slots -= 1
+                if self._dispatch(ctx, m, cp, obs, now, result):
+                    if self.stage_gate is not None:
+                        self.stage_gate.took_slot(m.cluster_id)
+                    slots -= 1
 
     def _apply_wave_gate(self, ctx: _RunCtx, now: datetime) -> gates.WaveGate:
         waves = ctx.cache.policy.spec.rollout.waves
@@ -358,15 +361,22 @@ class Engine:
 
     # ---- steps ----------------------------------------------------------------------------------------
     def _dispatch(self, ctx: _RunCtx, m: Member, cp: ClusterPlan, obs: Observation, now: datetime,
-                  result: TickResult) -> None:
+                  result: TickResult) -> bool:
+        """Start the member's next step if it may start now and its pre-flight gates pass; True if started."""
         first = cp.steps[0]
-        if self._may_start_now(ctx, first.minor, result, cp.timezone)[1]:
-            return          # the window closed (or the fleet was paused) while the tick ran: stays pending
+        at, why = self._may_start_now(ctx, first.minor, result, cp.timezone)
+        if why:
+            return False    # the window closed (or the fleet was paused) while the tick ran: stays pending
         step = step_for_provider(first, ctx.cache.policy.spec.node_pools)
+        pre = self.gatekeeper.preflight(ctx.cache.policy.spec.gates, m, obs.clusters[m.cluster_id], step, at)
+        if not pre.ok:
+            return False    # blocked by a gate: evaluated again at the next opportunity
+        step = pre.step
         record = journal.mark_step_intent(self.store, now, self.actor, self.epoch, m, step, first.minor)
         self._call_start(ctx, obs.clusters[m.cluster_id], record, result)
         # the member holds its slot for the rest of this tick, even if its start failed for good
         ctx.members[m.cluster_id] = replace(ctx.members[m.cluster_id], status=MemberStatus.ACTIVE)
+        return True
 
     def _may_start_now(self, ctx: _RunCtx, minor: bool, result: TickResult,
                        zone: str | None = None) -> tuple[datetime, str]:
@@ -438,6 +448,9 @@ class Engine:
         if step.state is StepState.VERIFYING:
             self._verify(ctx, step, cluster, now, result)
             return
+        if step.state in (StepState.GATING, StepState.ROLLING_BACK):
+            self._settle_gates(ctx, step, cluster, now, result)
+            return
         self._poll(ctx, step, cluster, now, result)
 
     def _poll(self, ctx: _RunCtx, step: StepRecord, cluster: Cluster, now: datetime, result: TickResult) -> None:
@@ -462,7 +475,9 @@ class Engine:
     def _verify(self, ctx: _RunCtx, step: StepRecord, cluster: Cluster, now: datetime, result: TickResult) -> None:
         have, healthy = sm.observe_version(step, cluster)
         t = sm.compute_verify(step, have, healthy, now, self.timing)
-        if isinstance(t, sm.Succeeded):
+        if isinstance(t, sm.Succeeded) and ctx.cache.policy.spec.gates.post_step:
+            journal.mark_step_gating(self.store, now, self.actor, step, t.version)
+        elif isinstance(t, sm.Succeeded):
             journal.mark_step_succeeded(self.store, now, self.actor, step, t.version)
             result.finished_steps += 1
         elif isinstance(t, sm.Failed):
@@ -473,3 +488,19 @@ class Engine:
     def _fail_step(self, ctx: _RunCtx, step: StepRecord, now: datetime, t: sm.Failed) -> None:
         max_failures = ctx.cache.policy.spec.rollout.max_failures
         ctx.run = journal.mark_step_failed(self.store, now, self.actor, ctx.run, step, t, max_failures)
+
+    def _settle_gates(self, ctx: _RunCtx, step: StepRecord, cluster: Cluster, now: datetime,
+                      result: TickResult) -> None:
+        """A verified step's post-step gates (fleet.execution.gating), or its rollback after one failed."""
+        def fail(t: sm.Failed) -> None:
+            self._fail_step(ctx, step, now, t)
+        gk, gates_ = self.gatekeeper, ctx.cache.policy.spec.gates
+        if step.state is StepState.ROLLING_BACK:
+            gk.poll_rollback(step, cluster, now, self.timing, fail)
+            return
+        verdict = gk.post_step(gates_, step, cluster, now)
+        if verdict.state == "passed":
+            journal.mark_step_succeeded(self.store, now, self.actor, step, sm.observe_version(step, cluster)[0])
+            result.finished_steps += 1
+        elif verdict.state == "failed":
+            gk.start_rollback(gates_, cluster, step, verdict, now, self.timing, fail)

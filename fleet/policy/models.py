@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic.alias_generators import to_camel
 
 from fleet.errors import ProviderNotFound
+from fleet.policy.gates import Gates
 from fleet.policy.rrules import check_rrule
 from fleet.policy.types import HHMM, MAX_COUNT, Duration, IntOrPercent, VersionStr
 from fleet.provider import known_provider_types, provider_settings_model
@@ -312,6 +313,7 @@ class UpgradePolicySpec(Strict):
     node_pools: NodePoolsSpec = Field(default_factory=NodePoolsSpec)
     maintenance: Maintenance = Field(default_factory=Maintenance)
     rollout: Rollout = Field(default_factory=Rollout)
+    gates: Gates = Field(default_factory=Gates, description="safety gates around every step (docs/gates.md)")
 
 
 class UpgradePolicy(Strict):
