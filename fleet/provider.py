@@ -54,6 +54,7 @@ class NodePool:
     available: tuple[str, ...] = ()   # versions offered to this pool (e.g. EKS AMI releases), if distinct
     healthy: bool = True
     upgrading: bool = False
+    labels: Mapping[str, str] = field(default_factory=dict)  # the pool's labels, where the provider has them
 
 
 @dataclass(frozen=True, slots=True)

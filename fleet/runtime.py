@@ -25,8 +25,10 @@ from fleet.execution.engine import Engine
 from fleet.execution.observe import Observer
 from fleet.planning.plan import Plan
 from fleet.planning.planner import compute_plan
-from fleet.policy.loader import load_config, load_policies, resolve_path
+from fleet.planning.rollout import annotate_plan, compute_qualifier
+from fleet.policy.loader import load_config, load_policies, load_policy_set, resolve_path
 from fleet.policy.models import FleetConfig, UpgradePolicy
+from fleet.policy.rollout import RolloutStrategy
 from fleet.provider import (
     Cluster,
     Provider,
@@ -122,11 +124,14 @@ def build_runtime(config_file: str | Path, clock: Clock | None = None, *, actor:
     store = Store(state_url or resolve_state_url(config_file, config.spec.state.url),
                   create=config.spec.state.create if create is None else create)
 
+    loaded: dict[str, RolloutStrategy | None] = {}
+
     def rt_policies() -> list[UpgradePolicy]:
-        return load_policies(policies_path)
+        policies, loaded["rollout"] = load_policy_set(policies_path)
+        return policies
 
     engine = build_engine(store, providers, rt_policies, clock, reconcile_interval=config.spec.reconcile_interval,
-                          actor=actor, **engine_kw)
+                          actor=actor, rollout=lambda: loaded.get("rollout"), **engine_kw)
     return Runtime(config_file, config, store, providers, engine, policies_path)
 
 
@@ -156,7 +161,7 @@ class LiveFleet:
 def observe_live(config_file: str | Path, now: datetime) -> LiveFleet:
     config_file = Path(config_file)
     config = load_config(config_file)
-    policies = load_policies(resolve_path(config_file, config.spec.policies))
+    policies, rollout = load_policy_set(resolve_path(config_file, config.spec.policies))
     providers = build_providers(config_file, config, FakeClock(now))
     observer = Observer(providers)
     obs = observer.observe_fleet(now)
@@ -167,6 +172,8 @@ def observe_live(config_file: str | Path, now: datetime) -> LiveFleet:
         return by_id.get(c.id)
     checkers = {n: p.check_step for n, p in providers.items() if hasattr(p, "check_step")}
     plan = compute_plan(policies, clusters, offers, now, checkers, rules=provider_rules(providers))
+    if rollout is not None:     # no state store is read here: qualification from the clusters' versions alone
+        annotate_plan(plan, compute_qualifier(rollout, clusters, (), (), now))
     return LiveFleet(config, policies, clusters, offers, plan, dict(obs.errors))
 
 

@@ -12,15 +12,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from fleet.policy.models import FleetConfig, Inventory, UpgradePolicy
+from fleet.policy.rollout import RolloutStrategy
 from fleet.provider import known_provider_types, provider_settings_model
 
 SCHEMA_URI = "https://json-schema.org/draft/2020-12/schema"
-KINDS: dict[str, type[Any]] = {"policy": UpgradePolicy, "inventory": Inventory, "config": FleetConfig}
-SCHEMA_IDS = {"policy": "upgrade-policy", "inventory": "inventory", "config": "fleet-config"}
+KINDS: dict[str, type[Any]] = {"policy": UpgradePolicy, "rollout": RolloutStrategy, "inventory": Inventory,
+                               "config": FleetConfig}
+SCHEMA_IDS = {"policy": "upgrade-policy", "rollout": "rollout-strategy", "inventory": "inventory",
+              "config": "fleet-config"}
 
 
 def compute_schema(kind: str) -> dict[str, Any]:
-    """The JSON Schema of ``kind`` (policy | inventory | config)."""
+    """The JSON Schema of ``kind`` (policy | rollout | inventory | config)."""
     if kind not in KINDS:
         raise KeyError(f"unknown kind {kind!r}; known: {', '.join(KINDS)}")
     model = KINDS[kind]

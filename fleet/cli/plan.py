@@ -20,11 +20,12 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="policy, inventory
 
     def body() -> None:
         loaded = load_files(list(paths))
-        n = len(loaded.policies) + len(loaded.inventories) + len(loaded.configs)
+        n = len(loaded.policies) + len(loaded.inventories) + len(loaded.configs) + len(loaded.rollouts)
         if n == 0:
             fail_input([Problem(str(p), None, "", "no policy, inventory or config documents found") for p in paths])
+        rollouts = f", {len(loaded.rollouts)} rollout strategies" if loaded.rollouts else ""
         out.print(f"ok: {len(loaded.policies)} policies, {len(loaded.inventories)} inventories, "
-                  f"{len(loaded.configs)} configs", highlight=False)
+                  f"{len(loaded.configs)} configs{rollouts}", highlight=False)
     run_guarded(body)
 
 
@@ -57,8 +58,8 @@ def plan(
     run_guarded(body)
 
 
-def schema(kind: Annotated[str, typer.Argument(help="policy, inventory or config")] = "policy") -> None:
-    """Print the JSON Schema of a policy, inventory or FleetConfig file (for editors and CI checks)."""
+def schema(kind: Annotated[str, typer.Argument(help="policy, rollout, inventory or config")] = "policy") -> None:
+    """Print the JSON Schema of a policy, rollout strategy, inventory or FleetConfig file (for editors and CI)."""
     from fleet.schema import KINDS, render_schema
     if kind not in KINDS:
         fail_input([Problem("fleet schema", None, "kind", f"must be one of {', '.join(KINDS)}, not {kind!r}")])

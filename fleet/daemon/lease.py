@@ -65,6 +65,9 @@ class LeaderElector:
         self.transition_lock: Any = contextlib.nullcontext()   # the daemon passes its tick lock
         self.on_acquire: list[Callable[[int, str | None], None]] = []   # run under transition_lock
         self.on_lose: list[Callable[[str], None]] = []
+        # the daemon's watchdog (fleet.daemon.watchdog): the lease is renewed or taken only while it answers
+        # None; otherwise it says why the reconcile loop is not progressing and the lease is let go
+        self.health: Callable[[], str | None] = lambda: None
         self._leader = False
         self._deadline: datetime | None = None
         self._lock = threading.RLock()
@@ -110,6 +113,11 @@ class LeaderElector:
             now = self.clock.now()
             if self._leader and not self.is_leader():
                 self._lose("the lease was not renewed before its deadline")
+            wedged = self.health()
+            if wedged is not None:     # a wedged loop must not hold (or take) the lease: a standby takes over
+                if self._leader:
+                    self._lose(f"the reconcile loop is not progressing: {wedged}")
+                return False
             try:
                 grant = self._attempt(now)
             except Exception as exc:  # noqa: BLE001 - an unreachable store or API server: keep trying

@@ -31,6 +31,13 @@ class Metrics:
         r = self.registry = CollectorRegistry()
         self.reconciles = Counter("fleet_reconcile_total", "Reconcile ticks run", registry=r)
         self.reconcile_errors = Counter("fleet_reconcile_errors_total", "Reconcile ticks that raised", registry=r)
+        self.reconcile_abandoned = Counter("fleet_reconcile_abandoned_total",
+                                           "Reconcile ticks abandoned past their budget or at shutdown", registry=r)
+        self.last_reconcile = Gauge("fleet_last_reconcile_timestamp_seconds",
+                                    "Unix time of the last reconcile that completed", registry=r)
+        self.ready = Gauge("fleet_ready", "1 when /readyz answers 200 (as of its last answer)", registry=r)
+        self.policy_set_valid = Gauge("fleet_policy_set_valid",
+                                      "0 while the policy files are invalid (the last valid set is in use)", registry=r)
         self.reconcile_seconds = Histogram("fleet_reconcile_duration_seconds", "Wall time of a reconcile tick",
                                            registry=r, buckets=(0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30))
         self.dispatched = Counter("fleet_steps_dispatched_total", "Upgrade steps dispatched to providers", registry=r)

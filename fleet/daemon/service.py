@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -13,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fleet.budget import Budget, BudgetExceeded
 from fleet.clock import Clock, SystemClock, iso
 from fleet.daemon.risks import reconcile_risk_list
 from fleet.errors import FencedError, StateError
@@ -73,12 +75,55 @@ class Daemon:
         self._view_pair: tuple[list[dict[str, Any]], list[bytes]] = ([], [])
         self._scheduler: Any = None
         self._stopping = threading.Event()
+        self._init_watchdog()
         # ---- webhook notifications (fleet.notify): secrets are read now, delivery runs on wall time ----
         from fleet.notify.webhooks import build_notifier
         self.notifier = build_notifier(runtime.config, runtime.config_file, self.store, self.wall,
                                        is_leader=self.is_leader)
         # ---- end webhook notifications ----
         self._init_leader(leader)
+
+    # ---- the watchdog (fleet.daemon.watchdog) and the tick budget (fleet.budget) ----------------------
+    def _init_watchdog(self) -> None:
+        from fleet.daemon.watchdog import Watchdog
+        spec = self.rt.config.spec
+        factor = float(getattr(self.clock, "factor", 1.0)) or 1.0
+        interval_s = self.engine.interval.total_seconds() / factor
+        budget = spec.reconcile_budget
+        self.budget_s = budget.total_seconds() if budget is not None else max(3 * interval_s, 60.0)
+        self.shutdown_grace_s = spec.shutdown_grace.total_seconds()
+        self.watchdog = Watchdog(interval_s=interval_s, budget_s=self.budget_s, monotonic=self.wall.monotonic)
+        self._tick_budget: Budget | None = None
+        self.forced_exit = False
+
+    def _run_tick(self) -> TickResult | None:
+        """One reconcile under the tick budget; every outcome is told to the watchdog."""
+        self.watchdog.tick_started()
+        error: str | None = None
+        write_error: str | None = None
+        try:
+            with Budget(self.budget_s, "reconcile") as b:
+                self._tick_budget = b
+                return self.engine.reconcile()
+        except BudgetExceeded as exc:
+            error = str(exc)
+            self.metrics.reconcile_abandoned.inc()
+            log.error("reconcile abandoned at a safe point", extra={"reason": error})
+        except FencedError as exc:
+            error = f"lease lost: {exc}"
+            log.warning("the lease was lost during a tick; stopped acting", extra={"reason": str(exc)})
+        except StateError as exc:
+            error = write_error = f"{exc.__class__.__name__}: {exc}"[:500]
+            self.metrics.reconcile_errors.inc()
+            log.error("reconcile failed: the state store refused", extra={"reason": error})
+        except Exception as exc:
+            error = f"{exc.__class__.__name__}: {exc}"[:500]
+            self.metrics.reconcile_errors.inc()
+            log.exception("reconcile failed")
+        finally:
+            self._tick_budget = None
+            self.watchdog.tick_finished(error, write_error=write_error)
+        return None
 
     # ---- leadership (fleet.daemon.leader) -----------------------------------------------------------
     def _init_leader(self, leader: Any) -> None:
@@ -93,6 +138,7 @@ class Daemon:
         leader.transition_lock = self._lock          # take over only between ticks
         leader.on_acquire.append(self._on_acquire)
         leader.on_lose.append(self._on_lose)
+        leader.health = self.watchdog.health         # a wedged reconcile loop lets the lease go
 
     def _on_acquire(self, epoch: int, previous: str | None) -> None:
         # runs under self._lock. Another replica may have acted since our providers were built: reopen
@@ -109,10 +155,12 @@ class Daemon:
                 self.engine.providers = dict(providers)
                 self.engine.observer = Observer(self.engine.providers)
         self.metrics.leader.set(1)
+        self.watchdog.became_leader()
         self.wake_now()
 
     def _on_lose(self, why: str) -> None:
         self.metrics.leader.set(0)
+        self.watchdog.lost_leadership()
 
     def leader_info(self) -> dict[str, Any]:
         if self.leader is None:
@@ -124,13 +172,17 @@ class Daemon:
         return self.leader is None or self.leader.is_leader()
 
     def ready(self) -> tuple[bool, str]:
-        if self._ticks == 0 and self.is_leader():
-            return False, "no reconcile has completed yet"
-        try:
-            self.store.get_control("paused", False)
-        except Exception as exc:  # noqa: BLE001 - readiness reports any store failure
-            return False, f"state store unreachable: {exc.__class__.__name__}"
-        return True, "ok"
+        """Readiness (fleet.daemon.watchdog): progress, a valid policy set, a store that answers and takes
+        writes. The ``fleet_ready`` gauge follows every answer."""
+        ok, why = self.watchdog.ready(acting=self.is_leader(), policy_problem=self.engine.policy_problem)
+        if ok:
+            try:
+                self.store.get_control("paused", False)
+            except Exception as exc:  # noqa: BLE001 - readiness reports any store failure
+                ok, why = False, f"state store unreachable: {exc.__class__.__name__}"
+        self.metrics.ready.set(1 if ok else 0)
+        self.metrics.policy_set_valid.set(0 if self.engine.policy_problem else 1)
+        return ok, why
 
     def last_plan(self) -> Plan | None:
         return self.engine.last_plan
@@ -201,17 +253,13 @@ class Daemon:
                 return None
             t0 = time.perf_counter()
             try:
-                res = self.engine.reconcile()
-            except FencedError as exc:
-                log.warning("the lease was lost during a tick; stopped acting", extra={"reason": str(exc)})
-                return None
-            except Exception:
-                self.metrics.reconcile_errors.inc()
-                log.exception("reconcile failed")
-                return None
+                res = self._run_tick()
             finally:
                 self.metrics.reconciles.inc()
                 self.metrics.reconcile_seconds.observe(time.perf_counter() - t0)
+            if res is None:
+                return None
+            self.metrics.last_reconcile.set(self.wall.now().timestamp())
             self._ticks += 1
             self.metrics.dispatched.inc(res.dispatched)
             self.metrics.finished.inc(res.finished_steps)
@@ -284,12 +332,20 @@ class Daemon:
 
     def stop(self) -> None:
         self._stopping.set()
+        tick = self._tick_budget
+        if tick is not None:
+            tick.cancel("the daemon is stopping")   # the tick in progress stops at its next safe point
         # Let the tick in progress finish BEFORE shutting the scheduler down, and detach the scheduler under the
         # tick lock: APScheduler's shutdown(wait=True) holds its job-store lock while it waits for running jobs,
         # so a tick still ending with add_job (_schedule_wake, or wake_now on a lease takeover) would wait on
         # that lock for ever, and shutdown on the tick. Later ticks see _stopping and no scheduler.
-        with self._lock:
+        if not self._lock.acquire(timeout=self.shutdown_grace_s):
+            self._stop_without_the_tick(tick)
+            return
+        try:
             scheduler, self._scheduler = self._scheduler, None
+        finally:
+            self._lock.release()
         if scheduler is not None:
             scheduler.shutdown(wait=True)
         if self.notifier is not None:   # webhook notifications: stop before the lease and the store go
@@ -299,6 +355,22 @@ class Daemon:
         if self.control_store is not self.store:
             self.control_store.close()
         self.store.close()
+
+    def _stop_without_the_tick(self, tick: Budget | None) -> None:
+        """The tick did not stop within the grace (blocked in a provider call): give the lease up (the fence
+        stops that tick's writes; every step it issued was journaled before it was sent) and let serve() end
+        the process."""
+        log.error("the reconcile in progress did not stop within the shutdown grace; exiting without it",
+                  extra={"reason": f"grace {self.shutdown_grace_s:g}s; it was "
+                                   f"{(tick.doing if tick else '') or 'calling a provider'}"})
+        self.forced_exit = True
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        if self.notifier is not None:
+            self.notifier.stop()
+        if self.leader is not None:
+            self.leader.release()
 
     def serve(self) -> None:
         """Run until SIGTERM/SIGINT: scheduler in the background, the HTTP API in the foreground."""
@@ -313,7 +385,8 @@ class Daemon:
         if http.tls_cert_file and http.tls_key_file:
             ssl = {"ssl_certfile": str(base / http.tls_cert_file), "ssl_keyfile": str(base / http.tls_key_file)}
         config = uvicorn.Config(create_app(self), host=host.strip("[]"), port=int(port), log_config=None,
-                                access_log=False, lifespan="off", **ssl)
+                                access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=max(1, int(self.shutdown_grace_s)), **ssl)
         server = _Server(config)
 
         def _stop(signum: int, _frame: Any) -> None:
@@ -332,3 +405,6 @@ class Daemon:
             log.info("daemon stopping")
             self.stop()
             log.info("daemon stopped")
+            if self.forced_exit:     # a tick thread is still blocked: do not wait for it at interpreter exit
+                logging.shutdown()
+                os._exit(0)

@@ -26,15 +26,19 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from fleet import budget
 from fleet.clock import Clock
 from fleet.errors import InputError, PermanentProviderError, TemporaryProviderError
-from fleet.execution import gates, journal
+from fleet.execution import gates, gating, journal, stages
 from fleet.execution import step_machine as sm
 from fleet.execution.model import Member, MemberStatus, Run, RunStatus, StepRecord, StepState, TickResult
 from fleet.execution.observe import Observation, Observer
 from fleet.planning.plan import ClusterPlan, Plan, step_for_provider
-from fleet.planning.planner import _Memo, compile_policies, compute_cluster_plan, compute_plan
+from fleet.planning.planner import Blocked, _Memo, compile_policies, compute_cluster_plan, compute_plan
+from fleet.planning.rollout import HistoryStep, annotate_plan
+from fleet.planning.windows import Schedule
 from fleet.policy.models import UpgradePolicy
+from fleet.policy.rollout import RolloutStrategy
 from fleet.provider import Cluster, Provider, provider_rules
 from fleet.state.base import Store
 
@@ -90,7 +94,8 @@ class Engine:
                  policies: Callable[[], Sequence[UpgradePolicy]], clock: Clock, *,
                  reconcile_interval: timedelta = timedelta(seconds=60), actor: str = "engine",
                  epoch: int = 0, owns: Callable[[str], bool] | None = None, shard: int = 0,
-                 replan_every: timedelta = timedelta(0), max_poll: timedelta = sm.MAX_POLL):
+                 replan_every: timedelta = timedelta(0), max_poll: timedelta = sm.MAX_POLL,
+                 rollout: Callable[[], RolloutStrategy | None] | None = None):
         self.store = store
         self.providers = dict(providers)
         self._policies = policies
@@ -109,15 +114,42 @@ class Engine:
         self.observer = Observer(self.providers)
         self.last_plan: Plan | None = None
         self._policy_cache: list[UpgradePolicy] = []
+        self.policy_problem: str | None = None   # why the policy files were last refused (None: valid)
         self._run_caches: dict[str, _RunCache] = {}   # per active run: its compiled snapshot, memo and plans
+        # the fleet rollout (RolloutStrategy): read with the policies; its gate is recomputed every tick from
+        # the journal's history (re-read only when the store changed)
+        self._rollout_fn = rollout
+        self.rollout: RolloutStrategy | None = None
+        self._history: tuple[int, list[HistoryStep]] | None = None
+        self.stage_gate: stages.StageGate | None = None
+        # safety gates (fleet.execution.gating): pre-flight before each step, post-step after each
+        self.gatekeeper = gating.GateKeeper(store, self.providers, actor, min(reconcile_interval, gating.DEFAULT_INTERVAL))
 
     # ---- observe --------------------------------------------------------------------------------------
     def current_policies(self) -> list[UpgradePolicy]:
         try:
             self._policy_cache = list(self._policies())
+            self.policy_problem = None
+            if self._rollout_fn is not None:
+                self.rollout = self._rollout_fn()
         except InputError as exc:
-            log.error("policies invalid; keeping the last valid set", extra={"reason": str(exc)})
+            if str(exc) != self.policy_problem:   # logged once per change, not every tick (readiness tells)
+                log.error("policies invalid; keeping the last valid set", extra={"reason": str(exc)})
+            self.policy_problem = str(exc)
         return self._policy_cache
+
+    def _observe_stages(self, obs: Observation, now: datetime) -> stages.StageGate | None:
+        """The rollout's gate for this tick (None without a RolloutStrategy): every discovered cluster (all
+        shards: stages span the fleet), the journal's history, approvals, and the clusters upgrading now."""
+        if self.rollout is None:
+            return None
+        last = self.store.last_event_id()
+        if self._history is None or self._history[0] != last:
+            self._history = (last, stages.observe_history(self.store))
+        active = {m.cluster_id for r in self.store.runs(active_only=True) for m in self.store.members(r.id)
+                  if m.status is MemberStatus.ACTIVE}
+        return stages.compute_stage_gate(self.rollout, list(obs.clusters.values()), self._history[1],
+                                         stages.observe_approvals(self.store), active, now)
 
     def _checkers(self) -> dict[str, Callable[..., list[str]]]:
         return {n: p.check_step for n, p in self.providers.items() if hasattr(p, "check_step")}
@@ -127,6 +159,8 @@ class Engine:
         plan = compute_plan(policies, clusters, lambda c: self.observer.offers_for(c, obs.at), obs.at,
                             self._checkers(), rules=provider_rules(self.providers))
         unknown = self.observer.offers_unknown
+        if self.stage_gate is not None:
+            annotate_plan(plan, self.stage_gate.qualifier)
         if unknown:
             # offers that failed for now change nothing: the cluster keeps its last plan (or is "unknown")
             last = self.last_plan.by_id() if self.last_plan is not None else {}
@@ -153,10 +187,14 @@ class Engine:
         result = TickResult(at=now, next_wake=now + self.interval)
         if self._planned_at is None or now - self._planned_at >= self.replan_every or self.last_plan is None:
             policies = self.current_policies()
+            self.stage_gate = self._observe_stages(obs, now)
             plan = self.compute_fleet_plan(obs, policies)
             self.last_plan = plan
             self._planned_at = now
             result.runs_started = self._start_runs(plan, policies, now)
+            gating.mark_plan(plan, self.gatekeeper.blocked)
+        else:
+            self.stage_gate = self._observe_stages(obs, now)
         paused = bool(self.store.get_control("paused", False))
         if self.store.last_event_id() != self._events_seen:
             self._quiet_until.clear()      # someone else wrote (pause, approve, retry, another engine)
@@ -168,6 +206,7 @@ class Engine:
             if quiet is not None and now < quiet:
                 result.next_wake = min(result.next_wake, quiet)   # nothing of this run is due before then
                 continue
+            budget.check(f"reconciling run {run.id}")   # a safe point: between runs
             sub = TickResult(at=now, next_wake=now + self.interval)
             self._reconcile_run(run, obs, now, paused, sub)
             result.dispatched += sub.dispatched
@@ -218,7 +257,7 @@ class Engine:
         if not gates.run_may_dispatch(paused, ctx.run.status, gate):
             return
         for m, cp in ready:
-            if self._window_allows(ctx, cp, now, result):
+            if self._stage_allows(m, cp, False, result) and self._window_allows(ctx, cp, now, result):
                 self._dispatch(ctx, m, cp, obs, now, result)
         if gate.may_start and gate.current is not None:
             self._start_pending(ctx, gate.current, obs, now, result)
@@ -243,15 +282,19 @@ class Engine:
         for m in gates.startable(ctx.members.values(), wave_index):
             if slots <= 0:
                 break
-            window = gates.compute_window(ctx.schedule, now, False)
-            if not window.open:                 # closed even for patch steps: nothing can start
-                if window.wake is not None:
-                    result.next_wake = min(result.next_wake, window.wake)
-                break
+            if not ctx.cache.compiled[0].cluster_zones:     # one zone for all: check it once
+                window = gates.compute_window(ctx.schedule, now, False)
+                if not window.open:                 # closed even for patch steps: nothing can start
+                    if window.wake is not None:
+                        result.next_wake = min(result.next_wake, window.wake)
+                    break
             cp = self._plan_member(ctx, m, obs, now)
-            if cp is not None and self._window_allows(ctx, cp, now, result):
-                self._dispatch(ctx, m, cp, obs, now, result)
-                slots -= 1
+            if cp is not None and self._stage_allows(m, cp, True, result) \
+                    and self._window_allows(ctx, cp, now, result):
+                if self._dispatch(ctx, m, cp, obs, now, result):
+                    if self.stage_gate is not None:
+                        self.stage_gate.took_slot(m.cluster_id)
+                    slots -= 1
 
     def _apply_wave_gate(self, ctx: _RunCtx, now: datetime) -> gates.WaveGate:
         waves = ctx.cache.policy.spec.rollout.waves
@@ -292,8 +335,23 @@ class Engine:
             return None
         return cp
 
+    def _stage_allows(self, m: Member, cp: ClusterPlan, starting: bool, result: TickResult) -> bool:
+        """The fleet rollout's word on the member's next step (fleet.execution.stages): its version has
+        qualified upstream, is approved where the stage requires it, within the stage's failure budget and,
+        for a member taking a new slot, its maxConcurrentClusters. Always yes without a RolloutStrategy."""
+        if self.stage_gate is None:
+            return True
+        verdict = self.stage_gate.check(m.cluster_id, cp.steps[0].to, starting)
+        if verdict.wake is not None:
+            result.next_wake = min(result.next_wake, verdict.wake)    # wake when the soak ends
+        return verdict.may_start
+
+    def _schedule(self, ctx: _RunCtx, zone: str | None) -> Schedule:
+        """The run's schedule in a member's zone (its own with ``timezone: cluster``)."""
+        return ctx.cache.compiled[0].schedule_in(zone)
+
     def _window_allows(self, ctx: _RunCtx, cp: ClusterPlan, now: datetime, result: TickResult) -> bool:
-        window = gates.compute_window(ctx.schedule, now, cp.steps[0].minor)
+        window = gates.compute_window(self._schedule(ctx, cp.timezone), now, cp.steps[0].minor)
         if window.wake is not None:
             result.next_wake = min(result.next_wake, window.wake)   # wake exactly at the opening
         return window.open
@@ -303,17 +361,25 @@ class Engine:
 
     # ---- steps ----------------------------------------------------------------------------------------
     def _dispatch(self, ctx: _RunCtx, m: Member, cp: ClusterPlan, obs: Observation, now: datetime,
-                  result: TickResult) -> None:
+                  result: TickResult) -> bool:
+        """Start the member's next step if it may start now and its pre-flight gates pass; True if started."""
         first = cp.steps[0]
-        if self._may_start_now(ctx, first.minor, result)[1]:
-            return          # the window closed (or the fleet was paused) while the tick ran: stays pending
+        at, why = self._may_start_now(ctx, first.minor, result, cp.timezone)
+        if why:
+            return False    # the window closed (or the fleet was paused) while the tick ran: stays pending
         step = step_for_provider(first, ctx.cache.policy.spec.node_pools)
+        pre = self.gatekeeper.preflight(ctx.cache.policy.spec.gates, m, obs.clusters[m.cluster_id], step, at)
+        if not pre.ok:
+            return False    # blocked by a gate: evaluated again at the next opportunity
+        step = pre.step
         record = journal.mark_step_intent(self.store, now, self.actor, self.epoch, m, step, first.minor)
         self._call_start(ctx, obs.clusters[m.cluster_id], record, result)
         # the member holds its slot for the rest of this tick, even if its start failed for good
         ctx.members[m.cluster_id] = replace(ctx.members[m.cluster_id], status=MemberStatus.ACTIVE)
+        return True
 
-    def _may_start_now(self, ctx: _RunCtx, minor: bool, result: TickResult) -> tuple[datetime, str]:
+    def _may_start_now(self, ctx: _RunCtx, minor: bool, result: TickResult,
+                       zone: str | None = None) -> tuple[datetime, str]:
         """Time of check = time of use: re-read the clock and the pause switch, and check the run's status and
         window/exclusions at that instant (a tick may last minutes against slow providers). Returns the
         instant read and why a step may not start at it ("" when it may); a closed window wakes the engine at its
@@ -323,13 +389,21 @@ class Engine:
             return at, "the fleet is paused"
         if ctx.run.status is not RunStatus.RUNNING:     # only this engine halts a run; commands only resume it
             return at, "the run is not running"
-        window = gates.compute_window(ctx.schedule, at, minor)
+        window = gates.compute_window(self._schedule(ctx, zone), at, minor)
         if window.wake is not None:
             result.next_wake = min(result.next_wake, window.wake)
         return at, "" if window.open else "outside the maintenance window"
 
     def _call_start(self, ctx: _RunCtx, cluster: Cluster, step: StepRecord, result: TickResult) -> None:
-        at, why = self._may_start_now(ctx, step.minor, result)
+        compiled = ctx.cache.compiled[0]
+        zone = None
+        if compiled.cluster_zones:
+            try:
+                zone = compiled.zone_of(cluster.location, cluster.labels)
+            except Blocked as exc:       # its zone became unknown (a label edit): nothing starts
+                journal.mark_step_deferred(self.store, step, None, str(exc))
+                return
+        at, why = self._may_start_now(ctx, step.minor, result, zone)
         if why:
             journal.mark_step_deferred(self.store, step, result.next_wake if result.next_wake > at else None, why)
             return          # stays intent: started (idempotently) when the window opens / the pause ends
@@ -374,6 +448,9 @@ class Engine:
         if step.state is StepState.VERIFYING:
             self._verify(ctx, step, cluster, now, result)
             return
+        if step.state in (StepState.GATING, StepState.ROLLING_BACK):
+            self._settle_gates(ctx, step, cluster, now, result)
+            return
         self._poll(ctx, step, cluster, now, result)
 
     def _poll(self, ctx: _RunCtx, step: StepRecord, cluster: Cluster, now: datetime, result: TickResult) -> None:
@@ -398,7 +475,9 @@ class Engine:
     def _verify(self, ctx: _RunCtx, step: StepRecord, cluster: Cluster, now: datetime, result: TickResult) -> None:
         have, healthy = sm.observe_version(step, cluster)
         t = sm.compute_verify(step, have, healthy, now, self.timing)
-        if isinstance(t, sm.Succeeded):
+        if isinstance(t, sm.Succeeded) and ctx.cache.policy.spec.gates.post_step:
+            journal.mark_step_gating(self.store, now, self.actor, step, t.version)
+        elif isinstance(t, sm.Succeeded):
             journal.mark_step_succeeded(self.store, now, self.actor, step, t.version)
             result.finished_steps += 1
         elif isinstance(t, sm.Failed):
@@ -409,3 +488,19 @@ class Engine:
     def _fail_step(self, ctx: _RunCtx, step: StepRecord, now: datetime, t: sm.Failed) -> None:
         max_failures = ctx.cache.policy.spec.rollout.max_failures
         ctx.run = journal.mark_step_failed(self.store, now, self.actor, ctx.run, step, t, max_failures)
+
+    def _settle_gates(self, ctx: _RunCtx, step: StepRecord, cluster: Cluster, now: datetime,
+                      result: TickResult) -> None:
+        """A verified step's post-step gates (fleet.execution.gating), or its rollback after one failed."""
+        def fail(t: sm.Failed) -> None:
+            self._fail_step(ctx, step, now, t)
+        gk, gates_ = self.gatekeeper, ctx.cache.policy.spec.gates
+        if step.state is StepState.ROLLING_BACK:
+            gk.poll_rollback(step, cluster, now, self.timing, fail)
+            return
+        verdict = gk.post_step(gates_, step, cluster, now)
+        if verdict.state == "passed":
+            journal.mark_step_succeeded(self.store, now, self.actor, step, sm.observe_version(step, cluster)[0])
+            result.finished_steps += 1
+        elif verdict.state == "failed":
+            gk.start_rollback(gates_, cluster, step, verdict, now, self.timing, fail)

@@ -25,8 +25,9 @@ from fleet.execution.model import (
     step_to_json,
 )
 from fleet.execution.step_machine import Failed, Retry, Started, Verify, Wait
+from fleet.gates import journal as gate_journal
 from fleet.planning.plan import ClusterPlan
-from fleet.provider import Step
+from fleet.provider import OperationRef, Step
 from fleet.state.base import Store
 
 log = logging.getLogger("fleet.engine")
@@ -238,3 +239,54 @@ def mark_step_failed(store: Store, now: datetime, actor: str, run: Run, step: St
                             message=f"{failures} failures reached maxFailures={max_failures}")
     log.warning("step failed", extra={"run": run_id, "cluster": cid, "step": step.key, "reason": why})
     return replace(run, failures=failures, status=RunStatus.HALTED if halt else run.status, updated_at=now)
+
+
+# ---- safety gates (fleet.gates) ------------------------------------------------------------------------
+def mark_preflight(store: Store, now: datetime, actor: str, member: Member, step: Step,
+                   evals: Sequence[gate_journal.Evaluated], blocked: str | None, changed: bool) -> None:
+    """Pre-flight gate evaluations before ``step`` may start; when they block the cluster and the reason
+    changed (``changed``), a ``cluster-gate-blocked`` event and the member's message say why."""
+    with store.write("pre-flight gates") as conn:
+        gate_journal.record(store, conn, evals, at=now, phase="preflight", cluster_id=member.cluster_id,
+                            run_id=member.run_id, step_id=None, step_key=step.key)
+        if changed:
+            kind = "cluster-gate-blocked" if blocked else "cluster-gate-cleared"
+            message = f"blocked by {blocked}" if blocked else "pre-flight gates pass"
+            store.update_run_cluster(conn, member.run_id, member.cluster_id, message=message)
+            store.add_event(conn, now, kind, actor=actor, run_id=member.run_id, cluster_id=member.cluster_id,
+                            step_key=step.key, message=message,
+                            data={"gates": [{"gate": e.gate, "result": e.result, "reason": e.outcome.reason}
+                                            for e in evals]})
+
+
+def mark_post_step_gates(store: Store, now: datetime, step: StepRecord,
+                         evals: Sequence[gate_journal.Evaluated], t: Wait | None) -> None:
+    """Post-step gate evaluations of ``step``; ``t``: look again then (None: the step is decided now)."""
+    with store.write("post-step gates") as conn:
+        gate_journal.record(store, conn, evals, at=now, phase="post-step", cluster_id=step.cluster_id,
+                            run_id=step.run_id, step_id=step.id, step_key=step.key)
+        if t is not None:
+            store.update_step(conn, step.id, next_action_at=t.next_action_at, message=t.message)
+
+
+def mark_step_gating(store: Store, now: datetime, actor: str, step: StepRecord, version: str) -> None:
+    """Verified at ``version``: the step's post-step gates are evaluated next (state verifying-gates)."""
+    with store.write("step gating") as conn:
+        store.update_step(conn, step.id, state=StepState.GATING.value, next_action_at=now,
+                          message=f"verified at {version}; post-step gates")
+        store.add_event(conn, now, "step-gating", actor=actor, run_id=step.run_id, cluster_id=step.cluster_id,
+                        step_key=step.key, operation_id=step.operation_id, data={"version": version})
+
+
+def mark_step_rolling_back(store: Store, now: datetime, actor: str, step: StepRecord, op: OperationRef,
+                           next_action_at: datetime, why: str, api: str) -> None:
+    """A post-step gate failed and the provider's rollback started: the step polls ``op`` until it ends."""
+    with store.write("step rolling back") as conn:
+        store.update_step(conn, step.id, state=StepState.ROLLING_BACK.value, operation_id=op.id,
+                          operation_data=op_to_json(op), next_action_at=next_action_at, message=why,
+                          provider_calls=step.provider_calls + 1)
+        store.add_event(conn, now, "step-rollback", actor=actor, run_id=step.run_id, cluster_id=step.cluster_id,
+                        step_key=step.key, operation_id=op.id, message=why,
+                        data={"api": api, "upgrade_operation": step.operation_id})
+    log.warning("step rolling back", extra={"run": step.run_id, "cluster": step.cluster_id, "step": step.key,
+                                            "reason": why})

@@ -49,6 +49,8 @@ class StepState(StrEnum):
     INTENT = "intent"          # journaled before provider.start; re-dispatched (idempotently) after a crash
     RUNNING = "running"        # the provider accepted it: an operation id is recorded
     VERIFYING = "verifying"    # the operation ended: check the next observation
+    GATING = "verifying-gates"  # verified: the policy's post-step gates must pass (fleet.gates)
+    ROLLING_BACK = "rolling-back"  # a post-step gate failed: the provider's rollback operation runs
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
@@ -57,7 +59,8 @@ class StepState(StrEnum):
         return self in OPEN_STEP_STATES
 
 
-OPEN_STEP_STATES: tuple[StepState, ...] = (StepState.INTENT, StepState.RUNNING, StepState.VERIFYING)
+OPEN_STEP_STATES: tuple[StepState, ...] = (StepState.INTENT, StepState.RUNNING, StepState.VERIFYING,
+                                           StepState.GATING, StepState.ROLLING_BACK)
 _MEMBER_STATUS = {s.value: s for s in MemberStatus}    # a dict lookup: records are built once per row read
 
 

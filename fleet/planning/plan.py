@@ -25,6 +25,8 @@ class PlannedStep:
     strategy: str | None = None   # node-pool steps: surge | blue-green (the cloud's, when it lacks the policy's)
     # node-pool steps: the policy knobs the cloud honours (UpgradeRules.knobs); None: all of them
     knobs: frozenset[str] | None = None
+    # node-pool steps: the pool's own settings (a NodePoolsSpec) when a per-pool override selects it
+    pool_spec: Any = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"component": self.component.value, "pool": self.pool, "from": self.from_, "to": self.to,
@@ -56,17 +58,26 @@ class ClusterPlan:
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     auto_upgrade: str | None = None
+    timezone: str | None = None     # timezone: cluster only: the cluster's own zone its windows are read in
+    stage: str | None = None        # its stage in the fleet rollout (RolloutStrategy), if there is one
+    waits_for: str | None = None    # what its next step waits for in the rollout ("" or None: nothing)
 
     def to_dict(self) -> dict[str, Any]:
         nw = None
         if self.next_window is not None:
             nw = {"start": iso(self.next_window.start), "end": iso(self.next_window.end)}
-        return {
+        d = {
             "id": self.id, "provider": self.provider, "policy": self.policy, "status": self.status,
             "current": {"controlPlane": self.control_plane, "nodePools": dict(self.node_pools)},
             "target": self.target, "steps": [s.to_dict() for s in self.steps], "nextWindow": nw,
             "wave": self.wave, "reasons": list(self.reasons), "warnings": list(self.warnings),
         }
+        if self.timezone is not None:       # only for timezone: cluster (the cluster's own zone)
+            d["timezone"] = self.timezone
+        if self.stage is not None:          # only under a fleet rollout
+            d["stage"] = self.stage
+            d["waitsFor"] = self.waits_for or None
+        return d
 
     @property
     def path(self) -> list[str]:
@@ -78,9 +89,14 @@ class ClusterPlan:
 class Plan:
     at: datetime
     clusters: list[ClusterPlan]
+    # the fleet rollout: its stages and each planned version's qualification per stage (None: no rollout)
+    rollout: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"at": iso(self.at), "clusters": [c.to_dict() for c in self.clusters]}
+        d: dict[str, Any] = {"at": iso(self.at), "clusters": [c.to_dict() for c in self.clusters]}
+        if self.rollout is not None:
+            d["rollout"] = self.rollout
+        return d
 
     def by_id(self) -> dict[str, ClusterPlan]:
         return {c.id: c for c in self.clusters}
@@ -88,8 +104,11 @@ class Plan:
 
 def step_for_provider(ps: PlannedStep, spec: Any) -> Step:
     """Turn a planned step into the provider's Step with the policy's node-pool knobs (``spec`` is a
-    NodePoolsSpec). The step carries only the strategy and knobs the plan kept for the cloud."""
+    NodePoolsSpec; a pool selected by a per-pool override carries its own). The step carries only the strategy
+    and knobs the plan kept for the cloud."""
     pool_step = ps.component is Component.NODE_POOL
+    if pool_step and ps.pool_spec is not None:
+        spec = ps.pool_spec
     strategy = (ps.strategy or spec.strategy) if pool_step else "surge"
 
     def knob(name: str) -> bool:

@@ -24,15 +24,17 @@ How the rules shape a cluster's steps (docs/plan-format.md, "Cloud rules"):
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
+from fleet import budget
 from fleet.errors import PlanningError
 from fleet.planning.budgets import resolve_fenceposts
 from fleet.planning.paths import PATHS, NoPath, check_path
 from fleet.planning.plan import ClusterPlan, Plan, PlannedStep, step_for_provider
 from fleet.planning.windows import Interval, Schedule
-from fleet.policy.models import NodePoolsSpec, UpgradePolicy
+from fleet.planning.zones import TIMEZONE_LABEL, cluster_zone
+from fleet.policy.models import CLUSTER_TIMEZONE, NodePoolsSpec, UpgradePolicy
 from fleet.provider import DEFAULT_RULES, Cluster, Component, PoolStrategy, Step, UpgradeRules, VersionOffers
 from fleet.versions import InvalidVersion, Version, max_kubelet_skew, newest_of_minor, parse_version
 
@@ -51,7 +53,32 @@ class Blocked(Exception):
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     policy: UpgradePolicy
-    schedule: Schedule
+    schedule: Schedule          # in the policy's zone (UTC for ``timezone: cluster``: see schedule_in)
+    by_zone: dict[str, Schedule] = field(default_factory=dict)
+
+    @property
+    def cluster_zones(self) -> bool:
+        return self.policy.spec.maintenance.timezone == CLUSTER_TIMEZONE
+
+    def zone_of(self, location: str, labels: Mapping[str, str]) -> str:
+        """The zone a cluster's windows are read in. Raises Blocked when it is its own and unknown."""
+        if not self.cluster_zones:
+            return self.policy.spec.maintenance.timezone
+        zone = cluster_zone(location, labels)
+        if zone is None:
+            why = (f"its label {TIMEZONE_LABEL} names no IANA zone" if labels.get(TIMEZONE_LABEL)
+                   else f"no time zone is known for its region {location!r}")
+            raise Blocked(f"timezone: cluster: {why}; set the cluster label {TIMEZONE_LABEL} (e.g. Europe/Berlin)")
+        return zone
+
+    def schedule_in(self, zone: str | None) -> Schedule:
+        """The schedule in ``zone`` (a cluster's own, for ``timezone: cluster``), compiled once per zone."""
+        if not self.cluster_zones or zone is None:
+            return self.schedule
+        sched = self.by_zone.get(zone)
+        if sched is None:
+            sched = self.by_zone[zone] = Schedule.from_maintenance(self.policy.spec.maintenance, zone)
+        return sched
 
 
 def compile_policies(policies: Sequence[UpgradePolicy]) -> list[_Compiled]:
@@ -94,6 +121,7 @@ class _Memo:
         self.offered: dict[tuple[str, ...], _Offered] = {}
         self.targets: dict[tuple[str, str, int, str], _TargetAndPath] = {}
         self.windows: dict[tuple[int, bool], Interval | None] = {}
+        self._keep: list[Schedule] = []     # the schedules keyed by id() above stay alive while memoised
         self._now: datetime | None = None
 
     def at(self, now: datetime) -> _Memo:
@@ -101,6 +129,7 @@ class _Memo:
         windows are forgotten when ``now`` moved."""
         if now != self._now:
             self.windows.clear()
+            self._keep.clear()
             self._now = now
         return self
 
@@ -130,10 +159,11 @@ class _Memo:
             hit = self.targets[key] = (target, path, err)
         return hit
 
-    def next_allowed(self, chosen: _Compiled, now: datetime, minor: bool) -> Interval | None:
-        key = (id(chosen), minor)
+    def next_allowed(self, schedule: Schedule, now: datetime, minor: bool) -> Interval | None:
+        key = (id(schedule), minor)
         if key not in self.windows:
-            self.windows[key] = chosen.schedule.next_allowed(now, minor)
+            self._keep.append(schedule)
+            self.windows[key] = schedule.next_allowed(now, minor)
         return self.windows[key]
 
 
@@ -193,24 +223,30 @@ class _Steps:
         self.pools: dict[str, Version] = {}
         self.pool_offers: dict[str, _Offered | None] = {}
         self.nodes: dict[str, int] = {}
+        self.specs: dict[str, NodePoolsSpec] = {}       # a pool's own settings (per-pool overrides)
         self._budgets: dict[str, tuple[int | None, int | None]] = {}
-        self.strategy = _strategy(spec, rules)
         self.knobs = frozenset(k for k in KNOB_FIELDS if k in rules.knobs)
+
+    def _spec(self, name: str) -> NodePoolsSpec:
+        return self.specs.get(name, self.spec)
 
     def _budget(self, name: str) -> tuple[int | None, int | None]:
         """The pool's (surge, unavailable); a knob the cloud lacks counts as 0 and is not carried (None)."""
         if name not in self._budgets:
+            spec = self._spec(name)
             has_surge, has_unavail = "maxSurge" in self.knobs, "maxUnavailable" in self.knobs
-            surge, unavail = resolve_fenceposts(self.spec.max_surge if has_surge else 0,
-                                                self.spec.max_unavailable if has_unavail else 0, self.nodes[name])
+            surge, unavail = resolve_fenceposts(spec.max_surge if has_surge else 0,
+                                                spec.max_unavailable if has_unavail else 0, self.nodes[name])
             self._budgets[name] = (surge if has_surge else None, unavail if has_unavail else None)
         return self._budgets[name]
 
     def _append(self, name: str, frm: Version, to: Version) -> None:
         surge, unavail = self._budget(name)
+        own = self.specs.get(name)
         self.steps.append(PlannedStep(Component.NODE_POOL, str(to), str(frm), name, surge, unavail,
-                                      minor=to.minor_key != frm.minor_key, strategy=self.strategy,
-                                      knobs=self.knobs))
+                                      minor=to.minor_key != frm.minor_key,
+                                      strategy=_strategy(self._spec(name), self.rules), knobs=self.knobs,
+                                      pool_spec=own))
         self.pools[name] = to
 
     def _of_minor(self, name: str, minor_key: tuple[int, int]) -> Version:
@@ -282,6 +318,9 @@ def _observe_pools(cluster: Cluster, spec: NodePoolsSpec, current: Version, offe
         own = p.available or offers.node_pools.get(p.name) or offers.node_pools.get("*")
         b.pool_offers[p.name] = memo.parse(own) if own else None
         b.nodes[p.name] = p.nodes
+        pool_spec = spec.for_pool(p.name, p.labels)
+        if pool_spec is not spec:
+            b.specs[p.name] = pool_spec
     return b
 
 
@@ -472,23 +511,33 @@ def _plan_target_and_steps(cp: ClusterPlan, cluster: Cluster, policy: UpgradePol
 def _add_rule_warnings(cp: ClusterPlan, cluster: Cluster, policy: UpgradePolicy, rules: UpgradeRules) -> None:
     """Warn about what the policy asks for node pools that the cloud lacks (those are not carried into the
     steps); the same in offline and live plans, since both come from the rules."""
-    if not any(s.component is Component.NODE_POOL for s in cp.steps):
+    pool_steps = [s for s in cp.steps if s.component is Component.NODE_POOL]
+    if not pool_steps:
         return
-    spec = policy.spec.node_pools
     kind = cluster.provider_type
-    if rules.strategies and PoolStrategy(spec.strategy) not in rules.strategies:
-        cp.warnings.append(f"node-pool strategy {spec.strategy} is not available on {kind}: "
-                           f"planned as {_strategy(spec, rules)}")
-    for knob, attr in KNOB_FIELDS.items():
-        if attr in spec.model_fields_set and knob not in rules.knobs:
-            cp.warnings.append(f"{knob} is not honoured by {kind}: left out of the node-pool steps")
+    seen: set[str] = set()
+    for s in pool_steps:
+        spec = s.pool_spec if s.pool_spec is not None else policy.spec.node_pools
+        where = f" (node pool {s.pool})" if s.pool_spec is not None else ""
+        found = []
+        if rules.strategies and PoolStrategy(spec.strategy) not in rules.strategies:
+            found.append(f"node-pool strategy {spec.strategy} is not available on {kind}: "
+                         f"planned as {_strategy(spec, rules)}{where}")
+        set_here = spec.model_fields_set
+        for knob, attr in KNOB_FIELDS.items():
+            if attr in set_here and knob not in rules.knobs:
+                found.append(f"{knob} is not honoured by {kind}: left out of the node-pool steps{where}")
+        for w in found:
+            if w not in seen:
+                seen.add(w)
+                cp.warnings.append(w)
 
 
 def _add_checker_warnings(cp: ClusterPlan, cluster: Cluster, policy: UpgradePolicy, checker: StepChecker) -> None:
     """The provider's warnings about the planned steps (its knobs), each once, in step order."""
     seen: set[str] = set()
     for s in cp.steps:
-        for w in checker(cluster, step_for_provider(s, policy.spec.node_pools)):
+        for w in checker(cluster, step_for_provider(s, policy.spec.node_pools)):  # a pool's own spec: in s
             if w not in seen:
                 seen.add(w)
                 cp.warnings.append(w)
@@ -532,11 +581,17 @@ def compute_cluster_plan(cluster: Cluster, compiled: Sequence[_Compiled], offers
     if not cp.steps:
         cp.status = "up-to-date"
         return cp
+    try:
+        zone = chosen.zone_of(cluster.location, cluster.labels)
+        cp.timezone = zone if chosen.cluster_zones else None
+    except Blocked as exc:
+        cp.steps = []
+        return _blocked(cp, str(exc))
     cp.status = "needs-upgrade"
     _add_rule_warnings(cp, cluster, policy, r)
     if checker is not None:
         _add_checker_warnings(cp, cluster, policy, checker)
-    cp.next_window = memo.next_allowed(chosen, now, cp.steps[0].minor)
+    cp.next_window = memo.next_allowed(chosen.schedule_in(cp.timezone), now, cp.steps[0].minor)
     if cp.next_window is None:
         cp.reasons.append("no maintenance window allows the next step within the next 400 days")
     return cp
@@ -553,6 +608,7 @@ def compute_plan(policies: Sequence[UpgradePolicy], clusters: Sequence[Cluster],
     memo = _Memo()
     out = []
     for c in clusters:
+        budget.check(f"planning cluster {c.id}")
         if callable(offers):
             o = offers(c)
         else:

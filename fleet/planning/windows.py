@@ -17,6 +17,8 @@ Semantics (decisions recorded here so callers can rely on them):
   are found. Overlapping or touching windows merge into one interval. A chain of merged windows longer than
   the scan (400 days, or the horizon) is cut at the scan edge.
 * Every interval is half-open ``[start, end)``: open exactly at the start, closed exactly at the end.
+* ``timezone: cluster``: a schedule is compiled per cluster zone (fleet.planning.zones): the same windows and
+  naive exclusions, read in each cluster's local time.
 * Exclusions: naive ``start``/``end`` are local times of the policy zone (same gap/fold rule as openings),
   aware ones are taken as given. ``no-upgrades`` blocks every step; ``no-minor-upgrades`` blocks only minor
   steps (``minor=True``). Touching or overlapping blocking exclusions merge.
@@ -38,7 +40,8 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
-from fleet.policy.models import WEEKDAYS, Maintenance, Window
+from fleet import budget
+from fleet.policy.models import CLUSTER_TIMEZONE, WEEKDAYS, Maintenance, Window
 
 __all__ = ["Interval", "Schedule"]
 
@@ -154,8 +157,10 @@ class Schedule:
         self._ends = {k: [e for _, e in v] for k, v in blocks.items()}
 
     @classmethod
-    def from_maintenance(cls, m: Maintenance) -> Schedule:
-        tz = ZoneInfo(m.timezone)
+    def from_maintenance(cls, m: Maintenance, zone: str | None = None) -> Schedule:
+        """Compile ``m`` in its zone, or in ``zone`` (a cluster's own, for ``timezone: cluster``; UTC when
+        that is not given)."""
+        tz = ZoneInfo(zone or (m.timezone if m.timezone != CLUSTER_TIMEZONE else "UTC"))
 
         def conv(t: datetime) -> datetime:
             return _local_to_utc(t, tz) if t.tzinfo is None else t.astimezone(UTC)
@@ -186,6 +191,7 @@ class Schedule:
         cur: _Span | None = None
         d = first
         while True:
+            budget.check("searching maintenance windows")
             bound = self._midnight(d)  # nothing opening on ``d`` or later opens before this
             if cur is not None and cur[1] < bound:
                 yield cur

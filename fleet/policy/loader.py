@@ -12,9 +12,15 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from fleet.errors import InputError, MissingExtraError, Problem, ProviderNotFound
-from fleet.policy.models import KINDS, FleetConfig, Inventory, ProviderOffers, UpgradePolicy
+from fleet.policy.models import KINDS as _MODEL_KINDS
+from fleet.policy.models import FleetConfig, Inventory, ProviderOffers, UpgradePolicy
+from fleet.policy.rollout import RolloutStrategy
 from fleet.policy.source import Document, format_path, load_documents, yaml_files
 from fleet.provider import Cluster, NodePool, VersionOffers, load_provider_class
+
+KINDS: dict[str, type[BaseModel]] = {**_MODEL_KINDS, "RolloutStrategy": RolloutStrategy}
+# the kinds a policies folder holds
+POLICY_KINDS = ("UpgradePolicy", "RolloutStrategy")
 
 
 @dataclass
@@ -22,6 +28,7 @@ class Loaded:
     policies: list[UpgradePolicy] = field(default_factory=list)
     inventories: list[Inventory] = field(default_factory=list)
     configs: list[FleetConfig] = field(default_factory=list)
+    rollouts: list[RolloutStrategy] = field(default_factory=list)
     sources: dict[int, tuple[str, int]] = field(default_factory=dict)  # id(model) -> (file, line)
 
 
@@ -158,6 +165,13 @@ def _add_model(loaded: Loaded, doc: Document, model: Any, seen_policy: dict[str,
                             f"policy {model.name!r} is already defined at {seen_policy[model.name]}")]
         seen_policy[model.name] = f"{doc.file}:{doc.start_line}"
         loaded.policies.append(model)
+    elif isinstance(model, RolloutStrategy):
+        if loaded.rollouts:
+            first = loaded.sources.get(id(loaded.rollouts[0]), ("?", 0))
+            return [Problem(doc.file, doc.start_line, "kind",
+                            f"a policies folder holds at most one RolloutStrategy; "
+                            f"{loaded.rollouts[0].name!r} is already defined at {first[0]}:{first[1]}")]
+        loaded.rollouts.append(model)
     elif isinstance(model, Inventory):
         problems = _check_facts(doc, model)
         if problems:
@@ -199,8 +213,15 @@ def load_files(paths: list[str | Path], kinds: tuple[str, ...] | None = None) ->
 
 
 def load_policies(path: str | Path | list[str | Path]) -> list[UpgradePolicy]:
+    """The UpgradePolicies of a policies folder (its RolloutStrategy, if any, is validated too)."""
+    return load_policy_set(path)[0]
+
+
+def load_policy_set(path: str | Path | list[str | Path]) -> tuple[list[UpgradePolicy], RolloutStrategy | None]:
+    """A policies folder: its UpgradePolicies and its RolloutStrategy (None when it has none)."""
     paths = path if isinstance(path, list) else [path]
-    return load_files(paths, kinds=("UpgradePolicy",)).policies
+    loaded = load_files(paths, kinds=POLICY_KINDS)
+    return loaded.policies, (loaded.rollouts[0] if loaded.rollouts else None)
 
 
 def load_inventory(path: str | Path) -> Inventory:
@@ -227,7 +248,8 @@ def inventory_clusters(inv: Inventory) -> tuple[list[Cluster], dict[str, Version
     """Turn an Inventory into provider value types plus each provider's fallback offers."""
     clusters = []
     for c in inv.clusters:
-        pools = tuple(NodePool(p.name, p.version, p.nodes, tuple(p.available)) for p in c.node_pools)
+        pools = tuple(NodePool(p.name, p.version, p.nodes, tuple(p.available), labels=dict(p.labels))
+                      for p in c.node_pools)
         clusters.append(Cluster(
             provider=c.provider, location=c.location, name=c.name, control_plane=c.control_plane,
             node_pools=pools, labels=dict(c.labels), id=c.id or "", provider_type=c.provider,
@@ -247,9 +269,9 @@ def load_offline_fleet(policies: Path, inventory: Path) -> tuple[list[UpgradePol
     """Policies + one Inventory, for planning without any provider; the problems of both are reported at once."""
     problems: list[Problem] = []
     loaded: list[Loaded] = []
-    for path, kind in ((policies, "UpgradePolicy"), (inventory, "Inventory")):
+    for path, kinds in ((policies, POLICY_KINDS), (inventory, ("Inventory",))):
         try:
-            loaded.append(load_files([path], kinds=(kind,)))
+            loaded.append(load_files([path], kinds=kinds))
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:

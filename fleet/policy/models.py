@@ -12,16 +12,19 @@ from functools import cached_property
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dateutil.rrule import rrulestr
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from fleet.errors import ProviderNotFound
-from fleet.policy.types import HHMM, Duration, IntOrPercent, VersionStr
+from fleet.policy.gates import Gates
+from fleet.policy.rrules import check_rrule
+from fleet.policy.types import HHMM, MAX_COUNT, Duration, IntOrPercent, VersionStr
 from fleet.provider import known_provider_types, provider_settings_model
 
 API_VERSION = "fleet.dev/v1alpha1"
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_CLUSTER_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+_CLUSTER_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,511}$")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAY_ALIASES = {d.lower(): i for i, d in enumerate(WEEKDAYS)} | {
     full: i for i, full in enumerate(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"))
@@ -93,7 +96,7 @@ class Target(Strict):
 
 
 class BlueGreenSpec(Strict):
-    batch_node_count: int | None = Field(default=None, ge=1)
+    batch_node_count: int | None = Field(default=None, ge=1, le=MAX_COUNT)
     batch_percentage: IntOrPercent | None = None
     batch_soak: Duration | None = None
     node_pool_soak: Duration | None = None
@@ -107,6 +110,36 @@ class BlueGreenSpec(Strict):
         return self
 
 
+class PoolOverride(Strict):
+    """Node-pool settings for the pools it selects (every given part must match: a name glob, pool labels),
+    laid over the policy's ``nodePools``. The first override that selects a pool applies; fields it leaves
+    out keep the policy's value (``strategy: surge`` also drops the policy's ``blueGreen``)."""
+
+    names: list[str] = Field(default_factory=list, description="globs over the node pool's name")
+    match_labels: dict[str, str] = Field(default_factory=dict, description="the node pool's labels (as its "
+                                         "provider reports them, or as the inventory states them)")
+    strategy: Literal["surge", "blue-green"] | None = None
+    max_surge: IntOrPercent | None = None
+    max_unavailable: IntOrPercent | None = None
+    blue_green: BlueGreenSpec | None = None
+    drain_timeout: Duration | None = None
+    node_soak: Duration | None = None
+
+    @model_validator(mode="after")
+    def _selects_and_sets(self) -> PoolOverride:
+        if not self.names and not self.match_labels:
+            raise ValueError("select pools with names and/or matchLabels")
+        if not self.model_fields_set - {"names", "match_labels"}:
+            raise ValueError("set at least one of strategy, maxSurge, maxUnavailable, blueGreen, drainTimeout, "
+                             "nodeSoak")
+        return self
+
+    def selects(self, pool: str, labels: Any) -> bool:
+        if self.names and not any(fnmatch.fnmatchcase(pool, g) for g in self.names):
+            return False
+        return all(labels.get(k) == v for k, v in self.match_labels.items())
+
+
 class NodePoolsSpec(Strict):
     upgrade: Literal["lockstep", "skip-level"] = "lockstep"
     strategy: Literal["surge", "blue-green"] = "surge"
@@ -115,6 +148,9 @@ class NodePoolsSpec(Strict):
     blue_green: BlueGreenSpec | None = None
     drain_timeout: Duration | None = None
     node_soak: Duration | None = None
+    overrides: list[PoolOverride] = Field(default_factory=list,
+                                          description="per-pool settings (by pool name glob or pool labels); "
+                                                      "the first override selecting a pool applies")
 
     @model_validator(mode="after")
     def _budget(self) -> NodePoolsSpec:
@@ -124,6 +160,26 @@ class NodePoolsSpec(Strict):
             raise ValueError("maxSurge and maxUnavailable cannot both be 0: nodes could never be replaced")
         if self.blue_green is not None and self.strategy != "blue-green":
             raise ValueError("blueGreen settings need strategy: blue-green")
+        for i, o in enumerate(self.overrides):
+            try:
+                self._merged(o)
+            except ValueError as exc:       # pydantic's ValidationError is a ValueError
+                msgs = [e["msg"].removeprefix("Value error, ") for e in getattr(exc, "errors", lambda: [])()]
+                raise ValueError(f"overrides[{i}]: {'; '.join(msgs) or exc}") from None
+        return self
+
+    def _merged(self, o: PoolOverride) -> NodePoolsSpec:
+        base = self.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"overrides"})
+        over = o.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"names", "match_labels"})
+        if over.get("strategy") == "surge":
+            base.pop("blueGreen", None)
+        return NodePoolsSpec.model_validate(base | over)
+
+    def for_pool(self, pool: str, labels: Any = None) -> NodePoolsSpec:
+        """The settings of node pool ``pool``: the first override selecting it laid over these, else these."""
+        for o in self.overrides:
+            if o.selects(pool, labels or {}):
+                return self._merged(o)
         return self
 
 
@@ -165,11 +221,7 @@ class Window(Strict):
             raise ValueError("BYHOUR/BYMINUTE/BYSECOND are not allowed: the window's start gives the time of day")
         if re.search(r"FREQ=(HOURLY|MINUTELY|SECONDLY)", upper):
             raise ValueError("FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY")
-        try:
-            rrulestr(text, dtstart=datetime(2024, 1, 1))
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"invalid RRULE: {exc}") from None
-        return text
+        return check_rrule(text)   # RFC 5545 ranges, and at least one opening (fleet.policy.rrules)
 
     @field_validator("duration")
     @classmethod
@@ -210,14 +262,20 @@ class Exclusion(Strict):
         return self
 
 
+CLUSTER_TIMEZONE = "cluster"
+
+
 class Maintenance(Strict):
-    timezone: str = "UTC"
+    timezone: str = Field(default="UTC", description="an IANA zone, or 'cluster': each cluster's own zone (its "
+                          "label fleet.dev/timezone, else its cloud region's zone: docs/rollout.md)")
     windows: list[Window] = Field(default_factory=list)
     exclusions: list[Exclusion] = Field(default_factory=list)
 
     @field_validator("timezone")
     @classmethod
     def _tz(cls, v: str) -> str:
+        if v == CLUSTER_TIMEZONE:
+            return v
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
@@ -234,8 +292,8 @@ class Wave(Strict):
 
 class Rollout(Strict):
     waves: list[Wave] = Field(default_factory=list)
-    max_concurrent_clusters: int = Field(default=1, ge=1)
-    max_failures: int = Field(default=1, ge=1)
+    max_concurrent_clusters: int = Field(default=1, ge=1, le=MAX_COUNT)
+    max_failures: int = Field(default=1, ge=1, le=MAX_COUNT)
 
     @field_validator("waves")
     @classmethod
@@ -249,12 +307,13 @@ class Rollout(Strict):
 
 class UpgradePolicySpec(Strict):
     selector: Selector = Field(default_factory=Selector)
-    priority: int = 0
+    priority: int = Field(default=0, ge=-MAX_COUNT, le=MAX_COUNT)
     target: Target
     path: Literal["patch-first-then-minor", "minor-by-minor"] = "patch-first-then-minor"
     node_pools: NodePoolsSpec = Field(default_factory=NodePoolsSpec)
     maintenance: Maintenance = Field(default_factory=Maintenance)
     rollout: Rollout = Field(default_factory=Rollout)
+    gates: Gates = Field(default_factory=Gates, description="safety gates around every step (docs/gates.md)")
 
 
 class UpgradePolicy(Strict):
@@ -273,8 +332,9 @@ class UpgradePolicy(Strict):
 class InventoryNodePool(Strict):
     name: str
     version: VersionStr
-    nodes: int = Field(default=1, ge=0)
+    nodes: int = Field(default=1, ge=0, le=MAX_COUNT)
     available: list[VersionStr] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
 
 
 class InventoryCluster(Strict):
@@ -292,6 +352,23 @@ class InventoryCluster(Strict):
         description="per-cluster facts that change the cloud's upgrade rules, checked against the provider "
                     "type's facts model (docs/policy-reference.md, 'Cluster facts'), e.g. GKE "
                     "{autopilot: true}, OKE {clusterType: BASIC_CLUSTER}")
+
+    @field_validator("provider", "location", "name")
+    @classmethod
+    def _safe_name(cls, v: str) -> str:
+        # cluster names become ids, log fields, metric labels and (for some providers) file and CLI
+        # arguments: letters, digits, '.', '_', '-' only, no path segments, no shell metacharacters
+        if not _CLUSTER_NAME_RE.match(v) or v in (".", ".."):
+            raise ValueError("must be 1-253 letters, digits, '.', '_' or '-', starting with a letter or digit "
+                             "(no '/', spaces, shell metacharacters or control characters)")
+        return v
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, v: str | None) -> str | None:
+        if v is not None and (not _CLUSTER_ID_RE.match(v) or any(p in (".", "..") for p in v.split("/"))):
+            raise ValueError("must be 1-512 letters, digits, '.', '_', '-', ':' or '/' (no '..' segments)")
+        return v
 
     @field_validator("node_pools")
     @classmethod
@@ -376,7 +453,7 @@ class HttpConfig(Strict):
     read_only_token_file: str | None = None
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
-    max_body_bytes: int = Field(default=65536, ge=1024)
+    max_body_bytes: int = Field(default=65536, ge=1024, le=64 * 1024 * 1024)
 
     @field_validator("listen")
     @classmethod
@@ -448,16 +525,51 @@ class LeaderElectionConfig(Strict):
     kubeconfig: str | None = None
     context: str | None = None
 
+    @field_validator("lease_duration")
+    @classmethod
+    def _lease_duration(cls, v: timedelta) -> timedelta:
+        # renewed every third of it, given up after two thirds: below 3s the renewals race the deadline
+        if not timedelta(seconds=3) <= v <= timedelta(hours=1):
+            raise ValueError("must be between 3s and 1h")
+        return v
+
 
 class FleetConfigSpec(Strict):
     providers: list[ProviderConfig]
     policies: str
     state: StateConfig = Field(default_factory=StateConfig)
     reconcile_interval: Duration = timedelta(seconds=60)
+    reconcile_budget: Duration | None = Field(
+        default=None, description="elapsed time one reconcile may take before it is abandoned at a safe point "
+                                  "(default: 3 intervals, at least 60s); readiness fails past it")
+    shutdown_grace: Duration = Field(
+        default=timedelta(seconds=10), description="on SIGTERM, how long the daemon waits for the reconcile in "
+                                                   "progress before it exits anyway (1s..5m)")
     http: HttpConfig = Field(default_factory=HttpConfig)
     leader_election: LeaderElectionConfig = Field(default_factory=LeaderElectionConfig)
-    shards: int = Field(default=1, ge=1)
+    shards: int = Field(default=1, ge=1, le=1024)
     notifications: list[NotificationConfig] = Field(default_factory=list)
+
+    @field_validator("reconcile_interval")
+    @classmethod
+    def _interval(cls, v: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= v <= timedelta(days=1):
+            raise ValueError("must be between 1s and 1d (0s would reconcile without pause)")
+        return v
+
+    @field_validator("reconcile_budget")
+    @classmethod
+    def _budget(cls, v: timedelta | None) -> timedelta | None:
+        if v is not None and not timedelta(seconds=1) <= v <= timedelta(hours=6):
+            raise ValueError("must be between 1s and 6h")
+        return v
+
+    @field_validator("shutdown_grace")
+    @classmethod
+    def _grace(cls, v: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= v <= timedelta(minutes=5):
+            raise ValueError("must be between 1s and 5m")
+        return v
 
     @field_validator("notifications")
     @classmethod

@@ -12,6 +12,11 @@ from fleet.versions import InvalidVersion, parse_version
 
 _DUR_RE = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _ISO_DUR_RE = re.compile(r"^P(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+# the longest duration anything accepts (ten years): every duration is added to instants, and a larger one
+# would overflow datetime arithmetic somewhere downstream instead of failing here with the field's line
+MAX_DURATION = timedelta(days=3660)
+_MAX_DIGITS = 12          # per component: "99999999999999w" is refused before it is turned into a number
+_TOO_LONG = f"a duration may be at most {MAX_DURATION.days} days (10 years)"
 
 
 def parse_duration(value: Any) -> timedelta:
@@ -23,15 +28,24 @@ def parse_duration(value: Any) -> timedelta:
     if isinstance(value, int):
         if value < 0:
             raise ValueError("a duration cannot be negative")
+        if value > MAX_DURATION.total_seconds():
+            raise ValueError(_TOO_LONG)
         return timedelta(seconds=value)
     if not isinstance(value, str) or not value.strip():
         raise ValueError("expected a duration such as '4h' or '30m'")
     text = value.strip()
+    if len(text) > 64:
+        raise ValueError(f"invalid duration ({len(text)} characters): use e.g. '90s', '30m', '4h', '1h30m', '2d'")
     m = _DUR_RE.match(text) if not text.startswith("P") else _ISO_DUR_RE.match(text)
     if not m or not any(m.groups()):
         raise ValueError(f"invalid duration {value!r}: use e.g. '90s', '30m', '4h', '1h30m', '2d', '1w' or 'PT4H'")
+    if any(g is not None and len(g) > _MAX_DIGITS for g in m.groups()):
+        raise ValueError(_TOO_LONG)
     w, d, h, mi, s = (int(g) if g else 0 for g in m.groups())
-    return timedelta(weeks=w, days=d, hours=h, minutes=mi, seconds=s)
+    total = ((((w * 7 + d) * 24 + h) * 60 + mi) * 60) + s
+    if total > MAX_DURATION.total_seconds():
+        raise ValueError(_TOO_LONG)
+    return timedelta(seconds=total)
 
 
 def format_duration(td: timedelta) -> str:
@@ -55,15 +69,20 @@ Duration = Annotated[
 ]
 
 
+MAX_COUNT = 1_000_000   # the largest count of nodes, clusters or failures a policy may name
+
+
 def parse_int_or_percent(value: Any) -> int | str:
     if isinstance(value, bool):
         raise ValueError("expected a non-negative integer or a percentage such as '25%'")
     if isinstance(value, int):
         if value < 0:
             raise ValueError("must not be negative")
+        if value > MAX_COUNT:
+            raise ValueError(f"must be at most {MAX_COUNT}")
         return value
     if isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+)\s*%\s*", value)
+        m = re.fullmatch(r"\s*(\d{1,4})\s*%\s*", value)
         if m:
             pct = int(m.group(1))
             if pct > 100:

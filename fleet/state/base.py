@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from fleet.execution.model import Member, Run, StepRecord
+from fleet.state.gates import GateEvaluation, GateOverride
 from fleet.state.leases import LeaseClaim, LeaseRecord
 from fleet.state.risks import ComputeRisks, RiskEntry
 
@@ -102,3 +103,23 @@ class Store(Protocol):
     def risk_list(self) -> list[str]: ...
 
     def apply_risk_list(self, compute: ComputeRisks) -> list[RiskEntry]: ...
+
+    # ---- safety gates (fleet.state.gates): evaluations and overrides -----------------------------------
+    def add_gate_evaluation(self, conn: Any, **values: Any) -> None: ...
+
+    def gate_evaluations(self, *, cluster_id: str | None = None, run_id: str | None = None,
+                         step_id: int | None = None, after_id: int = 0, limit: int = 1000) -> list[GateEvaluation]:
+        """Oldest first."""
+        ...
+
+    def latest_gate_evaluations(self) -> dict[tuple[str, str], GateEvaluation]:
+        """(cluster id, gate name) -> its latest evaluation."""
+        ...
+
+    def insert_gate_override(self, conn: Any, **values: Any) -> int: ...
+
+    def update_gate_override(self, conn: Any, override_id: int, **values: Any) -> None: ...
+
+    def gate_overrides(self, *, cluster_id: str | None = None) -> list[GateOverride]:
+        """Every override (active, expired, revoked), oldest first."""
+        ...

@@ -30,6 +30,7 @@ from fleet.errors import StateError
 from fleet.execution.model import ACTIVE_RUN_STATUSES, OPEN_STEP_STATES, Member, Run, StepRecord
 from fleet.state import schema as S
 from fleet.state.cursors import Cursors
+from fleet.state.gates import MemoryGates
 from fleet.state.leases import MemoryLeases
 from fleet.state.risks import MemoryRisks
 from fleet.state.values import check_row
@@ -96,7 +97,7 @@ class _Tx:
         self.ops: list[Callable[[], None]] = []
 
 
-class MemoryStore(MemoryLeases, Cursors, MemoryRisks):
+class MemoryStore(MemoryLeases, Cursors, MemoryRisks, MemoryGates):
     """The in-process implementation of fleet.state.base.Store."""
 
     url = "memory://"

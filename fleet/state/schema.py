@@ -89,3 +89,35 @@ leases = Table(
     Column("renewed_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+# safety gates (fleet.gates, fleet.state.gates): every evaluation, and the operators' overrides
+gate_evaluations = Table(
+    "gate_evaluations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("run_id", String(64)),
+    Column("cluster_id", String(512), nullable=False),
+    Column("step_id", Integer),                            # the journaled step (post-step gates)
+    Column("step_key", String(300)),
+    Column("gate", String(100), nullable=False),
+    Column("gate_type", String(32), nullable=False),
+    Column("phase", String(16), nullable=False),           # preflight | post-step
+    Column("result", String(16), nullable=False),          # pass | fail | error | overridden
+    Column("reason", Text, nullable=False, default=""),
+    Column("evidence", JSON),
+    Index("ix_gate_evaluations_cluster", "cluster_id", "id"),
+    Index("ix_gate_evaluations_step", "step_id"),
+)
+
+gate_overrides = Table(
+    "gate_overrides", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("cluster_id", String(512), nullable=False, index=True),
+    Column("gate", String(100), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String(128)),
+)

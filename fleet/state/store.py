@@ -26,6 +26,7 @@ from fleet.state import schema as S
 from fleet.state.base import Store
 from fleet.state.cursors import Cursors
 from fleet.state.engine_lock import Claim, EngineLock, advisory_claims, lock_file_claims
+from fleet.state.gates import SqlGates
 from fleet.state.guard import check_database, check_file, sqlite_path
 from fleet.state.leases import SqlLeases
 from fleet.state.risks import SqlRisks
@@ -134,7 +135,7 @@ def _migration_engine(url: str) -> Engine:
     return eng
 
 
-class SqlStore(SqlLeases, Cursors, SqlRisks):
+class SqlStore(SqlLeases, Cursors, SqlRisks, SqlGates):
     """The SQL implementation of fleet.state.base.Store."""
 
     def __init__(self, url: str, *, migrate: bool = True, create: bool = True):

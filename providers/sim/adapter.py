@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fleet.clock import Clock, SystemClock, iso
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
+    BuiltinCheck,
+    CheckOutcome,
+    CheckResult,
     Cluster,
     Component,
     OperationRef,
     OperationState,
     OperationStatus,
+    RollbackSupport,
     Step,
     UpgradeRules,
     VersionOffers,
 )
 from fleet.versions import parse_version
+from providers.sim import checks as sim_checks
 from providers.sim.budget import compute_batches, compute_warnings
 from providers.sim.errors import translate
 from providers.sim.rules import Facts, compute_refusal, compute_rules
@@ -207,8 +212,62 @@ class SimProvider:
                 return OperationStatus(OperationState.SUCCEEDED, "done", 1.0)
             if o.state == "failed":
                 return OperationStatus(OperationState.FAILED, "simulated step failure")
-            from datetime import datetime
             elapsed = (self.clock.now() - datetime.fromisoformat(o.started_at)).total_seconds()
             remaining = max(1.0, o.duration_s - elapsed)
             return OperationStatus(OperationState.RUNNING, "in progress",
                                    min(1.0, elapsed / o.duration_s) if o.duration_s else None, poll_after=remaining)
+
+    # ---- safety gates (providers/sim/checks.py: driven by the world's per-cluster scenario) --------------
+    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
+        sc = self.world.checks.get(cluster.id)
+        return sc.supported() if sc is not None else sim_checks.BASE_CHECKS
+
+    def run_check(self, cluster: Cluster, check: BuiltinCheck, step: Step, params: Mapping[str, Any],
+                  now: datetime) -> CheckOutcome:
+        w = self.world
+        with w.lock:
+            self._call("run_check")
+            w.settle()
+            c = self._cluster(cluster)
+            sc = w.checks.get(c.id) or sim_checks.SimChecks()
+            if check is BuiltinCheck.UPGRADE_BLOCKERS:
+                return sim_checks.check_blockers(sc, step)
+            if check is BuiltinCheck.CLUSTER_HEALTH:
+                return sim_checks.check_health(sc, c.healthy)
+            if check is BuiltinCheck.ETCD_BACKUP and sc.backup_at is not None:
+                return sim_checks.check_backup(sc, params, now)
+            if check is BuiltinCheck.NODES_READY:
+                version = c.control_plane if step.component is Component.CONTROL_PLANE else self._pool(c, step).version
+                done = [o for o in w.operations_for(c.id, step.key) if o.state == "succeeded"]
+                ended = (datetime.fromisoformat(done[-1].started_at) + timedelta(seconds=done[-1].duration_s)
+                         if done else None)
+                return sim_checks.check_nodes(sc, version, step, ended, now)
+            return CheckOutcome(CheckResult.ERROR, f"provider sim does not evaluate {check}")
+
+    @classmethod
+    def rollback_support(cls, cluster: Cluster, step: Step) -> RollbackSupport | None:
+        return sim_checks.rollback_support(cluster, step)
+
+    def rollback(self, cluster: Cluster, step: Step, op: OperationRef) -> OperationRef:
+        """Move the step's component back to ``step.from_`` (an operation polled like any other)."""
+        w = self.world
+        with w.lock:
+            self._call("rollback")
+            w.settle()
+            c = self._cluster(cluster)
+            sc = w.checks.get(c.id)
+            if sc is None or not sc.rollback:
+                raise PermanentProviderError(f"{step.key} of {c.id} cannot be rolled back", provider=self.name,
+                                             code="400")
+            running = w.running_op(c.id)
+            if running is not None:
+                if running.step_key == f"rollback:{step.key}":
+                    return self._ref(running)
+                raise TemporaryProviderError(f"operation {running.id} already in progress on {c.id}",
+                                             provider=self.name, code="409", retry_after=60.0)
+            back = SimOperation(w.next_id(), c.id, f"rollback:{step.key}", step.component.value, step.pool,
+                                step.from_, self.clock.now().isoformat(), sc.rollback_duration)
+            w.add_operation(back)
+            w.rollback_log.append((c.id, step.key))
+            w.save()
+            return self._ref(back)

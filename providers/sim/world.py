@@ -18,6 +18,7 @@ from typing import Any
 
 from fleet.clock import Clock, iso
 from fleet.provider import Cluster, NodePool
+from providers.sim.checks import SimChecks
 
 
 @dataclass
@@ -109,6 +110,8 @@ class SimWorld:
         self.calls: Counter[str] = Counter()          # method -> count
         self.upgrade_log: list[tuple[str, str]] = []  # (cluster_id, step_key) for every operation created
         self.next_faults: list[str] = []   # one-shot API faults for the next calls (emulator.kit.inject)
+        self.checks: dict[str, SimChecks] = {}   # cluster id -> its safety-gate scenario (providers/sim/checks.py)
+        self.rollback_log: list[tuple[str, str]] = []  # (cluster_id, step_key) of every rollback started
         self.lock = threading.RLock()
         self.state_file = Path(state_file) if state_file else None
         self._seq = 0
@@ -164,6 +167,17 @@ class SimWorld:
                         c.healthy = False
             if changed:
                 self.save()
+
+    def set_checks(self, cluster_id: str, **scenario: Any) -> SimChecks:
+        """Set (part of) a cluster's safety-gate scenario; the cluster's snapshot changes with it."""
+        with self.lock:
+            current = self.checks.setdefault(cluster_id, SimChecks())
+            for k, v in scenario.items():
+                if not hasattr(current, k):
+                    raise TypeError(f"unknown sim check scenario field {k!r}")
+                setattr(current, k, v)
+            self.touch(cluster_id)
+            return current
 
     def running_op(self, cluster_id: str) -> SimOperation | None:
         return self.running.get(cluster_id)
@@ -262,4 +276,5 @@ class SimWorld:
                                       upgrading=bool(running and running.pool == p.name)) for p in c.pools),
             labels=dict(c.labels), id=c.id, provider_type=c.provider_type or c.provider, available=tuple(c.available),
             auto_upgrade=c.auto_upgrade, healthy=c.healthy, upgrading=running is not None, facts=dict(c.facts),
+            extra={"sim.rollback": self.checks[cid].facts()} if cid in self.checks else {},
         )
