@@ -137,3 +137,13 @@ def test_unreachable_state_store_is_an_error_outcome(h, check):
     out = h.provider(endpoint="http://127.0.0.1:9", requestTimeout=0.5).run_check(
         c, check, _cp(), {"maxAgeSeconds": 60}, h.clock.now())
     assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
+
+
+def test_a_hanging_kops_is_a_temporary_error_outcome(h):
+    """kops itself hangs (its S3 reads stall): the command timeout ends it and the check is an ERROR."""
+    env = {**h.settings()["env"], "FLEET_EMULATOR_HANG": "3"}
+    p = h.provider(commandTimeout=1, env=env)
+    c = _cluster(p)
+    h.inject("kops-timeout")
+    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, h.clock.now())
+    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
