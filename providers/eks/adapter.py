@@ -449,8 +449,10 @@ class EksProvider:
         return None
 
     def _check_blockers(self, cluster: Cluster, step: Step) -> CheckOutcome:
-        scope, region = self._where(cluster)
         minor = parse_version(step.to).minor_str
+        if step.component is not Component.CONTROL_PLANE:
+            return gates.not_for_nodegroups(minor)
+        scope, region = self._where(cluster)
         flt = {"categories": [gates.UPGRADE_READINESS], "kubernetesVersions": [minor], "statuses": ["ERROR"]}
         found = self._pages(scope, region, "list_insights", "insights", clusterName=cluster.name, filter=flt)
         # the filter is the server's; keep only what it asked for, should an answer carry more

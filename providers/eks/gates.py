@@ -42,6 +42,15 @@ def blockers(minor: str, described: list[Mapping[str, Any]], total: int) -> Chec
                         evidence)
 
 
+def not_for_nodegroups(minor: str) -> CheckOutcome:
+    """Upgrade insights gate UpdateClusterVersion (its InvalidStateException); UpdateNodegroupVersion lists no
+    such error in the model (its ``force`` is about Pod disruption budgets), so a node-group step has no
+    upgrade-readiness block to check."""
+    return CheckOutcome(CheckResult.PASS, "EKS upgrade insights block control-plane updates only "
+                        "(UpdateClusterVersion); a node-group update has no readiness block",
+                        {"kubernetesVersion": minor, "appliesTo": "UpdateClusterVersion"})
+
+
 def cluster_health(cluster: Mapping[str, Any], nodegroups: list[Mapping[str, Any]]) -> CheckOutcome:
     failures: list[str] = []
     if cluster.get("status") != "ACTIVE":

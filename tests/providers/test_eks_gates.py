@@ -66,6 +66,9 @@ def test_upgrade_blockers_pass_fail_and_evidence(h):
     out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, NOW)
     assert out.result is CheckResult.PASS, out.reason
     h.emulator.add_insight("g", _insight())
+    # node-group steps are not gated by upgrade insights (UpdateNodegroupVersion has no such refusal)
+    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _ng("1.29.3-20240312"), {}, NOW)
+    assert out.result is CheckResult.PASS and out.evidence["appliesTo"] == "UpdateClusterVersion"
     out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, NOW)
     assert out.result is CheckResult.FAIL
     assert "Deprecated APIs removed" in out.reason and "force" in out.reason
