@@ -18,6 +18,7 @@ from fleet.daemon.risks import reconcile_risk_list
 from fleet.errors import FencedError, StateError
 from fleet.execution.commands import approve_wave, retry_run, set_paused
 from fleet.execution.model import TickResult
+from fleet.execution.stages import mark_promotion_approved
 from fleet.logs import register_secret
 from fleet.planning.plan import Plan
 from fleet.planning.planner import compile_policies
@@ -146,6 +147,13 @@ class Daemon:
     def approve(self, run_id: str, wave: str) -> None:
         approve_wave(self.control_store, self.clock.now(), run_id, wave, "api")
         self.wake_now()
+
+    def promote(self, stage: str, version: str) -> Any:
+        """Approve ``version`` for ``stage`` of the fleet rollout (fleet.execution.stages)."""
+        a = mark_promotion_approved(self.control_store, self.clock.now(), "api", self.engine.rollout, stage,
+                                    version)
+        self.wake_now()
+        return a
 
     def retry(self, run_id: str) -> int:
         n = retry_run(self.control_store, self.clock.now(), run_id, "api")
