@@ -32,3 +32,23 @@ def test_worked_example_plans_stages_local_windows_and_pool_overrides():
     assert any("blue-green is not available on aks" in w for w in by["prod-tyo"].warnings)
     assert plan.to_dict()["rollout"]["stages"][2]["clusters"] == ["aks/japaneast/prod-tyo", "eks/us-east-1/prod-iad",
                                                                   "gke/europe-west3/prod-fra"]
+
+
+def test_forecast_of_the_worked_example_has_a_lane_per_stage_in_order():
+    from datetime import timedelta
+
+    from fleet.reports.inputs import compute_forecast, observe_inputs
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    inputs = observe_inputs(config=None, inventory=REPO / "policies" / "inventory" / "rollout-fleet.yaml",
+                            policies=REPO / "policies" / "rollout", at=at)
+    assert inputs.rollout is not None and inputs.plan.rollout is not None
+    fc, _ = compute_forecast(inputs, at, timedelta(days=120))
+    assert fc is not None
+    lanes = {n: v for n, v in fc.waves.items() if n.startswith("stage ")}
+    assert set(lanes) == {"stage staging", "stage prod"}           # dev is up to date: no lane
+    # prod starts only after staging finished and soaked five days
+    assert lanes["stage prod"][0] >= lanes["stage staging"][1] + timedelta(days=5)
+    assert {c.stage for c in fc.clusters.values()} == {"dev", "staging", "prod"}
+    assert any(n.startswith("stage prod: 1.32") and "assumed approved" in n for n in fc.notes)
+    assert any(n.startswith("stage prod starts 1.32") for n in fc.notes)
+    assert all(c.status == "completes" for c in fc.clusters.values() if c.stage in ("staging", "prod"))
