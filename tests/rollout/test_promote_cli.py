@@ -36,3 +36,10 @@ def test_promote_records_an_approval_and_refuses_unknown_stages(tmp_path):
     store = SqlStore(f"sqlite:///{tmp_path}/state.db")
     got = [(a.stage, a.version) for a in observe_approvals(store)]
     assert got == [("prod", "1.31.4")]
+
+
+def test_status_lists_stage_approvals(tmp_path):
+    from fleet.execution.status import status_dict
+    test_promote_records_an_approval_and_refuses_unknown_stages(tmp_path)
+    got = status_dict(SqlStore(f"sqlite:///{tmp_path}/state.db"))["stageApprovals"]
+    assert [(a["stage"], a["version"]) for a in got] == [("prod", "1.31.4")]
