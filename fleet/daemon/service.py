@@ -251,11 +251,16 @@ class Daemon:
 
     def next_window_opening(self, now: datetime, horizon: timedelta) -> datetime | None:
         best = None
+        plan = self.engine.last_plan
+        zones = sorted({cp.timezone for cp in plan.clusters if cp.timezone}) if plan is not None else []
         for c in compile_policies(self.engine._policy_cache):
-            for t in c.schedule.openings(now, now + horizon):
-                if t > now and (best is None or t < best):
-                    best = t
-                    break
+            # timezone: cluster: the openings in every zone the fleet's clusters are planned in
+            schedules = [c.schedule_in(z) for z in zones] if c.cluster_zones else [c.schedule]
+            for sched in schedules:
+                for t in sched.openings(now, now + horizon):
+                    if t > now and (best is None or t < best):
+                        best = t
+                        break
         return best
 
     def _schedule_wake(self, res: TickResult) -> None:

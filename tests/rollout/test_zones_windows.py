@@ -92,3 +92,16 @@ def test_engine_starts_steps_only_at_local_saturday_night_across_dst():
     assert any(n == "us" and d < datetime(2026, 3, 8).date() for n, d in local_days)
     assert any(n == "eu" and d > datetime(2026, 3, 29).date() for n, d in local_days)
     assert any(n == "eu" and d < datetime(2026, 3, 29).date() for n, d in local_days)
+
+
+def test_daemon_wakes_at_the_first_local_opening_of_any_zone():
+    from types import SimpleNamespace
+
+    from fleet.daemon.service import Daemon
+    clusters = [_cluster("eu", "europe-west3"), _cluster("ap", "asia-northeast1")]
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    pol = policy(target={"version": "1.28"}, maintenance=SAT_0100)
+    plan = compute_plan([pol], clusters, {"gke": VersionOffers(("1.28.9",))}, now)
+    fake = SimpleNamespace(engine=SimpleNamespace(last_plan=plan, _policy_cache=[pol]))
+    # Tokyo's Saturday 01:00 comes first (Friday 16:00 UTC), not UTC's Saturday 01:00
+    assert Daemon.next_window_opening(fake, now, timedelta(days=14)) == datetime(2026, 3, 6, 16, 0, tzinfo=UTC)
