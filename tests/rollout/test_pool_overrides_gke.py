@@ -100,3 +100,27 @@ def test_overrides_offline_on_other_clouds(kind):
     assert pool_steps["web"].strategy == "surge"
     web = step_for_provider(pool_steps["web"], pol.spec.node_pools)
     assert web.blue_green is None
+
+
+def test_a_spot_pool_override_reaches_aks_and_eks_knobs():
+    """The same override (spot-* pools: maxSurge 0, maxUnavailable 2) becomes AKS upgradeSettings and an EKS
+    node group updateConfig for that pool only; the other pool keeps the policy's budget."""
+    from providers.aks.budget import compute_upgrade_settings
+    from providers.eks.budget import compute_update_config
+    spot = {"names": ["spot-*"], "maxSurge": 0, "maxUnavailable": 2}
+    pol = policy(target={"version": "1.30"}, nodePools={"maxSurge": 2, "maxUnavailable": 0, "overrides": [spot]})
+    got = {}
+    for kind in ("aks", "eks"):
+        c = Cluster(provider=kind, location="r", name="x", control_plane="1.29.8",
+                    node_pools=(NodePool("web", "1.29.8", 4), NodePool("spot-a", "1.29.8", 6)))
+        plan = compute_plan([pol], [c], {kind: VersionOffers(("1.30.4",))}, datetime(2026, 1, 5, tzinfo=UTC),
+                            rules=type_rules())
+        steps = {s.pool: step_for_provider(s, pol.spec.node_pools) for s in plan.clusters[0].steps if s.pool}
+        if kind == "aks":
+            got[kind] = {p: compute_upgrade_settings(c, st)[0] for p, st in steps.items()}
+        else:
+            got[kind] = {p: compute_update_config(st)[0] for p, st in steps.items()}
+    assert got["aks"]["spot-a"] == {"maxSurge": "0", "maxUnavailable": "2"}
+    assert got["aks"]["web"]["maxSurge"] == "2"
+    assert got["eks"]["spot-a"] == {"maxUnavailable": 2}
+    assert got["eks"]["web"] == {"maxUnavailable": 1}      # EKS has no surge: at least 1 unavailable
