@@ -16,13 +16,27 @@ from pydantic import BaseModel
 
 from fleet.errors import MissingExtraError, ProviderNotFound
 from fleet.policy import models as M
+from fleet.policy import rollout as R
 from fleet.provider import known_provider_types, load_provider_class
 from fleet.schema import compute_schema, provider_settings_models
 
-KIND_ORDER = (("policy", "UpgradePolicy"), ("config", "FleetConfig"), ("inventory", "Inventory"))
+KIND_ORDER = (("policy", "UpgradePolicy"), ("rollout", "RolloutStrategy"), ("config", "FleetConfig"),
+              ("inventory", "Inventory"))
 
 # Descriptions of fields whose model gives none ("Model.yamlName": text).
 NOTES: dict[str, str] = {
+    "RolloutStrategy.apiVersion": "Always `fleet.dev/v1alpha1`.",
+    "RolloutStrategy.kind": "Always `RolloutStrategy` (at most one per policies folder; docs/rollout.md).",
+    "RolloutStrategy.metadata": "Its name.",
+    "RolloutStrategy.spec": "The stages, in order.",
+    "Stage.name": "Stage name, unique; `unstaged` is reserved for the implicit last stage.",
+    "PoolOverride.strategy": "`surge` or `blue-green` for the selected pools.",
+    "PoolOverride.maxSurge": "The selected pools' maxSurge.",
+    "PoolOverride.maxUnavailable": "The selected pools' maxUnavailable.",
+    "PoolOverride.blueGreen": "The selected pools' blue-green batches and soaks.",
+    "PoolOverride.drainTimeout": "The selected pools' drain timeout.",
+    "PoolOverride.nodeSoak": "The selected pools' soak per node.",
+    "InventoryNodePool.labels": "The pool's labels (matched by `nodePools.overrides[].matchLabels`).",
     "UpgradePolicy.apiVersion": "Always `fleet.dev/v1alpha1`.",
     "UpgradePolicy.kind": "Always `UpgradePolicy`.",
     "UpgradePolicy.metadata": "Name (unique among policies), labels and annotations.",
@@ -141,7 +155,7 @@ _PATTERNS = {r"^\d+%$": "percentage such as \"25%\"", r"^\d\d:\d\d$": "time `HH:
 
 def _models() -> dict[str, type[BaseModel]]:
     """Every model the reference documents, by its schema name: fleet's own and each provider's settings."""
-    out = {n: v for n, v in vars(M).items() if isinstance(v, type) and issubclass(v, BaseModel)}
+    out = {n: v for mod in (M, R) for n, v in vars(mod).items() if isinstance(v, type) and issubclass(v, BaseModel)}
     todo = list(provider_settings_models().values())
     while todo:
         model = todo.pop()

@@ -156,6 +156,7 @@ class LiveFleet:
     offers: Callable[[Cluster], VersionOffers | None]   # asked once per cluster; plan and forecast share them
     plan: Plan
     errors: dict[str, str]                               # provider -> why it could not be read
+    rollout: RolloutStrategy | None = None               # the policies folder's fleet rollout, if any
 
 
 def observe_live(config_file: str | Path, now: datetime) -> LiveFleet:
@@ -174,7 +175,7 @@ def observe_live(config_file: str | Path, now: datetime) -> LiveFleet:
     plan = compute_plan(policies, clusters, offers, now, checkers, rules=provider_rules(providers))
     if rollout is not None:     # no state store is read here: qualification from the clusters' versions alone
         annotate_plan(plan, compute_qualifier(rollout, clusters, (), (), now))
-    return LiveFleet(config, policies, clusters, offers, plan, dict(obs.errors))
+    return LiveFleet(config, policies, clusters, offers, plan, dict(obs.errors), rollout)
 
 
 def live_plan(config_file: str | Path, now: datetime) -> Plan:

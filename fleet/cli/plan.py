@@ -53,8 +53,11 @@ def plan(
         if format == "json":
             sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
         else:
-            from fleet.render import plan_table
+            from fleet.render import plan_table, rollout_table
             out.print(plan_table(result))
+            stages = rollout_table(result)
+            if stages is not None:
+                out.print(stages)
     run_guarded(body)
 
 

@@ -120,6 +120,12 @@ def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
         return Response(daemon.cluster_view_json(status=status, provider=provider, limit=limit, offset=offset),
                         media_type="application/json")
 
+    @app.get("/api/v1/stages", dependencies=read)
+    def stages() -> dict[str, Any]:
+        """The fleet rollout: its stages and, per planned version, per stage, "may start" or what it waits for."""
+        p = daemon.last_plan()
+        return {"rollout": p.rollout if p else None}
+
     @app.get("/api/v1/rollouts", dependencies=read)
     def rollouts() -> dict[str, Any]:
         return {"paused": daemon.paused(), "rollouts": daemon.rollouts()}
@@ -134,7 +140,8 @@ def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
 
 
 def add_write_routes(app: FastAPI, daemon: Any, can_write: Dependency) -> None:
-    """``/api/v1`` writes (the write token): pause, resume, approve a wave, retry a run."""
+    """``/api/v1`` writes (the write token): pause, resume, approve a wave, approve a version for a stage,
+    retry a run."""
     write = [Depends(can_write)]
 
     @app.post("/api/v1/pause", dependencies=write)
@@ -154,6 +161,15 @@ def add_write_routes(app: FastAPI, daemon: Any, can_write: Dependency) -> None:
         except NotFoundError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"approved": wave, "run": run_id}
+
+    @app.post("/api/v1/stages/{stage}/approve/{version}", dependencies=write)
+    def promote(stage: str, version: str) -> dict[str, Any]:
+        """Approve ``version`` for ``stage`` of the fleet rollout (fleet promote; docs/rollout.md)."""
+        try:
+            a = daemon.promote(stage, version)
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        return {"approved": a.version, "stage": a.stage}
 
     @app.post("/api/v1/rollouts/{run_id}/retry", dependencies=write)
     def retry(run_id: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from fleet.daemon.risks import reconcile_risk_list
 from fleet.errors import FencedError, StateError
 from fleet.execution.commands import approve_wave, retry_run, set_paused
 from fleet.execution.model import TickResult
+from fleet.execution.stages import mark_promotion_approved
 from fleet.logs import register_secret
 from fleet.planning.plan import Plan
 from fleet.planning.planner import compile_policies
@@ -199,6 +200,13 @@ class Daemon:
         approve_wave(self.control_store, self.clock.now(), run_id, wave, "api")
         self.wake_now()
 
+    def promote(self, stage: str, version: str) -> Any:
+        """Approve ``version`` for ``stage`` of the fleet rollout (fleet.execution.stages)."""
+        a = mark_promotion_approved(self.control_store, self.clock.now(), "api", self.engine.rollout, stage,
+                                    version)
+        self.wake_now()
+        return a
+
     def retry(self, run_id: str) -> int:
         n = retry_run(self.control_store, self.clock.now(), run_id, "api")
         self.wake_now()
@@ -291,11 +299,16 @@ class Daemon:
 
     def next_window_opening(self, now: datetime, horizon: timedelta) -> datetime | None:
         best = None
+        plan = self.engine.last_plan
+        zones = sorted({cp.timezone for cp in plan.clusters if cp.timezone}) if plan is not None else []
         for c in compile_policies(self.engine._policy_cache):
-            for t in c.schedule.openings(now, now + horizon):
-                if t > now and (best is None or t < best):
-                    best = t
-                    break
+            # timezone: cluster: the openings in every zone the fleet's clusters are planned in
+            schedules = [c.schedule_in(z) for z in zones] if c.cluster_zones else [c.schedule]
+            for sched in schedules:
+                for t in sched.openings(now, now + horizon):
+                    if t > now and (best is None or t < best):
+                        best = t
+                        break
         return best
 
     def _schedule_wake(self, res: TickResult) -> None:

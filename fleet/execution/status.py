@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleet.clock import iso
+from fleet.execution.stages import observe_approvals
 from fleet.state import Store
 
 
@@ -18,4 +19,8 @@ def status_dict(store: Store) -> dict[str, Any]:
                                    "target": m.target, "message": m.message} for m in members]})
     open_steps = [{"run": s.run_id, "cluster": s.cluster_id, "step": s.key, "state": s.state.value,
                    "operation": s.operation_id} for s in store.steps(open_only=True)]
-    return {"paused": bool(store.get_control("paused", False)), "runs": runs, "openSteps": open_steps}
+    out = {"paused": bool(store.get_control("paused", False)), "runs": runs, "openSteps": open_steps}
+    approvals = observe_approvals(store)
+    if approvals:                   # the fleet rollout's approvals (fleet promote), when any were given
+        out["stageApprovals"] = [a.to_dict() for a in approvals]
+    return out

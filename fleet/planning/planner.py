@@ -19,6 +19,12 @@ How the rules shape a cluster's steps (docs/plan-format.md, "Cloud rules"):
   step does not carry it (the strategy falls back to surge).
 - ``max_minor``: a target beyond it blocks the cluster with the reason.
 - ``allowed_versions``: the control plane's offers are filtered to them.
+
+Per-pool overrides (``nodePools.overrides``): each pool is planned with its own settings (the first override
+selecting it, by name glob or pool labels, laid over the policy's); its steps carry them (``pool_spec``) and
+the rules above apply per pool (a strategy or knob the cloud lacks is a warning naming the pool).
+``maintenance.timezone: cluster``: the next window is computed in the cluster's own zone
+(fleet.planning.zones); a cluster whose zone is unknown is blocked with the reason.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Rules (docs/rollout.md):
 * A cluster belongs to the first stage whose selector matches it; a cluster no stage matches is in the
   implicit last stage ``unstaged`` (``unmatched: last``) or outside the rollout (``unmatched: unordered``).
 * Versions are compared by Kubernetes major.minor.patch whatever the provider's spelling: ``1.31.4-gke.100``,
-  ``v1.31.4`` and ``1.31.4`` are one release; ``1.31`` (EKS) stands for every patch of 1.31.
+  ``v1.31.4`` and ``1.31.4`` are one release; ``1.31`` (EKS) stands for every patch of 1.31. With
+  ``match: minor`` only the minor counts (clouds whose patch releases differ qualify each other by minor).
 * A cluster *has run* version V when its control plane is at V's release or newer. It reached V at the end
   of the last successful step that moved one of its components from below V to V or beyond (the latest such
   step in the journal); a cluster that was at V before the journal knew it counts as having run V since
@@ -114,6 +115,11 @@ def _same_release(text: str, v: Version) -> bool:
     return t.same_release(v) and v.same_release(t)
 
 
+def _matched(v: Version, rollout: RolloutStrategy) -> Version:
+    """``v`` as qualification compares it: with ``match: minor``, its minor (any patch of it)."""
+    return Version(v.major, v.minor, None) if rollout.spec.match == "minor" else v
+
+
 def compute_stage_index(rollout: RolloutStrategy, provider: str, provider_type: str, name: str, cluster_id: str,
                         labels: Mapping[str, str]) -> int | None:
     """The stage holding a cluster: the first stage whose selector matches; ``len(stages)`` (the implicit
@@ -216,7 +222,7 @@ class Qualifier:
         if i is None:
             return _OK
         try:
-            v = parse_version(version)
+            v = _matched(parse_version(version), self.rollout)
         except InvalidVersion:
             return StageVerdict(False, f"unreadable version {version!r}")
         release = v.canonical
@@ -257,7 +263,8 @@ class Qualifier:
         out: dict[str, Any] = {"name": self.rollout.name, "stages": [], "versions": {}}
         for i, n in enumerate(self.stage_names):
             out["stages"].append({"name": n, "clusters": list(self.members[i])})
-        rels = sorted({r for r in (release_of(v) for v in versions) if r is not None}, key=parse_version)
+        rels = sorted({_matched(parse_version(r), self.rollout).canonical
+                       for r in (release_of(v) for v in versions) if r is not None}, key=parse_version)
         for r in rels:
             out["versions"][r] = {n: (lambda vd: "may start" if vd.may_start else vd.reason)(self.verdict(i, r))
                                   for i, n in enumerate(self.stage_names)}
@@ -298,7 +305,10 @@ def compute_qualifier(rollout: RolloutStrategy, clusters: Sequence[Any], history
             by_cluster.setdefault(h.cluster_id, []).append(h)
     latest: dict[tuple[str, str], datetime] = {}
     for a in approvals:
-        rel = release_of(a.version) or a.version
+        try:
+            rel = _matched(parse_version(a.version), rollout).canonical
+        except InvalidVersion:
+            continue
         key = (a.stage, rel)
         if key not in latest or a.at > latest[key]:
             latest[key] = a.at

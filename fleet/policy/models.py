@@ -170,7 +170,9 @@ class NodePoolsSpec(Strict):
 
     def _merged(self, o: PoolOverride) -> NodePoolsSpec:
         base = self.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"overrides"})
-        over = o.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude={"names", "match_labels"})
+        # exclude_none: a run's snapshot spells every unset field as null
+        over = o.model_dump(mode="json", by_alias=True, exclude_unset=True, exclude_none=True,
+                            exclude={"names", "match_labels"})
         if over.get("strategy") == "surge":
             base.pop("blueGreen", None)
         return NodePoolsSpec.model_validate(base | over)

@@ -60,6 +60,10 @@ class Stage(Strict):
 
 class RolloutStrategySpec(Strict):
     stages: list[Stage] = Field(description="in rollout order: a version flows from the first to the last")
+    match: Literal["patch", "minor"] = Field(
+        default="patch", description="what must have run upstream: 'patch' the same major.minor.patch (or newer); "
+                                     "'minor' any patch of the same minor (or newer), for fleets mixing clouds "
+                                     "whose patch releases differ (AKS 1.32.5 beside GKE 1.32.4)")
     unmatched: Literal["last", "unordered"] = Field(
         default="last", description="clusters no stage selects: 'last' puts them in an implicit last stage "
                                     "'unstaged' (after every stage, no soak, no approval); 'unordered' leaves "

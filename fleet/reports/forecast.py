@@ -5,7 +5,10 @@ by name or type behave as in production), with per-provider step durations; the 
 windows, exclusions, waves, soaks, approvals and concurrency on a throw-away in-memory store
 (fleet.state.memory) and a FakeClock, jumping from one wake-up to the next. A cluster's forecast completion
 is the instant the engine marked it upgraded (to within GRID: wake-ups are rounded up to a 5-minute grid).
-Waves that require approval are assumed approved when reached (the forecast says so).
+Waves that require approval are assumed approved when reached (the forecast says so). Under a fleet rollout
+(RolloutStrategy) the engine orders the stages as in production; stages that require approval are assumed
+approved for every planned version, and each stage gets a lane (``stage NAME``) beside the waves, and a note
+for when each stage first starts each version.
 
 Default step durations (virtual time; override with ``durations``): see DEFAULT_DURATIONS. A node-pool
 step takes the per-batch duration times ceil(nodes / (maxSurge + maxUnavailable)).
@@ -17,6 +20,7 @@ import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from fleet.clock import FakeClock
 from fleet.execution.model import MemberStatus
@@ -44,6 +48,7 @@ class ClusterForecast:
     wave: str | None
     steps_done: int = 0
     status: str = "pending"        # completes | failed | blocked | pending (beyond the horizon) | up-to-date
+    stage: str | None = None       # its stage in the fleet rollout, if there is one
 
 
 @dataclass
@@ -62,7 +67,7 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                    offers: Mapping[str, VersionOffers] | Callable[[Cluster], VersionOffers | None],
                    start: datetime, *, horizon: timedelta = timedelta(days=365),
                    durations: Mapping[str, tuple[timedelta, timedelta]] | None = None,
-                   max_ticks: int = 200_000, state_url: str = "memory://") -> Forecast:
+                   max_ticks: int = 200_000, state_url: str = "memory://", rollout: Any = None) -> Forecast:
     """``state_url``: where the throw-away engine state lives; ``memory://`` (default, fast) or a SQL URL,
     in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks)."""
     from fleet.execution.driver import drive
@@ -90,14 +95,16 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
         # the simulation reports exact remaining times, so polls need no cap; wake-ups are rounded up to a
         # grid of GRID so that steps finishing close together are handled in one tick
         engine = build_engine(store, providers, lambda: list(policies), clock, reconcile_interval=timedelta(days=1),
-                              actor="forecast", replan_every=horizon * 2, max_poll=horizon)
+                              actor="forecast", replan_every=horizon * 2, max_poll=horizon,
+                              rollout=lambda: rollout)
 
         def on_tick(res: TickResult) -> None:
             fc.ticks += 1
             if fc.ticks == 1 and engine.last_plan is not None:
                 for cp in engine.last_plan.clusters:
                     status = {"needs-upgrade": "pending"}.get(cp.status, cp.status)
-                    fc.clusters[cp.id] = ClusterForecast(cp.id, cp.target, None, cp.wave, 0, status)
+                    fc.clusters[cp.id] = ClusterForecast(cp.id, cp.target, None, cp.wave, 0, status, cp.stage)
+                _approve_stages(store, clock.now(), fc, rollout, engine.last_plan.rollout)
             if res.runs_started:
                 _approve_all(store, clock.now(), fc)
 
@@ -117,6 +124,39 @@ def _approve_all(store, now: datetime, fc: Forecast) -> None:  # noqa: ANN001
             if w.get("approval") == "required" and w["name"] not in r.approved_waves:
                 approve_wave(store, now, r.id, w["name"], "forecast")
                 fc.notes.append(f"run {r.policy}: wave {w['name']} assumed approved")
+
+
+def _approve_stages(store, now: datetime, fc: Forecast, rollout: Any, summary: Any) -> None:  # noqa: ANN001
+    """Under a fleet rollout, stages that require approval are assumed approved for every planned version."""
+    if rollout is None or summary is None:
+        return
+    from fleet.execution.stages import mark_promotion_approved
+    for st in rollout.spec.stages:
+        if st.approval == "required":
+            for version in summary["versions"]:
+                mark_promotion_approved(store, now, "forecast", rollout, st.name, version)
+                fc.notes.append(f"stage {st.name}: {version} assumed approved")
+
+
+def _collect_stages(store, fc: Forecast) -> None:  # noqa: ANN001
+    """A lane per stage (``stage NAME``: its first start to its last completion) and, per stage, when it first
+    started each version."""
+    lanes: dict[str, list[datetime]] = {}
+    for m in store.members():
+        cf = fc.clusters.get(m.cluster_id)
+        if cf is None or cf.stage is None:
+            continue
+        lane = lanes.setdefault(f"stage {cf.stage}", [])
+        lane += [t for t in (m.started_at, m.finished_at) if t is not None]
+    first: dict[tuple[str, str], datetime] = {}
+    for e in store.events(kind="step-dispatched", limit=10**9):
+        cf = fc.clusters.get(e["cluster_id"])
+        if cf is not None and cf.stage is not None and e["step_key"].startswith("cp@"):
+            first.setdefault((cf.stage, e["step_key"][3:]), e["at"])
+    for name, ts in lanes.items():
+        fc.waves[name] = (min(ts) if ts else None, max(ts) if ts else None)
+    for (stage, version), at in sorted(first.items(), key=lambda kv: kv[1]):
+        fc.notes.append(f"stage {stage} starts {version} at {at.isoformat()}")
 
 
 def _collect(store, fc: Forecast) -> None:  # noqa: ANN001
@@ -139,6 +179,7 @@ def _collect(store, fc: Forecast) -> None:  # noqa: ANN001
         if m.finished_at is not None:
             w.append(m.finished_at)
     fc.waves = {name: (min(ts) if ts else None, max(ts) if ts else None) for name, ts in waves.items()}
+    _collect_stages(store, fc)
     pending = [c for c in fc.clusters.values() if c.status == "pending"]
     done = [c.completion for c in fc.clusters.values() if c.completion is not None]
     fc.fleet_done = max(done) if done and not pending else None

@@ -12,7 +12,7 @@ from typing import Any
 from fleet.errors import InputError, Problem, StateError
 from fleet.planning.plan import Plan
 from fleet.planning.planner import compute_plan
-from fleet.policy.loader import load_offline_fleet
+from fleet.policy.loader import load_offline_fleet, load_policy_set
 from fleet.policy.models import UpgradePolicy
 from fleet.provider import Cluster, VersionOffers, type_rules
 from fleet.reports.compliance import ForecastLike, Membership
@@ -29,6 +29,7 @@ class FleetInputs:
     plan: Plan
     state_url: str | None = None
     notes: list[str] = field(default_factory=list)
+    rollout: Any = None             # the policies folder's RolloutStrategy, if any (fleet.policy.rollout)
 
 
 def observe_inputs(*, config: Path | None, inventory: Path | None, policies: Path | None,
@@ -40,8 +41,12 @@ def observe_inputs(*, config: Path | None, inventory: Path | None, policies: Pat
         return _observe_live(config, at)
     if inventory is None or policies is None:
         raise InputError([Problem("fleet", None, "", "give --config FILE, or --inventory FILE and --policies PATH")])
+    from fleet.planning.offline import offline_plan
     pols, clusters, offers = load_offline_fleet(policies, inventory)
-    return FleetInputs(pols, clusters, offers, compute_plan(pols, clusters, offers, at, rules=type_rules()))
+    rollout = load_policy_set(policies)[1]
+    plan = offline_plan(policies, inventory, at) if rollout is not None else compute_plan(
+        pols, clusters, offers, at, rules=type_rules())
+    return FleetInputs(pols, clusters, offers, plan, rollout=rollout)
 
 
 def _observe_live(config_file: Path, at: datetime) -> FleetInputs:
@@ -49,7 +54,7 @@ def _observe_live(config_file: Path, at: datetime) -> FleetInputs:
     live = observe_live(config_file, at)
     notes = [f"provider {n} could not be read: {e}" for n, e in sorted(live.errors.items())]
     return FleetInputs(live.policies, live.clusters, live.offers, live.plan,
-                       resolve_state_url(config_file, live.config.spec.state.url), notes)
+                       resolve_state_url(config_file, live.config.spec.state.url), notes, live.rollout)
 
 
 def _sqlite_missing(url: str) -> bool:
@@ -89,5 +94,6 @@ def compute_forecast(inputs: FleetInputs, at: datetime, horizon: timedelta,
         if exc.name != "fleet.reports.forecast":
             raise
         return None, ["forecast unavailable: fleet.reports.forecast is not installed"]
-    fc = forecast_fleet(inputs.policies, inputs.clusters, inputs.offers, at, horizon=horizon, durations=durations)
+    fc = forecast_fleet(inputs.policies, inputs.clusters, inputs.offers, at, horizon=horizon, durations=durations,
+                        rollout=inputs.rollout)
     return fc, []

@@ -237,7 +237,8 @@ class GkeProvider:
         counts, counted = compute_pool_nodes(gc)
         pools = tuple(NodePool(name=p.name, version=p.version, nodes=counts[p.name],
                                healthy=_enum_name(p.status) not in _UNHEALTHY_POOL,
-                               upgrading=_enum_name(p.status) == "RECONCILING")
+                               upgrading=_enum_name(p.status) == "RECONCILING",
+                               labels=dict(p.config.labels) if "config" in p else {})   # NodeConfig.labels
                       for p in gc.node_pools)
         status = _enum_name(gc.status)
         return Cluster(

@@ -14,7 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEET = shutil.which("fleet") or "fleet"
-KIND_OF = {"UpgradePolicy": "policy", "Inventory": "inventory", "FleetConfig": "config"}
+KIND_OF = {"UpgradePolicy": "policy", "RolloutStrategy": "rollout", "Inventory": "inventory", "FleetConfig": "config"}
 
 
 def _validator(kind: str) -> jsonschema.Draft202012Validator:
@@ -37,7 +37,7 @@ def test_fleet_schema_prints_valid_json_schema(kind: str) -> None:
 def test_fleet_schema_rejects_an_unknown_kind() -> None:
     r = subprocess.run([FLEET, "schema", "policies"], capture_output=True, text=True, timeout=60, check=False)
     assert r.returncode == 2
-    assert "kind: must be one of policy, inventory, config" in r.stderr
+    assert "kind: must be one of policy, rollout, inventory, config" in r.stderr
 
 
 def test_every_shipped_file_validates_against_its_schema(tmp_path: Path) -> None:

@@ -113,3 +113,15 @@ def test_empty_stage_qualifies_at_once_and_concurrency_slots():
     q = compute_qualifier(ro, fleet, [], [], START)
     assert q.verdict(1, "1.31.4").may_start
     assert q.slots(1, ["gke/r/s1"]) == 0 and q.slots(1, []) == 1 and q.slots(0, []) is None
+
+
+def test_match_minor_lets_clouds_with_different_patches_qualify_each_other():
+    fleet = [ref("d", "dev", "1.32.4-gke.1106006"), ref("p", "prod", "1.31.8", "aks")]
+    strict = rollout(stage("dev", "dev"), stage("prod", "prod"))
+    assert not compute_qualifier(strict, fleet, [], [], START).verdict(1, "1.32.5").may_start
+    loose = rollout(stage("dev", "dev"), stage("prod", "prod"))
+    loose = loose.model_copy(update={"spec": loose.spec.model_copy(update={"match": "minor"})})
+    q = compute_qualifier(loose, fleet, [], [], START)
+    assert q.verdict(1, "1.32.5").may_start and not q.verdict(1, "1.33.1").may_start
+    hist = [HistoryStep("gke/r/d", "1.32.9", "1.32.4", "failed", START)]
+    assert "failed in stage dev" in compute_qualifier(loose, fleet, hist, [], START).verdict(1, "1.32.5").reason

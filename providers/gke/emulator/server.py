@@ -172,7 +172,8 @@ class GkeEmulator(ServedEmulator):
                     zones: Sequence[str] | None = None, image_type: str = "COS_CONTAINERD",
                     labels: Mapping[str, str] | None = None, autopilot: bool = False) -> str:
         """Add a cluster; ``pools`` maps a pool name to its version or to a dict with ``version``, and
-        optionally ``nodes`` (per zone), ``zones``, ``autoUpgrade``, ``imageType``. Returns its resource name.
+        optionally ``nodes`` (per zone), ``zones``, ``autoUpgrade``, ``imageType``, ``labels`` (NodeConfig.labels,
+        container.v1.json). Returns its resource name.
 
         ``autopilot``: an Autopilot cluster. "All Autopilot clusters are enrolled in a release channel" and
         are regional, with node auto-upgrade always on (cloud.google.com/kubernetes-engine/docs/concepts/
@@ -187,7 +188,8 @@ class GkeEmulator(ServedEmulator):
             node_pools.append(container_v1.NodePool(
                 name=pname, version=s["version"], status="RUNNING",
                 initial_node_count=int(s.get("nodes", nodes)), locations=list(s.get("zones", zones)),
-                config={"image_type": s.get("imageType", image_type), "machine_type": "e2-standard-4"},
+                config={"image_type": s.get("imageType", image_type), "machine_type": "e2-standard-4",
+                        **({"labels": dict(s["labels"])} if s.get("labels") else {})},   # NodeConfig.labels
                 management={"auto_upgrade": bool(s.get("autoUpgrade", node_auto_upgrade)), "auto_repair": True},
                 upgrade_settings={"max_surge": 1, "max_unavailable": 0, "strategy": "SURGE"},
                 self_link=f"{SELF_LINK}projects/{project}/locations/{location}/clusters/{name}/nodePools/{pname}"))
