@@ -122,10 +122,23 @@ def mark_run_retried(store: Store, now: datetime, actor: str, run_id: str,
     return len(failed)
 
 
-def mark_paused(store: Store, now: datetime, actor: str, paused: bool) -> None:
-    with store.write("pause") as conn:
+def mark_paused(store: Store, now: datetime, actor: str, paused: bool) -> int:
+    """Set the pause switch. Resuming also un-halts every halted run (failures back to 0) in the same
+    transaction: the active runs are taken first, so an engine halting one concurrently is either seen halted
+    here or halts it after this resume. Returns the runs un-halted."""
+    n = 0
+    with store.write("pause" if paused else "resume") as conn:
         store.set_control(conn, "paused", paused)
         store.add_event(conn, now, "paused" if paused else "resumed", actor=actor)
+        if not paused:
+            for r in store.runs(active_only=True):
+                _lock_run(store, conn, r.id)
+            for r in store.runs(active_only=True):
+                if r.status is RunStatus.HALTED:
+                    store.update_run(conn, r.id, status=RunStatus.RUNNING.value, failures=0, updated_at=now)
+                    store.add_event(conn, now, "run-resumed", actor=actor, run_id=r.id)
+                    n += 1
+    return n
 
 
 # ---- members ------------------------------------------------------------------------------------------
