@@ -17,6 +17,11 @@ worst). Exit status 0 when every check passes.
 
     python bench/chaos.py                                   # 30 kills, 50 clusters (several minutes)
     python bench/chaos.py --kills 5 --sim 8 --gke 2 --capi 2   # the bounded CI form (tests/ha)
+    python bench/chaos.py --scenario timing                 # slow provider + pause storm (bench/chaos_timing.py)
+
+``--scenario timing`` (or ``all``) also runs the time-of-check scenarios of bench/chaos_timing.py: a provider
+slower than the adapter's timeout while windows close mid-tick, and a pause storm over 300 clusters; it
+reports the steps started outside windows and after an acknowledged pause, from the sim's own call log.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from typing import Any
 
 import httpx
 import yaml
+from chaos_timing import add_arguments as add_timing_arguments  # bench/ is on sys.path when run as a script
+from chaos_timing import run_timing
 
 from fleet.clock import ScaledClock, SystemClock
 from fleet.emulator import Emulator, create_emulator
@@ -276,7 +283,19 @@ def main() -> int:
                     help="no maintenance windows (a short run need not wait for the next open minute)")
     ap.add_argument("--timeout", type=float, default=1200, help="give up on the rollout after this many seconds")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs, world) and print it")
+    ap.add_argument("--scenario", choices=["kills", "timing", "all"], default="kills",
+                    help="kills: the rollout under leader kills and faults (above); timing: the slow provider and "
+                         "the pause storm (bench/chaos_timing.py); all: both")
+    add_timing_arguments(ap)
     args = ap.parse_args()
+    rc = run_kills(args) if args.scenario in ("kills", "all") else 0
+    if args.scenario in ("timing", "all"):
+        print()
+        rc |= run_timing(args)
+    return rc
+
+
+def run_kills(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     import psycopg
     schema = f"chaos_{secrets.token_hex(5)}"

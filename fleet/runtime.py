@@ -23,6 +23,7 @@ from fleet.clock import Clock, FakeClock, SystemClock
 from fleet.errors import InputError, Problem, ProviderNotFound
 from fleet.execution.engine import Engine
 from fleet.execution.observe import Observer
+from fleet.execution.storable import StorableFilter
 from fleet.planning.plan import Plan
 from fleet.planning.planner import compute_plan
 from fleet.planning.rollout import annotate_plan, compute_qualifier
@@ -173,6 +174,7 @@ def observe_live(config_file: str | Path, now: datetime) -> LiveFleet:
         return by_id.get(c.id)
     checkers = {n: p.check_step for n, p in providers.items() if hasattr(p, "check_step")}
     plan = compute_plan(policies, clusters, offers, now, checkers, rules=provider_rules(providers))
+    plan = StorableFilter().compute_storable_plan(plan)   # blocked as the engine would block them
     if rollout is not None:     # no state store is read here: qualification from the clusters' versions alone
         annotate_plan(plan, compute_qualifier(rollout, clusters, (), (), now))
     return LiveFleet(config, policies, clusters, offers, plan, dict(obs.errors), rollout)

@@ -16,10 +16,8 @@ from fleet.state.base import Store
 
 
 def set_paused(store: Store, now: datetime, paused: bool, actor: str) -> None:
-    """Stop (or let) new steps start; resuming also un-halts halted runs."""
+    """Stop (or let) new steps start; resuming also un-halts halted runs, in the same transaction."""
     journal.mark_paused(store, now, actor, paused)
-    if not paused:
-        resume_runs(store, now, actor)
 
 
 def resume_runs(store: Store, now: datetime, actor: str, run_id: str | None = None) -> int:

@@ -29,7 +29,7 @@ from typing import Any
 from fleet import budget
 from fleet.clock import Clock
 from fleet.errors import InputError, PermanentProviderError, TemporaryProviderError
-from fleet.execution import gates, gating, journal, stages
+from fleet.execution import gates, gating, journal, stages, storable
 from fleet.execution import step_machine as sm
 from fleet.execution.model import Member, MemberStatus, Run, RunStatus, StepRecord, StepState, TickResult
 from fleet.execution.observe import Observation, Observer
@@ -41,6 +41,7 @@ from fleet.policy.models import UpgradePolicy
 from fleet.policy.rollout import RolloutStrategy
 from fleet.provider import Cluster, Provider, provider_rules
 from fleet.state.base import Store
+from fleet.state.errors import UnstorableValueError
 
 __all__ = ["Engine", "TickResult"]
 
@@ -112,6 +113,7 @@ class Engine:
         self._quiet_until: dict[str, datetime] = {}
         self._events_seen: int | None = None
         self.observer = Observer(self.providers)
+        self.storable = storable.StorableFilter()   # clusters whose rows the store cannot hold: blocked
         self.last_plan: Plan | None = None
         self._policy_cache: list[UpgradePolicy] = []
         self.policy_problem: str | None = None   # why the policy files were last refused (None: valid)
@@ -167,7 +169,7 @@ class Engine:
             plan.clusters = [cp if cp.id not in unknown else last.get(cp.id) or replace(
                 cp, status="unknown", steps=[], reasons=[f"offers unknown this tick: {unknown[cp.id]}"])
                 for cp in plan.clusters]
-        return plan
+        return self.storable.compute_storable_plan(plan)
 
     def _observe_run(self, run: Run) -> _RunCtx:
         cache = self._run_caches.get(run.id)
@@ -372,7 +374,11 @@ class Engine:
         if not pre.ok:
             return False    # blocked by a gate: evaluated again at the next opportunity
         step = pre.step
-        record = journal.mark_step_intent(self.store, now, self.actor, self.epoch, m, step, first.minor)
+        try:
+            record = journal.mark_step_intent(self.store, now, self.actor, self.epoch, m, step, first.minor)
+        except UnstorableValueError as exc:     # e.g. a pool renamed to something no row can hold: this cluster
+            self._finish_member(ctx, m, now, MemberStatus.BLOCKED, storable.refused_reason(exc))
+            return False
         self._call_start(ctx, obs.clusters[m.cluster_id], record, result)
         # the member holds its slot for the rest of this tick, even if its start failed for good
         ctx.members[m.cluster_id] = replace(ctx.members[m.cluster_id], status=MemberStatus.ACTIVE)
@@ -420,7 +426,10 @@ class Engine:
             self._fail_step(ctx, step, at, t)
         else:
             result.dispatched += 1
-            journal.mark_step_running(self.store, at, self.actor, self.epoch, step, t)
+            try:
+                journal.mark_step_running(self.store, at, self.actor, self.epoch, step, t)
+            except UnstorableValueError as exc:     # an operation id no row can hold: only this step fails
+                self._fail_step(ctx, step, at, sm.Failed(storable.refused_reason(exc), t.provider_calls))
 
     def _settle_open_steps(self, ctx: _RunCtx, obs: Observation, now: datetime, paused: bool,
                            result: TickResult) -> bool:

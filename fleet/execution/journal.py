@@ -2,8 +2,9 @@
 
 Each ``mark_*`` function is one ``store.write()`` transaction: the rows it changes and the event(s) that
 tell the audit log (and, through it, the webhooks) what happened. Nothing here decides anything: the engine,
-the gates and the step machine decide; this records. Event kinds, messages and data are a public interface
-(`fleet history`, webhook payloads) and must not change casually.
+the gates and the step machine decide; this records. Free text that may come from a provider (messages,
+reasons) is made printable first (fleet.execution.storable.printable: no NUL reaches the store). Event kinds,
+messages and data are a public interface (`fleet history`, webhook payloads) and must not change casually.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fleet.execution.model import (
     step_to_json,
 )
 from fleet.execution.step_machine import Failed, Retry, Started, Verify, Wait
+from fleet.execution.storable import printable
 from fleet.gates import journal as gate_journal
 from fleet.planning.plan import ClusterPlan
 from fleet.provider import OperationRef, Step
@@ -121,15 +123,29 @@ def mark_run_retried(store: Store, now: datetime, actor: str, run_id: str,
     return len(failed)
 
 
-def mark_paused(store: Store, now: datetime, actor: str, paused: bool) -> None:
-    with store.write("pause") as conn:
+def mark_paused(store: Store, now: datetime, actor: str, paused: bool) -> int:
+    """Set the pause switch. Resuming also un-halts every halted run (failures back to 0) in the same
+    transaction: the active runs are taken first, so an engine halting one concurrently is either seen halted
+    here or halts it after this resume. Returns the runs un-halted."""
+    n = 0
+    with store.write("pause" if paused else "resume") as conn:
         store.set_control(conn, "paused", paused)
         store.add_event(conn, now, "paused" if paused else "resumed", actor=actor)
+        if not paused:
+            for r in store.runs(active_only=True):
+                _lock_run(store, conn, r.id)
+            for r in store.runs(active_only=True):
+                if r.status is RunStatus.HALTED:
+                    store.update_run(conn, r.id, status=RunStatus.RUNNING.value, failures=0, updated_at=now)
+                    store.add_event(conn, now, "run-resumed", actor=actor, run_id=r.id)
+                    n += 1
+    return n
 
 
 # ---- members ------------------------------------------------------------------------------------------
 def mark_member_finished(store: Store, now: datetime, actor: str, member: Member, status: MemberStatus,
                          message: str) -> Member:
+    message = printable(message)
     with store.write("cluster finished") as conn:
         store.update_run_cluster(conn, member.run_id, member.cluster_id, status=status.value, message=message,
                                  finished_at=now)
@@ -162,11 +178,12 @@ def mark_step_intent(store: Store, now: datetime, actor: str, epoch: int, member
 
 def mark_step_retry(store: Store, now: datetime, actor: str, step: StepRecord, t: Retry) -> None:
     """provider.start refused for now (a step-retry event)."""
+    message = printable(t.message)
     with store.write("step retry") as conn:
         store.update_step(conn, step.id, attempts=t.attempts, provider_calls=t.provider_calls,
-                          next_action_at=t.next_action_at, message=t.message)
+                          next_action_at=t.next_action_at, message=message)
         store.add_event(conn, now, "step-retry", actor=actor, run_id=step.run_id, cluster_id=step.cluster_id,
-                        step_key=step.key, message=t.message)
+                        step_key=step.key, message=message)
 
 
 def mark_step_deferred(store: Store, step: StepRecord, next_action_at: datetime | None, why: str) -> None:
@@ -191,7 +208,7 @@ def mark_step_running(store: Store, now: datetime, actor: str, epoch: int, step:
 
 def mark_step_polled(store: Store, step: StepRecord, t: Wait) -> None:
     """Look again later (no event): the operation runs on, a poll failed for now, or verify found no match yet."""
-    values: dict[str, Any] = {"next_action_at": t.next_action_at, "message": t.message}
+    values: dict[str, Any] = {"next_action_at": t.next_action_at, "message": printable(t.message)}
     for name in ("provider_calls", "polls", "attempts"):
         if getattr(t, name) is not None:
             values[name] = getattr(t, name)
@@ -217,7 +234,7 @@ def mark_step_succeeded(store: Store, now: datetime, actor: str, step: StepRecor
 def mark_step_failed(store: Store, now: datetime, actor: str, run: Run, step: StepRecord, t: Failed,
                      max_failures: int) -> Run:
     """The step and its member failed; the run counts the failure and halts at ``max_failures``."""
-    run_id, cid, why = run.id, step.cluster_id, t.message
+    run_id, cid, why = run.id, step.cluster_id, printable(t.message)
     failures = run.failures + 1
     halt = failures >= max_failures and run.status is RunStatus.RUNNING
     with store.write("step failed") as conn:

@@ -43,14 +43,31 @@ def unstorable_reason(cluster_id: str) -> str | None:
     return _reason(cluster_id, CLUSTER_ID_MAX)
 
 
+def _first_unstorable(table: Table, values: Mapping[str, Any]) -> tuple[str, str] | None:
+    for name, value in values.items():
+        if isinstance(value, str) and name in table.c:
+            why = _reason(value, _length(table, name))
+            if why is not None:
+                return name, why
+    return None
+
+
+def unstorable_field(table: str, values: Mapping[str, Any]) -> str | None:
+    """Why a row of ``table`` (by name: "run_clusters", "steps", ...) holding ``values`` cannot be stored, as
+    "<table>.<column>: <why>" (no raw value), or None - for a caller that sets a cluster aside before it writes
+    anything about it."""
+    found = _first_unstorable(S.metadata.tables[table], values)
+    return None if found is None else f"{table}.{found[0]}: {found[1]}"
+
+
 def check_row(table: Table, values: Mapping[str, Any], *, cluster_id: str | None = None) -> None:
     """Raise UnstorableValueError for the first string in ``values`` that ``table`` cannot hold."""
-    for name, value in values.items():
-        if not isinstance(value, str) or name not in table.c:
-            continue
-        why = _reason(value, _length(table, name))
-        if why is not None:
-            cid = cluster_id if cluster_id is not None else values.get("cluster_id")
-            preview = repr(value[:40]) + ("..." if len(value) > 40 else "")
-            raise UnstorableValueError(f"{table.name}.{name}", f"{why}; value {preview}",
-                                       cluster_id=cid if isinstance(cid, str) else None)
+    found = _first_unstorable(table, values)
+    if found is None:
+        return
+    name, why = found
+    value = values[name]
+    cid = cluster_id if cluster_id is not None else values.get("cluster_id")
+    preview = repr(value[:40]) + ("..." if len(value) > 40 else "")
+    raise UnstorableValueError(f"{table.name}.{name}", f"{why}; value {preview}",
+                               cluster_id=cid if isinstance(cid, str) else None)

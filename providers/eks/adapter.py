@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet.clock import Clock, SystemClock
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import OperationNotFound, PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
     BuiltinCheck,
     CheckOutcome,
@@ -412,8 +412,14 @@ class EksProvider:
             return OperationStatus(OperationState.SUCCEEDED, "already at the target version", 1.0)
         scope, region = self._where(cluster)
         ng = op.data.get("nodegroup")
-        u = self._eks(scope, region, "describe_update", name=op.data.get("cluster", cluster.name), updateId=op.id,
-                      **({"nodegroupName": ng} if ng else {}))["update"]
+        try:
+            u = self._eks(scope, region, "describe_update", name=op.data.get("cluster", cluster.name),
+                          updateId=op.id, **({"nodegroupName": ng} if ng else {}))["update"]
+        except PermanentProviderError as err:   # DescribeUpdate: ResourceNotFoundException (botocore's model)
+            if err.code == "ResourceNotFoundException":
+                raise OperationNotFound(f"update {op.id} is no longer known: {err}", provider=self.name,
+                                        code=err.code) from err
+            raise
         status = u.get("status")
         if status == "Successful":
             return OperationStatus(OperationState.SUCCEEDED, f"update {op.id} successful", 1.0)

@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from fleet.clock import Clock, SystemClock
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import OperationNotFound, PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
     BuiltinCheck,
     CheckOutcome,
@@ -382,7 +382,13 @@ class GkeProvider:
         if op.data.get("done"):
             return OperationStatus(OperationState.SUCCEEDED, f"already at {op.data.get('target')}", 1.0)
         name = str(op.data.get("name") or op.id)
-        o = self._call(f"get operation {name}", lambda c, kw: c.get_operation(name=name, **kw))
+        try:
+            o = self._call(f"get operation {name}", lambda c, kw: c.get_operation(name=name, **kw))
+        except PermanentProviderError as err:   # operations.get answered 404 NOT_FOUND
+            if err.code == "404":
+                raise OperationNotFound(f"operation {name} is no longer known: {err}", provider=self.name,
+                                        code=err.code) from err
+            raise
         status = _enum_name(o.status)
         if status == "DONE":
             if o.error.code or o.error.message or o.status_message:

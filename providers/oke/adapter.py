@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from fleet.clock import Clock, SystemClock
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import OperationNotFound, PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
     BuiltinCheck,
     CheckOutcome,
@@ -360,7 +360,13 @@ class OkeProvider:
             return OperationStatus(OperationState.SUCCEEDED, f"already at {op.data.get('target', '')}", 1.0)
         region = op.data.get("region") or (cluster.extra or {}).get("region") or cluster.location
         ce = self._client(region)
-        wr = self._call("get work request", ce.get_work_request, op.id).data
+        try:
+            wr = self._call("get work request", ce.get_work_request, op.id).data
+        except PermanentProviderError as err:   # GetWorkRequest answered 404 (NotAuthorizedOrNotFound)
+            if getattr(err.__cause__, "status", None) == 404:
+                raise OperationNotFound(f"work request {op.id} is no longer known: {err}", provider=self.name,
+                                        code=err.code) from err
+            raise
         if wr.status == "SUCCEEDED":
             if op.data.get("pool") is not None and wr.operation_type in POOL_WORK:
                 return self._poll_nodes(ce, cluster, op, wr)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fleet.clock import Clock, SystemClock, iso
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import OperationNotFound, PermanentProviderError, TemporaryProviderError
 from fleet.provider import (
     BuiltinCheck,
     CheckOutcome,
@@ -207,7 +207,7 @@ class SimProvider:
             w.settle()
             o = w.operations.get(op.id)
             if o is None:
-                raise PermanentProviderError(f"operation {op.id} not found", provider=self.name, code="404")
+                raise OperationNotFound(f"operation {op.id} not found", provider=self.name, code="404")
             if o.state == "succeeded":
                 return OperationStatus(OperationState.SUCCEEDED, "done", 1.0)
             if o.state == "failed":

@@ -197,3 +197,19 @@ def test_pod_runs_as_the_images_non_root_user() -> None:
     assert f"USER {spec['securityContext']['runAsUser']}:" in dockerfile
     sc = spec["containers"][0]["securityContext"]
     assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+
+
+@pytest.mark.postgres
+def test_the_first_install_creates_the_store_on_an_empty_database(tmp_path: Path, pg_url: str) -> None:
+    """`kubectl apply -f deploy/` must start: the ConfigMap lets the daemon create fleet's tables in the empty
+    database of a first install (a fresh PostgreSQL schema stands for it); without that line it is refused."""
+    from fleet.state.errors import StoreMissingError
+    from fleet.state.store import SqlStore
+    cfg = _load_configmap(tmp_path)
+    assert cfg.spec.state.create is True
+    with pytest.raises(StoreMissingError):
+        SqlStore(pg_url, create=False)
+    store = SqlStore(pg_url, create=cfg.spec.state.create)
+    assert store.runs() == []
+    store.close()
+    SqlStore(pg_url, create=False).close()          # once created, it opens without create

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import OperationNotFound, PermanentProviderError, TemporaryProviderError
 from fleet.execution import step_machine as sm
 from fleet.execution.model import StepRecord, StepState
 from fleet.provider import Cluster, Component, NodePool, OperationRef, OperationState, OperationStatus, Step
@@ -58,6 +58,8 @@ def test_start(outcome, want):
     (1, OperationStatus(OperationState.FAILED, "quota"), sm.Failed("operation op-1 failed: quota", 8, 2)),
     (1, TemporaryProviderError("5xx", retry_after=7), sm.Wait(s(7), "5xx", provider_calls=8)),
     (1, PermanentProviderError("gone"), sm.Failed("poll failed: gone", 8)),
+    # the operation's record vanished (the cloud's 404 for it): verify against the cluster, not a failure
+    (1, OperationNotFound("operation op-1 not found"), sm.Verify(NOW, 2, 8)),
 ])
 def test_poll(polls, status, want):
     assert sm.compute_poll(record(polls=polls, calls=7), status, NOW, T) == want
