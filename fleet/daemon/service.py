@@ -65,8 +65,12 @@ class Daemon:
         self.wall = SystemClock()
         http = runtime.config.spec.http
         base = runtime.config_file.resolve().parent
-        self.write_token = read_token(http.token_file, base)
-        self.read_token = read_token(http.read_only_token_file, base)
+        from fleet.daemon.auth import build_authenticator
+        from fleet.daemon.exposure import warn_exposure
+        self.auth = build_authenticator(http, base)   # refuses placeholder tokens (fleet.daemon.auth)
+        self.allowed_hosts = list(http.allowed_hosts)
+        warn_exposure(runtime.config, base, self.auth)
+        self.route_plugins: list[Any] = []              # more API routes: fn(app, daemon, role) (fleet.daemon.api)
         self.max_body_bytes = http.max_body_bytes
         self.metrics = Metrics()
         self.leader = leader
@@ -195,12 +199,12 @@ class Daemon:
         self.metrics.paused.set(1 if paused else 0)
         self.wake_now()
 
-    def approve(self, run_id: str, wave: str) -> None:
-        approve_wave(self.control_store, self.clock.now(), run_id, wave, "api")
+    def approve(self, run_id: str, wave: str, actor: str = "api") -> None:
+        approve_wave(self.control_store, self.clock.now(), run_id, wave, actor)
         self.wake_now()
 
-    def retry(self, run_id: str) -> int:
-        n = retry_run(self.control_store, self.clock.now(), run_id, "api")
+    def retry(self, run_id: str, actor: str = "api") -> int:
+        n = retry_run(self.control_store, self.clock.now(), run_id, actor)
         self.wake_now()
         return n
 

@@ -65,7 +65,7 @@ def _fleet(tmp_path: Path, budget: str = "1s") -> Path:
 def test_stuck_reconcile_fails_readiness_then_recovers(tmp_path: Path):
     clock = HangingClock()
     daemon = Daemon(build_runtime(_fleet(tmp_path), clock), clock)
-    api = TestClient(create_app(daemon))
+    api = TestClient(create_app(daemon), base_url="http://127.0.0.1")
     try:
         assert api.get("/readyz").status_code == 503            # nothing completed yet
         assert daemon.tick() is not None
