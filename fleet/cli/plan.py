@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from fleet.cli.common import fail_input, out, parse_at, run_guarded
+from fleet.cli.remote import ServerOpt, TokenFileOpt, connect
 from fleet.errors import Problem
 
 
@@ -34,12 +35,23 @@ def plan(
     config: Annotated[Path | None, typer.Option(help="FleetConfig: plan against live discovery")] = None,
     at: Annotated[str | None, typer.Option(help="plan as of this ISO-8601 instant (default: now)")] = None,
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    server: ServerOpt = None, token_file: TokenFileOpt = None,
 ) -> None:
-    """Compute, for every cluster, the safe sequence of upgrade steps and when the next one may start."""
+    """Compute, for every cluster, the safe sequence of upgrade steps and when the next one may start
+    (with --server: the running daemon's last plan)."""
     if format not in ("table", "json"):
         fail_input([Problem("--format", None, "format", "must be table or json")])
 
     def body() -> None:
+        client = connect(server, token_file)
+        if client is not None:
+            d = client.get("/api/v1/plan")
+            if format == "json":
+                sys.stdout.write(json.dumps(d, indent=2) + "\n")
+            else:
+                from fleet.cli.views import plan_table_from
+                out.print(plan_table_from(d))
+            return
         now = parse_at(at)
         if config is not None:
             from fleet.runtime import live_plan

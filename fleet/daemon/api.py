@@ -15,7 +15,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from fleet.clock import iso
@@ -107,6 +107,9 @@ def create_app(daemon: Any) -> FastAPI:
     add_probe_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth))
     add_read_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth))
     add_write_routes(app, daemon, lambda role: require(auth, role))
+    if hasattr(daemon, "hold"):
+        add_hold_routes(app, daemon, lambda role: require(auth, role),
+                        require(auth, "viewer", optional=not auth.reads_need_auth))
     for extra in getattr(daemon, "route_plugins", ()):   # more commands' routes (e.g. gates overrides)
         extra(app, daemon, lambda role: require(auth, role))
     return app
@@ -175,6 +178,12 @@ def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
         return Response(daemon.cluster_view_json(status=status, provider=provider, limit=limit, offset=offset),
                         media_type="application/json")
 
+    @app.get("/api/v1/status", dependencies=read)
+    def status() -> dict[str, Any]:
+        """What `fleet status` shows: runs with their clusters, open steps, the pause flag."""
+        from fleet.execution.status import status_dict
+        return dict(status_dict(daemon.store))
+
     @app.get("/api/v1/rollouts", dependencies=read)
     def rollouts() -> dict[str, Any]:
         return {"paused": daemon.paused(), "rollouts": daemon.rollouts()}
@@ -217,3 +226,43 @@ def add_write_routes(app: FastAPI, daemon: Any, role: Callable[[Role], Dependenc
         except NotFoundError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"requeued": n, "run": run_id}
+
+
+Reason = Query(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$",
+               description="why (recorded in the audit log): printable text")
+ClusterId = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,511}$")
+
+
+def add_hold_routes(app: FastAPI, daemon: Any, role: Callable[[Role], Dependency], can_read: Dependency) -> None:
+    """Holds (operator): stop new steps of one run or one cluster, with a reason; release them."""
+    operator = Depends(role("operator"))
+
+    @app.get("/api/v1/holds", dependencies=[Depends(can_read)])
+    def holds() -> dict[str, Any]:
+        return daemon.holds()
+
+    def _do(fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @app.post("/api/v1/rollouts/{run_id}/hold")
+    def hold_run(run_id: str, reason: str = Reason, who: Principal = operator) -> dict[str, Any]:
+        _do(lambda: daemon.hold("run", run_id, reason, actor_of(who)))
+        return {"held": run_id, "kind": "run", "reason": reason}
+
+    @app.post("/api/v1/rollouts/{run_id}/release")
+    def release_run(run_id: str, who: Principal = operator) -> dict[str, Any]:
+        return {"released": _do(lambda: daemon.release("run", run_id, actor_of(who))), "run": run_id}
+
+    @app.post("/api/v1/clusters/{cluster_id:path}/hold")
+    def hold_cluster(cluster_id: str = ClusterId, reason: str = Reason, who: Principal = operator) -> dict[str, Any]:
+        _do(lambda: daemon.hold("cluster", cluster_id, reason, actor_of(who)))
+        return {"held": cluster_id, "kind": "cluster", "reason": reason}
+
+    @app.post("/api/v1/clusters/{cluster_id:path}/release")
+    def release_cluster(cluster_id: str = ClusterId, who: Principal = operator) -> dict[str, Any]:
+        return {"released": daemon.release("cluster", cluster_id, actor_of(who)), "cluster": cluster_id}

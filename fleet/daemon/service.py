@@ -208,6 +208,22 @@ class Daemon:
         self.wake_now()
         return n
 
+    # ---- holds (fleet.execution.holds) ----------------------------------------------------------------
+    def holds(self) -> dict[str, Any]:
+        from fleet.execution.holds import read_holds
+        return read_holds(self.store).to_dict()
+
+    def hold(self, kind: Any, target: str, reason: str, actor: str) -> None:
+        from fleet.execution.holds import set_hold
+        set_hold(self.control_store, self.clock.now(), kind, target, reason, actor)
+        self.wake_now()
+
+    def release(self, kind: Any, target: str, actor: str) -> bool:
+        from fleet.execution.holds import release_hold
+        done = release_hold(self.control_store, self.clock.now(), kind, target, actor)
+        self.wake_now()
+        return done
+
     def rollouts(self) -> list[dict[str, Any]]:
         out = []
         for r in self.store.runs():

@@ -31,6 +31,7 @@ from fleet.clock import Clock
 from fleet.errors import InputError, PermanentProviderError, TemporaryProviderError
 from fleet.execution import gates, journal
 from fleet.execution import step_machine as sm
+from fleet.execution.holds import read_holds
 from fleet.execution.model import Member, MemberStatus, Run, RunStatus, StepRecord, StepState, TickResult
 from fleet.execution.observe import Observation, Observer
 from fleet.planning.plan import ClusterPlan, Plan, step_for_provider
@@ -111,6 +112,7 @@ class Engine:
         self.last_plan: Plan | None = None
         self._policy_cache: list[UpgradePolicy] = []
         self.policy_problem: str | None = None   # why the policy files were last refused (None: valid)
+        self._held_clusters: set[str] = set()    # clusters on hold this tick (fleet.execution.holds)
         self._run_caches: dict[str, _RunCache] = {}   # per active run: its compiled snapshot, memo and plans
 
     # ---- observe --------------------------------------------------------------------------------------
@@ -163,6 +165,8 @@ class Engine:
             self._planned_at = now
             result.runs_started = self._start_runs(plan, policies, now)
         paused = bool(self.store.get_control("paused", False))
+        held = read_holds(self.store)               # holds: runs paused one by one, clusters skipped
+        self._held_clusters = set(held.clusters)
         if self.store.last_event_id() != self._events_seen:
             self._quiet_until.clear()      # someone else wrote (pause, approve, retry, another engine)
         for run in self.store.runs(active_only=True):
@@ -175,7 +179,7 @@ class Engine:
                 continue
             budget.check(f"reconciling run {run.id}")   # a safe point: between runs
             sub = TickResult(at=now, next_wake=now + self.interval)
-            self._reconcile_run(run, obs, now, paused, sub)
+            self._reconcile_run(run, obs, now, paused or run.id in held.runs, sub)
             result.dispatched += sub.dispatched
             result.polled += sub.polled
             result.finished_steps += sub.finished_steps
@@ -310,6 +314,8 @@ class Engine:
     # ---- steps ----------------------------------------------------------------------------------------
     def _dispatch(self, ctx: _RunCtx, m: Member, cp: ClusterPlan, obs: Observation, now: datetime,
                   result: TickResult) -> None:
+        if m.cluster_id in self._held_clusters:    # on hold: no new step (its open one, if any, finishes)
+            return
         first = cp.steps[0]
         if self._may_start_now(ctx, first.minor, result)[1]:
             return          # the window closed (or the fleet was paused) while the tick ran: stays pending

@@ -391,14 +391,16 @@ ApiRole = Literal["viewer", "operator", "approver", "admin"]
 class OidcConfig(Strict):
     """OIDC bearer JWTs (docs/security.md): issuer, audience, where the keys are, how groups map to roles."""
 
-    issuer: str
-    audience: str
+    issuer: str = Field(description="the issuer URL; tokens must carry it as iss")
+    audience: str = Field(description="tokens must carry it in aud (the client id the issuer gives fleet)")
     jwks_url: str | None = Field(default=None, description="default: jwks_uri of the issuer's discovery document")
-    username_claim: str = "sub"
-    groups_claim: str = "groups"
-    roles: dict[str, ApiRole] = Field(default_factory=dict, description="group -> role")
-    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
-    leeway: Duration = timedelta(seconds=30)
+    username_claim: str = Field(default="sub", description="the claim naming the principal in the audit log")
+    groups_claim: str = Field(default="groups", description="the claim listing the caller's groups")
+    roles: dict[str, ApiRole] = Field(default_factory=dict, description="group -> role (viewer, operator, "
+                                                                         "approver, admin); the highest wins")
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"],
+                                  description="signature algorithms accepted (asymmetric only)")
+    leeway: Duration = Field(default=timedelta(seconds=30), description="clock skew allowed on exp/nbf/iat")
 
     @field_validator("issuer", "jwks_url")
     @classmethod
@@ -422,7 +424,7 @@ class HttpConfig(Strict):
     read_only_token_file: str | None = None
     tokens_file: str | None = Field(default=None, description="named principals with roles and hashed tokens "
                                                               "(docs/security.md; `fleet token hash`)")
-    oidc: OidcConfig | None = None
+    oidc: OidcConfig | None = Field(default=None, description="accept OIDC bearer JWTs (docs/security.md)")
     allowed_hosts: list[str] = Field(
         default_factory=list, description="Host header values the API answers (globs such as '*.svc'); IP "
                                           "addresses and localhost always pass; '*' turns the check off")

@@ -25,7 +25,8 @@ from tests.integration.fleetfiles import free_port, write_fleet
 from tests.ops.jwks import Issuer
 
 TOKENS = {role: f"tok-{role}-{'x' * 24}" for role in ROLES}
-NEEDS = {"pause": "operator", "resume": "operator", "retry": "operator", "approve": "approver"}
+NEEDS = {"pause": "operator", "resume": "operator", "retry": "operator", "approve": "approver",
+         "hold-run": "operator", "release-run": "operator", "hold-cluster": "operator", "release-cluster": "operator"}
 GROUPS = {"viewer": "fleet-viewers", "operator": "fleet-ops", "approver": "fleet-approvers", "admin": "fleet-admins"}
 
 
@@ -79,7 +80,10 @@ def env(tmp_path_factory):
 
 def _call(url: str, what: str, token: str | None) -> httpx.Response:
     path = {"pause": "/api/v1/pause", "resume": "/api/v1/resume", "retry": "/api/v1/rollouts/no-such-run/retry",
-            "approve": "/api/v1/rollouts/no-such-run/approve/canary"}[what]
+            "approve": "/api/v1/rollouts/no-such-run/approve/canary",
+            "hold-run": "/api/v1/rollouts/no-such-run/hold?reason=test", "release-run": "/api/v1/rollouts/no-such-run/release",
+            "hold-cluster": "/api/v1/clusters/sim/lab/c9/hold?reason=test",
+            "release-cluster": "/api/v1/clusters/sim/lab/c9/release"}[what]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     return httpx.post(url + path, headers=headers, timeout=30)
 
