@@ -29,6 +29,9 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="policy, inventory
     run_guarded(body)
 
 
+PLAN_BUDGET_S = 300.0
+
+
 def plan(
     policies: Annotated[Path | None, typer.Option(help="policy file or folder")] = None,
     inventory: Annotated[Path | None, typer.Option(help="Inventory file (offline planning)")] = None,
@@ -53,14 +56,16 @@ def plan(
                 out.print(plan_table_from(d))
             return
         now = parse_at(at)
-        if config is not None:
-            from fleet.runtime import live_plan
-            result = live_plan(config, now)
-        else:
-            if policies is None or inventory is None:
-                fail_input([Problem("fleet plan", None, "", "give --config FILE, or --policies PATH and --inventory FILE")])
-            from fleet.planning.offline import offline_plan
-            result = offline_plan(policies, inventory, now)
+        from fleet.budget import Budget
+        with Budget(PLAN_BUDGET_S, "planning"):    # past it: exit 1 naming the cluster it was planning
+            if config is not None:
+                from fleet.runtime import live_plan
+                result = live_plan(config, now)
+            else:
+                if policies is None or inventory is None:
+                    fail_input([Problem("fleet plan", None, "", "give --config FILE, or --policies PATH and --inventory FILE")])
+                from fleet.planning.offline import offline_plan
+                result = offline_plan(policies, inventory, now)
         if format == "json":
             sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
         else:
