@@ -31,7 +31,7 @@ from fleet.clock import Clock
 from fleet.errors import InputError, PermanentProviderError, TemporaryProviderError
 from fleet.execution import gates, journal
 from fleet.execution import step_machine as sm
-from fleet.execution.holds import read_holds
+from fleet.execution.holds import Holds, read_holds
 from fleet.execution.model import Member, MemberStatus, Run, RunStatus, StepRecord, StepState, TickResult
 from fleet.execution.observe import Observation, Observer
 from fleet.planning.plan import ClusterPlan, Plan, step_for_provider
@@ -113,6 +113,7 @@ class Engine:
         self._policy_cache: list[UpgradePolicy] = []
         self.policy_problem: str | None = None   # why the policy files were last refused (None: valid)
         self._held_clusters: set[str] = set()    # clusters on hold this tick (fleet.execution.holds)
+        self._holds: Holds | None = None
         self._run_caches: dict[str, _RunCache] = {}   # per active run: its compiled snapshot, memo and plans
 
     # ---- observe --------------------------------------------------------------------------------------
@@ -165,10 +166,11 @@ class Engine:
             self._planned_at = now
             result.runs_started = self._start_runs(plan, policies, now)
         paused = bool(self.store.get_control("paused", False))
-        held = read_holds(self.store)               # holds: runs paused one by one, clusters skipped
-        self._held_clusters = set(held.clusters)
-        if self.store.last_event_id() != self._events_seen:
+        if self.store.last_event_id() != self._events_seen or self._holds is None:
             self._quiet_until.clear()      # someone else wrote (pause, approve, retry, another engine)
+            self._holds = read_holds(self.store)    # holds change only with an event (held / released)
+        held = self._holds
+        self._held_clusters = set(held.clusters)
         for run in self.store.runs(active_only=True):
             if run.shard != self.shard:
                 continue
