@@ -179,7 +179,7 @@ class Engine:
             if quiet is not None and now < quiet:
                 result.next_wake = min(result.next_wake, quiet)   # nothing of this run is due before then
                 continue
-            budget.check(f"reconciling run {run.id}")   # a safe point: between runs
+            budget.check("reconciling run", run.id)   # a safe point: between runs
             sub = TickResult(at=now, next_wake=now + self.interval)
             self._reconcile_run(run, obs, now, paused or run.id in held.runs, sub)
             result.dispatched += sub.dispatched
