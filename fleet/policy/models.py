@@ -505,9 +505,9 @@ class LeaderElectionConfig(Strict):
     @field_validator("lease_duration")
     @classmethod
     def _lease_duration(cls, v: timedelta) -> timedelta:
-        # renewed every third of it, given up after two thirds: below 3s the renewals race the deadline
-        if not timedelta(seconds=3) <= v <= timedelta(hours=1):
-            raise ValueError("must be between 3s and 1h")
+        # renewed every third of it, given up after two thirds: 0s would crash the elector
+        if not timedelta(seconds=1) <= v <= timedelta(hours=1):
+            raise ValueError("must be between 1s and 1h")
         return v
 
 
