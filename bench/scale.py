@@ -82,7 +82,7 @@ def build(n: int, state: str, d: Path, concurrency: int) -> Daemon:
                           labels={"env": ("prod", "staging", "dev")[i % 3], "team": f"t{i % 13}"},
                           available=OFFERED))
     (d / "policies").mkdir(exist_ok=True)
-    (d / "token").write_text("bench-token\n")
+    (d / "token").write_text("bench-token-7c1f0e9a2b4d\n")
     port = free_port()
     cfg_file = d / "fleet.yaml"
     cfg_file.write_text(CONFIG.format(state=state, port=port))

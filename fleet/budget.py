@@ -40,7 +40,9 @@ class Budget:
         """Make the next ``check`` on the working thread raise (safe to call from any thread)."""
         self._cancelled = why
 
-    def check(self, doing: str) -> None:
+    def check(self, doing: str, detail: str = "") -> None:
+        if detail:
+            doing = f"{doing} {detail}"
         self.doing = doing
         if self._cancelled is not None:
             raise BudgetExceeded(f"{self.what} abandoned ({self._cancelled}) while {doing}")
@@ -58,7 +60,10 @@ class Budget:
         _local.stack.remove(self)
 
 
-def check(doing: str) -> None:
-    """Check every budget entered on this thread (innermost first); no budget: nothing happens."""
-    for b in reversed(getattr(_local, "stack", None) or ()):
-        b.check(doing)
+def check(doing: str, detail: str = "") -> None:
+    """Check every budget entered on this thread (innermost first); no budget: nothing happens. Called in
+    hot loops: ``detail`` (a cluster id) is joined to ``doing`` only when a budget is active."""
+    stack = getattr(_local, "stack", None)
+    if stack:
+        for b in reversed(stack):
+            b.check(doing, detail)

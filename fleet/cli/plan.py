@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 
 from fleet.cli.common import fail_input, out, parse_at, run_guarded
+from fleet.cli.remote import ServerOpt, TokenFileOpt, connect
 from fleet.errors import Problem
 
 
@@ -29,27 +30,43 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="policy, inventory
     run_guarded(body)
 
 
+PLAN_BUDGET_S = 300.0
+
+
 def plan(
     policies: Annotated[Path | None, typer.Option(help="policy file or folder")] = None,
     inventory: Annotated[Path | None, typer.Option(help="Inventory file (offline planning)")] = None,
     config: Annotated[Path | None, typer.Option(help="FleetConfig: plan against live discovery")] = None,
     at: Annotated[str | None, typer.Option(help="plan as of this ISO-8601 instant (default: now)")] = None,
     format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    server: ServerOpt = None, token_file: TokenFileOpt = None,
 ) -> None:
-    """Compute, for every cluster, the safe sequence of upgrade steps and when the next one may start."""
+    """Compute, for every cluster, the safe sequence of upgrade steps and when the next one may start
+    (with --server: the running daemon's last plan)."""
     if format not in ("table", "json"):
         fail_input([Problem("--format", None, "format", "must be table or json")])
 
     def body() -> None:
+        client = connect(server, token_file)
+        if client is not None:
+            d = client.get("/api/v1/plan")
+            if format == "json":
+                sys.stdout.write(json.dumps(d, indent=2) + "\n")
+            else:
+                from fleet.cli.views import plan_table_from
+                out.print(plan_table_from(d))
+            return
         now = parse_at(at)
-        if config is not None:
-            from fleet.runtime import live_plan
-            result = live_plan(config, now)
-        else:
-            if policies is None or inventory is None:
-                fail_input([Problem("fleet plan", None, "", "give --config FILE, or --policies PATH and --inventory FILE")])
-            from fleet.planning.offline import offline_plan
-            result = offline_plan(policies, inventory, now)
+        from fleet.budget import Budget
+        with Budget(PLAN_BUDGET_S, "planning"):    # past it: exit 1 naming the cluster it was planning
+            if config is not None:
+                from fleet.runtime import live_plan
+                result = live_plan(config, now)
+            else:
+                if policies is None or inventory is None:
+                    fail_input([Problem("fleet plan", None, "", "give --config FILE, or --policies PATH and --inventory FILE")])
+                from fleet.planning.offline import offline_plan
+                result = offline_plan(policies, inventory, now)
         if format == "json":
             sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
         else:

@@ -1,16 +1,21 @@
 """Commands on runs: ``fleet apply`` (reconcile in the foreground), ``status``, ``pause``, ``resume``,
-``approve``, ``retry`` and ``history`` (the state store of a FleetConfig)."""
+``approve``, ``retry``, ``hold``, ``release`` and ``history``: on the state store of a FleetConfig
+(``--config``), or through a running daemon's API (``--server``, fleet.cli.remote)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 from fleet.cli.common import ConfigOpt, actor, fail_input, now, out, run_guarded
+from fleet.cli.remote import ServerOpt, TokenFileOpt, connect, need_config, seg
 from fleet.errors import Problem
+
+OptConfig = Annotated[Path | None, typer.Option("--config", "-c", help="FleetConfig file (its state store)")]
 
 
 def apply(config: ConfigOpt,
@@ -39,80 +44,162 @@ def apply(config: ConfigOpt,
     run_guarded(body)
 
 
-def status(config: ConfigOpt,
-           format: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
-    """Show runs, their clusters and whether new steps are paused (from the state store)."""
+def status(config: OptConfig = None,
+           format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+           server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
+    """Show runs, their clusters and whether new steps are paused."""
     def body() -> None:
-        from fleet.runtime import open_config_store
-        st = open_config_store(config)
-        if format == "json":
-            from fleet.execution.status import status_dict
-            sys.stdout.write(json.dumps(status_dict(st), indent=2, default=str) + "\n")
+        client = connect(server, token_file)
+        if client is not None:
+            d: dict[str, Any] = client.get("/api/v1/status")
         else:
-            from fleet.cli.views import status_tables
-            for t in status_tables(st):
+            from fleet.execution.status import status_dict
+            from fleet.runtime import open_config_store
+            d = status_dict(open_config_store(need_config(config, "status")))
+        if format == "json":
+            sys.stdout.write(json.dumps(d, indent=2, default=str) + "\n")
+        else:
+            from fleet.cli.views import status_tables_from
+            for t in status_tables_from(d):
                 out.print(t)
     run_guarded(body)
 
 
-def _set_paused(config: ConfigOpt, paused: bool) -> None:
-    from fleet.execution.commands import set_paused
-    from fleet.runtime import open_config_store
-
+def _set_paused(config: Path | None, paused: bool, server: str | None, token_file: Path | None) -> None:
     def body() -> None:
-        set_paused(open_config_store(config), now(), paused, actor())
+        client = connect(server, token_file)
+        if client is not None:
+            client.post("/api/v1/pause" if paused else "/api/v1/resume")
+        else:
+            from fleet.execution.commands import set_paused
+            from fleet.runtime import open_config_store
+            set_paused(open_config_store(need_config(config, "pause" if paused else "resume")), now(), paused, actor())
         out.print("paused" if paused else "resumed")
     run_guarded(body)
 
 
-def pause(config: ConfigOpt) -> None:
+def pause(config: OptConfig = None, server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
     """Stop new steps from starting (in-flight operations finish)."""
-    _set_paused(config, True)
+    _set_paused(config, True, server, token_file)
 
 
-def resume(config: ConfigOpt) -> None:
+def resume(config: OptConfig = None, server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
     """Let new steps start again; halted runs resume with their failure count reset."""
-    _set_paused(config, False)
+    _set_paused(config, False, server, token_file)
 
 
-def approve(config: ConfigOpt, run: Annotated[str, typer.Argument(help="run id")],
-            wave: Annotated[str, typer.Argument(help="wave name")]) -> None:
-    """Approve a wave that requires approval."""
+def approve(run: Annotated[str, typer.Argument(help="run id")],
+            wave: Annotated[str, typer.Argument(help="wave name")],
+            config: OptConfig = None, server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
+    """Approve a wave that requires approval (the approver role, through the API)."""
     from fleet.errors import NotFoundError
-    from fleet.execution.commands import approve_wave
-    from fleet.runtime import open_config_store
 
     def body() -> None:
-        try:
-            approve_wave(open_config_store(config), now(), run, wave, actor())
-        except NotFoundError as exc:
-            fail_input([Problem("fleet approve", None, "run/wave", str(exc))])
+        client = connect(server, token_file)
+        if client is not None:
+            client.post(f"/api/v1/rollouts/{seg(run)}/approve/{seg(wave)}")
+        else:
+            from fleet.execution.commands import approve_wave
+            from fleet.runtime import open_config_store
+            try:
+                approve_wave(open_config_store(need_config(config, "approve")), now(), run, wave, actor())
+            except NotFoundError as exc:
+                fail_input([Problem("fleet approve", None, "run/wave", str(exc))])
         out.print(f"approved wave {wave} of run {run}")
     run_guarded(body)
 
 
-def retry(config: ConfigOpt, run: Annotated[str, typer.Argument(help="run id")]) -> None:
+def retry(run: Annotated[str, typer.Argument(help="run id")],
+          config: OptConfig = None, server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
     """Re-queue only the clusters that failed in a run."""
     from fleet.errors import NotFoundError
-    from fleet.execution.commands import retry_run
-    from fleet.runtime import open_config_store
 
     def body() -> None:
-        try:
-            n = retry_run(open_config_store(config), now(), run, actor())
-        except NotFoundError as exc:
-            fail_input([Problem("fleet retry", None, "run", str(exc))])
+        client = connect(server, token_file)
+        if client is not None:
+            n = client.post(f"/api/v1/rollouts/{seg(run)}/retry")["requeued"]
+        else:
+            from fleet.execution.commands import retry_run
+            from fleet.runtime import open_config_store
+            try:
+                n = retry_run(open_config_store(need_config(config, "retry")), now(), run, actor())
+            except NotFoundError as exc:
+                fail_input([Problem("fleet retry", None, "run", str(exc))])
         out.print(f"re-queued {n} failed clusters of run {run}")
     run_guarded(body)
 
 
-def history(config: ConfigOpt, cluster: Annotated[str, typer.Argument(help="cluster id")],
-            format: Annotated[str, typer.Option("--format", help="table or json")] = "table") -> None:
+KindArg = Annotated[str, typer.Argument(help="run or cluster")]
+
+
+def _hold_path(kind: str, target: str) -> str:
+    from fleet.cli.common import check_choice
+    check_choice(kind, ("run", "cluster"), "KIND")
+    return f"/api/v1/rollouts/{seg(target)}" if kind == "run" else f"/api/v1/clusters/{quote_id(target)}"
+
+
+def quote_id(cluster_id: str) -> str:
+    from urllib.parse import quote
+    return quote(cluster_id, safe="/")
+
+
+def hold(kind: KindArg, target: Annotated[str, typer.Argument(help="run id or cluster id")],
+         reason: Annotated[str, typer.Option("--reason", help="why (recorded in the audit log)")],
+         config: OptConfig = None, server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
+    """Hold one run or one cluster: no new step starts for it until `fleet release` (in-flight ones finish)."""
+    from fleet.errors import NotFoundError
+
+    def body() -> None:
+        path = _hold_path(kind, target)
+        client = connect(server, token_file)
+        if client is not None:
+            client.post(path + "/hold", reason=reason)
+        else:
+            from fleet.execution.holds import set_hold
+            from fleet.runtime import open_config_store
+            try:
+                set_hold(open_config_store(need_config(config, "hold")), now(), kind, target, reason,  # type: ignore[arg-type]
+                         actor())
+            except (NotFoundError, ValueError) as exc:
+                fail_input([Problem("fleet hold", None, kind, str(exc))])
+        out.print(f"held {kind} {target}: {reason}", markup=False, highlight=False)
+    run_guarded(body)
+
+
+def release(kind: KindArg, target: Annotated[str, typer.Argument(help="run id or cluster id")],
+            config: OptConfig = None, server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
+    """Release a hold set with `fleet hold`."""
+    def body() -> None:
+        path = _hold_path(kind, target)
+        client = connect(server, token_file)
+        if client is not None:
+            done = client.post(path + "/release")["released"]
+        else:
+            from fleet.execution.holds import release_hold
+            from fleet.runtime import open_config_store
+            done = release_hold(open_config_store(need_config(config, "release")), now(), kind, target,  # type: ignore[arg-type]
+                                actor())
+        out.print(f"released {kind} {target}" if done else f"{kind} {target} was not held", markup=False,
+                  highlight=False)
+    run_guarded(body)
+
+
+def history(cluster: Annotated[str, typer.Argument(help="cluster id")],
+            config: OptConfig = None,
+            format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+            server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
     """The audit log of one cluster."""
     def body() -> None:
         from fleet.clock import iso
-        from fleet.runtime import open_config_store
-        evs = open_config_store(config).events(cluster_id=cluster, limit=100000)
+        client = connect(server, token_file)
+        if client is not None:
+            from datetime import datetime
+            evs = client.get("/api/v1/events", cluster=cluster, limit=10000)["events"]
+            for e in evs:
+                e["at"] = datetime.fromisoformat(e["at"].replace("Z", "+00:00"))
+        else:
+            from fleet.runtime import open_config_store
+            evs = open_config_store(need_config(config, "history")).events(cluster_id=cluster, limit=100000)
         if format == "json":
             for e in evs:
                 e["at"] = iso(e["at"])

@@ -15,7 +15,11 @@ from fleet.state import Store
 
 
 def status_tables(store: Store) -> list[Table]:
-    d = status_dict(store)
+    return status_tables_from(status_dict(store))
+
+
+def status_tables_from(d: dict[str, Any]) -> list[Table]:
+    """The status tables of a status_dict (read from the store, or from the daemon's /api/v1/status)."""
     runs = Table(title="runs" + ("  [PAUSED: no new steps start]" if d["paused"] else ""))
     for col in ("run", "policy", "status", "failures", "clusters", "created"):
         runs.add_column(col)
@@ -44,4 +48,24 @@ def history_table(cluster: str, events: list[dict[str, Any]]) -> Table:
     for e in events:
         t.add_row(iso(e["at"]), e["kind"], e["actor"], e["run_id"] or "", e["step_key"] or "",
                   e["operation_id"] or "", e["message"])
+    return t
+
+
+def plan_table_from(d: dict[str, Any]) -> Table:
+    """The plan table of a plan's JSON form (the daemon's /api/v1/plan), as fleet.render.plan_table shows a
+    Plan."""
+    t = Table(title=f"Upgrade plan at {d.get('at') or '-'}")
+    for col in ("cluster", "policy", "status", "path", "pool steps", "wave", "next window", "notes"):
+        t.add_column(col, overflow="fold")
+    counts: dict[str, int] = {}
+    for c in d.get("clusters", []):
+        counts[c["status"]] = counts.get(c["status"], 0) + 1
+        cp = [s["to"] for s in c["steps"] if s["component"] == "control-plane"]
+        path = " → ".join([c["current"]["controlPlane"], *cp]) if c["steps"] else c["current"]["controlPlane"]
+        nw = c.get("nextWindow")
+        window = "" if not nw else nw["start"] + (f" – {nw['end']}" if nw.get("end") else " (open)")
+        t.add_row(c["id"], c["policy"] or "-", Text(c["status"], style=STATUS_STYLE.get(c["status"], "")), path,
+                  str(sum(1 for s in c["steps"] if s["pool"]) or ""), c.get("wave") or "", window,
+                  "; ".join(c["reasons"] + c["warnings"]))
+    t.caption = ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no clusters"
     return t

@@ -1,19 +1,25 @@
 """The daemon's HTTP API (FastAPI; OpenAPI at /openapi.json, docs at /docs).
 
-Reads are open (or need a read-only token when one is configured); writes need ``Authorization: Bearer
-<token>`` with the write token. Tokens are compared in constant time and never logged.
+Every request names its principal with ``Authorization: Bearer <token>`` (fleet.daemon.auth: the tokens file,
+OIDC JWTs, the legacy write and read-only tokens). Reads - and /metrics - are open only while no read
+credential is configured; each write needs a role (operator: pause, resume, retry, holds; approver: approve)
+and is recorded in the audit log under the principal's name. No credentials or bad ones: 401; too small a
+role: 403. The Host header must be an IP address, localhost, or one of ``http.allowedHosts`` (DNS
+rebinding). /healthz and /readyz stay open for the kubelet.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Awaitable, Callable
+import fnmatch
+import ipaddress
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from fleet.clock import iso
+from fleet.daemon.auth import Authenticator, AuthError, Principal, Role
 from fleet.errors import NotFoundError
 
 
@@ -24,66 +30,118 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+def host_allowed(host_header: str, allowed: list[str]) -> bool:
+    """IP literals and localhost always (DNS rebinding needs a name the attacker controls); other names only
+    when listed in ``allowed`` (globs; '*' allows every name)."""
+    host = host_header.strip().lower()
+    if host.startswith("["):                       # [v6]:port
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.rpartition(":")[0]
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    return host == "localhost" or any(fnmatch.fnmatchcase(host, pat.lower()) for pat in allowed)
+
+
 class _Guard:
     """Pure ASGI middleware (no per-request task or body streaming, unlike ``@app.middleware``): refuses a
-    declared body over ``max_body`` bytes (413) and NUL characters in the URL (400: PostgreSQL text cannot
-    hold them, so they would otherwise fail in the store). No endpoint reads a request body."""
+    Host that is not allowed (421), a declared body over ``max_body`` bytes (413) and NUL characters in the
+    URL (400: PostgreSQL text cannot hold them, so they would otherwise fail in the store). No endpoint
+    reads a request body."""
 
-    def __init__(self, app: Any, max_body: int):
+    def __init__(self, app: Any, max_body: int, allowed_hosts: list[str]):
         self.app = app
         self.max_body = max_body
+        self.allowed_hosts = allowed_hosts
+
+    def _refusal(self, scope: Any) -> JSONResponse | None:
+        headers = scope["headers"]
+        host = next((v for k, v in headers if k == b"host"), None)
+        length = next((v for k, v in headers if k == b"content-length"), None)
+        if "*" not in self.allowed_hosts and (host is None or not host_allowed(host.decode("latin-1"),
+                                                                                self.allowed_hosts)):
+            return JSONResponse({"detail": "this Host is not served (see http.allowedHosts)"}, status_code=421)
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return JSONResponse({"detail": "request body too large"}, status_code=413)
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
+            return JSONResponse({"detail": "NUL characters are not allowed in the URL"}, status_code=400)
+        return None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
-            length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-            refusal = None
-            if length is not None and (not length.isdigit() or int(length) > self.max_body):
-                refusal = JSONResponse({"detail": "request body too large"}, status_code=413)
-            elif "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):
-                refusal = JSONResponse({"detail": "NUL characters are not allowed in the URL"}, status_code=400)
+            refusal = self._refusal(scope)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
 
-Dependency = Callable[[Request], Awaitable[None]]
+Dependency = Callable[..., Any]
+
+
+def authenticator_of(daemon: Any) -> Authenticator:
+    auth = getattr(daemon, "auth", None)
+    if auth is not None:
+        return auth
+    # a bare object with the legacy attributes (tests of the routes only)
+    from fleet.daemon.auth import Principal as P
+    legacy = {}
+    if getattr(daemon, "write_token", None):
+        legacy[daemon.write_token] = P("write-token", "admin", "legacy")
+    if getattr(daemon, "read_token", None):
+        legacy[daemon.read_token] = P("read-token", "viewer", "legacy")
+    return Authenticator(legacy=legacy)
 
 
 def create_app(daemon: Any) -> FastAPI:
     """``daemon`` is a fleet.daemon.service.Daemon (duck-typed to keep this module free of cycles)."""
     app = FastAPI(title="fleet", version="v1", description="Fleet upgrade daemon API")
-    app.add_middleware(_Guard, max_body=daemon.max_body_bytes)
-    can_read, can_write = compute_guards(daemon.read_token, daemon.write_token)
-    add_probe_routes(app, daemon)
-    add_read_routes(app, daemon, can_read)
-    add_write_routes(app, daemon, can_write)
+    app.add_middleware(_Guard, max_body=daemon.max_body_bytes,
+                       allowed_hosts=list(getattr(daemon, "allowed_hosts", ["*"])))
+    auth = authenticator_of(daemon)
+    add_probe_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth))
+    add_read_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth))
+    add_write_routes(app, daemon, lambda role: require(auth, role))
+    if hasattr(daemon, "hold"):
+        add_hold_routes(app, daemon, lambda role: require(auth, role),
+                        require(auth, "viewer", optional=not auth.reads_need_auth))
+    for extra in getattr(daemon, "route_plugins", ()):   # more commands' routes (e.g. gates overrides)
+        extra(app, daemon, lambda role: require(auth, role))
     return app
 
 
-def compute_guards(read_token: str | None, write_token: str | None) -> tuple[Dependency, Dependency]:
-    """The read and write dependencies: writes need the write token; reads need a token (read or write)
-    only when a read-only token is configured."""
+def require(auth: Authenticator, role: Role, *, optional: bool = False) -> Dependency:
+    """A dependency answering the caller's Principal when it holds ``role`` (401 / 403 otherwise). With
+    ``optional`` (reads while no read credential is configured) a request without a token passes as None."""
 
-    async def can_write(request: Request) -> None:
-        tok = _bearer(request)
-        if write_token is None or tok is None or not hmac.compare_digest(tok.encode(), write_token.encode()):
-            raise HTTPException(401, "a valid write token is required", headers={"WWW-Authenticate": "Bearer"})
+    def dependency(request: Request) -> Principal | None:
+        h = request.headers.get("authorization", "")
+        token = h[7:].strip() if h[:7].lower() == "bearer " else None
+        if token is None and optional:
+            return None
+        try:
+            principal = auth.authenticate(token)
+        except AuthError as exc:
+            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+        if not principal.can(role):
+            raise HTTPException(403, f"{principal.name} may not do this: it needs the {role} role")
+        return principal
 
-    async def can_read(request: Request) -> None:
-        if read_token is None:
-            return
-        tok = _bearer(request)
-        ok = tok is not None and any(t is not None and hmac.compare_digest(tok.encode(), t.encode())
-                                     for t in (read_token, write_token))
-        if not ok:
-            raise HTTPException(401, "a valid token is required", headers={"WWW-Authenticate": "Bearer"})
-
-    return can_read, can_write
+    return dependency
 
 
-def add_probe_routes(app: FastAPI, daemon: Any) -> None:
-    """Liveness, readiness and Prometheus metrics: always open."""
+def actor_of(principal: Principal | None) -> str:
+    return principal.actor if principal is not None else "api"
+
+
+def add_probe_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
+    """Liveness and readiness (always open: the kubelet has no token) and Prometheus metrics (a viewer's
+    token when reads need one: Prometheus scrapes with a bearer token)."""
 
     @app.get("/healthz", response_class=PlainTextResponse)
     def healthz() -> str:
@@ -94,7 +152,7 @@ def add_probe_routes(app: FastAPI, daemon: Any) -> None:
         ok, why = daemon.ready()
         return PlainTextResponse("ok" if ok else why, status_code=200 if ok else 503)
 
-    @app.get("/metrics")
+    @app.get("/metrics", dependencies=[Depends(can_read)])
     def metrics() -> Response:
         return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4")
 
@@ -126,6 +184,12 @@ def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
         p = daemon.last_plan()
         return {"rollout": p.rollout if p else None}
 
+    @app.get("/api/v1/status", dependencies=read)
+    def status() -> dict[str, Any]:
+        """What `fleet status` shows: runs with their clusters, open steps, the pause flag."""
+        from fleet.execution.status import status_dict
+        return dict(status_dict(daemon.store))
+
     @app.get("/api/v1/rollouts", dependencies=read)
     def rollouts() -> dict[str, Any]:
         return {"paused": daemon.paused(), "rollouts": daemon.rollouts()}
@@ -139,42 +203,82 @@ def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
         return {"events": evs}
 
 
-def add_write_routes(app: FastAPI, daemon: Any, can_write: Dependency) -> None:
-    """``/api/v1`` writes (the write token): pause, resume, approve a wave, approve a version for a stage,
-    retry a run."""
-    write = [Depends(can_write)]
+def add_write_routes(app: FastAPI, daemon: Any, role: Callable[[Role], Dependency]) -> None:
+    """``/api/v1`` writes: pause, resume, retry (operator); approve a wave or a version for a rollout stage
+    (approver)."""
+    operator, approver = Depends(role("operator")), Depends(role("approver"))
 
-    @app.post("/api/v1/pause", dependencies=write)
-    def pause() -> dict[str, Any]:
-        daemon.set_paused(True, "api")
+    @app.post("/api/v1/pause")
+    def pause(who: Principal = operator) -> dict[str, Any]:
+        daemon.set_paused(True, actor_of(who))
         return {"paused": True}
 
-    @app.post("/api/v1/resume", dependencies=write)
-    def resume() -> dict[str, Any]:
-        daemon.set_paused(False, "api")
+    @app.post("/api/v1/resume")
+    def resume(who: Principal = operator) -> dict[str, Any]:
+        daemon.set_paused(False, actor_of(who))
         return {"paused": False}
 
-    @app.post("/api/v1/rollouts/{run_id}/approve/{wave}", dependencies=write)
-    def approve(run_id: str, wave: str) -> dict[str, Any]:
+    @app.post("/api/v1/rollouts/{run_id}/approve/{wave}")
+    def approve(run_id: str, wave: str, who: Principal = approver) -> dict[str, Any]:
         try:
-            daemon.approve(run_id, wave)
+            daemon.approve(run_id, wave, actor_of(who))
         except NotFoundError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"approved": wave, "run": run_id}
 
-    @app.post("/api/v1/stages/{stage}/approve/{version}", dependencies=write)
-    def promote(stage: str, version: str) -> dict[str, Any]:
+    @app.post("/api/v1/stages/{stage}/approve/{version}")
+    def promote(stage: str, version: str, who: Principal = approver) -> dict[str, Any]:
         """Approve ``version`` for ``stage`` of the fleet rollout (fleet promote; docs/rollout.md)."""
         try:
-            a = daemon.promote(stage, version)
+            a = daemon.promote(stage, version, actor_of(who))
         except NotFoundError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"approved": a.version, "stage": a.stage}
 
-    @app.post("/api/v1/rollouts/{run_id}/retry", dependencies=write)
-    def retry(run_id: str) -> dict[str, Any]:
+    @app.post("/api/v1/rollouts/{run_id}/retry")
+    def retry(run_id: str, who: Principal = operator) -> dict[str, Any]:
         try:
-            n = daemon.retry(run_id)
+            n = daemon.retry(run_id, actor_of(who))
         except NotFoundError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"requeued": n, "run": run_id}
+
+
+Reason = Query(min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$",
+               description="why (recorded in the audit log): printable text")
+ClusterId = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,511}$")
+
+
+def add_hold_routes(app: FastAPI, daemon: Any, role: Callable[[Role], Dependency], can_read: Dependency) -> None:
+    """Holds (operator): stop new steps of one run or one cluster, with a reason; release them."""
+    operator = Depends(role("operator"))
+
+    @app.get("/api/v1/holds", dependencies=[Depends(can_read)])
+    def holds() -> dict[str, Any]:
+        return daemon.holds()
+
+    def _do(fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc.args[0])) from None
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @app.post("/api/v1/rollouts/{run_id}/hold")
+    def hold_run(run_id: str, reason: str = Reason, who: Principal = operator) -> dict[str, Any]:
+        _do(lambda: daemon.hold("run", run_id, reason, actor_of(who)))
+        return {"held": run_id, "kind": "run", "reason": reason}
+
+    @app.post("/api/v1/rollouts/{run_id}/release")
+    def release_run(run_id: str, who: Principal = operator) -> dict[str, Any]:
+        return {"released": _do(lambda: daemon.release("run", run_id, actor_of(who))), "run": run_id}
+
+    @app.post("/api/v1/clusters/{cluster_id:path}/hold")
+    def hold_cluster(cluster_id: str = ClusterId, reason: str = Reason, who: Principal = operator) -> dict[str, Any]:
+        _do(lambda: daemon.hold("cluster", cluster_id, reason, actor_of(who)))
+        return {"held": cluster_id, "kind": "cluster", "reason": reason}
+
+    @app.post("/api/v1/clusters/{cluster_id:path}/release")
+    def release_cluster(cluster_id: str = ClusterId, who: Principal = operator) -> dict[str, Any]:
+        return {"released": daemon.release("cluster", cluster_id, actor_of(who)), "cluster": cluster_id}

@@ -66,8 +66,12 @@ class Daemon:
         self.wall = SystemClock()
         http = runtime.config.spec.http
         base = runtime.config_file.resolve().parent
-        self.write_token = read_token(http.token_file, base)
-        self.read_token = read_token(http.read_only_token_file, base)
+        from fleet.daemon.auth import build_authenticator
+        from fleet.daemon.exposure import warn_exposure
+        self.auth = build_authenticator(http, base)   # refuses placeholder tokens (fleet.daemon.auth)
+        self.allowed_hosts = list(http.allowed_hosts)
+        warn_exposure(runtime.config, base, self.auth)
+        self.route_plugins: list[Any] = []              # more API routes: fn(app, daemon, role) (fleet.daemon.api)
         self.max_body_bytes = http.max_body_bytes
         self.metrics = Metrics()
         self.leader = leader
@@ -196,21 +200,37 @@ class Daemon:
         self.metrics.paused.set(1 if paused else 0)
         self.wake_now()
 
-    def approve(self, run_id: str, wave: str) -> None:
-        approve_wave(self.control_store, self.clock.now(), run_id, wave, "api")
+    def approve(self, run_id: str, wave: str, actor: str = "api") -> None:
+        approve_wave(self.control_store, self.clock.now(), run_id, wave, actor)
         self.wake_now()
 
-    def promote(self, stage: str, version: str) -> Any:
+    def promote(self, stage: str, version: str, actor: str = "api") -> Any:
         """Approve ``version`` for ``stage`` of the fleet rollout (fleet.execution.stages)."""
-        a = mark_promotion_approved(self.control_store, self.clock.now(), "api", self.engine.rollout, stage,
+        a = mark_promotion_approved(self.control_store, self.clock.now(), actor, self.engine.rollout, stage,
                                     version)
         self.wake_now()
         return a
 
-    def retry(self, run_id: str) -> int:
-        n = retry_run(self.control_store, self.clock.now(), run_id, "api")
+    def retry(self, run_id: str, actor: str = "api") -> int:
+        n = retry_run(self.control_store, self.clock.now(), run_id, actor)
         self.wake_now()
         return n
+
+    # ---- holds (fleet.execution.holds) ----------------------------------------------------------------
+    def holds(self) -> dict[str, Any]:
+        from fleet.execution.holds import read_holds
+        return read_holds(self.store).to_dict()
+
+    def hold(self, kind: Any, target: str, reason: str, actor: str) -> None:
+        from fleet.execution.holds import set_hold
+        set_hold(self.control_store, self.clock.now(), kind, target, reason, actor)
+        self.wake_now()
+
+    def release(self, kind: Any, target: str, actor: str) -> bool:
+        from fleet.execution.holds import release_hold
+        done = release_hold(self.control_store, self.clock.now(), kind, target, actor)
+        self.wake_now()
+        return done
 
     def rollouts(self) -> list[dict[str, Any]]:
         out = []

@@ -31,6 +31,7 @@ from fleet.clock import Clock
 from fleet.errors import InputError, PermanentProviderError, TemporaryProviderError
 from fleet.execution import gates, gating, journal, stages, storable
 from fleet.execution import step_machine as sm
+from fleet.execution.holds import Holds, read_holds
 from fleet.execution.model import Member, MemberStatus, Run, RunStatus, StepRecord, StepState, TickResult
 from fleet.execution.observe import Observation, Observer
 from fleet.planning.plan import ClusterPlan, Plan, step_for_provider
@@ -117,6 +118,8 @@ class Engine:
         self.last_plan: Plan | None = None
         self._policy_cache: list[UpgradePolicy] = []
         self.policy_problem: str | None = None   # why the policy files were last refused (None: valid)
+        self._held_clusters: set[str] = set()    # clusters on hold this tick (fleet.execution.holds)
+        self._holds: Holds | None = None
         self._run_caches: dict[str, _RunCache] = {}   # per active run: its compiled snapshot, memo and plans
         # the fleet rollout (RolloutStrategy): read with the policies; its gate is recomputed every tick from
         # the journal's history (re-read only when the store changed)
@@ -198,8 +201,11 @@ class Engine:
         else:
             self.stage_gate = self._observe_stages(obs, now)
         paused = bool(self.store.get_control("paused", False))
-        if self.store.last_event_id() != self._events_seen:
+        if self.store.last_event_id() != self._events_seen or self._holds is None:
             self._quiet_until.clear()      # someone else wrote (pause, approve, retry, another engine)
+            self._holds = read_holds(self.store)    # holds change only with an event (held / released)
+        held = self._holds
+        self._held_clusters = set(held.clusters)
         for run in self.store.runs(active_only=True):
             if run.shard != self.shard:
                 continue
@@ -208,9 +214,9 @@ class Engine:
             if quiet is not None and now < quiet:
                 result.next_wake = min(result.next_wake, quiet)   # nothing of this run is due before then
                 continue
-            budget.check(f"reconciling run {run.id}")   # a safe point: between runs
+            budget.check("reconciling run", run.id)   # a safe point: between runs
             sub = TickResult(at=now, next_wake=now + self.interval)
-            self._reconcile_run(run, obs, now, paused, sub)
+            self._reconcile_run(run, obs, now, paused or run.id in held.runs, sub)
             result.dispatched += sub.dispatched
             result.polled += sub.polled
             result.finished_steps += sub.finished_steps
@@ -365,6 +371,8 @@ class Engine:
     def _dispatch(self, ctx: _RunCtx, m: Member, cp: ClusterPlan, obs: Observation, now: datetime,
                   result: TickResult) -> bool:
         """Start the member's next step if it may start now and its pre-flight gates pass; True if started."""
+        if m.cluster_id in self._held_clusters:    # on hold: no new step (its open one, if any, finishes)
+            return False
         first = cp.steps[0]
         at, why = self._may_start_now(ctx, first.minor, result, cp.timezone)
         if why:

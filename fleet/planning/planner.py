@@ -614,7 +614,7 @@ def compute_plan(policies: Sequence[UpgradePolicy], clusters: Sequence[Cluster],
     memo = _Memo()
     out = []
     for c in clusters:
-        budget.check(f"planning cluster {c.id}")
+        budget.check("planning cluster", c.id)
         if callable(offers):
             o = offers(c)
         else:

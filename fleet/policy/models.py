@@ -449,10 +449,49 @@ class StateConfig(Strict):
         return v
 
 
+ApiRole = Literal["viewer", "operator", "approver", "admin"]
+
+
+class OidcConfig(Strict):
+    """OIDC bearer JWTs (docs/security.md): issuer, audience, where the keys are, how groups map to roles."""
+
+    issuer: str = Field(description="the issuer URL; tokens must carry it as iss")
+    audience: str = Field(description="tokens must carry it in aud (the client id the issuer gives fleet)")
+    jwks_url: str | None = Field(default=None, description="default: jwks_uri of the issuer's discovery document")
+    username_claim: str = Field(default="sub", description="the claim naming the principal in the audit log")
+    groups_claim: str = Field(default="groups", description="the claim listing the caller's groups")
+    roles: dict[str, ApiRole] = Field(default_factory=dict, description="group -> role (viewer, operator, "
+                                                                         "approver, admin); the highest wins")
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"],
+                                  description="signature algorithms accepted (asymmetric only)")
+    leeway: Duration = Field(default=timedelta(seconds=30), description="clock skew allowed on exp/nbf/iat")
+
+    @field_validator("issuer", "jwks_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        from urllib.parse import urlsplit
+        if v is not None and (urlsplit(v).scheme not in ("http", "https") or not urlsplit(v).hostname):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("leeway")
+    @classmethod
+    def _leeway(cls, v: timedelta) -> timedelta:
+        if v > timedelta(minutes=5):
+            raise ValueError("must be at most 5m")
+        return v
+
+
 class HttpConfig(Strict):
     listen: str = "127.0.0.1:8080"
     token_file: str | None = None
     read_only_token_file: str | None = None
+    tokens_file: str | None = Field(default=None, description="named principals with roles and hashed tokens "
+                                                              "(docs/security.md; `fleet token hash`)")
+    oidc: OidcConfig | None = Field(default=None, description="accept OIDC bearer JWTs (docs/security.md)")
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Host header values the API answers (globs such as '*.svc'); IP "
+                                          "addresses and localhost always pass; '*' turns the check off")
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     max_body_bytes: int = Field(default=65536, ge=1024, le=64 * 1024 * 1024)
@@ -530,9 +569,9 @@ class LeaderElectionConfig(Strict):
     @field_validator("lease_duration")
     @classmethod
     def _lease_duration(cls, v: timedelta) -> timedelta:
-        # renewed every third of it, given up after two thirds: below 3s the renewals race the deadline
-        if not timedelta(seconds=3) <= v <= timedelta(hours=1):
-            raise ValueError("must be between 3s and 1h")
+        # renewed every third of it, given up after two thirds: 0s would crash the elector
+        if not timedelta(seconds=1) <= v <= timedelta(hours=1):
+            raise ValueError("must be between 1s and 1h")
         return v
 
 

@@ -99,7 +99,8 @@ def test_servicemonitor_structure() -> None:
     assert ep["port"] in {p["name"] for p in svc["spec"]["ports"]}
     assert ep["path"] == "/metrics"
     assert set(sm) == {"apiVersion", "kind", "metadata", "spec"}
-    assert set(ep) <= {"port", "path", "interval", "scrapeTimeout", "scheme", "honorLabels", "relabelings"}
+    assert set(ep) <= {"port", "path", "interval", "scrapeTimeout", "scheme", "honorLabels", "relabelings",
+                       "authorization"}
     assert not (DEPLOY / "servicemonitor.yaml").exists(), "keep it optional: `kubectl apply -f deploy/` must not need the CRD"
 
 
@@ -112,9 +113,11 @@ def test_two_replicas_elect_a_leader_through_a_lease_they_may_use(tmp_path: Path
     assert le.namespace == dep["metadata"]["namespace"]
     assert cfg.spec.state.url.startswith("postgresql"), "two replicas need one shared state store"
     role, binding = _one("Role"), _one("RoleBinding")
-    [rule] = role["rules"]
-    assert rule["apiGroups"] == ["coordination.k8s.io"] and rule["resources"] == ["leases"]
-    assert {"get", "create", "update"} <= set(rule["verbs"])
+    rules = role["rules"]
+    assert all(r["apiGroups"] == ["coordination.k8s.io"] and r["resources"] == ["leases"] for r in rules)
+    assert {"get", "create", "update"} <= {v for r in rules for v in r["verbs"]}
+    # get/update only on the Lease itself (#23); create cannot be limited by name
+    assert all(r.get("resourceNames") == [le.lease_name] for r in rules if set(r["verbs"]) & {"get", "update"})
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     sa = dep["spec"]["template"]["spec"]["serviceAccountName"]
     assert {"kind": "ServiceAccount", "name": sa, "namespace": le.namespace} in binding["subjects"]

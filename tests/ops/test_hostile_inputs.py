@@ -151,3 +151,17 @@ def test_a_window_that_opens_rarely_but_surely_is_accepted(tmp_path: Path):
     code, output, took = _invoke(["validate", str(pol)])
     assert code == 0, output
     assert took < BOUND_S
+
+
+def test_plan_past_its_budget_exits_1_naming_what_it_was_doing(tmp_path: Path, monkeypatch):
+    """A budget too small for any plan (set through the module constant): the planner stops at its next
+    safe point and the command says where, instead of running on."""
+    from fleet.cli import plan as plan_cmd
+    monkeypatch.setattr(plan_cmd, "PLAN_BUDGET_S", 0.0)
+    pol = tmp_path / "p.yaml"
+    pol.write_text(policy())
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(INVENTORY.format(name="c1"))
+    code, output, took = _invoke(["plan", "--policies", str(pol), "--inventory", str(inv)])
+    assert code == 1, output
+    assert "planning exceeded its budget" in output and "eks/lab/c1" in output

@@ -65,7 +65,7 @@ def _fleet(tmp_path: Path, budget: str = "1s") -> Path:
 def test_stuck_reconcile_fails_readiness_then_recovers(tmp_path: Path):
     clock = HangingClock()
     daemon = Daemon(build_runtime(_fleet(tmp_path), clock), clock)
-    api = TestClient(create_app(daemon))
+    api = TestClient(create_app(daemon), base_url="http://127.0.0.1")
     try:
         assert api.get("/readyz").status_code == 503            # nothing completed yet
         assert daemon.tick() is not None
@@ -132,6 +132,33 @@ def test_invalid_policy_set_keeps_the_last_valid_one_and_fails_readiness(tmp_pat
         assert not ok and "invalid" in why and f"{bad}:9" in why and "INTERVAL" in why
         assert daemon.metrics.registry.get_sample_value("fleet_policy_set_valid") == 0
         bad.unlink()
+        assert daemon.tick() is not None and daemon.ready() == (True, "ok")
+    finally:
+        daemon.stop()
+
+
+DROPPED = ["interval-0", "feb-30-daily", "duration-weeks-overflow", "duration-5000-digits", "concurrency-huge",
+           "tz-etc-gmt+14"]
+
+
+def test_hostile_policies_dropped_into_a_running_daemon_keep_the_last_valid_set(tmp_path: Path):
+    from tests.ops.test_hostile_inputs import POLICY_CASES
+    cases = {c[0]: c for c in POLICY_CASES}
+    clock = FakeClock(START)
+    daemon = Daemon(build_runtime(_fleet(tmp_path, budget="30s"), clock), clock)
+    try:
+        assert daemon.tick() is not None and daemon.ready()[0]
+        for name in DROPPED:
+            _, text, line, word = cases[name]
+            bad = tmp_path / "policies" / f"{name}.yaml"
+            bad.write_text(text)
+            t0 = time.perf_counter()
+            assert daemon.tick() is not None, name               # the tick completes on the last valid set
+            assert time.perf_counter() - t0 < 5, name
+            assert [p.name for p in daemon.engine._policy_cache] == ["all"], name
+            ok, why = daemon.ready()
+            assert not ok and f"{bad}:{line}" in why and word.lower() in why.lower(), (name, why)
+            bad.unlink()
         assert daemon.tick() is not None and daemon.ready() == (True, "ok")
     finally:
         daemon.stop()
