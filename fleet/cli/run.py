@@ -47,10 +47,10 @@ def status(config: ConfigOpt,
         st = open_config_store(config)
         if format == "json":
             from fleet.execution.status import status_dict
-            sys.stdout.write(json.dumps(status_dict(st), indent=2, default=str) + "\n")
+            sys.stdout.write(json.dumps(status_dict(st, now()), indent=2, default=str) + "\n")
         else:
             from fleet.cli.views import status_tables
-            for t in status_tables(st):
+            for t in status_tables(st, now()):
                 out.print(t)
     run_guarded(body)
 
@@ -111,8 +111,11 @@ def history(config: ConfigOpt, cluster: Annotated[str, typer.Argument(help="clus
     """The audit log of one cluster."""
     def body() -> None:
         from fleet.clock import iso
+        from fleet.execution.status import with_gate_evaluations
         from fleet.runtime import open_config_store
-        evs = open_config_store(config).events(cluster_id=cluster, limit=100000)
+        store = open_config_store(config)
+        evs = with_gate_evaluations(store.events(cluster_id=cluster, limit=100000),
+                                    store.gate_evaluations(cluster_id=cluster, limit=100000))
         if format == "json":
             for e in evs:
                 e["at"] = iso(e["at"])

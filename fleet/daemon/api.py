@@ -58,6 +58,8 @@ def create_app(daemon: Any) -> FastAPI:
     add_probe_routes(app, daemon)
     add_read_routes(app, daemon, can_read)
     add_write_routes(app, daemon, can_write)
+    from fleet.daemon.gates_api import add_gate_routes
+    add_gate_routes(app, daemon, can_read, can_write)
     return app
 
 
