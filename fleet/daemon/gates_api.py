@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fleet.errors import NotFoundError
 from fleet.gates.overrides import create_override, revoke_override
@@ -60,8 +60,15 @@ def add_gate_routes(app: FastAPI, daemon: Any, can_read: Dependency, can_write: 
         now = daemon.clock.now()
         return {"overrides": [o.to_dict(now) for o in daemon.store.gate_overrides() if all or o.active(now)]}
 
-    @app.post("/api/v1/overrides", dependencies=write, status_code=201)
-    def add_override(body: OverrideRequest) -> dict[str, Any]:
+    # the body is read after the token check (a body parameter would be parsed, and refused, before it)
+    @app.post("/api/v1/overrides", dependencies=write, status_code=201, openapi_extra={"requestBody": {
+        "required": True, "content": {"application/json": {"schema": OverrideRequest.model_json_schema()}}}})
+    async def add_override(request: Request) -> dict[str, Any]:
+        try:
+            body = OverrideRequest.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise HTTPException(422, exc.errors(include_url=False, include_context=False,
+                                                include_input=False)) from None
         names = {g.name for p in daemon.engine.current_policies()
                  for g in [*p.spec.gates.preflight, *p.spec.gates.post_step]}
         if body.gate not in names:

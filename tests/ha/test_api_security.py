@@ -69,7 +69,8 @@ def test_every_write_operation_is_in_the_fuzzed_document(api_daemon):
     doc = client.get("/openapi.json").json()
     writes = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops if m != "get"}
     assert writes == {("POST", "/api/v1/pause"), ("POST", "/api/v1/resume"),
-                      ("POST", "/api/v1/rollouts/{run_id}/approve/{wave}"), ("POST", "/api/v1/rollouts/{run_id}/retry")}
+                      ("POST", "/api/v1/rollouts/{run_id}/approve/{wave}"), ("POST", "/api/v1/rollouts/{run_id}/retry"),
+                      ("POST", "/api/v1/overrides"), ("DELETE", "/api/v1/overrides/{override_id}")}
 
 
 def test_request_size_limit(api_daemon):
