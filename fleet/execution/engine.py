@@ -151,6 +151,7 @@ class Engine:
     # ---- the tick -------------------------------------------------------------------------------------
     def reconcile(self) -> TickResult:
         now = self.clock.now()
+        self.gatekeeper.new_tick()
         obs = self.observer.observe_fleet(now)
         result = TickResult(at=now, next_wake=now + self.interval)
         if self._planned_at is None or now - self._planned_at >= self.replan_every or self.last_plan is None:
@@ -172,7 +173,10 @@ class Engine:
                 result.next_wake = min(result.next_wake, quiet)   # nothing of this run is due before then
                 continue
             sub = TickResult(at=now, next_wake=now + self.interval)
-            self._reconcile_run(run, obs, now, paused, sub)
+            try:
+                self._reconcile_run(run, obs, now, paused, sub)
+            finally:
+                self.gatekeeper.flush()     # the blocked clusters' pre-flight evaluations, in one transaction
             result.dispatched += sub.dispatched
             result.polled += sub.polled
             result.finished_steps += sub.finished_steps

@@ -96,7 +96,12 @@ class SqlGates:
     read: Callable[[], Any]
 
     def add_gate_evaluation(self, conn: Any, **values: Any) -> None:
-        conn.execute(insert(S.gate_evaluations).values(**_eval_row(values)))
+        self.add_gate_evaluations(conn, [values])
+
+    def add_gate_evaluations(self, conn: Any, rows: list[dict[str, Any]]) -> None:
+        """Many rows in one statement (executemany): an engine tick journals thousands."""
+        if rows:
+            conn.execute(insert(S.gate_evaluations), [_eval_row(r) for r in rows])
 
     def gate_evaluations(self, *, cluster_id: str | None = None, run_id: str | None = None,
                          step_id: int | None = None, after_id: int = 0, limit: int = 1000) -> list[GateEvaluation]:
@@ -152,6 +157,10 @@ class MemoryGates:
             self._gate_by_cluster: dict[str, list[dict[str, Any]]] = {}
             self._gate_latest: dict[tuple[str, str], dict[str, Any]] = {}
         return self._gate_evals, self._gate_ovr
+
+    def add_gate_evaluations(self, conn: Any, rows: list[dict[str, Any]]) -> None:
+        for r in rows:
+            self.add_gate_evaluation(conn, **r)
 
     def add_gate_evaluation(self, conn: Any, **values: Any) -> None:
         row = _eval_row(values)
