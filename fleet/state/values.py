@@ -19,10 +19,19 @@ from sqlalchemy import String, Table
 from fleet.state import schema as S
 from fleet.state.errors import UnstorableValueError
 
+_LENGTHS: dict[str, dict[str, int | None]] = {}     # table name -> column name -> VARCHAR length (None: text)
+
+
+def _lengths(table: Table) -> dict[str, int | None]:
+    got = _LENGTHS.get(table.name)
+    if got is None:
+        got = _LENGTHS[table.name] = {c.name: c.type.length if isinstance(c.type, String) else None
+                                      for c in table.columns}
+    return got
+
 
 def _length(table: Table, name: str) -> int | None:
-    col_type = table.c[name].type
-    return col_type.length if isinstance(col_type, String) else None
+    return _lengths(table).get(name)
 
 
 CLUSTER_ID_MAX = _length(S.run_clusters, "cluster_id")
@@ -45,10 +54,11 @@ def unstorable_reason(cluster_id: str) -> str | None:
 
 def check_row(table: Table, values: Mapping[str, Any], *, cluster_id: str | None = None) -> None:
     """Raise UnstorableValueError for the first string in ``values`` that ``table`` cannot hold."""
+    lengths = _lengths(table)
     for name, value in values.items():
-        if not isinstance(value, str) or name not in table.c:
+        if not isinstance(value, str) or name not in lengths:
             continue
-        why = _reason(value, _length(table, name))
+        why = _reason(value, lengths[name])
         if why is not None:
             cid = cluster_id if cluster_id is not None else values.get("cluster_id")
             preview = repr(value[:40]) + ("..." if len(value) > 40 else "")
