@@ -89,6 +89,14 @@ NOTES: dict[str, str] = {
     "Wave.name": "Unique within the policy.",
     "Wave.selector": "The clusters of this wave (among those the policy selects).",
     "Wave.soak": "Wait after this wave completes before the next starts.",
+    "Gate.type": "What the gate checks (docs/gates.md): provider checks upgrade-blockers, cluster-health, "
+                 "etcd-backup, nodes-ready; prometheus (PromQL); webhook (2xx passes).",
+    "Gate.maxAge": "etcd-backup: the newest etcd backup must be younger than this.",
+    "Gate.requestTimeout": "prometheus/webhook: the time limit of one HTTP request (a timeout is an error).",
+    "Gate.timeout": "Post-step: how long after the step the gate may take to be satisfied (settle included); "
+                    "then it has failed.",
+    "Gate.settle": "Post-step: how long the gate must pass without interruption (a failing evaluation restarts "
+                   "the count).",
     "Wave.approval": "`required`: the wave waits for `fleet approve RUN WAVE`.",
     "FleetConfig.apiVersion": "Always `fleet.dev/v1alpha1`.",
     "FleetConfig.kind": "Always `FleetConfig`.",
@@ -156,7 +164,7 @@ _PATTERNS = {r"^\d+%$": "percentage such as \"25%\"", r"^\d\d:\d\d$": "time `HH:
 def _models() -> dict[str, type[BaseModel]]:
     """Every model the reference documents, by its schema name: fleet's own and each provider's settings."""
     out = {n: v for mod in (M, R) for n, v in vars(mod).items() if isinstance(v, type) and issubclass(v, BaseModel)}
-    todo = list(provider_settings_models().values())
+    todo: list[type[BaseModel]] = [*provider_settings_models().values(), M.Gates]
     while todo:
         model = todo.pop()
         out.setdefault(model.__name__, model)

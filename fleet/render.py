@@ -10,7 +10,7 @@ from fleet.planning.plan import Plan
 
 STATUS_STYLE = {
     "up-to-date": "green", "compliant": "green", "needs-upgrade": "yellow", "ahead": "cyan",
-    "blocked": "red", "unmanaged": "dim", "failed": "bold red", "upgrading": "blue",
+    "blocked": "red", "blocked-by-gate": "red", "unmanaged": "dim", "failed": "bold red", "upgrading": "blue",
     "behind-patch": "yellow", "behind-minor": "dark_orange", "skew-violation": "red",
     "end-of-standard-support": "red", "end-of-extended-support": "bold red",
 }

@@ -55,7 +55,7 @@ def status(config: OptConfig = None,
         else:
             from fleet.execution.status import status_dict
             from fleet.runtime import open_config_store
-            d = status_dict(open_config_store(need_config(config, "status")))
+            d = status_dict(open_config_store(need_config(config, "status")), now())
         if format == "json":
             sys.stdout.write(json.dumps(d, indent=2, default=str) + "\n")
         else:
@@ -198,8 +198,11 @@ def history(cluster: Annotated[str, typer.Argument(help="cluster id")],
             for e in evs:
                 e["at"] = datetime.fromisoformat(e["at"].replace("Z", "+00:00"))
         else:
+            from fleet.execution.status import with_gate_evaluations
             from fleet.runtime import open_config_store
-            evs = open_config_store(need_config(config, "history")).events(cluster_id=cluster, limit=100000)
+            store = open_config_store(need_config(config, "history"))
+            evs = with_gate_evaluations(store.events(cluster_id=cluster, limit=100000),
+                                        store.gate_evaluations(cluster_id=cluster, limit=100000))
         if format == "json":
             for e in evs:
                 e["at"] = iso(e["at"])

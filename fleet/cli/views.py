@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rich.table import Table
@@ -14,8 +15,8 @@ from fleet.render import STATUS_STYLE
 from fleet.state import Store
 
 
-def status_tables(store: Store) -> list[Table]:
-    return status_tables_from(status_dict(store))
+def status_tables(store: Store, now: datetime | None = None) -> list[Table]:
+    return status_tables_from(status_dict(store, now))
 
 
 def status_tables_from(d: dict[str, Any]) -> list[Table]:
@@ -38,7 +39,28 @@ def status_tables_from(d: dict[str, Any]) -> list[Table]:
         for c in r["clusters"]:
             members.add_row(c["cluster"], r["id"], c["wave"], Text(c["status"], style=STATUS_STYLE.get(c["status"], "")),
                             c["message"])
-    return [runs, members]
+    return [runs, members, *gate_tables(d)]
+
+
+def gate_tables(d: dict[str, Any]) -> list[Table]:
+    """The latest gate evaluations of clusters in active runs, and the active overrides (when any)."""
+    out = []
+    if d["gates"]:
+        t = Table(title="gates (latest evaluation, clusters in active runs)")
+        for col in ("cluster", "gate", "phase", "result", "at", "reason"):
+            t.add_column(col, overflow="fold")
+        for g in d["gates"]:
+            style = "green" if g["result"] in ("pass", "overridden") else "red"
+            t.add_row(g["cluster"], g["gate"], g["phase"], Text(g["result"], style=style), g["at"], g["reason"])
+        out.append(t)
+    if d["overrides"]:
+        t = Table(title="gate overrides")
+        for col in ("id", "cluster", "gate", "until", "actor", "reason"):
+            t.add_column(col, overflow="fold")
+        for o in d["overrides"]:
+            t.add_row(str(o["id"]), o["cluster"], o["gate"], o["until"], o["actor"], o["reason"])
+        out.append(t)
+    return out
 
 
 def history_table(cluster: str, events: list[dict[str, Any]]) -> Table:

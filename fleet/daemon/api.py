@@ -110,7 +110,10 @@ def create_app(daemon: Any) -> FastAPI:
     if hasattr(daemon, "hold"):
         add_hold_routes(app, daemon, lambda role: require(auth, role),
                         require(auth, "viewer", optional=not auth.reads_need_auth))
-    for extra in getattr(daemon, "route_plugins", ()):   # more commands' routes (e.g. gates overrides)
+    from fleet.daemon.gates_api import add_gate_routes  # overrides: the approver role (docs/gates.md)
+    add_gate_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth),
+                    require(auth, "approver"))
+    for extra in getattr(daemon, "route_plugins", ()):   # more commands' routes
         extra(app, daemon, lambda role: require(auth, role))
     return app
 
@@ -188,7 +191,7 @@ def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
     def status() -> dict[str, Any]:
         """What `fleet status` shows: runs with their clusters, open steps, the pause flag."""
         from fleet.execution.status import status_dict
-        return dict(status_dict(daemon.store))
+        return dict(status_dict(daemon.store, daemon.clock.now()))
 
     @app.get("/api/v1/rollouts", dependencies=read)
     def rollouts() -> dict[str, Any]:

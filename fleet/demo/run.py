@@ -174,7 +174,7 @@ def _settled(daemon: Any) -> bool:
     plan = daemon.engine.last_plan
     if plan is None or daemon.store.runs(active_only=True):
         return False
-    return all(c.status != "needs-upgrade" for c in plan.clusters)
+    return all(c.status not in ("needs-upgrade", "blocked-by-gate") for c in plan.clusters)
 
 
 def _watch(service: Any, clock: ScaledClock, end: datetime, console: Console, budget: float) -> None:

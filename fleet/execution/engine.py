@@ -188,6 +188,7 @@ class Engine:
     # ---- the tick -------------------------------------------------------------------------------------
     def reconcile(self) -> TickResult:
         now = self.clock.now()
+        self.gatekeeper.new_tick()
         obs = self.observer.observe_fleet(now)
         result = TickResult(at=now, next_wake=now + self.interval)
         if self._planned_at is None or now - self._planned_at >= self.replan_every or self.last_plan is None:
@@ -216,7 +217,10 @@ class Engine:
                 continue
             budget.check("reconciling run", run.id)   # a safe point: between runs
             sub = TickResult(at=now, next_wake=now + self.interval)
-            self._reconcile_run(run, obs, now, paused or run.id in held.runs, sub)
+            try:
+                self._reconcile_run(run, obs, now, paused or run.id in held.runs, sub)
+            finally:
+                self.gatekeeper.flush()     # the blocked clusters' pre-flight evaluations, in one transaction
             result.dispatched += sub.dispatched
             result.polled += sub.polled
             result.finished_steps += sub.finished_steps

@@ -73,6 +73,8 @@ class GateKeeper:
         self.actor = actor
         self.interval = interval
         self.blocked: dict[str, str] = {}     # cluster id -> why pre-flight gates block it (this process's view)
+        self._pending: list[journal.PreflightRecord] = []    # blocked clusters' evaluations, until flush()
+        self._overrides: dict[str, list[GateOverride]] | None = None   # by cluster, read once per tick
 
     # ---- evaluation ---------------------------------------------------------------------------------------
     def _checks(self, cluster: Cluster, step: Step, now: datetime) -> ProviderChecks:
@@ -111,20 +113,31 @@ class GateKeeper:
         return out
 
     # ---- pre-flight ---------------------------------------------------------------------------------------
+    def new_tick(self) -> None:
+        """Forget what was read for the last tick (overrides are read once per tick)."""
+        self._overrides = None
+
+    def overrides(self, cluster_id: str) -> list[GateOverride]:
+        if self._overrides is None:
+            self._overrides = {}
+            for o in self.store.gate_overrides():
+                self._overrides.setdefault(o.cluster_id, []).append(o)
+        return self._overrides.get(cluster_id, [])
+
     def preflight(self, gates: Gates, member: Member, cluster: Cluster, step: Step, now: datetime) -> Preflight:
+        """Evaluate the pre-flight gates. A passing result is journaled at once (before the step's intent);
+        blocked ones are journaled together at the end of the tick (``flush``)."""
         if not gates.preflight:
             return Preflight(True, step)
-        overrides = self.store.gate_overrides(cluster_id=cluster.id)
+        overrides = self.overrides(cluster.id)
         evals = self.evaluate(gates.preflight, cluster, step, "preflight", now, overrides)
-        why = summary(evals)
+        why = summary(evals) or None
         previous = self.blocked.get(cluster.id)
-        journal.mark_preflight(self.store, now, self.actor, member, step, evals, why or None,
-                               changed=(why or None) != previous)
+        self._pending.append(journal.PreflightRecord(now, member, step, evals, why, why != previous))
         if why:
             self.blocked[cluster.id] = why
-            log.info("pre-flight gates block the step", extra={"cluster": cluster.id, "step": step.key,
-                                                                 "reason": why})
             return Preflight(False, step, why)
+        self.flush()
         self.blocked.pop(cluster.id, None)
         for g in gates.preflight:
             if g.type == "upgrade-blockers":
@@ -132,6 +145,15 @@ class GateKeeper:
                 if o is not None:
                     step = replace(step, force_until=iso(o.until))
         return Preflight(True, step)
+
+    def flush(self) -> None:
+        """Journal the pre-flight evaluations not journaled yet (one transaction)."""
+        records, self._pending = self._pending, []
+        journal.mark_preflights(self.store, self.actor, records)
+        if records:
+            n = sum(1 for r in records if r.blocked)
+            if n:
+                log.info("pre-flight gates block clusters", extra={"clusters": n})
 
     # ---- post-step ----------------------------------------------------------------------------------------
     def post_step(self, gates: Gates, step: StepRecord, cluster: Cluster, now: datetime) -> GateVerdict:
@@ -143,7 +165,7 @@ class GateKeeper:
             seen.setdefault(e.gate, []).append(Seen(e.at, e.result, e.reason))
         due = [g for g in gates.post_step if compute_progress(seen.get(g.name, []), g.settle, g.timeout, started,
                                                              now, self.interval).state != "satisfied"]
-        overrides = self.store.gate_overrides(cluster_id=cluster.id) if due else []
+        overrides = self.overrides(cluster.id) if due else []
         evals = self.evaluate(due, cluster, step.step, "post-step", now, overrides)
         for ev in evals:
             seen.setdefault(ev.gate, []).append(Seen(now, ev.result, ev.outcome.reason))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -259,21 +259,38 @@ def mark_step_failed(store: Store, now: datetime, actor: str, run: Run, step: St
 
 
 # ---- safety gates (fleet.gates) ------------------------------------------------------------------------
-def mark_preflight(store: Store, now: datetime, actor: str, member: Member, step: Step,
-                   evals: Sequence[gate_journal.Evaluated], blocked: str | None, changed: bool) -> None:
-    """Pre-flight gate evaluations before ``step`` may start; when they block the cluster and the reason
-    changed (``changed``), a ``cluster-gate-blocked`` event and the member's message say why."""
+@dataclass(frozen=True, slots=True)
+class PreflightRecord:
+    """One cluster's pre-flight evaluations before ``step``; ``blocked``: why they block it (None: they
+    pass); ``changed``: the block started, ended or its reason changed (an event and the member's message)."""
+    at: datetime
+    member: Member
+    step: Step
+    evals: Sequence[gate_journal.Evaluated]
+    blocked: str | None
+    changed: bool
+
+
+def mark_preflights(store: Store, actor: str, records: Sequence[PreflightRecord]) -> None:
+    """Pre-flight gate evaluations of one or more clusters, in one transaction."""
+    if not records:
+        return
     with store.write("pre-flight gates") as conn:
-        gate_journal.record(store, conn, evals, at=now, phase="preflight", cluster_id=member.cluster_id,
-                            run_id=member.run_id, step_id=None, step_key=step.key)
-        if changed:
-            kind = "cluster-gate-blocked" if blocked else "cluster-gate-cleared"
-            message = f"blocked by {blocked}" if blocked else "pre-flight gates pass"
-            store.update_run_cluster(conn, member.run_id, member.cluster_id, message=message)
-            store.add_event(conn, now, kind, actor=actor, run_id=member.run_id, cluster_id=member.cluster_id,
-                            step_key=step.key, message=message,
+        store.add_gate_evaluations(conn, [
+            row for r in records for row in gate_journal.rows(
+                r.evals, at=r.at, phase="preflight", cluster_id=r.member.cluster_id, run_id=r.member.run_id,
+                step_id=None, step_key=r.step.key)])
+        for r in records:
+            m = r.member
+            if not r.changed:
+                continue
+            kind = "cluster-gate-blocked" if r.blocked else "cluster-gate-cleared"
+            message = f"blocked by {r.blocked}" if r.blocked else "pre-flight gates pass"
+            store.update_run_cluster(conn, m.run_id, m.cluster_id, message=message)
+            store.add_event(conn, r.at, kind, actor=actor, run_id=m.run_id, cluster_id=m.cluster_id,
+                            step_key=r.step.key, message=message,
                             data={"gates": [{"gate": e.gate, "result": e.result, "reason": e.outcome.reason}
-                                            for e in evals]})
+                                            for e in r.evals]})
 
 
 def mark_post_step_gates(store: Store, now: datetime, step: StepRecord,

@@ -33,8 +33,7 @@ def rows(evals: Sequence[Evaluated], *, at: datetime, phase: str, cluster_id: st
 
 def record(store: Store, conn: Any, evals: Sequence[Evaluated], **where: Any) -> None:
     """Inside the caller's write transaction: one row per evaluation."""
-    for row in rows(evals, **where):
-        store.add_gate_evaluation(conn, **row)
+    store.add_gate_evaluations(conn, rows(evals, **where))
 
 
 def summary(evals: Sequence[Evaluated]) -> str:

@@ -10,7 +10,8 @@ from fleet.clock import iso
 from fleet.planning.windows import Interval
 from fleet.provider import BlueGreen, Component, Step
 
-STATUSES = ("up-to-date", "needs-upgrade", "ahead", "blocked", "unmanaged")
+# "blocked-by-gate": needs an upgrade, but its pre-flight gates block it (set by the engine, fleet.execution.gating)
+STATUSES = ("up-to-date", "needs-upgrade", "ahead", "blocked", "unmanaged", "blocked-by-gate")
 
 
 @dataclass(slots=True)

@@ -39,19 +39,17 @@ class Gate(_Strict):
 
     name: str = Field(description="unique within the policy's gates; overrides name it")
     type: GateType
-    max_age: Duration | None = Field(default=None, description="etcd-backup: the newest backup must be younger")
+    max_age: Duration | None = None          # etcd-backup: the newest backup must be younger
     url: str | None = Field(default=None, description="prometheus: the server's base URL; webhook: the URL called")
     query: str | None = Field(default=None, description="prometheus: PromQL that must return a non-empty result "
                                                         "whose samples are all non-zero")
     method: Literal["GET", "POST", "PUT", "HEAD"] | None = Field(default=None, description="webhook (default GET)")
     headers_file: str | None = Field(default=None, description="webhook: a file of 'Name: value' lines sent as "
                                                                "headers (secrets stay out of the policy)")
-    request_timeout: Duration = Field(default=timedelta(seconds=10),
-                                      description="prometheus/webhook: one HTTP request's time limit")
-    timeout: Duration = Field(default=timedelta(minutes=15),
-                              description="post-step: how long the gate may take to pass (settle included)")
-    settle: Duration = Field(default=timedelta(0),
-                             description="post-step: how long the gate must pass without interruption")
+    # (the descriptions of duration fields are in fleet.docgen.NOTES: a description would hide the type)
+    request_timeout: Duration = timedelta(seconds=10)    # prometheus/webhook: one HTTP request's time limit
+    timeout: Duration = timedelta(minutes=15)            # post-step: how long the gate may take to pass
+    settle: Duration = timedelta(0)                      # post-step: how long it must pass without interruption
 
     @field_validator("name")
     @classmethod

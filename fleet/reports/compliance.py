@@ -43,7 +43,7 @@ SUPPORT_STATES = ("standard", "extended", "past-standard", "unsupported", "unkno
 RISK_REASONS = ("completes-after-end-of-extended-support", "completes-after-end-of-standard-support",
                 "no-forecast", "no-upgrade-planned")
 DEFAULT_HORIZON = timedelta(days=365)
-_MEMBERSHIP_STATUS = {"active": "upgrading", "failed": "failed", "blocked": "blocked"}
+_MEMBERSHIP_STATUS = {"active": "upgrading", "failed": "failed", "blocked": "blocked", "blocked-by-gate": "blocked"}
 
 
 # ---- the forecast interface the report reads (fleet.reports.forecast provides it) -----------------------
@@ -221,7 +221,9 @@ def classify_cluster(cp: ClusterPlan, support: Support, at: datetime,
             add("blocked", r)
     elif cp.status == "unmanaged":
         add("unmanaged", "; ".join(cp.reasons) or "no policy selects this cluster")
-    elif cp.status == "needs-upgrade":
+    elif cp.status in ("needs-upgrade", "blocked-by-gate"):
+        if cp.status == "blocked-by-gate":      # its pre-flight gates block it (docs/gates.md)
+            add("blocked", cp.reasons[-1] if cp.reasons else "blocked by a gate")
         add("behind-minor" if _behind_minor(cp) else "behind-patch",
             f"{len(cp.steps)} step(s) to {cp.target}")
     else:

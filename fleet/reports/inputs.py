@@ -65,8 +65,15 @@ def _sqlite_missing(url: str) -> bool:
 
 
 def observe_latest_memberships(store: Store) -> dict[str, Membership]:
-    """Each cluster's row in the latest run (by creation) that contains it. Reads only."""
-    return {cid: Membership(m.run_id, m.status.value, m.message) for cid, m in store.latest_memberships().items()}
+    """Each cluster's row in the latest run (by creation) that contains it; a member its pre-flight gates
+    block now is ``blocked-by-gate`` with the reason (docs/gates.md). Reads only."""
+    from fleet.gates.status import blocked_clusters
+    out = {cid: Membership(m.run_id, m.status.value, m.message) for cid, m in store.latest_memberships().items()}
+    for cid, why in blocked_clusters(store.latest_gate_evaluations()).items():
+        m = out.get(cid)
+        if m is not None and m.status in ("pending", "active"):
+            out[cid] = Membership(m.run_id, "blocked-by-gate", why)
+    return out
 
 
 def observe_memberships(state_url: str | None) -> tuple[dict[str, Membership], list[str]]:

@@ -107,6 +107,8 @@ class Store(Protocol):
     # ---- safety gates (fleet.state.gates): evaluations and overrides -----------------------------------
     def add_gate_evaluation(self, conn: Any, **values: Any) -> None: ...
 
+    def add_gate_evaluations(self, conn: Any, rows: list[dict[str, Any]]) -> None: ...
+
     def gate_evaluations(self, *, cluster_id: str | None = None, run_id: str | None = None,
                          step_id: int | None = None, after_id: int = 0, limit: int = 1000) -> list[GateEvaluation]:
         """Oldest first."""

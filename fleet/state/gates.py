@@ -96,7 +96,12 @@ class SqlGates:
     read: Callable[[], Any]
 
     def add_gate_evaluation(self, conn: Any, **values: Any) -> None:
-        conn.execute(insert(S.gate_evaluations).values(**_eval_row(values)))
+        self.add_gate_evaluations(conn, [values])
+
+    def add_gate_evaluations(self, conn: Any, rows: list[dict[str, Any]]) -> None:
+        """Many rows in one statement (executemany): an engine tick journals thousands."""
+        if rows:
+            conn.execute(insert(S.gate_evaluations), [_eval_row(r) for r in rows])
 
     def gate_evaluations(self, *, cluster_id: str | None = None, run_id: str | None = None,
                          step_id: int | None = None, after_id: int = 0, limit: int = 1000) -> list[GateEvaluation]:
@@ -151,7 +156,12 @@ class MemoryGates:
             self._gate_ovr: list[dict[str, Any]] = []
             self._gate_by_cluster: dict[str, list[dict[str, Any]]] = {}
             self._gate_latest: dict[tuple[str, str], dict[str, Any]] = {}
+            self._gate_by_step: dict[int, list[dict[str, Any]]] = {}
         return self._gate_evals, self._gate_ovr
+
+    def add_gate_evaluations(self, conn: Any, rows: list[dict[str, Any]]) -> None:
+        for r in rows:
+            self.add_gate_evaluation(conn, **r)
 
     def add_gate_evaluation(self, conn: Any, **values: Any) -> None:
         row = _eval_row(values)
@@ -163,6 +173,8 @@ class MemoryGates:
             evals.append(r)
             self._gate_by_cluster.setdefault(r["cluster_id"], []).append(r)
             self._gate_latest[(r["cluster_id"], r["gate"])] = r
+            if r.get("step_id") is not None:
+                self._gate_by_step.setdefault(r["step_id"], []).append(r)
         conn.ops.append(apply)
 
     def latest_gate_evaluations(self) -> dict[tuple[str, str], GateEvaluation]:
@@ -173,7 +185,10 @@ class MemoryGates:
     def gate_evaluations(self, *, cluster_id: str | None = None, run_id: str | None = None,
                          step_id: int | None = None, after_id: int = 0, limit: int = 1000) -> list[GateEvaluation]:
         evals, _ = self._gate_tables()
-        rows = evals if cluster_id is None else self._gate_by_cluster.get(cluster_id, [])
+        if step_id is not None:
+            rows = self._gate_by_step.get(step_id, [])
+        else:
+            rows = evals if cluster_id is None else self._gate_by_cluster.get(cluster_id, [])
         out = []
         with self._lock:
             for r in rows:

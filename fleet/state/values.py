@@ -19,10 +19,19 @@ from sqlalchemy import String, Table
 from fleet.state import schema as S
 from fleet.state.errors import UnstorableValueError
 
+_LENGTHS: dict[str, dict[str, int | None]] = {}     # table name -> column name -> VARCHAR length (None: text)
+
+
+def _lengths(table: Table) -> dict[str, int | None]:
+    got = _LENGTHS.get(table.name)
+    if got is None:
+        got = _LENGTHS[table.name] = {c.name: c.type.length if isinstance(c.type, String) else None
+                                      for c in table.columns}
+    return got
+
 
 def _length(table: Table, name: str) -> int | None:
-    col_type = table.c[name].type
-    return col_type.length if isinstance(col_type, String) else None
+    return _lengths(table).get(name)
 
 
 CLUSTER_ID_MAX = _length(S.run_clusters, "cluster_id")

@@ -74,6 +74,7 @@ class SimProvider:
                          cp_duration=timedelta(minutes=20) if cp is None else cp,
                          pool_duration=timedelta(minutes=10) if pool is None else pool,
                          faults=faults, state_file=(base / state_file) if state_file else None)
+        self._apply_gate_scenarios(world, settings)
         inv = settings.inventory
         if inv:
             from fleet.policy.loader import inventory_clusters, load_inventory
@@ -86,6 +87,17 @@ class SimProvider:
                 seeded.append(c)
             world.seed_if_empty(seeded)
         return world
+
+    def _apply_gate_scenarios(self, world: SimWorld, settings: SimSettings) -> None:
+        now = self.clock.now()
+        for cid, sc in settings.gateScenarios.items():
+            world.set_checks(
+                cid, blockers={"*": list(sc.blockers)} if sc.blockers else {}, unhealthy=sc.unhealthy,
+                backup_at=None if sc.backupAge is None else now - sc.backupAge,
+                nodes_not_ready_for=-1.0 if sc.nodesNeverReady else (
+                    sc.nodesNotReadyFor.total_seconds() if sc.nodesNotReadyFor else 0.0),
+                rollback=sc.rollback,
+                rollback_within=None if sc.rollbackWithin is None else int(sc.rollbackWithin.total_seconds()))
 
     # ---- contract -------------------------------------------------------------------------------------
     def _call(self, method: str) -> None:

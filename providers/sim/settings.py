@@ -23,6 +23,22 @@ class SimFaults(BaseModel):
     seed: int = Field(default=0, description="Seed of the fault RNG.")
 
 
+class SimGateScenario(BaseModel):
+    """One cluster's safety-gate scenario (providers/sim/checks.py; docs/gates.md)."""
+
+    model_config = ConfigDict(use_attribute_docstrings=True, extra="forbid", frozen=True)
+
+    blockers: list[str] = Field(default_factory=list, description="Upgrade blockers reported for every target.")
+    unhealthy: str = Field(default="", description="cluster-health fails with this reason while set.")
+    backupAge: Duration | None = Field(default=None, description="Age of the newest etcd backup when the world "
+                                                                 "starts (unset: no self-managed etcd).")
+    nodesNotReadyFor: Duration | None = Field(default=None, description="How long after a step its nodes are "
+                                                                        "not Ready (default: ready at once).")
+    nodesNeverReady: bool = Field(default=False, description="nodes-ready never passes.")
+    rollback: bool = Field(default=False, description="The simulated cloud can roll a finished step back.")
+    rollbackWithin: Duration | None = Field(default=None, description="... within this long of the step.")
+
+
 class SimSettings(BaseModel):
     """A `sim` provider: a simulated cloud, an in-memory world in virtual time (all settings optional)."""
 
@@ -36,6 +52,8 @@ class SimSettings(BaseModel):
     nodePoolDuration: Duration | None = Field(default=None, description="Virtual time per node-pool step (default 10m).")
     faults: SimFaults | None = None
     """Fault injection (default: none)."""
+    gateScenarios: dict[str, SimGateScenario] = Field(default_factory=dict, description="Cluster id -> its "
+                                                      "safety-gate scenario (docs/gates.md).")
 
 
 def parse_settings(settings: Mapping[str, Any] | None) -> SimSettings:

@@ -7,6 +7,9 @@ from datetime import timedelta
 
 from fleet.clock import FakeClock
 from fleet.gates.overrides import create_override, revoke_override
+from fleet.reports.compliance import compute_cluster
+from fleet.reports.inputs import observe_latest_memberships
+from fleet.reports.lifecycle import load_builtin
 from fleet.state import open_store
 from tests.execution.helpers import START, drive, make_engine, policy, sim_fleet
 
@@ -39,6 +42,10 @@ def test_a_blocked_cluster_never_starts_and_the_run_goes_on(state_url):
     cp = eng.last_plan.by_id()["sim/lab/c0000"]
     assert cp.status == "blocked-by-gate" and "deprecated API" in cp.reasons[-1]
     assert [m.status.value for m in store.members()] == ["pending", "done"]
+    member = observe_latest_memberships(store)["sim/lab/c0000"]               # what the report shows
+    assert member.status == "blocked-by-gate" and "deprecated API" in member.message
+    row = compute_cluster(cp, load_builtin(), clock.now(), member)
+    assert any("blocked-by-gate" in r and "deprecated API" in r for r in row.reasons), row.reasons
     # the blocker goes away: the cluster starts at the next opportunity and the run finishes
     world.set_checks("sim/lab/c0000", blockers={})
     drive(eng, clock, until=clock.now() + timedelta(hours=6))

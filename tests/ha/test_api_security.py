@@ -74,7 +74,8 @@ def test_every_write_operation_is_in_the_fuzzed_document(api_daemon):
                       ("POST", "/api/v1/rollouts/{run_id}/approve/{wave}"), ("POST", "/api/v1/rollouts/{run_id}/retry"),
                       ("POST", "/api/v1/stages/{stage}/approve/{version}"),
                       ("POST", "/api/v1/rollouts/{run_id}/hold"), ("POST", "/api/v1/rollouts/{run_id}/release"),
-                      ("POST", "/api/v1/clusters/{cluster_id}/hold"), ("POST", "/api/v1/clusters/{cluster_id}/release")}
+                      ("POST", "/api/v1/clusters/{cluster_id}/hold"), ("POST", "/api/v1/clusters/{cluster_id}/release"),
+                      ("POST", "/api/v1/overrides"), ("DELETE", "/api/v1/overrides/{override_id}")}
 
 
 def test_request_size_limit(api_daemon):

@@ -14,6 +14,8 @@ import pytest
 from fleet.state.errors import ForeignStoreError, StoreCorruptError, StoreMissingError
 from fleet.state.store import SqlStore
 
+HEAD = "0002_gates"              # the newest migration (fleet/state/migrations/versions)
+
 # A child process that opens the store and dies (os._exit: no clean-up, as SIGKILL) right after its Nth DDL
 # statement (CREATE TABLE / CREATE INDEX) reached SQLite; with N = 0 it only counts them.
 _KILL_AT_DDL = textwrap.dedent("""
@@ -52,7 +54,7 @@ def test_a_kill_at_every_ddl_point_of_the_first_migration_leaves_a_store_that_st
         killed = _child(url, k)
         assert killed.returncode == 9, (k, killed.stderr)
         store = SqlStore(url, create=True)    # the restart
-        assert store.schema_version() == "0001", k
+        assert store.schema_version() == HEAD, k
         assert store.runs() == []
         store.close()
 
@@ -79,7 +81,7 @@ def test_two_processes_starting_on_one_fresh_file_both_start(tmp_path, attempt) 
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
-        assert out.strip() == "0001"
+        assert out.strip() == HEAD
 
 
 # ---- a store that was expected is never silently replaced -----------------------------------------------

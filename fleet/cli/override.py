@@ -1,0 +1,99 @@
+"""``fleet override``: let exactly one gate pass for one cluster until a time, audited (docs/gates.md).
+
+    fleet override CLUSTER --gate NAME --until TIME --reason TEXT   # TIME: ISO-8601 instant or a duration (2h)
+    fleet override list [--all] [--format json]                     # active ones (--all: expired, revoked too)
+    fleet override revoke ID
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fleet.cli.common import ConfigOpt, actor, fail_input, now, out, run_guarded
+from fleet.errors import NotFoundError, Problem
+
+
+def parse_until(value: str, at: datetime) -> datetime:
+    """``--until``: an ISO-8601 instant (UTC unless it names an offset) or a duration from now (``2h``)."""
+    from fleet.clock import utc
+    from fleet.policy.types import parse_duration
+    try:
+        return at + parse_duration(value)
+    except (ValueError, TypeError):
+        pass
+    try:
+        return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except (ValueError, OverflowError):
+        fail_input([Problem("--until", None, "until", f"not an ISO-8601 instant nor a duration: {value!r}")])
+
+
+def _gate_names(config: Path) -> set[str]:
+    from fleet.policy.loader import load_config, load_policies, resolve_path
+    cfg = load_config(config)
+    return {g.name for p in load_policies(resolve_path(config, cfg.spec.policies))
+            for g in [*p.spec.gates.preflight, *p.spec.gates.post_step]}
+
+
+def _list(config: Path, all_: bool, format: str) -> None:
+    from fleet.runtime import open_config_store
+    at = now()
+    rows = [o for o in open_config_store(config).gate_overrides() if all_ or o.active(at)]
+    if format == "json":
+        sys.stdout.write(json.dumps([o.to_dict(at) for o in rows], indent=2) + "\n")
+        return
+    from rich.table import Table
+    t = Table(title="gate overrides" + ("" if all_ else " (active)"))
+    for col in ("id", "cluster", "gate", "until", "actor", "reason", "state"):
+        t.add_column(col, overflow="fold")
+    for o in rows:
+        state = "active" if o.active(at) else ("revoked" if o.revoked_at else "expired")
+        t.add_row(str(o.id), o.cluster_id, o.gate, o.until.isoformat(), o.actor, o.reason, state)
+    out.print(t)
+
+
+def override(config: ConfigOpt,
+             target: Annotated[str, typer.Argument(help="a cluster id, or 'list', or 'revoke'")],
+             override_id: Annotated[int | None, typer.Argument(help="revoke: the override's id")] = None,
+             gate: Annotated[str | None, typer.Option("--gate", help="the gate's name in the policy")] = None,
+             until: Annotated[str | None, typer.Option("--until", help="ISO-8601 instant or duration (e.g. 4h)")] = None,
+             reason: Annotated[str | None, typer.Option("--reason", help="why (kept in the audit log)")] = None,
+             all_: Annotated[bool, typer.Option("--all", help="list: expired and revoked ones too")] = False,
+             format: Annotated[str, typer.Option("--format", help="list: table or json")] = "table") -> None:
+    """Let one gate pass for one cluster until a time (audited, expiring); list or revoke overrides."""
+    from fleet.gates.overrides import create_override, revoke_override
+    from fleet.runtime import open_config_store
+
+    def body() -> None:
+        if target == "list":
+            _list(config, all_, format)
+            return
+        if target == "revoke":
+            if override_id is None:
+                fail_input([Problem("fleet override revoke", None, "id", "give the override's id")])
+            try:
+                o = revoke_override(open_config_store(config), now(), actor(), override_id)
+            except NotFoundError as exc:
+                fail_input([Problem("fleet override revoke", None, "id", str(exc))])
+            out.print(f"override {o.id} of gate {o.gate} on {o.cluster_id} revoked")
+            return
+        missing = [f"--{n}" for n, v in (("gate", gate), ("until", until), ("reason", reason)) if not v]
+        if missing:
+            fail_input([Problem("fleet override", None, m.lstrip("-"), "required") for m in missing])
+        assert gate and until and reason
+        names = _gate_names(config)
+        if gate not in names:
+            fail_input([Problem("fleet override", None, "gate",
+                                f"no policy has a gate named {gate!r} (gates: {', '.join(sorted(names)) or 'none'})")])
+        at = now()
+        try:
+            o = create_override(open_config_store(config), at, actor(), target, gate, parse_until(until, at), reason)
+        except ValueError as exc:
+            fail_input([Problem("fleet override", None, "until/reason", str(exc))])
+        out.print(f"override {o.id}: gate {gate} passes for {target} until {o.until.isoformat()}")
+    run_guarded(body)
