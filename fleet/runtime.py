@@ -125,6 +125,7 @@ def build_runtime(config_file: str | Path, clock: Clock | None = None, *, actor:
     def rt_policies() -> list[UpgradePolicy]:
         return load_policies(policies_path)
 
+    engine_kw.setdefault("discovery_interval", config.spec.discovery_interval)
     engine = build_engine(store, providers, rt_policies, clock, reconcile_interval=config.spec.reconcile_interval,
                           actor=actor, **engine_kw)
     return Runtime(config_file, config, store, providers, engine, policies_path)

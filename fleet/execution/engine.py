@@ -90,7 +90,8 @@ class Engine:
                  policies: Callable[[], Sequence[UpgradePolicy]], clock: Clock, *,
                  reconcile_interval: timedelta = timedelta(seconds=60), actor: str = "engine",
                  epoch: int = 0, owns: Callable[[str], bool] | None = None, shard: int = 0,
-                 replan_every: timedelta = timedelta(0), max_poll: timedelta = sm.MAX_POLL):
+                 replan_every: timedelta = timedelta(0), max_poll: timedelta = sm.MAX_POLL,
+                 discovery_interval: timedelta = timedelta(0)):
         self.store = store
         self.providers = dict(providers)
         self._policies = policies
@@ -106,7 +107,7 @@ class Engine:
         # a run that asked to be woken later is skipped until then, unless another writer touched the store
         self._quiet_until: dict[str, datetime] = {}
         self._events_seen: int | None = None
-        self.observer = Observer(self.providers)
+        self.observer = Observer(self.providers, discovery_interval=discovery_interval)  # docs/scale.md
         self.last_plan: Plan | None = None
         self._policy_cache: list[UpgradePolicy] = []
         self._run_caches: dict[str, _RunCache] = {}   # per active run: its compiled snapshot, memo and plans
@@ -304,6 +305,12 @@ class Engine:
     # ---- steps ----------------------------------------------------------------------------------------
     def _dispatch(self, ctx: _RunCtx, m: Member, cp: ClusterPlan, obs: Observation, now: datetime,
                   result: TickResult) -> None:
+        if self.observer.refresh_cluster(obs, m.cluster_id, now) is not ctx.cache.plans.get(m.cluster_id, (None,))[0]:
+            # re-read right before the start (the observation may be minutes old): plan from what was read
+            fresh = self._plan_member(ctx, m, obs, now)
+            if fresh is None or not self._window_allows(ctx, fresh, now, result):
+                return
+            cp = fresh
         first = cp.steps[0]
         if self._may_start_now(ctx, first.minor, result)[1]:
             return          # the window closed (or the fleet was paused) while the tick ran: stays pending
@@ -372,6 +379,7 @@ class Engine:
                 self._call_start(ctx, cluster, step, result)   # re-checks clock, pause and window itself
             return
         if step.state is StepState.VERIFYING:
+            cluster = self.observer.refresh_cluster(obs, step.cluster_id, now) or cluster  # read after the end
             self._verify(ctx, step, cluster, now, result)
             return
         self._poll(ctx, step, cluster, now, result)

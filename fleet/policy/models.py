@@ -454,6 +454,11 @@ class FleetConfigSpec(Strict):
     policies: str
     state: StateConfig = Field(default_factory=StateConfig)
     reconcile_interval: Duration = timedelta(seconds=60)
+    discovery_interval: Duration = Field(
+        default=timedelta(minutes=10),
+        description="how often each provider's clusters are discovered in full; between discoveries the engine "
+                    "works from the latest observation and re-reads only the clusters it is about to act on "
+                    "(docs/scale.md). 0s: every tick")
     http: HttpConfig = Field(default_factory=HttpConfig)
     leader_election: LeaderElectionConfig = Field(default_factory=LeaderElectionConfig)
     shards: int = Field(default=1, ge=1)
