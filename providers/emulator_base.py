@@ -5,6 +5,11 @@ Routes are ``(METHOD, regex, handler)``; a handler gets ``(match, body, request)
 (``inject``) and are served before routing: ``throttle`` (429 + Retry-After), ``server-error`` (500/503),
 ``forbidden`` (403), ``timeout`` (the response is delayed past the client's timeout). Each emulator renders
 the body of a fault in its own cloud's error shape through ``error_body``.
+
+For benchmarks (docs/scale.md) every request can cost ``latency_s`` seconds (a cloud API round trip, e.g.
+0.05) and the server can meter requests with a token bucket (``rate_limit`` per second, ``rate_burst``):
+a request over the limit is answered as the ``throttle`` fault above (429 with Retry-After, in the cloud's own
+error shape), as the clouds document for exceeded request quotas.
 """
 
 from __future__ import annotations
@@ -59,8 +64,14 @@ class EmulatorServer:
     log: list[Request] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     timeout_delay_s: float = 3.0
+    latency_s: float = 0.0                 # added to every request
+    rate_limit: float | None = None        # requests per second (None: unmetered)
+    rate_burst: int = 10
+    throttled: int = 0                     # requests answered 429 by the rate limit
 
     def __post_init__(self) -> None:
+        from fleet.ratelimit import TokenBucket
+        self._bucket = TokenBucket(self.rate_limit, self.rate_burst) if self.rate_limit else None
         self._routes = [(m, re.compile(p), h) for m, p, h in self.routes]
         self._lock = threading.Lock()
         self.httpd = _QuietServer(("127.0.0.1", self.port), self._handler_class())
@@ -77,7 +88,14 @@ class EmulatorServer:
 
     def _next_fault(self) -> str | None:
         with self._lock:
-            return self.faults.pop(0) if self.faults else None
+            if self.faults:
+                return self.faults.pop(0)
+            if self._bucket is not None:
+                wait_s = self._bucket.take()
+                if wait_s > 0:
+                    self.throttled += 1
+                    return "throttle"
+            return None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         outer = self
@@ -96,6 +114,8 @@ class EmulatorServer:
                     body = raw.decode(errors="replace")
                 req = Request(self.command, path, query, dict(self.headers), body, raw)
                 outer.log.append(req)
+                if outer.latency_s:
+                    time.sleep(outer.latency_s)
                 fault = outer._next_fault()
                 headers: dict[str, str] | None = None
                 if fault == "timeout":
