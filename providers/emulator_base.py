@@ -67,11 +67,13 @@ class EmulatorServer:
     latency_s: float = 0.0                 # added to every request
     rate_limit: float | None = None        # requests per second (None: unmetered)
     rate_burst: int = 10
+    # what the rate limit is metered by (a cloud meters per account+region, subscription, project...): one
+    # bucket per key this returns for a request; None: one bucket for the whole server
+    rate_key: Callable[[Request], str] | None = None
     throttled: int = 0                     # requests answered 429 by the rate limit
 
     def __post_init__(self) -> None:
-        from fleet.ratelimit import TokenBucket
-        self._bucket = TokenBucket(self.rate_limit, self.rate_burst) if self.rate_limit else None
+        self._buckets: dict[str, Any] = {}
         self._routes = [(m, re.compile(p), h) for m, p, h in self.routes]
         self._lock = threading.Lock()
         self.httpd = _QuietServer(("127.0.0.1", self.port), self._handler_class())
@@ -86,13 +88,24 @@ class EmulatorServer:
         with self._lock:
             self.faults.append(fault)
 
-    def _next_fault(self) -> str | None:
+    def meter(self, latency_s: float = 0.0, rate_limit: float | None = None, burst: int = 10,
+              key: Callable[[Request], str] | None = None) -> None:
+        """Benchmarks: add ``latency_s`` to every request; allow ``rate_limit`` requests/s per ``key``."""
+        with self._lock:
+            self.latency_s, self.rate_limit, self.rate_burst, self.rate_key = latency_s, rate_limit, burst, key
+            self._buckets = {}
+
+    def _next_fault(self, req: Request) -> str | None:
         with self._lock:
             if self.faults:
                 return self.faults.pop(0)
-            if self._bucket is not None:
-                wait_s = self._bucket.take()
-                if wait_s > 0:
+            if self.rate_limit:
+                from fleet.ratelimit import TokenBucket
+                key = self.rate_key(req) if self.rate_key is not None else ""
+                bucket = self._buckets.get(key)
+                if bucket is None:
+                    bucket = self._buckets[key] = TokenBucket(self.rate_limit, self.rate_burst)
+                if bucket.take() > 0:
                     self.throttled += 1
                     return "throttle"
             return None
@@ -116,7 +129,7 @@ class EmulatorServer:
                 outer.log.append(req)
                 if outer.latency_s:
                     time.sleep(outer.latency_s)
-                fault = outer._next_fault()
+                fault = outer._next_fault(req)
                 headers: dict[str, str] | None = None
                 if fault == "timeout":
                     time.sleep(outer.timeout_delay_s)

@@ -227,7 +227,8 @@ class EksProvider:
         todo = sorted(names)
         for i in range(0, len(todo), 10):
             chunk = todo[i:i + 10]
-            resp = self._call("GetParameters", lambda: ssm.get_parameters(Names=chunk))
+            resp = self.limiter.call(scope.location(region),
+                                     lambda: self._call("GetParameters", lambda: ssm.get_parameters(Names=chunk)))
             for p in resp.get("Parameters", []):
                 found[names[p["Name"]]] = p["Value"]
         return found
@@ -265,7 +266,7 @@ class EksProvider:
         ttl = timedelta(seconds=self.settings.describeEverySeconds)
         if hit is not None and ttl and timedelta(0) <= now - hit[0] < ttl:
             return hit[1], hit[2]
-        minors, info = self._offered_minors(scope, region)
+        minors, info = self.limiter.call(scope.location(region), lambda: self._offered_minors(scope, region))
         self._minors[key] = (now, minors, info)
         return minors, info
 
