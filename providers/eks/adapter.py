@@ -278,37 +278,41 @@ class EksProvider:
         busy = c.get("status") != "ACTIVE" or any(ng.get("status") != "ACTIVE" for ng in ngs)
         return busy or not timedelta(0) <= now - at < timedelta(seconds=self.settings.describeEverySeconds)
 
-    def _describe_all(self, scope: Scope, region: str, names: list[str]) -> list[tuple[dict[str, Any], list[Any]]]:
-        """DescribeCluster, ListNodegroups and DescribeNodegroup for ``names``, each stage concurrently."""
-        eks, pages = functools.partial(self._eks, scope, region), functools.partial(self._pages, scope, region)
-        clusters = self._scoped([(scope, region, functools.partial(eks, "describe_cluster", name=n)) for n in names])
-        ng_names = self._scoped([(scope, region, functools.partial(pages, "list_nodegroups", "nodegroups", clusterName=n))
-                                 for n in names])
-        pairs = [(n, g) for n, gs in zip(names, ng_names, strict=True) for g in gs]
-        ngs = self._scoped([(scope, region, functools.partial(eks, "describe_nodegroup", clusterName=n, nodegroupName=g))
-                            for n, g in pairs])
-        by_cluster: dict[str, list[Any]] = {n: [] for n in names}
-        for (n, _), ng in zip(pairs, ngs, strict=True):
-            by_cluster[n].append(ng["nodegroup"])
-        return [(c["cluster"], by_cluster[n]) for n, c in zip(names, clusters, strict=True)]
+    def _describe_all(self, names: list[tuple[Scope, str, str]]) -> list[tuple[dict[str, Any], list[Any]]]:
+        """DescribeCluster, ListNodegroups and DescribeNodegroup for ``(scope, region, name)``, each stage
+        concurrently across every account and region (each scope paced by its own bucket)."""
+        P = functools.partial
+        clusters = self._scoped([(s, r, P(self._eks, s, r, "describe_cluster", name=n)) for s, r, n in names])
+        ng_names = self._scoped([(s, r, P(self._pages, s, r, "list_nodegroups", "nodegroups", clusterName=n))
+                                 for s, r, n in names])
+        pairs = [(i, g) for i, gs in enumerate(ng_names) for g in gs]
+        ngs = self._scoped([(names[i][0], names[i][1], P(self._eks, names[i][0], names[i][1], "describe_nodegroup",
+                                                         clusterName=names[i][2], nodegroupName=g)) for i, g in pairs])
+        by_cluster: list[list[Any]] = [[] for _ in names]
+        for (i, _), ng in zip(pairs, ngs, strict=True):
+            by_cluster[i].append(ng["nodegroup"])
+        return [(c["cluster"], by_cluster[i]) for i, c in enumerate(clusters)]
 
     def discover(self) -> list[Cluster]:
         """List every account+region (concurrently), then describe the clusters that are new, busy or due
-        (all of them unless ``describeEverySeconds`` is set): docs/scale.md, incremental discovery."""
+        (all of them unless ``describeEverySeconds`` is set), across every region at once: docs/scale.md."""
         where = [(scope, region) for scope in self.scopes for region in scope.regions]
         listed = self._scoped([(s, r, functools.partial(self._pages, s, r, "list_clusters", "clusters")) for s, r in where])
         now = self.clock.now()
+        due: list[tuple[Scope, str, str]] = []
+        for (scope, region), names in zip(where, listed, strict=True):
+            idx, keep = self.scopes.index(scope), set(names)
+            for key in [k for k in self._described if k[:2] == (idx, region) and k[2] not in keep]:
+                del self._described[key]      # deleted clusters are forgotten
+            due += [(scope, region, n) for n in names if self._due((idx, region, n), now)]
+        for (scope, region, n), (c, ngs) in zip(due, self._describe_all(due), strict=True):
+            self._described[(self.scopes.index(scope), region, n)] = (now, c, ngs)
         out: list[Cluster] = []
         for (scope, region), names in zip(where, listed, strict=True):
-            idx = self.scopes.index(scope)
-            for key in [k for k in self._described if k[:2] == (idx, region) and k[2] not in set(names)]:
-                del self._described[key]      # deleted clusters are forgotten
             if not names:
                 continue
+            idx = self.scopes.index(scope)
             minors, info = self._offered(scope, region)
-            due = [n for n in names if self._due((idx, region, n), now)]
-            for n, (c, ngs) in zip(due, self._describe_all(scope, region, due), strict=True):
-                self._described[(idx, region, n)] = (now, c, ngs)
             described = [self._described[(idx, region, n)][1:] for n in names]
             wanted = set().union(*(self._wanted(ngs, minors) for _, ngs in described))
             releases = self._releases(scope, region, wanted)
@@ -320,7 +324,7 @@ class EksProvider:
         """One cluster as it is now (None: EKS no longer lists it): DescribeCluster and its node groups."""
         scope, region = self._where(cluster)
         try:
-            ((c, ngs),) = self._describe_all(scope, region, [cluster.name])
+            ((c, ngs),) = self._describe_all([(scope, region, cluster.name)])
         except PermanentProviderError as exc:
             if exc.code in ("ResourceNotFoundException", "404"):
                 return None
