@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fleet.clock import Clock, SystemClock, iso
-from fleet.errors import OperationNotFound, PermanentProviderError, TemporaryProviderError
+from fleet.errors import OperationNotFound, PermanentProviderError, ProviderError, TemporaryProviderError
 from fleet.provider import (
     BuiltinCheck,
     CheckOutcome,
@@ -245,6 +245,15 @@ class SimProvider:
 
     def run_check(self, cluster: Cluster, check: BuiltinCheck, step: Step, params: Mapping[str, Any],
                   now: datetime) -> CheckOutcome:
+        """One built-in check against the simulated world; a failing call (an injected error, an unknown
+        cluster) is an ERROR outcome, as the contract asks, never an exception."""
+        try:
+            return self._run_check(cluster, check, step, params, now)
+        except ProviderError as exc:
+            return CheckOutcome(CheckResult.ERROR, f"sim: {exc}", {"error": type(exc).__name__})
+
+    def _run_check(self, cluster: Cluster, check: BuiltinCheck, step: Step, params: Mapping[str, Any],
+                   now: datetime) -> CheckOutcome:
         w = self.world
         with w.lock:
             self._call("run_check")
