@@ -18,7 +18,7 @@ from fleet.runtime import build_runtime
 from tests.execution.helpers import START
 from tests.integration.fleetfiles import write_fleet
 
-TOKEN = "w-token-gates-1"
+TOKEN = "w-token-gates-0123456789abcdef"
 GATES = """  gates:
     preflight:
       - name: blockers
@@ -79,14 +79,14 @@ def test_api_overrides_need_the_write_token_and_gates_are_shown(tmp_path):
     daemon = Daemon(build_runtime(cfg, clock), clock)
     try:
         daemon.tick()        # a run starts; the unreachable smoke webhook blocks every cluster (ERROR)
-        client = TestClient(create_app(daemon))
+        client = TestClient(create_app(daemon), base_url="http://127.0.0.1")
         auth = {"Authorization": f"Bearer {TOKEN}"}
         body = {"cluster": "eks/lab/c0", "gate": "smoke", "until": "1h", "reason": "webhook host retired"}
         assert client.post("/api/v1/overrides", json=body).status_code == 401
         r = client.post("/api/v1/overrides", json=body, headers=auth)
         assert r.status_code == 201, r.text
         oid = r.json()["id"]
-        assert r.json()["until"] == (START + timedelta(hours=1)).isoformat() and r.json()["actor"] == "api"
+        assert r.json()["until"] == (START + timedelta(hours=1)).isoformat() and r.json()["actor"] == "legacy:write-token"   # the principal (docs/security.md)
         assert client.post("/api/v1/overrides", json={**body, "gate": "nope"}, headers=auth).status_code == 422
         assert client.post("/api/v1/overrides", json={**body, "until": "2000-01-01T00:00:00Z"},
                            headers=auth).status_code == 422
@@ -104,7 +104,7 @@ def test_api_overrides_need_the_write_token_and_gates_are_shown(tmp_path):
                 if e["gate"] == "smoke"][-1]
         assert last["result"] == "overridden" and "webhook host retired" in last["reason"]
         assert client.delete(f"/api/v1/overrides/{oid}").status_code == 401
-        assert client.delete(f"/api/v1/overrides/{oid}", headers=auth).json()["revokedBy"] == "api"
+        assert client.delete(f"/api/v1/overrides/{oid}", headers=auth).json()["revokedBy"] == "legacy:write-token"
         assert client.get("/api/v1/overrides").json()["overrides"] == []
         assert client.delete("/api/v1/overrides/999", headers=auth).status_code == 404
     finally:

@@ -30,7 +30,7 @@ def test_stages_endpoint_and_approval(tmp_path):
     daemon = Daemon(build_runtime(cfg, clock), clock)
     try:
         assert daemon.tick() is not None
-        client = TestClient(create_app(daemon))
+        client = TestClient(create_app(daemon), base_url="http://127.0.0.1")
         auth = {"Authorization": f"Bearer {TOKEN}"}
         ro = client.get("/api/v1/stages", headers=auth).json()["rollout"]
         assert ro["name"] == "gate" and [s["name"] for s in ro["stages"]] == ["test", "unstaged"]
