@@ -273,9 +273,12 @@ class SqlStore(SqlLeases, Cursors, SqlRisks, SqlGates):
         return default if row is None else row[0]
 
     def set_control(self, conn: Connection, key: str, value: Any) -> None:
-        n = conn.execute(update(S.control).where(S.control.c.key == key).values(value=value)).rowcount
-        if not n:
-            conn.execute(insert(S.control).values(key=key, value=value))
+        """One upsert statement: two commands writing a key for the first time at once (a pause and a resume
+        on a new PostgreSQL store) never collide on its primary key (#22)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+        dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(S.control).values(key=key, value=value)
+        conn.execute(stmt.on_conflict_do_update(index_elements=[S.control.c.key], set_={"value": stmt.excluded.value}))
 
     # ---- write operations (inside ``with store.write() as conn``; MemoryStore has the same ones) ----------
     def insert_run(self, conn: Connection, **values: Any) -> None:
