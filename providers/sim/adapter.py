@@ -250,7 +250,9 @@ class SimProvider:
         try:
             return self._run_check(cluster, check, step, params, now)
         except ProviderError as exc:
-            return CheckOutcome(CheckResult.ERROR, f"sim: {exc}", {"error": type(exc).__name__})
+            kind = "permanent" if isinstance(exc, PermanentProviderError) else "temporary"
+            return CheckOutcome(CheckResult.ERROR, f"provider {self.name}: {exc}",
+                                {"error": kind, "code": getattr(exc, "code", "") or ""})
 
     def _run_check(self, cluster: Cluster, check: BuiltinCheck, step: Step, params: Mapping[str, Any],
                    now: datetime) -> CheckOutcome:
