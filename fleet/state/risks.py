@@ -9,6 +9,7 @@ store's write lock (which ``write()`` holds), so both see the list they replace.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,6 +19,9 @@ from typing import Any, Protocol
 from sqlalchemy import select
 
 from fleet.state import schema as S
+from fleet.state.values import unstorable_field
+
+log = logging.getLogger("fleet.state")
 
 RISK_LIST_KEY = "notify.risk-list"
 RISK_KIND = "cluster-at-risk"
@@ -56,12 +60,28 @@ class _Journal(Protocol):
                   message: str = ..., data: dict[str, Any] | None = ...) -> None: ...
 
 
-def _write_change(store: _Journal, conn: Any, stored: list[str], change: RiskListChange) -> None:
+def compute_storable_change(change: RiskListChange) -> RiskListChange:
+    """``change`` without the clusters whose id the events table cannot hold (a NUL, too long): one odd
+    cluster id never fails the whole list (#22); each is logged by its column and reason, never its value."""
+    bad = {c for c in [*change.listed, *(e.cluster_id for e in change.entering)]
+           if unstorable_field("events", {"cluster_id": c}) is not None}
+    if not bad:
+        return change
+    for c in sorted(bad):
+        log.warning("risk list: a cluster id cannot be stored, left out",
+                    extra={"reason": unstorable_field("events", {"cluster_id": c}), "idPrefix": repr(c[:40])})
+    return RiskListChange([c for c in change.listed if c not in bad],
+                          [e for e in change.entering if e.cluster_id not in bad])
+
+
+def _write_change(store: _Journal, conn: Any, stored: list[str], change: RiskListChange) -> list[RiskEntry]:
+    change = compute_storable_change(change)
     for e in change.entering:
         store.add_event(conn, e.at, RISK_KIND, actor=RISK_ACTOR, cluster_id=e.cluster_id, message=e.reason,
                         data={"reason": e.reason})
     if change.listed != stored:
         store.set_control(conn, RISK_LIST_KEY, change.listed)
+    return change.entering
 
 
 class SqlRisks:
@@ -76,9 +96,7 @@ class SqlRisks:
             if conn.dialect.name == "postgresql":
                 q = q.with_for_update()     # shards on one database update the one list: no lost update
             stored = list(conn.execute(q).scalar() or [])
-            change = compute(stored)
-            _write_change(self, conn, stored, change)
-        return change.entering
+            return _write_change(self, conn, stored, compute(stored))
 
 
 class MemoryRisks:
@@ -90,6 +108,4 @@ class MemoryRisks:
     def apply_risk_list(self: _Journal, compute: ComputeRisks) -> list[RiskEntry]:
         with self.write("risk list") as tx:
             stored = list(self.get_control(RISK_LIST_KEY) or [])   # write() holds the store's lock
-            change = compute(stored)
-            _write_change(self, tx, stored, change)
-        return change.entering
+            return _write_change(self, tx, stored, compute(stored))
