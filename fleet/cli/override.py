@@ -3,6 +3,9 @@
     fleet override CLUSTER --gate NAME --until TIME --reason TEXT   # TIME: ISO-8601 instant or a duration (2h)
     fleet override list [--all] [--format json]                     # active ones (--all: expired, revoked too)
     fleet override revoke ID
+
+With ``--server URL`` (or ``FLEET_SERVER``) and a token (fleet.cli.remote) each goes through the daemon's API
+(``/api/v1/overrides``; the approver role), so an approver needs no database credentials.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from fleet.cli.common import ConfigOpt, actor, fail_input, now, out, run_guarded
+from fleet.cli.common import actor, fail_input, now, out, run_guarded
+from fleet.cli.remote import ApiClient, OptConfig, ServerOpt, TokenFileOpt, connect, need_config
 from fleet.errors import NotFoundError, Problem
 
 
@@ -40,60 +44,84 @@ def _gate_names(config: Path) -> set[str]:
             for g in [*p.spec.gates.preflight, *p.spec.gates.post_step]}
 
 
-def _list(config: Path, all_: bool, format: str) -> None:
-    from fleet.runtime import open_config_store
+def _list(config: Path | None, client: ApiClient | None, all_: bool, format: str) -> None:
     at = now()
-    rows = [o for o in open_config_store(config).gate_overrides() if all_ or o.active(at)]
+    if client is not None:
+        rows = client.get("/api/v1/overrides", all="true" if all_ else "false")["overrides"]
+    else:
+        from fleet.runtime import open_config_store
+        rows = [o.to_dict(at) for o in open_config_store(need_config(config, "override list")).gate_overrides()
+                if all_ or o.active(at)]
     if format == "json":
-        sys.stdout.write(json.dumps([o.to_dict(at) for o in rows], indent=2) + "\n")
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     from rich.table import Table
     t = Table(title="gate overrides" + ("" if all_ else " (active)"))
     for col in ("id", "cluster", "gate", "until", "actor", "reason", "state"):
         t.add_column(col, overflow="fold")
     for o in rows:
-        state = "active" if o.active(at) else ("revoked" if o.revoked_at else "expired")
-        t.add_row(str(o.id), o.cluster_id, o.gate, o.until.isoformat(), o.actor, o.reason, state)
+        state = "active" if o.get("active") else ("revoked" if o.get("revokedAt") else "expired")
+        t.add_row(str(o["id"]), o["cluster"], o["gate"], o["until"], o["actor"], o["reason"], state)
     out.print(t)
 
 
-def override(config: ConfigOpt,
-             target: Annotated[str, typer.Argument(help="a cluster id, or 'list', or 'revoke'")],
+def override(target: Annotated[str, typer.Argument(help="a cluster id, or 'list', or 'revoke'")],
              override_id: Annotated[int | None, typer.Argument(help="revoke: the override's id")] = None,
              gate: Annotated[str | None, typer.Option("--gate", help="the gate's name in the policy")] = None,
              until: Annotated[str | None, typer.Option("--until", help="ISO-8601 instant or duration (e.g. 4h)")] = None,
              reason: Annotated[str | None, typer.Option("--reason", help="why (kept in the audit log)")] = None,
              all_: Annotated[bool, typer.Option("--all", help="list: expired and revoked ones too")] = False,
-             format: Annotated[str, typer.Option("--format", help="list: table or json")] = "table") -> None:
-    """Let one gate pass for one cluster until a time (audited, expiring); list or revoke overrides."""
-    from fleet.gates.overrides import create_override, revoke_override
-    from fleet.runtime import open_config_store
-
+             format: Annotated[str, typer.Option("--format", help="list: table or json")] = "table",
+             config: OptConfig = None, server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
+    """Let one gate pass for one cluster until a time (audited, expiring); list or revoke overrides
+    (with --server: through the daemon's API, as the approver role)."""
     def body() -> None:
+        client = connect(server, token_file)
         if target == "list":
-            _list(config, all_, format)
+            _list(config, client, all_, format)
             return
         if target == "revoke":
             if override_id is None:
                 fail_input([Problem("fleet override revoke", None, "id", "give the override's id")])
-            try:
-                o = revoke_override(open_config_store(config), now(), actor(), override_id)
-            except NotFoundError as exc:
-                fail_input([Problem("fleet override revoke", None, "id", str(exc))])
-            out.print(f"override {o.id} of gate {o.gate} on {o.cluster_id} revoked")
+            d = _revoke(config, client, override_id)
+            out.print(f"override {d['id']} of gate {d['gate']} on {d['cluster']} revoked", markup=False,
+                      highlight=False)
             return
         missing = [f"--{n}" for n, v in (("gate", gate), ("until", until), ("reason", reason)) if not v]
         if missing:
             fail_input([Problem("fleet override", None, m.lstrip("-"), "required") for m in missing])
         assert gate and until and reason
-        names = _gate_names(config)
-        if gate not in names:
-            fail_input([Problem("fleet override", None, "gate",
-                                f"no policy has a gate named {gate!r} (gates: {', '.join(sorted(names)) or 'none'})")])
-        at = now()
-        try:
-            o = create_override(open_config_store(config), at, actor(), target, gate, parse_until(until, at), reason)
-        except ValueError as exc:
-            fail_input([Problem("fleet override", None, "until/reason", str(exc))])
-        out.print(f"override {o.id}: gate {gate} passes for {target} until {o.until.isoformat()}")
+        if client is not None:     # the daemon checks the gate's name and resolves --until on its clock
+            d = client.post("/api/v1/overrides", {"cluster": target, "gate": gate, "until": until, "reason": reason})
+        else:
+            d = _create(need_config(config, "override"), target, gate, until, reason)
+        out.print(f"override {d['id']}: gate {gate} passes for {target} until {d['until']}", markup=False,
+                  highlight=False)
     run_guarded(body)
+
+
+def _revoke(config: Path | None, client: ApiClient | None, override_id: int) -> dict[str, Any]:
+    if client is not None:
+        return dict(client.delete(f"/api/v1/overrides/{override_id}"))
+    from fleet.gates.overrides import revoke_override
+    from fleet.runtime import open_config_store
+    try:
+        o = revoke_override(open_config_store(need_config(config, "override revoke")), now(), actor(), override_id)
+    except NotFoundError as exc:
+        fail_input([Problem("fleet override revoke", None, "id", str(exc))])
+    return o.to_dict()
+
+
+def _create(config: Path, target: str, gate: str, until: str, reason: str) -> dict[str, Any]:
+    from fleet.gates.overrides import create_override
+    from fleet.runtime import open_config_store
+    names = _gate_names(config)
+    if gate not in names:
+        fail_input([Problem("fleet override", None, "gate",
+                            f"no policy has a gate named {gate!r} (gates: {', '.join(sorted(names)) or 'none'})")])
+    at = now()
+    try:
+        o = create_override(open_config_store(config), at, actor(), target, gate, parse_until(until, at), reason)
+    except ValueError as exc:
+        fail_input([Problem("fleet override", None, "until/reason", str(exc))])
+    return o.to_dict(at)

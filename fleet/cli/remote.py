@@ -24,6 +24,7 @@ from fleet.errors import FleetError, Problem
 ServerOpt = Annotated[str | None, typer.Option(
     "--server", envvar="FLEET_SERVER", help="the daemon's API (https://fleet.example:8080): act through it, "
                                             "not on the state store")]
+OptConfig = Annotated[Path | None, typer.Option("--config", "-c", help="FleetConfig file (its state store)")]
 TokenFileOpt = Annotated[Path | None, typer.Option(
     "--token-file", envvar="FLEET_TOKEN_FILE", help="file holding the API token (default: $FLEET_TOKEN)")]
 
@@ -41,11 +42,11 @@ class ApiClient:
         self.server = server.rstrip("/")
         self._http = httpx.Client(base_url=self.server, headers=headers, timeout=timeout, verify=verify)
 
-    def _send(self, method: str, path: str, params: dict[str, Any]) -> Any:
+    def _send(self, method: str, path: str, params: dict[str, Any], body: Any = None) -> Any:
         import httpx
         query = {k: v for k, v in params.items() if v is not None}
         try:
-            resp = self._http.request(method, path, params=query)
+            resp = self._http.request(method, path, params=query, json=body)
         except httpx.HTTPError as exc:
             raise ApiError(f"cannot reach {self.server}: {exc.__class__.__name__}") from None
         detail = _detail(resp)
@@ -58,15 +59,22 @@ class ApiClient:
     def get(self, path: str, **params: Any) -> Any:
         return self._send("GET", path, params)
 
-    def post(self, path: str, **params: Any) -> Any:
-        return self._send("POST", path, params)
+    def post(self, path: str, body: Any = None, **params: Any) -> Any:
+        """POST with query ``params`` and, when given, a JSON ``body``."""
+        return self._send("POST", path, params, body)
+
+    def delete(self, path: str, **params: Any) -> Any:
+        return self._send("DELETE", path, params)
 
 
 def _detail(resp: Any) -> str:
     try:
         d = resp.json().get("detail", resp.text)
-    except ValueError:
+    except (ValueError, AttributeError):
         d = resp.text
+    if isinstance(d, list):      # a validation error: "field: message" per entry
+        d = "; ".join(f"{'.'.join(str(x) for x in e.get('loc', ()) if x != 'body')}: {e.get('msg', '')}"
+                      if isinstance(e, dict) else str(e) for e in d)
     return str(d)[:500]
 
 

@@ -157,6 +157,7 @@ def add_probe_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
 
     @app.get("/metrics", dependencies=[Depends(can_read)])
     def metrics() -> Response:
+        daemon.ready()                  # fleet_ready and fleet_policy_set_valid as of this scrape
         return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4")
 
 

@@ -28,6 +28,16 @@ from fleet.runtime import Runtime
 
 log = logging.getLogger("fleet.daemon")
 
+PROBE_EVERY_S = 2.0     # the acting replica's readiness write probe, at most this often (wall seconds)
+
+
+def _why(exc: BaseException) -> str:
+    """An exception as ``Class: message`` with the driver's error class (ReadOnlySqlTransaction ...), short,
+    one line (driver messages may carry SQL, never credentials: URLs are not part of them)."""
+    orig = getattr(exc.__cause__, "orig", None) or exc.__cause__
+    tail = f" ({orig.__class__.__name__})" if orig is not None else ""
+    return f"{exc.__class__.__name__}: {exc}{tail}".replace("\n", " ")[:300]
+
 
 def _server_class() -> Any:
     import contextlib
@@ -99,6 +109,7 @@ class Daemon:
         self.shutdown_grace_s = spec.shutdown_grace.total_seconds()
         self.watchdog = Watchdog(interval_s=interval_s, budget_s=self.budget_s, monotonic=self.wall.monotonic)
         self._tick_budget: Budget | None = None
+        self._probe: tuple[float, str | None] | None = None    # (when, problem) of the last write probe
         self.forced_exit = False
 
     def _run_tick(self) -> TickResult | None:
@@ -177,17 +188,41 @@ class Daemon:
         return self.leader is None or self.leader.is_leader()
 
     def ready(self) -> tuple[bool, str]:
-        """Readiness (fleet.daemon.watchdog): progress, a valid policy set, a store that answers and takes
-        writes. The ``fleet_ready`` gauge follows every answer."""
+        """Readiness (fleet.daemon.watchdog): progress, a valid policy set, a store that answers and - on the
+        acting replica - takes writes. The ``fleet_ready`` gauge follows every answer."""
         ok, why = self.watchdog.ready(acting=self.is_leader(), policy_problem=self.engine.policy_problem)
         if ok:
-            try:
-                self.store.get_control("paused", False)
-            except Exception as exc:  # noqa: BLE001 - readiness reports any store failure
-                ok, why = False, f"state store unreachable: {exc.__class__.__name__}"
+            problem = self._store_problem()
+            if problem is not None:
+                ok, why = False, problem
         self.metrics.ready.set(1 if ok else 0)
         self.metrics.policy_set_valid.set(0 if self.engine.policy_problem else 1)
         return ok, why
+
+    def _store_problem(self) -> str | None:
+        """None when the store answers a read and, on the acting replica, takes a write: a one-row upsert
+        (``readiness-probe``) through the engine's own (fenced) store, at most every PROBE_EVERY_S, so a
+        leader whose database turned read-only (a fail-over to a standby, a full disk, revoked grants) or
+        unreachable is not ready even while its ticks have nothing to write."""
+        try:
+            self.store.get_control("paused", False)
+        except Exception as exc:  # noqa: BLE001 - readiness reports any store failure
+            self._probe = None
+            return f"state store unreachable: {_why(exc)}"
+        if not self.is_leader():
+            return None
+        mono = self.wall.monotonic()
+        if self._probe is not None and mono - self._probe[0] < PROBE_EVERY_S:
+            return self._probe[1]
+        problem = None
+        try:
+            with self.store.write("readiness probe") as conn:
+                self.store.set_control(conn, "readiness-probe", {"at": iso(self.wall.now())})
+        except Exception as exc:  # noqa: BLE001
+            problem = f"the state store refuses writes: {_why(exc)}"
+            log.error("readiness: the state store refuses writes", extra={"reason": problem})
+        self._probe = (mono, problem)
+        return problem
 
     def last_plan(self) -> Plan | None:
         return self.engine.last_plan

@@ -5,7 +5,7 @@ Readiness (``/readyz``, and the ``fleet_ready`` gauge) fails, with the reason, w
 * the acting replica has completed no reconcile within ``stale_after`` (a few intervals, and never less
   than the tick budget): the loop is wedged, or every tick fails;
 * the active policy set is invalid (the engine keeps the last valid set and says why);
-* the last tick could not write to the state store (the leader cannot write);
+* the last tick could not write to the state store, or (fleet.daemon.service) a write probe is refused;
 * a tick has been running past its budget.
 
 Leadership follows progress: :meth:`progressing` is the elector's health check, so a leader whose ticks stop

@@ -156,6 +156,17 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks, MemoryGates):
         value = _Json(json.dumps(value))
         conn.ops.append(lambda: self._control.__setitem__(key, value))
 
+    def delete_control(self, conn: _Tx, key: str) -> bool:
+        # the store's lock is held for the whole transaction: what is staged here is what commit applies
+        if key not in self._control or any(getattr(op, "deletes", None) == key for op in conn.ops):
+            return False
+
+        def apply() -> None:
+            self._control.pop(key, None)
+        apply.deletes = key  # type: ignore[attr-defined]
+        conn.ops.append(apply)
+        return True
+
     def insert_run(self, conn: _Tx, **values: Any) -> None:
         check_row(S.runs, values)
         row = {**_RUN_DEFAULTS, **_clean(values)}
@@ -252,6 +263,10 @@ class MemoryStore(MemoryLeases, Cursors, MemoryRisks, MemoryGates):
     def get_control(self, key: str, default: Any = None) -> Any:
         with self._lock:
             return json.loads(self._control[key]) if key in self._control else default
+
+    def controls(self, prefix: str) -> dict[str, Any]:
+        with self._lock:
+            return {k: json.loads(v) for k, v in self._control.items() if k.startswith(prefix)}
 
     def runs(self, *, active_only: bool = False, policy: str | None = None) -> list[Run]:
         with self._lock:

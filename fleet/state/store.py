@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -279,6 +279,16 @@ class SqlStore(SqlLeases, Cursors, SqlRisks, SqlGates):
         dialect: Any = postgresql if conn.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(S.control).values(key=key, value=value)
         conn.execute(stmt.on_conflict_do_update(index_elements=[S.control.c.key], set_={"value": stmt.excluded.value}))
+
+    def delete_control(self, conn: Connection, key: str) -> bool:
+        """One conditional DELETE: of two transactions deleting the same key at once, exactly one sees it."""
+        return bool(conn.execute(delete(S.control).where(S.control.c.key == key)).rowcount == 1)
+
+    def controls(self, prefix: str) -> dict[str, Any]:
+        with self.read() as conn:
+            rows = conn.execute(select(S.control.c.key, S.control.c.value)
+                                .where(S.control.c.key.startswith(prefix, autoescape=True)))
+            return {k: v for k, v in rows}
 
     # ---- write operations (inside ``with store.write() as conn``; MemoryStore has the same ones) ----------
     def insert_run(self, conn: Connection, **values: Any) -> None:

@@ -1,11 +1,12 @@
-"""The CLI through the API (issue #23), end to end: every operator command with ``FLEET_SERVER`` and a token
-against a real daemon API (uvicorn on 127.0.0.1, a real state store), no --config and no database access;
-the audit log names the principal; a role too small exits 1 with the server's reason; an unknown run exits 2."""
+"""The CLI through the API (issue #23), end to end: every operator command (status, history, plan, pause,
+resume, approve, retry, hold, release, override, promote) with ``FLEET_SERVER`` and a token against a real
+daemon API (uvicorn on 127.0.0.1, a real state store), no --config and no database access; the audit log
+names the principal; a role too small exits 1 with the server's reason; an unknown run, stage or gate exits 2."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,18 @@ WAVES = """  rollout:
         selector: {names: ["*c0"]}
       - name: second
         approval: required
+  gates:
+    preflight:
+      - name: blockers
+        type: upgrade-blockers
+"""
+ROLLOUT = """apiVersion: fleet.dev/v1alpha1
+kind: RolloutStrategy
+metadata: {name: fleet}
+spec:
+  stages:
+    - name: everyone
+      selector: {matchLabels: {env: test}}
 """
 
 
@@ -43,6 +56,7 @@ def remote(tmp_path_factory):
     pol = d / "policies" / "all.yaml"
     text = pol.read_text()
     pol.write_text(text[:text.index("  rollout:")] + WAVES)
+    (d / "policies" / "rollout.yaml").write_text(ROLLOUT)
     (d / "tokens.yaml").write_text(
         "apiVersion: fleet.dev/v1alpha1\nkind: Tokens\nprincipals:\n"
         f"  - {{name: olga, role: operator, tokenHash: '{hash_token(OPERATOR)}'}}\n"
@@ -129,3 +143,46 @@ def test_no_or_bad_token_and_no_server(remote, tmp_path: Path):
     assert res.exit_code == 2 and "--config" in res.output
     res = CliRunner().invoke(app, ["status"], env={"FLEET_SERVER": "http://127.0.0.1:1", "FLEET_TOKEN": "x"})
     assert res.exit_code == 1 and "cannot reach" in res.output
+
+
+def test_override_create_list_revoke_as_approver(remote):
+    served, _ = remote
+    res = fleet(served, "override", "sim/lab/c1", "--gate", "blockers", "--until", "2h", "--reason", "false positive")
+    assert res.exit_code == 1 and "403" in res.output and "approver" in res.output      # an operator may not
+    res = fleet(served, "override", "sim/lab/c1", "--gate", "blockers", "--until", "2h", "--reason", "false positive",
+                token=APPROVER)
+    assert res.exit_code == 0, res.output
+    assert "gate blockers passes for sim/lab/c1 until" in res.stdout
+    res = fleet(served, "override", "list", "--format", "json", token=VIEWER)
+    assert res.exit_code == 0, res.output
+    [o] = [o for o in json.loads(res.stdout) if o["cluster"] == "sim/lab/c1"]
+    assert (o["gate"], o["reason"], o["actor"], o["active"]) == ("blockers", "false positive", "token:anna", True)
+    assert served.daemon.clock.now() + timedelta(hours=2) == datetime.fromisoformat(o["until"])  # the daemon's clock
+    assert "sim/lab/c1" in fleet(served, "override", "list", token=VIEWER).stdout
+    res = fleet(served, "override", "revoke", str(o["id"]), token=APPROVER)
+    assert res.exit_code == 0 and f"override {o['id']} of gate blockers on sim/lab/c1 revoked" in res.stdout
+    listed = json.loads(fleet(served, "override", "list", "--all", "--format", "json", token=VIEWER).stdout)
+    [o] = [x for x in listed if x["id"] == o["id"]]
+    assert o["revokedBy"] == "token:anna" and not o["active"]
+    # bad input is the server's 422/404, exit 2, nothing written
+    res = fleet(served, "override", "sim/lab/c1", "--gate", "nope", "--until", "2h", "--reason", "x", token=APPROVER)
+    assert res.exit_code == 2 and "no policy has a gate named 'nope'" in res.output
+    res = fleet(served, "override", "sim/lab/c1", "--gate", "blockers", "--until", "2020-01-01T00:00:00Z",
+                "--reason", "x", token=APPROVER)
+    assert res.exit_code == 2, res.output
+    assert fleet(served, "override", "revoke", "999999", token=APPROVER).exit_code == 2
+    assert len(json.loads(fleet(served, "override", "list", "--all", "--format", "json", token=VIEWER).stdout)) \
+        == len(listed)
+
+
+def test_promote_as_approver(remote):
+    served, _ = remote
+    res = fleet(served, "promote", "everyone", "v1.30.2")                 # an operator may not
+    assert res.exit_code == 1 and "403" in res.output
+    res = fleet(served, "promote", "everyone", "v1.30.2", token=APPROVER)
+    assert res.exit_code == 0 and "approved 1.30.2 for stage everyone" in res.stdout, res.output
+    [ev] = served.daemon.store.events(kind="promotion-approved", limit=10)
+    assert ev["actor"] == "token:anna" and ev["data"] == {"stage": "everyone", "version": "1.30.2"}
+    res = fleet(served, "promote", "qa", "1.30.2", token=APPROVER)
+    assert res.exit_code == 2 and "no stage 'qa'" in res.output
+    assert len(served.daemon.store.events(kind="promotion-approved", limit=10)) == 1

@@ -1,17 +1,20 @@
 """The watchdog (issue #23): a stuck reconcile makes /readyz answer 503 (and fleet_ready 0) and it recovers; a
 wedged leader stops renewing its lease so a standby takes over; a tick past its budget is abandoned at a safe
-point; an invalid policy set keeps the last valid one and fails readiness.
+point; an invalid policy set keeps the last valid one and fails readiness; a leader whose store turned
+read-only is not ready until it can write again.
 
 The stuck tick is real: the simulated cloud answers with latency through the daemon's clock, and this test's
 clock blocks that sleep until the test lets it go (a cloud API that hangs)."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from fleet.clock import FakeClock
@@ -162,3 +165,51 @@ def test_hostile_policies_dropped_into_a_running_daemon_keep_the_last_valid_set(
         assert daemon.tick() is not None and daemon.ready() == (True, "ok")
     finally:
         daemon.stop()
+
+
+@pytest.mark.postgres
+def test_readyz_fails_when_the_leader_cannot_write_and_recovers(tmp_path: Path, pg_url: str):
+    """The state database turns read-only under a running daemon (as after a fail-over to a standby: new
+    sessions get ``default_transaction_read_only``): its ticks have nothing to write, yet /readyz answers 503
+    naming the refusal and fleet_ready is 0; writable again, it recovers. A real PostgreSQL, a role of its own."""
+    import psycopg
+    role = f"fleet_ro_{secrets.token_hex(4)}"
+    admin = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+    schema = pg_url.rpartition("search_path%3D")[2]
+
+    def sql(*stmts: str) -> None:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for s in stmts:
+                conn.execute(s)
+
+    def kick() -> None:      # end the role's sessions: the pool reconnects with the role's new defaults
+        sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
+
+    sql(f"CREATE ROLE {role} LOGIN", f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO {role}')
+    url = pg_url.replace("postgres@", f"{role}@", 1)
+    clock = FakeClock(START)
+    daemon = Daemon(build_runtime(write_fleet(tmp_path, state=url, interval="1s"), clock), clock)
+    api = TestClient(create_app(daemon), base_url="http://127.0.0.1")
+    try:
+        assert daemon.tick() is not None
+        assert api.get("/readyz").status_code == 200
+        sql(f"ALTER ROLE {role} SET default_transaction_read_only = on")
+        kick()
+        deadline = time.monotonic() + 10
+        while (r := api.get("/readyz")).status_code == 200:
+            assert time.monotonic() < deadline, "readiness never noticed the read-only store"
+            time.sleep(0.2)
+        assert r.status_code == 503 and "refuses writes" in r.text and "ReadOnlySqlTransaction" in r.text, r.text
+        assert daemon.metrics.registry.get_sample_value("fleet_ready") == 0
+        assert "fleet_ready 0.0" in api.get("/metrics").text
+        sql(f"ALTER ROLE {role} RESET default_transaction_read_only")
+        kick()
+        deadline = time.monotonic() + 10
+        while (r := api.get("/readyz")).status_code != 200:
+            assert time.monotonic() < deadline, f"readiness never recovered: {r.text}"
+            time.sleep(0.2)
+        assert daemon.metrics.registry.get_sample_value("fleet_ready") == 1
+        assert daemon.tick() is not None
+    finally:
+        daemon.stop()
+        sql(f"DROP OWNED BY {role} CASCADE", f"DROP ROLE {role}")
