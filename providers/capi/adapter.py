@@ -51,6 +51,7 @@ from fleet.versions import InvalidVersion, parse_version
 from providers.capi import gates
 from providers.capi.budget import compute_kcp_surge, compute_pool_knobs, compute_warnings
 from providers.capi.errors import translate
+from providers.capi.managed import ManagedOps, kind_version
 from providers.capi.objects import (
     CLUSTER_NAME_LABEL,
     CONTROL_PLANE_NAME_LABEL,
@@ -72,6 +73,7 @@ from providers.capi.objects import (
     same_version,
     topology_annotations,
 )
+from providers.capi.pools import CONTROL_PLANES as MANAGED_CONTROL_PLANES
 from providers.capi.rules import Facts, compute_rules
 from providers.capi.settings import CapiSettings, ManagementCluster, parse_settings
 from providers.checks_base import guarded
@@ -128,6 +130,7 @@ class CapiProvider:
         self._timeout = (min(5.0, t), t)
         self._mgmts = {mc.name or mc.context or f"mgmt{i}": _Mgmt(mc.name or mc.context or f"mgmt{i}", mc)
                        for i, mc in enumerate(self.settings.management_clusters)}
+        self._managed = ManagedOps(self)         # MachinePools and managed control planes (managed.py)
 
     # ---- the SDK boundary ----------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -231,7 +234,7 @@ class CapiProvider:
 
     # ---- observe -------------------------------------------------------------------------------------------
     def _observe(self, m: _Mgmt, ns: str, name: str) -> tuple[dict[str, Any], KcpView, list[MdView]]:
-        cv, kv = self._served(m, CAPI), self._served(m, CP)
+        cv, kv = self._served(m, CAPI), kind_version(self, m, CP, KCP)
         c = self._get(m, CAPI, cv, "clusters", ns, name)
         ref = get(c, "spec", "controlPlaneRef", default={}) or {}
         if ref.get("kind") != KCP:
@@ -324,11 +327,15 @@ class CapiProvider:
         out: list[Cluster] = []
         for name in self._mgmts:
             m = self._mgmt(name)
-            cv, kv = self._served(m, CAPI), self._served(m, CP)
+            cv = self._served(m, CAPI)
+            try:
+                kv: str | None = kind_version(self, m, CP, KCP)
+            except PermanentProviderError:
+                kv = None                                  # only managed control planes are installed
             scopes: list[str | None] = [*(m.settings.namespaces or self.settings.namespaces or [])] or [None]
             for ns in scopes:
-                kcps = {(o["metadata"]["namespace"], o["metadata"]["name"]): KcpView(kv, o)
-                        for o in self._list(m, CP, kv, "kubeadmcontrolplanes", ns)}
+                kcps = {(o["metadata"]["namespace"], o["metadata"]["name"]): KcpView(kv or "", o)
+                        for o in (self._list(m, CP, kv, "kubeadmcontrolplanes", ns) if kv else [])}
                 mds: dict[tuple[str, str], list[MdView]] = {}
                 for o in self._list(m, CAPI, cv, "machinedeployments", ns, CLUSTER_NAME_LABEL):
                     v = MdView(cv, o)
@@ -337,20 +344,34 @@ class CapiProvider:
                     cns, cname = c["metadata"]["namespace"], c["metadata"]["name"]
                     ref = get(c, "spec", "controlPlaneRef", default={}) or {}
                     kcp = kcps.get((cns, ref.get("name", "")))
+                    if ref.get("kind") in MANAGED_CONTROL_PLANES:
+                        out.append(self._managed.build(m, c, ref))
+                        continue
                     if ref.get("kind") != KCP or kcp is None:
                         _log.info("capi: skipping cluster %s/%s: no KubeadmControlPlane (%s)", cns, cname,
                                   ref.get("kind"), extra={"provider": self.name, "cluster": cname,
                                                           "reason": "no KubeadmControlPlane"})
                         continue
-                    out.append(self._build(m, c, kcp, sorted(mds.get((cns, cname), []), key=lambda v: v.name)))
+                    out.append(self._managed.extend(m, self._build(m, c, kcp, sorted(mds.get((cns, cname), []),
+                                                                                    key=lambda v: v.name))))
         return out
+
+    @staticmethod
+    def _is_managed(cluster: Cluster) -> bool:
+        return ((cluster.extra or {}).get("controlPlane") or {}).get("kind") in MANAGED_CONTROL_PLANES
 
     def offers(self, cluster: Cluster) -> VersionOffers:
         m, ns = self._locate(cluster)
+        if self._is_managed(cluster):
+            return self._managed.offers(m, cluster)
         c, kcp, mds = self._observe(m, ns, cluster.name)
-        return self._offers_for(c, kcp, mds, self._class_versions(m, c))
+        base = self._offers_for(c, kcp, mds, self._class_versions(m, c))
+        pools = self._managed.offers_for(None, self._managed._pools(m, ns, cluster.name))
+        return VersionOffers(base.control_plane, {**base.node_pools, **pools}) if pools else base
 
     def check_step(self, cluster: Cluster, step: Step) -> list[str]:
+        if self._is_managed(cluster) or self._managed.is_pool(cluster, step):
+            return self._managed.check_step(cluster, step)
         extra = {**(cluster.extra or {}), "clusterClassVersions": (cluster.facts or {}).get("clusterClassVersions")}
         return compute_warnings(extra, step, self.settings.images,
                                 self.settings.control_plane_max_surge)
@@ -363,6 +384,8 @@ class CapiProvider:
         except InvalidVersion:
             raise PermanentProviderError(f"{step.to!r} is not a Kubernetes version", provider=self.name,
                                          code="400") from None
+        if self._is_managed(cluster) or self._managed.is_pool(cluster, step):
+            return self._managed.start(m, cluster, step, to)
         c, kcp, mds = self._observe(m, ns, cluster.name)
         if get(c, "spec", "topology"):
             return self._start_topology(m, cluster, step, to, c, kcp, mds)
@@ -516,8 +539,10 @@ class CapiProvider:
         ns, name, kind, to = d["namespace"], d["name"], d["kind"], d["version"]
         if kind == "Cluster":
             return self._poll_topology(m, d)
+        if kind in MANAGED_CONTROL_PLANES or kind == "MachinePool":
+            return self._managed.poll(m, d)
         if kind == KCP:
-            kv = self._served(m, CP)
+            kv = kind_version(self, m, CP, KCP)
             view: KcpView | MdView = KcpView(kv, self._get(m, CP, kv, "kubeadmcontrolplanes", ns, name))
             selector = f"{CONTROL_PLANE_NAME_LABEL}={name}"
         else:
@@ -569,6 +594,8 @@ class CapiProvider:
     SUPPORTED_CHECKS = frozenset({BuiltinCheck.CLUSTER_HEALTH, BuiltinCheck.NODES_READY, BuiltinCheck.ETCD_BACKUP})
 
     def supported_checks(self, cluster: Cluster) -> frozenset[str]:
+        if self._is_managed(cluster):
+            return frozenset({str(BuiltinCheck.CLUSTER_HEALTH)})   # the cloud's control plane: no etcd to read
         return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
 
     def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
@@ -588,6 +615,8 @@ class CapiProvider:
 
     def _check_health(self, cluster: Cluster) -> CheckOutcome:
         m, ns = self._locate(cluster)
+        if self._is_managed(cluster):
+            return self._managed.check_health(m, cluster)
         _, kcp, mds = self._observe(m, ns, cluster.name)
         machines = self._list(m, CAPI, self._served(m, CAPI), "machines", ns, f"{CLUSTER_NAME_LABEL}={cluster.name}")
         return gates.cluster_health(kcp.obj, [md.obj for md in mds], machines)
