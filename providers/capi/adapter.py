@@ -79,6 +79,7 @@ from providers.capi.settings import CapiSettings, ManagementCluster, parse_setti
 from providers.checks_base import guarded
 
 CAPI = "cluster.x-k8s.io"
+BYOH = ("ByoMachineTemplate",)         # template kinds whose Machine version selects an installer bundle, no image
 CP = "controlplane.cluster.x-k8s.io"
 KCP = "KubeadmControlPlane"
 MD = "MachineDeployment"
@@ -270,9 +271,15 @@ class CapiProvider:
             mgmt, _, ns = cluster.location.partition("/")
         return self._mgmt(str(mgmt)), str(ns)
 
+    def _allow_list(self) -> dict[str, dict[str, str]]:
+        """settings.images plus settings.versions of template kinds without an image (BYOH ByoMachineTemplate: the
+        Machine's version selects the installer bundle)."""
+        extra = {k: {capi_version(v): "" for v in vs} for k, vs in self.settings.versions.items() if k in BYOH}
+        return {**self.settings.images, **extra}
+
     def _offered(self, kinds: list[str], current: str) -> tuple[str, ...]:
         """Versions >= ``current`` that have an image for every kind (the image map is the allow-list)."""
-        sets = [set(self.settings.images.get(k, {})) for k in kinds]
+        sets = [set(self._allow_list().get(k, {})) for k in kinds]
         common = set.intersection(*sets) if sets else set()
         try:
             floor = parse_version(current)
@@ -373,8 +380,7 @@ class CapiProvider:
         if self._is_managed(cluster) or self._managed.is_pool(cluster, step):
             return self._managed.check_step(cluster, step)
         extra = {**(cluster.extra or {}), "clusterClassVersions": (cluster.facts or {}).get("clusterClassVersions")}
-        return compute_warnings(extra, step, self.settings.images,
-                                self.settings.control_plane_max_surge)
+        return compute_warnings(extra, step, self._allow_list(), self.settings.control_plane_max_surge)
 
     def start(self, cluster: Cluster, step: Step) -> OperationRef:
         m, ns = self._locate(cluster)
@@ -440,10 +446,18 @@ class CapiProvider:
     def _roll_template(self, m: _Mgmt, view: KcpView | MdView, to: str) -> dict[str, Any]:
         """Create (or find, after a crash) the copy of the object's template with the image for ``to``."""
         ref = view.infra_ref
+        if ref.kind in BYOH:
+            # BYOH: the template stays; the Machine's version selects the installer bundle (byomachine_controller.go
+            # sets the host's k8sversion annotation from Machine.spec.version; k8sinstallerconfig_controller.go
+            # builds the installer for it). The allow-list is settings.versions.ByoMachineTemplate.
+            if not any(same_version(v, to) for v in self.settings.versions.get(ref.kind, [])):
+                raise PermanentProviderError(f"{to} is not in settings.versions.{ref.kind} (the installer bundles "
+                                             "published for BYOH)", provider=self.name, code="400")
+            return ref.render(view.capi, ref.version or kind_version(self, m, ref.group, ref.kind))
         image = self._image(ref.kind, to)
         image_field = self.settings.image_field(ref.kind)
         assert image_field is not None                         # settings validation guarantees it
-        version = ref.version or self._preferred(m, ref.group)
+        version = ref.version or kind_version(self, m, ref.group, ref.kind)
         plural = self._plural(m, ref.group, version, ref.kind)
         template = self._get(m, ref.group, version, plural, view.namespace, ref.name)
         new = compute_template_copy(template, to, image, image_field)

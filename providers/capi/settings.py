@@ -62,8 +62,9 @@ class CapiSettings(_Strict):
     """Infrastructure machine template kind -> Kubernetes version -> machine image."""
     versions: dict[str, list[str]] = Field(default_factory=dict)
     """Managed control plane kind (AWSManagedControlPlane, OCIManagedControlPlane, AzureManagedControlPlane,
-    GCPManagedControlPlane) or MachinePool -> the versions the cloud offers (the allow-list of those clusters
-    and their MachinePools; spelled as the provider expects them, e.g. EKS `v1.31`)."""
+    GCPManagedControlPlane), MachinePool or ByoMachineTemplate -> the versions the cloud offers, or (BYOH) the
+    installer bundles published (the allow-list of those clusters and pools; spelled as the provider expects
+    them, e.g. EKS `v1.31`)."""
     image_fields: dict[str, str] = Field(default_factory=dict)
     """Where the image lives in a template kind that is not built in (e.g. `spec.template.spec.image`)."""
     endpoint: str | None = None
@@ -96,9 +97,9 @@ class CapiSettings(_Strict):
     @model_validator(mode="after")
     def _fields_known(self) -> CapiSettings:
         for kind, listed in self.versions.items():
-            if kind not in CONTROL_PLANES and kind != MP:
-                raise ValueError(f"versions.{kind}: not a managed control plane kind or MachinePool (known: "
-                                 f"{', '.join([*CONTROL_PLANES, MP])})")
+            if kind not in CONTROL_PLANES and kind not in (MP, "ByoMachineTemplate"):
+                raise ValueError(f"versions.{kind}: not a managed control plane kind, MachinePool or "
+                                 f"ByoMachineTemplate (known: {', '.join([*CONTROL_PLANES, MP, 'ByoMachineTemplate'])})")
             for v in listed:
                 try:
                     parse_version(str(v))

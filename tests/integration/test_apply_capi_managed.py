@@ -1,7 +1,8 @@
 """`fleet apply --config` (the installed command) against ONE emulated Cluster API management cluster holding
 a kubeadm cluster (KubeadmControlPlane + a MachineDeployment + a MachinePool on DevMachinePool), an EKS cluster
 (CAPA AWSManagedControlPlane + AWSManagedMachinePool), an OKE cluster (CAPOCI OCIManagedControlPlane +
-OCIManagedMachinePool), an AKS cluster (CAPZ) and a GKE cluster (CAPG), all going 1.29 -> 1.30 -> 1.31 under
+OCIManagedMachinePool), an AKS cluster (CAPZ), a GKE cluster (CAPG) and a bring-your-own-host cluster
+(ByoMachineTemplate + K8sInstallerConfigTemplate), all going 1.29 -> 1.30 -> 1.31 under
 one policy (docs/providers/capi.md, policies/examples/capi-mixed.yaml)."""
 
 from __future__ import annotations
@@ -36,13 +37,14 @@ def test_kubeadm_eks_oke_aks_gke_clusters_upgrade_under_one_policy(tmp_path, cap
         emu.start()
         emu.add_cluster("kubeadm", "v1.29.6", cp_replicas=1, pools={"md-0": 2})
         emu.add_machine_pool("kubeadm", "mp-0", "v1.29.6", "DevMachinePool", replicas=2)
+        emu.add_cluster("byoh", "v1.29.6", cp_replicas=1, pools={"byoh-md": 2}, infra_kind="ByoMachineTemplate")
         for name, kind in MANAGED.items():
             emu.add_managed_cluster(name, kind, "v1.29.6", pools={f"{name}-pool": ("v1.29.6", 3)})
         write_kubeconfig(tmp_path / "mgmt.kubeconfig", {"mgmt": emu.url})
         settings = {"managementClusters": [{"kubeconfig": "mgmt.kubeconfig", "context": "mgmt"}],
                     "images": {"OCIMachineTemplate": {v: oci_image(v) for v in VERSIONS},
                                "DevMachinePool": {v: f"kindest/node:{v}" for v in VERSIONS}},
-                    "versions": {kind: VERSIONS for kind in MANAGED.values()},
+                    "versions": {**{kind: VERSIONS for kind in MANAGED.values()}, "ByoMachineTemplate": VERSIONS},
                     "requestTimeoutSeconds": 5, "pollIntervalSeconds": 1}
         cfg = write_cloud_fleet(tmp_path, provider="capi", ptype="capi", settings=settings, target="1.31",
                                 node_pools={"maxSurge": 1, "maxUnavailable": 2}, concurrency=5)
@@ -51,10 +53,10 @@ def test_kubeadm_eks_oke_aks_gke_clusters_upgrade_under_one_policy(tmp_path, cap
         st = status(cfg)
         assert [x["status"] for x in st["runs"]] == ["done"] and st["openSteps"] == []
         members = run_clusters(st)
-        for name in ["kubeadm", *MANAGED]:
+        for name in ["kubeadm", "byoh", *MANAGED]:
             cid = f"capi/mgmt/default/{name}"
             assert members[cid]["status"] == "done", members[cid]
-            pools = ["md-0", "mp-0"] if name == "kubeadm" else [f"{name}-pool"]
+            pools = {"kubeadm": ["md-0", "mp-0"], "byoh": ["byoh-md"]}.get(name, [f"{name}-pool"])
             steps = dispatched_steps(history(cfg, cid))
             for v in VERSIONS[1:]:
                 assert f"cp@{v}" in steps and all(f"pool:{p}@{v}" in steps for p in pools), steps
@@ -81,5 +83,12 @@ def test_kubeadm_eks_oke_aks_gke_clusters_upgrade_under_one_policy(tmp_path, cap
         # kubeadm MachinePool: DevMachinePool image patched in place, nodes at the new version
         assert emu.get("DevMachinePool", "mp-0")["spec"]["backend"]["docker"]["customImage"] == "kindest/node:v1.31.1"
         assert emu.get("MachinePool", "mp-0")["status"]["versions"] == [{"version": "v1.31.1", "replicas": 2}]
+        # BYOH: no template copied (the version selects the installer bundle); every Machine at the new version
+        byoh_templates = [t["metadata"]["name"] for t in emu.list("ByoMachineTemplate")]
+        assert sorted(byoh_templates) == ["byoh-byoh-md", "byoh-control-plane"]
+        kcp = emu.get("KubeadmControlPlane", "byoh-control-plane")
+        assert kcp["spec"]["version"] == "v1.31.1"
+        byoh_machines = [m for m in emu.machines() if m.cluster == "byoh"]
+        assert len(byoh_machines) == 3 and {m.version for m in byoh_machines} == {"v1.31.1"}
     finally:
         emu.stop()

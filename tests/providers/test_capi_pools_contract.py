@@ -2,7 +2,8 @@
 are MachinePools (DevMachinePool), and clusters with managed control planes and MachinePools — CAPA
 AWSManagedControlPlane + AWSManagedMachinePool (EKS), CAPOCI OCIManagedControlPlane + OCIManagedMachinePool
 (OKE), CAPZ AzureManagedControlPlane + AzureManagedMachinePool (AKS), CAPG GCPManagedControlPlane +
-GCPManagedMachinePool (GKE) — on CAPI v1beta2 and v1beta1 management clusters."""
+GCPManagedMachinePool (GKE) — and bring-your-own-host kubeadm clusters (ByoMachineTemplate +
+K8sInstallerConfigTemplate), on CAPI v1beta2 and v1beta1 management clusters."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ globals().update({name: getattr(contract, name) for name in CONTRACT_TESTS})
 
 
 @pytest.fixture(params=["machinepool-v1beta2", "machinepool-v1beta1", "eks-v1beta2", "oke-v1beta2", "aks-v1beta2",
-                        "gke-v1beta2", "eks-v1beta1", "oke-v1beta1"])
+                        "gke-v1beta2", "eks-v1beta1", "oke-v1beta1", "byoh-v1beta2", "byoh-v1beta1"])
 def h(request):
     flavour, _, version = request.param.partition("-")
-    harness = KitHarness("capi", capi_version=version, flavour=flavour,
-                         infra_kind="DevMachineTemplate" if flavour == "machinepool" else "OCIMachineTemplate")
+    infra = {"machinepool": "DevMachineTemplate", "byoh": "ByoMachineTemplate"}.get(flavour, "OCIMachineTemplate")
+    harness = KitHarness("capi", capi_version=version, flavour="kubeadm" if flavour == "byoh" else flavour,
+                         infra_kind=infra)
     harness.start()
     yield harness
     harness.stop()

@@ -75,6 +75,9 @@ class CapiEmulatorKit:
                                "images": images}
         if self.flavour in MANAGED_FLAVOURS:
             out["versions"] = {MANAGED_FLAVOURS[self.flavour]: sorted(self.available)}
+        if self.infra_kind == "ByoMachineTemplate" and self.images is None:   # BYOH: bundles, not images
+            out["images"] = {k: v for k, v in images.items() if k != self.infra_kind}
+            out["versions"] = {self.infra_kind: sorted(self.available)}
         return out
 
     def adapter_context(self) -> dict[str, Any]:
