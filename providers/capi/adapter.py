@@ -609,7 +609,8 @@ class CapiProvider:
 
     def supported_checks(self, cluster: Cluster) -> frozenset[str]:
         if self._is_managed(cluster):
-            return frozenset({str(BuiltinCheck.CLUSTER_HEALTH)})   # the cloud's control plane: no etcd to read
+            # the cloud's control plane: no etcd to read
+            return frozenset({str(BuiltinCheck.CLUSTER_HEALTH), str(BuiltinCheck.NODES_READY)})
         return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
 
     def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
@@ -637,6 +638,8 @@ class CapiProvider:
 
     def _check_ready(self, cluster: Cluster, step: Step) -> CheckOutcome:
         m, ns = self._locate(cluster)
+        if self._is_managed(cluster) or self._managed.is_pool(cluster, step):
+            return self._managed.check_nodes_ready(m, cluster, step, capi_version(step.to))
         c, kcp, mds = self._observe(m, ns, cluster.name)
         to = capi_version(step.to)
         if step.component is Component.CONTROL_PLANE and get(c, "spec", "topology"):

@@ -328,6 +328,28 @@ class ManagedOps:
             return CheckOutcome(CheckResult.FAIL, "; ".join(problems), evidence)
         return CheckOutcome(CheckResult.PASS, "control plane ready, every MachinePool ready", evidence)
 
+    def check_nodes_ready(self, m: _Mgmt, cluster: Cluster, step: Step, to: str) -> CheckOutcome:
+        """nodes-ready after a step: a managed control plane reports ``to`` and ready; a MachinePool reports every
+        replica at ``to`` (``status.versions``) and ready, its controller having observed the spec."""
+        ns = str((cluster.extra or {}).get("namespace"))
+        _, cp, pools = self._observe(m, ns, cluster.name)
+        if step.component is Component.CONTROL_PLANE:
+            if cp is None:
+                return CheckOutcome(CheckResult.ERROR, f"cluster {cluster.name} has no managed control plane", {})
+            ok = cp.ready and not cp.busy and same_version(cp.version, to)
+            evidence: dict[str, Any] = {"kind": cp.kind, "spec": cp.version, "status": cp.current_version,
+                                        "ready": cp.ready}
+            return CheckOutcome(CheckResult.PASS if ok else CheckResult.FAIL,
+                                f"{cp.kind} {cp.name}: {cp.current_version}" + ("" if ok else f", not ready at {to}"),
+                                evidence)
+        pool = next((p for p in pools if p.name == step.pool), None)
+        if pool is None:
+            return CheckOutcome(CheckResult.ERROR, f"MachinePool {ns}/{step.pool} not found", {"pool": step.pool})
+        done, _, message = compute_pool_rollout(pool, to, 0)
+        return CheckOutcome(CheckResult.PASS if done else CheckResult.FAIL, message,
+                            {"pool": pool.name, "versions": pool.versions(), "ready": pool.ready_replicas,
+                             "replicas": pool.replicas})
+
     def offers(self, m: _Mgmt, cluster: Cluster) -> VersionOffers:
         ns = str((cluster.extra or {}).get("namespace"))
         _, cp, pools = self._observe(m, ns, cluster.name)

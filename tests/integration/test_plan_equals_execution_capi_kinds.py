@@ -1,6 +1,7 @@
 """Plan equals execution (tests/integration/test_plan_equals_execution.py) for the Cluster API kinds of issue
 #20: kubeadm clusters with MachinePools (DevMachinePool) and clusters with managed control planes and
-MachinePools (CAPA EKS, CAPOCI OKE, CAPZ AKS, CAPG GKE), on a v1beta2 management cluster."""
+MachinePools (CAPA EKS, CAPOCI OKE, CAPZ AKS, CAPG GKE), and bring-your-own-host clusters, on a v1beta2
+management cluster."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from tests.providers.harness import KitHarness
 test_every_kind_path_pool_mode_and_budget_executes_its_plan = _table
 
 
-@pytest.fixture(params=["machinepool", "eks", "oke", "aks", "gke"])
+@pytest.fixture(params=["machinepool", "eks", "oke", "aks", "gke", "byoh"])
 def kit(request: pytest.FixtureRequest) -> Any:
-    h = KitHarness("capi", capi_version="v1beta2", flavour=request.param,
-                   infra_kind="DevMachineTemplate" if request.param == "machinepool" else "OCIMachineTemplate")
+    infra = {"machinepool": "DevMachineTemplate", "byoh": "ByoMachineTemplate"}.get(request.param, "OCIMachineTemplate")
+    h = KitHarness("capi", capi_version="v1beta2", flavour="kubeadm" if request.param == "byoh" else request.param,
+                   infra_kind=infra)
     h.start()
     yield h
     h.stop()

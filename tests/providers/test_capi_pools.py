@@ -158,3 +158,31 @@ def test_rules_per_managed_cloud():
     assert rules("AzureManagedControlPlane").knobs == frozenset()
     with pytest.raises(ValueError):
         rules("RKE2ControlPlane")
+
+
+def test_nodes_ready_gate_on_a_managed_pool_and_control_plane(tmp_path):
+    from fleet.provider import BuiltinCheck, CheckResult
+    from tests.providers.harness import KitHarness
+
+    h = KitHarness("capi", flavour="eks")
+    h.start()
+    try:
+        cid = h.seed("g", "v1.29.2", {"ng": "v1.29.2"}, ["v1.29.2", "v1.30.4"])
+        p = h.provider()
+        c = next(x for x in p.discover() if x.id == cid)
+        assert p.supported_checks(c) == {str(BuiltinCheck.CLUSTER_HEALTH), str(BuiltinCheck.NODES_READY)}
+        cp_step = Step(Component.CONTROL_PLANE, to="v1.30.4", from_="v1.29.2")
+        now = h.clock.now()
+        assert p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, cp_step, {}, now).result is CheckResult.PASS
+        p.start(c, cp_step)
+        assert p.run_check(c, BuiltinCheck.NODES_READY, cp_step, {}, now).result is CheckResult.FAIL
+        h.finish_operations()
+        assert p.run_check(c, BuiltinCheck.NODES_READY, cp_step, {}, h.clock.now()).result is CheckResult.PASS
+        pool_step = Step(Component.NODE_POOL, to="v1.30.4", from_="v1.29.2", pool="ng")
+        c = next(x for x in p.discover() if x.id == cid)
+        p.start(c, pool_step)
+        assert p.run_check(c, BuiltinCheck.NODES_READY, pool_step, {}, h.clock.now()).result is CheckResult.FAIL
+        h.finish_operations()
+        assert p.run_check(c, BuiltinCheck.NODES_READY, pool_step, {}, h.clock.now()).result is CheckResult.PASS
+    finally:
+        h.stop()
