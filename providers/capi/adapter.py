@@ -352,7 +352,13 @@ class CapiProvider:
                     ref = get(c, "spec", "controlPlaneRef", default={}) or {}
                     kcp = kcps.get((cns, ref.get("name", "")))
                     if ref.get("kind") in MANAGED_CONTROL_PLANES:
-                        out.append(self._managed.build(m, c, ref))
+                        try:
+                            out.append(self._managed.build(m, c, ref))
+                        except PermanentProviderError as exc:
+                            if exc.code != "404":
+                                raise
+                            _log.info("capi: skipping cluster %s/%s: %s", cns, cname, exc,
+                                      extra={"provider": self.name, "cluster": cname, "reason": str(exc)})
                         continue
                     if ref.get("kind") != KCP or kcp is None:
                         _log.info("capi: skipping cluster %s/%s: no KubeadmControlPlane (%s)", cns, cname,

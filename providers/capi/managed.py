@@ -59,7 +59,7 @@ _log = logging.getLogger("providers.capi")
 
 
 def kind_version(a: CapiProvider, m: _Mgmt, group: str, kind: str) -> str:
-    """The API version in which ``group`` serves ``kind`` (v1beta2 first, then the others, newest first)."""
+    """The API version in which ``group`` serves ``kind`` (v1beta2 first, then the group's other versions)."""
     a._served(m, CAPI)                                   # fills m.groups
     assert m.groups is not None
     versions = sorted((m.groups.get(group) or ([], ""))[0], key=lambda v: (v != "v1beta2", v), reverse=False)

@@ -186,3 +186,33 @@ def test_nodes_ready_gate_on_a_managed_pool_and_control_plane(tmp_path):
         assert p.run_check(c, BuiltinCheck.NODES_READY, pool_step, {}, h.clock.now()).result is CheckResult.PASS
     finally:
         h.stop()
+
+
+def test_eks_minor_only_versions_and_a_missing_control_plane_object(tmp_path):
+    """EKS versions spelled major.minor (as EKS offers them) go through; a Cluster whose managed control plane
+    object is missing is skipped by discovery, not fatal."""
+    from fleet.provider import OperationState
+    from tests.providers.harness import KitHarness
+
+    h = KitHarness("capi", flavour="eks")
+    h.start()
+    try:
+        cid = h.seed("m", "v1.30", {"ng": "v1.30"}, ["v1.30", "v1.31"])
+        e = h.emulator
+        e.add_managed_cluster("gone", "AWSManagedControlPlane", "v1.30")
+        with e.store.lock:
+            e.store.delete(e.types["AWSManagedControlPlane"], "default", "gone-control-plane")
+        p = h.provider()
+        found = {c.id: c for c in p.discover()}
+        assert "capi/mgmt/default/gone" not in found
+        c = found[cid]
+        assert c.control_plane == "v1.30" and p.offers(c).control_plane == ("v1.30", "v1.31")
+        for step in (Step(Component.CONTROL_PLANE, to="v1.31", from_="v1.30"),
+                     Step(Component.NODE_POOL, to="v1.31", from_="v1.30", pool="ng", max_unavailable=1)):
+            op = p.start(c, step)
+            h.finish_operations()
+            assert p.poll(c, op).state is OperationState.SUCCEEDED
+            c = next(x for x in p.discover() if x.id == cid)
+        assert c.control_plane == "v1.31" and c.pool("ng").version == "v1.31"
+    finally:
+        h.stop()
