@@ -143,7 +143,9 @@ class ManagedOps:
                        node_pools=self._node_pools(pools, offers), labels=dict(c["metadata"].get("labels") or {}),
                        provider_type=self.a.type, available=self._allowed(cp.kind, cp.current_version),
                        healthy=cp.ready, upgrading=cp.busy or any(not p.settled() for p in pools), extra=extra,
-                       facts={"controlPlaneKind": cp.kind})
+                       facts={"controlPlaneKind": cp.kind,
+                              **({"clusterType": str(get(cp.obj, "spec", "clusterType"))}
+                                 if get(cp.obj, "spec", "clusterType") else {})})
 
     @staticmethod
     def _pool_extra(pools: list[PoolView]) -> dict[str, Any]:

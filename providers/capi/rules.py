@@ -23,7 +23,9 @@ Rules (sources: kubernetes-sigs/cluster-api at commit ae7ff047db499ac3858ade268b
   node groups at the control plane's minor before its next minor, one minor per node-group update (CAPA
   ``pkg/cloud/services/eks/nodegroup.go`` steps one minor per UpdateNodegroupVersion), knob maxUnavailable
   only (``AWSManagedMachinePool.spec.updateConfig``); OKE (OCIManagedControlPlane): maxSurge/maxUnavailable
-  (``nodePoolCyclingDetails``); AKS, GKE: no budget field in the CAPZ/CAPG pool CRDs.
+  (``nodePoolCyclingDetails``), pools of a BASIC cluster (fact ``clusterType``) blocked as providers/oke/rules.py
+  does; AKS: pools within two minors, one minor per pool upgrade (providers/aks/rules.py); AKS, GKE: no budget
+  field in the CAPZ/CAPG pool CRDs.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.provider import Cluster, PoolStrategy, UpgradeRules
+
+OKE_BASIC_REASON = ("OKE cycles nodes only on ENHANCED clusters; on this BASIC cluster (OCIManagedControlPlane "
+                    "spec.clusterType) a node pool's new version reaches only nodes created later. Move the cluster "
+                    "to ENHANCED_CLUSTER or replace the nodes by hand")
 
 
 class Facts(BaseModel):
@@ -46,6 +52,10 @@ class Facts(BaseModel):
         None, alias="controlPlaneKind",
         description="The kind of a managed control plane (AWSManagedControlPlane, OCIManagedControlPlane, "
                     "AzureManagedControlPlane, GCPManagedControlPlane); unset: KubeadmControlPlane.")
+    cluster_type: str | None = Field(
+        None, alias="clusterType",
+        description="OCIManagedControlPlane spec.clusterType (BASIC_CLUSTER or ENHANCED_CLUSTER): OKE cycles the "
+                    "nodes of a pool only on ENHANCED clusters, so the pools of a BASIC one are blocked.")
     topology: bool = Field(
         False, description="The cluster has a managed topology (a ClusterClass): node pools follow the control "
                            "plane. Implied by clusterClassVersions.")
@@ -60,8 +70,14 @@ def compute_rules(cluster: Cluster) -> UpgradeRules:
         return UpgradeRules(pools_match_before_cp_minor=True, pool_minor_step=1,
                             strategies=frozenset({PoolStrategy.SURGE}), knobs=frozenset({"maxUnavailable"}))
     if kind == "OCIManagedControlPlane":
-        return UpgradeRules(strategies=frozenset({PoolStrategy.SURGE}), knobs=frozenset({"maxSurge", "maxUnavailable"}))
-    if kind in ("AzureManagedControlPlane", "GCPManagedControlPlane"):
+        blocked = {p.name: OKE_BASIC_REASON for p in cluster.node_pools} if facts.cluster_type == "BASIC_CLUSTER" else {}
+        return UpgradeRules(blocked_pools=blocked, strategies=frozenset({PoolStrategy.SURGE}),
+                            knobs=frozenset({"maxSurge", "maxUnavailable"}))
+    if kind == "AzureManagedControlPlane":
+        # as providers/aks/rules.py: pools within two minors of the control plane, one minor per pool upgrade
+        return UpgradeRules(pool_skew=2, pool_minor_step=1, strategies=frozenset({PoolStrategy.SURGE}),
+                            knobs=frozenset())
+    if kind == "GCPManagedControlPlane":
         return UpgradeRules(strategies=frozenset({PoolStrategy.SURGE}), knobs=frozenset())
     if kind is not None:
         raise ValueError(f"controlPlaneKind {kind!r} is not a managed control plane kind Cluster API fleet knows")

@@ -216,3 +216,17 @@ def test_eks_minor_only_versions_and_a_missing_control_plane_object(tmp_path):
         assert c.control_plane == "v1.31" and c.pool("ng").version == "v1.31"
     finally:
         h.stop()
+
+
+def test_oke_basic_cluster_blocks_its_pools_and_aks_keeps_the_skew():
+    from fleet.provider import NodePool
+
+    pools = (NodePool("np", "v1.30.1"),)
+    basic = compute_rules(Cluster("capi", "m/ns", "c", "v1.30.1", node_pools=pools,
+                                  facts={"controlPlaneKind": "OCIManagedControlPlane", "clusterType": "BASIC_CLUSTER"}))
+    assert set(basic.blocked_pools) == {"np"} and "ENHANCED" in basic.blocked_pools["np"]
+    enhanced = compute_rules(Cluster("capi", "m/ns", "c", "v1.30.1", node_pools=pools, facts={
+        "controlPlaneKind": "OCIManagedControlPlane", "clusterType": "ENHANCED_CLUSTER"}))
+    assert not enhanced.blocked_pools
+    aks = compute_rules(Cluster("capi", "m/ns", "c", "v1.30.1", facts={"controlPlaneKind": "AzureManagedControlPlane"}))
+    assert aks.pool_skew == 2 and aks.pool_minor_step == 1
