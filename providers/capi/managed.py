@@ -175,7 +175,8 @@ class ManagedOps:
         extra = cluster.extra or {}
         cp_kind = (extra.get("controlPlane") or {}).get("kind")
         to = step.to if step.to.startswith("v") else f"v{step.to}"
-        w: list[str] = []
+        w: list[str] = [f"{what} is paused: its controllers will not act until it is resumed"
+                        for what in extra.get("paused") or []]
         if cp_kind in CONTROL_PLANES:
             if not any(same_version(v, to) for v in self.a.settings.versions.get(cp_kind, [])):
                 w.append(f"blocked: {to} is not in settings.versions.{cp_kind} (the versions "
