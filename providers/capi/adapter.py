@@ -13,6 +13,9 @@ Steps, the way an operator does them by hand:
 - managed topology (ClusterClass): patch ``Cluster.spec.topology.version``; CAPI sequences the rest. When the
   ClusterClass lists ``spec.kubernetesVersions`` (rules.py), those are the offers and the only versions
   sent (the Cluster webhook refuses any other); otherwise the image map is the allow-list.
+MachinePools (next to MachineDeployments), managed control planes (CAPA AWSManagedControlPlane, CAPOCI
+OCIManagedControlPlane, CAPZ AzureManagedControlPlane, CAPG GCPManagedControlPlane) and their machine pools:
+managed.py / pools.py. BYOH (ByoMachineTemplate): no template copy, the version selects the installer bundle.
 Templates are never edited in place. A step is done when the status reports every replica up to date and
 available at the new version and ``observedGeneration`` caught up. ``start`` is idempotent: an object whose
 spec already asks for ``step.to`` yields an operation for it and nothing is created.
@@ -337,7 +340,9 @@ class CapiProvider:
             cv = self._served(m, CAPI)
             try:
                 kv: str | None = kind_version(self, m, CP, KCP)
-            except PermanentProviderError:
+            except PermanentProviderError as exc:
+                if exc.code != "404":
+                    raise
                 kv = None                                  # only managed control planes are installed
             scopes: list[str | None] = [*(m.settings.namespaces or self.settings.namespaces or [])] or [None]
             for ns in scopes:
