@@ -230,3 +230,14 @@ def test_oke_basic_cluster_blocks_its_pools_and_aks_keeps_the_skew():
     assert not enhanced.blocked_pools
     aks = compute_rules(Cluster("capi", "m/ns", "c", "v1.30.1", facts={"controlPlaneKind": "AzureManagedControlPlane"}))
     assert aks.pool_skew == 2 and aks.pool_minor_step == 1
+
+
+def test_aks_pool_above_the_control_plane_is_not_rolled(emu):
+    e, clock = emu
+    e.add_managed_cluster("aks", "AzureManagedControlPlane", "v1.30.4", pools={"ap": ("v1.30.4", 2)})
+    _patch(e, "MachinePool", "ap", {"spec": {"template": {"spec": {"version": "v1.31.1"}}}})
+    _run(e, clock, 20)
+    assert e.get("MachinePool", "ap")["status"]["versions"] == [{"version": "v1.30.4", "replicas": 2}]
+    _patch(e, "AzureManagedControlPlane", "aks-control-plane", {"spec": {"version": "v1.31.1"}})
+    _run(e, clock, 30)
+    assert e.get("MachinePool", "ap")["status"]["versions"] == [{"version": "v1.31.1", "replicas": 2}]

@@ -27,6 +27,11 @@ providers/capi/emulator/crds/PROVENANCE.md):
     (``managed_machine_pool.go`` passes ``NodePoolCyclingDetails`` to ``UpdateNodePool``); without it the
     pool's version changes for new nodes only, and the existing nodes stay (the MachinePool never reports
     them up to date). ``maximumUnavailable`` (int or percent, default 1 here) is the batch.
+  * CAPA reads the node group's version from the MachinePool (``pkg/cloud/scope/managednodegroup.go``
+    ``Version``); CAPG likewise (``cloud/scope/managedmachinepool.go``: ``sdkNodePool.Version`` from
+    ``machinePool.Spec.Template.Spec.Version``).
+  * CAPZ ``azure/scope/managedcontrolplane.go`` ``GetAllAgentPoolSpecs``: "MachinePool version cannot be greater
+    than the AzureManagedControlPlane version" — such a pool is not rolled (the reconcile errors).
   * CAPZ AKS / CAPG GKE / CAPD DevMachinePool: one node at a time (AKS default surge 1, GKE default surge 1).
 
 Status written (per served version): MachinePool ``replicas``, ``readyReplicas``, ``availableReplicas``,
@@ -246,6 +251,8 @@ class PoolControllers:
         cycling = kind != "OCIManagedMachinePool" or bool(_get(infra, "spec", "nodePoolCyclingDetails",
                                                                 "isNodeCyclingEnabled"))
         outdated = [i for i, v in enumerate(sim.nodes) if want and v != want]
+        if kind == "AzureManagedMachinePool" and want and self._aks_ahead(mp, want):
+            outdated = []                           # GetAllAgentPoolSpecs refuses a pool above the control plane
         if want and observed and not sim.batch and outdated and cycling:
             target = want
             oldest = min(sim.nodes, key=version_key)
@@ -261,6 +268,12 @@ class PoolControllers:
         b.samples += 1
         self._pool_status(mp, kind, infra, sim, want, replicas, observed)
         return changed
+
+    def _aks_ahead(self, mp: Obj, want: str) -> bool:
+        rt = self.types.get("AzureManagedControlPlane")
+        cluster = _get(mp, "spec", "clusterName") or ""
+        cps = self.store.peek_list(rt, mp["metadata"]["namespace"], f"{LABEL_CLUSTER}={cluster}") if rt else []
+        return any(_older(_get(cp, "spec", "version") or want, want) for cp in cps)
 
     @staticmethod
     def _batch(kind: str, infra: Obj | None, replicas: int) -> int:
