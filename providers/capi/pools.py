@@ -32,6 +32,8 @@ with ``readyReplicas == spec.replicas``. Infrastructure pools and what a step wr
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,7 +195,7 @@ def compute_infra_patch(kind: str, step: Step, to: str, image: str | None) -> tu
     if kind == "AWSManagedMachinePool":
         spec, more = _eks_update_config(step)
     elif kind == "OCIManagedMachinePool":
-        spec, more = _oke_cycling(step, to, image), []
+        spec, more = _oke_cycling(step, to, image)
     elif kind in POOL_IMAGE_FIELDS:
         if image is None:
             return None, [*w, f"blocked: no image for {kind} at {to} in settings.images; nothing will be changed"]
@@ -215,38 +217,71 @@ def _set_path(node: dict[str, Any], parts: list[str], value: Any) -> dict[str, A
     return node
 
 
+_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+EKS_MAX_UNAVAILABLE = 100
+
+
 def _eks_update_config(step: Step) -> tuple[dict[str, Any], list[str]]:
-    """AWSManagedMachinePool.spec.updateConfig: maxUnavailable (1..100) or maxUnavailablePercentage (1..100);
-    EKS node groups have no surge."""
+    """AWSManagedMachinePool.spec.updateConfig, translated as providers/eks/budget.py translates the EKS API's
+    NodegroupUpdateConfig (the same fields): maxUnavailable 1..100 or maxUnavailablePercentage (whole, rounded up);
+    no surge field in the CRD (CAPA sets no updateStrategy), so a maxSurge above 0 is a warning."""
     w: list[str] = []
     if step.max_surge:
-        w.append("EKS node groups (AWSManagedMachinePool.updateConfig) have no surge knob: maxSurge "
-                 f"{step.max_surge_spec or step.max_surge} is not honoured")
-    un = _knob(step.max_unavailable_spec, step.max_unavailable)
-    if un is None:
+        w.append("EKS node groups (AWSManagedMachinePool.updateConfig) take no maxSurge: EKS launches new nodes "
+                 f"itself; maxSurge {step.max_surge_spec or step.max_surge} is not honoured")
+    m = _PERCENT.match(step.max_unavailable_spec) if isinstance(step.max_unavailable_spec, str) else None
+    if m:
+        pct = float(m.group(1))
+        if pct < 1:
+            return {"updateConfig": {"maxUnavailable": 1, "maxUnavailablePercentage": None}}, [
+                *w, f"EKS node groups take maxUnavailable of at least 1 node; maxUnavailable "
+                    f"{step.max_unavailable_spec} becomes maxUnavailable=1"]
+        whole = min(100, math.ceil(pct))
+        if whole != pct:
+            w.append(f"EKS takes maxUnavailablePercentage as a whole number from 1 to 100; "
+                     f"{step.max_unavailable_spec} becomes {whole}%")
+        return {"updateConfig": {"maxUnavailablePercentage": whole, "maxUnavailable": None}}, w
+    n = step.max_unavailable
+    if n is None:
         return {}, w
-    if un.endswith("%"):
-        pct = min(100, max(1, int(un[:-1])))
-        if str(pct) != un[:-1]:
-            w.append(f"maxUnavailable {un} becomes maxUnavailablePercentage {pct} (EKS: 1..100)")
-        return {"updateConfig": {"maxUnavailablePercentage": pct, "maxUnavailable": None}}, w
-    n = min(100, max(1, int(un)))
-    if n != int(un):
-        w.append(f"maxUnavailable {un} becomes {n} (EKS updateConfig.maxUnavailable: 1..100)")
+    if n < 1:
+        w.append(f"EKS node groups cannot update with maxUnavailable={n}: at least one node is replaced at a "
+                 "time; using maxUnavailable=1")
+        n = 1
+    elif n > EKS_MAX_UNAVAILABLE:
+        w.append(f"EKS caps maxUnavailable at {EKS_MAX_UNAVAILABLE}; maxUnavailable={n} becomes "
+                 f"{EKS_MAX_UNAVAILABLE}")
+        n = EKS_MAX_UNAVAILABLE
     return {"updateConfig": {"maxUnavailable": n, "maxUnavailablePercentage": None}}, w
 
 
-def _oke_cycling(step: Step, to: str, image: str | None) -> dict[str, Any]:
-    """OCIManagedMachinePool: the version, node cycling on (with the budget), the image (None: CAPOCI looks up
-    the OKE image of the version)."""
-    cycling: dict[str, Any] = {"isNodeCyclingEnabled": True}
-    surge = _knob(step.max_surge_spec, step.max_surge)
-    un = _knob(step.max_unavailable_spec, step.max_unavailable)
-    if surge is not None:
-        cycling["maximumSurge"] = surge
-    if un is not None:
-        cycling["maximumUnavailable"] = un
-    return {"version": to, "nodePoolCyclingDetails": cycling, "nodeSourceViaImage": {"imageId": image}}
+def _oke_knob(name: str, spec: str | None, resolved: int | None, default: str, w: list[str]) -> str:
+    """As providers/oke/budget.py: percentages passed as whole percentages (surge up, unavailable down, at most
+    100%), integers as integers; nothing given: OKE's default."""
+    m = _PERCENT.match(spec) if isinstance(spec, str) else None
+    if m:
+        pct = float(m.group(1))
+        whole = min(100, math.ceil(pct) if name == "maxSurge" else math.floor(pct))
+        if pct > 100:
+            w.append(f"OKE caps {name} at 100%; {spec} becomes 100%")
+        elif whole != pct:
+            w.append(f"OKE takes whole percentages; {name} {spec} becomes {whole}%")
+        return f"{whole}%"
+    return default if resolved is None else str(max(0, int(resolved)))
+
+
+def _oke_cycling(step: Step, to: str, image: str | None) -> tuple[dict[str, Any], list[str]]:
+    """OCIManagedMachinePool: the version, node cycling on with maximumSurge/maximumUnavailable (OKE defaults 1
+    and 0; both 0 is refused by OKE, so surge becomes 1), the image (None: CAPOCI looks up the OKE image of the
+    version)."""
+    w: list[str] = []
+    surge = _oke_knob("maxSurge", step.max_surge_spec, step.max_surge, "1", w)
+    unavailable = _oke_knob("maxUnavailable", step.max_unavailable_spec, step.max_unavailable, "0", w)
+    if surge.rstrip("%") in ("0", "0.0") and unavailable.rstrip("%") in ("0", "0.0"):
+        w.append("OKE refuses maxSurge 0 with maxUnavailable 0; using maxSurge 1")
+        surge = "1"
+    cycling = {"isNodeCyclingEnabled": True, "maximumSurge": surge, "maximumUnavailable": unavailable}
+    return {"version": to, "nodePoolCyclingDetails": cycling, "nodeSourceViaImage": {"imageId": image}}, w
 
 
 def compute_pool_rollout(view: PoolView, to: str, generation: int) -> tuple[bool, float, str]:
