@@ -188,7 +188,7 @@ def compute_infra_patch(kind: str, step: Step, to: str, image: str | None) -> tu
     w: list[str] = []
     if step.strategy == "blue-green":
         w.append(f"{kind} has no blue-green strategy: the cloud replaces nodes in place")
-    if step.drain_timeout_seconds is not None:
+    if step.drain_timeout_seconds is not None and kind != "OCIManagedMachinePool":
         w.append(f"{kind}: drainTimeout is not a field of this CRD; the cloud's own drain applies")
     if step.node_soak_seconds is not None:
         w.append(f"{kind}: nodeSoak is not a field of this CRD: not honoured")
@@ -272,7 +272,8 @@ def _oke_knob(name: str, spec: str | None, resolved: int | None, default: str, w
 
 def _oke_cycling(step: Step, to: str, image: str | None) -> tuple[dict[str, Any], list[str]]:
     """OCIManagedMachinePool: the version, node cycling on with maximumSurge/maximumUnavailable (OKE defaults 1
-    and 0; both 0 is refused by OKE, so surge becomes 1), the image (None: CAPOCI looks up the OKE image of the
+    and 0; both 0 is refused by OKE, so surge becomes 1), the drain timeout as
+    ``nodeEvictionNodePoolSettings.evictionGraceDuration``, the image (None: CAPOCI looks up the OKE image of the
     version)."""
     w: list[str] = []
     surge = _oke_knob("maxSurge", step.max_surge_spec, step.max_surge, "1", w)
@@ -281,7 +282,18 @@ def _oke_cycling(step: Step, to: str, image: str | None) -> tuple[dict[str, Any]
         w.append("OKE refuses maxSurge 0 with maxUnavailable 0; using maxSurge 1")
         surge = "1"
     cycling = {"isNodeCyclingEnabled": True, "maximumSurge": surge, "maximumUnavailable": unavailable}
-    return {"version": to, "nodePoolCyclingDetails": cycling, "nodeSourceViaImage": {"imageId": image}}, w
+    spec: dict[str, Any] = {"version": to, "nodePoolCyclingDetails": cycling, "nodeSourceViaImage": {"imageId": image}}
+    if step.drain_timeout_seconds is not None:
+        # as providers/oke/budget.py grace_duration: whole minutes, PT0M..PT60M
+        secs = step.drain_timeout_seconds
+        minutes = min(60, math.ceil(max(0, secs) / 60))
+        if secs > 3600:
+            w.append(f"OKE allows at most 60 minutes to evict pods (evictionGraceDuration); the drain timeout of "
+                     f"{secs}s becomes PT60M")
+        elif minutes * 60 != secs:
+            w.append(f"OKE takes the eviction grace period in whole minutes; {secs}s becomes PT{minutes}M")
+        spec["nodeEvictionNodePoolSettings"] = {"evictionGraceDuration": f"PT{minutes}M"}
+    return spec, w
 
 
 def compute_pool_rollout(view: PoolView, to: str, generation: int) -> tuple[bool, float, str]:

@@ -23,7 +23,7 @@ Rules (sources: kubernetes-sigs/cluster-api at commit ae7ff047db499ac3858ade268b
   node groups at the control plane's minor before its next minor, one minor per node-group update (CAPA
   ``pkg/cloud/services/eks/nodegroup.go`` steps one minor per UpdateNodegroupVersion), knob maxUnavailable
   only (``AWSManagedMachinePool.spec.updateConfig``); OKE (OCIManagedControlPlane): maxSurge/maxUnavailable
-  (``nodePoolCyclingDetails``), pools of a BASIC cluster (fact ``clusterType``) blocked as providers/oke/rules.py
+  (``nodePoolCyclingDetails``) and drainTimeout (``nodeEvictionNodePoolSettings``), pools of a BASIC cluster (fact ``clusterType``) blocked as providers/oke/rules.py
   does; AKS: pools within two minors, one minor per pool upgrade (providers/aks/rules.py); AKS, GKE: no budget
   field in the CAPZ/CAPG pool CRDs.
 """
@@ -72,7 +72,7 @@ def compute_rules(cluster: Cluster) -> UpgradeRules:
     if kind == "OCIManagedControlPlane":
         blocked = {p.name: OKE_BASIC_REASON for p in cluster.node_pools} if facts.cluster_type == "BASIC_CLUSTER" else {}
         return UpgradeRules(blocked_pools=blocked, strategies=frozenset({PoolStrategy.SURGE}),
-                            knobs=frozenset({"maxSurge", "maxUnavailable"}))
+                            knobs=frozenset({"maxSurge", "maxUnavailable", "drainTimeout"}))
     if kind == "AzureManagedControlPlane":
         # as providers/aks/rules.py: pools within two minors of the control plane, one minor per pool upgrade
         return UpgradeRules(pool_skew=2, pool_minor_step=1, strategies=frozenset({PoolStrategy.SURGE}),

@@ -153,7 +153,12 @@ def _step(**kw):
      {"version": "v1.31.1", "nodePoolCyclingDetails": {"isNodeCyclingEnabled": True, "maximumSurge": "13%",
                                                        "maximumUnavailable": "12%"}, "nodeSourceViaImage": {"imageId": None}},
      ["maxSurge 12.5% becomes 13%", "maxUnavailable 12.5% becomes 12%"]),
+    ("OCIManagedMachinePool", _step(max_surge=1, drain_timeout_seconds=90),
+     {"version": "v1.31.1", "nodePoolCyclingDetails": {"isNodeCyclingEnabled": True, "maximumSurge": "1",
+                                                       "maximumUnavailable": "0"}, "nodeSourceViaImage": {"imageId": None},
+      "nodeEvictionNodePoolSettings": {"evictionGraceDuration": "PT2M"}}, ["90s becomes PT2M"]),
     ("AzureManagedMachinePool", _step(max_surge=1), None, ["no rollout budget field"]),
+    ("AzureManagedMachinePool", _step(drain_timeout_seconds=60), None, ["drainTimeout is not a field"]),
     ("GCPManagedMachinePool", _step(), None, []),
     ("DevMachinePool", _step(), None, ["blocked: no image"]),
 ])
@@ -168,7 +173,7 @@ def test_rules_per_managed_cloud():
         return compute_rules(Cluster("capi", "m/ns", "c", "v1.30.4", facts={"controlPlaneKind": kind}))
     eks = rules("AWSManagedControlPlane")
     assert eks.pools_match_before_cp_minor and eks.pool_minor_step == 1 and eks.knobs == {"maxUnavailable"}
-    assert rules("OCIManagedControlPlane").knobs == {"maxSurge", "maxUnavailable"}
+    assert rules("OCIManagedControlPlane").knobs == {"maxSurge", "maxUnavailable", "drainTimeout"}
     assert rules("AzureManagedControlPlane").knobs == frozenset()
     with pytest.raises(ValueError):
         rules("RKE2ControlPlane")
