@@ -13,6 +13,9 @@ Steps, the way an operator does them by hand:
 - managed topology (ClusterClass): patch ``Cluster.spec.topology.version``; CAPI sequences the rest. When the
   ClusterClass lists ``spec.kubernetesVersions`` (rules.py), those are the offers and the only versions
   sent (the Cluster webhook refuses any other); otherwise the image map is the allow-list.
+MachinePools (next to MachineDeployments), managed control planes (CAPA AWSManagedControlPlane, CAPOCI
+OCIManagedControlPlane, CAPZ AzureManagedControlPlane, CAPG GCPManagedControlPlane) and their machine pools:
+managed.py / pools.py. BYOH (ByoMachineTemplate): no template copy, the version selects the installer bundle.
 Templates are never edited in place. A step is done when the status reports every replica up to date and
 available at the new version and ``observedGeneration`` caught up. ``start`` is idempotent: an object whose
 spec already asks for ``step.to`` yields an operation for it and nothing is created.
@@ -51,6 +54,7 @@ from fleet.versions import InvalidVersion, parse_version
 from providers.capi import gates
 from providers.capi.budget import compute_kcp_surge, compute_pool_knobs, compute_warnings
 from providers.capi.errors import translate
+from providers.capi.managed import ManagedOps, kind_version
 from providers.capi.objects import (
     CLUSTER_NAME_LABEL,
     CONTROL_PLANE_NAME_LABEL,
@@ -72,11 +76,13 @@ from providers.capi.objects import (
     same_version,
     topology_annotations,
 )
+from providers.capi.pools import CONTROL_PLANES as MANAGED_CONTROL_PLANES
 from providers.capi.rules import Facts, compute_rules
 from providers.capi.settings import CapiSettings, ManagementCluster, parse_settings
 from providers.checks_base import guarded
 
 CAPI = "cluster.x-k8s.io"
+BYOH = ("ByoMachineTemplate",)         # template kinds whose Machine version selects an installer bundle, no image
 CP = "controlplane.cluster.x-k8s.io"
 KCP = "KubeadmControlPlane"
 MD = "MachineDeployment"
@@ -128,6 +134,7 @@ class CapiProvider:
         self._timeout = (min(5.0, t), t)
         self._mgmts = {mc.name or mc.context or f"mgmt{i}": _Mgmt(mc.name or mc.context or f"mgmt{i}", mc)
                        for i, mc in enumerate(self.settings.management_clusters)}
+        self._managed = ManagedOps(self)         # MachinePools and managed control planes (managed.py)
 
     # ---- the SDK boundary ----------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -231,7 +238,7 @@ class CapiProvider:
 
     # ---- observe -------------------------------------------------------------------------------------------
     def _observe(self, m: _Mgmt, ns: str, name: str) -> tuple[dict[str, Any], KcpView, list[MdView]]:
-        cv, kv = self._served(m, CAPI), self._served(m, CP)
+        cv, kv = self._served(m, CAPI), kind_version(self, m, CP, KCP)
         c = self._get(m, CAPI, cv, "clusters", ns, name)
         ref = get(c, "spec", "controlPlaneRef", default={}) or {}
         if ref.get("kind") != KCP:
@@ -267,9 +274,15 @@ class CapiProvider:
             mgmt, _, ns = cluster.location.partition("/")
         return self._mgmt(str(mgmt)), str(ns)
 
+    def _allow_list(self) -> dict[str, dict[str, str]]:
+        """settings.images plus settings.versions of template kinds without an image (BYOH ByoMachineTemplate: the
+        Machine's version selects the installer bundle)."""
+        extra = {k: {capi_version(v): "" for v in vs} for k, vs in self.settings.versions.items() if k in BYOH}
+        return {**self.settings.images, **extra}
+
     def _offered(self, kinds: list[str], current: str) -> tuple[str, ...]:
         """Versions >= ``current`` that have an image for every kind (the image map is the allow-list)."""
-        sets = [set(self.settings.images.get(k, {})) for k in kinds]
+        sets = [set(self._allow_list().get(k, {})) for k in kinds]
         common = set.intersection(*sets) if sets else set()
         try:
             floor = parse_version(current)
@@ -324,11 +337,17 @@ class CapiProvider:
         out: list[Cluster] = []
         for name in self._mgmts:
             m = self._mgmt(name)
-            cv, kv = self._served(m, CAPI), self._served(m, CP)
+            cv = self._served(m, CAPI)
+            try:
+                kv: str | None = kind_version(self, m, CP, KCP)
+            except PermanentProviderError as exc:
+                if exc.code != "404":
+                    raise
+                kv = None                                  # only managed control planes are installed
             scopes: list[str | None] = [*(m.settings.namespaces or self.settings.namespaces or [])] or [None]
             for ns in scopes:
-                kcps = {(o["metadata"]["namespace"], o["metadata"]["name"]): KcpView(kv, o)
-                        for o in self._list(m, CP, kv, "kubeadmcontrolplanes", ns)}
+                kcps = {(o["metadata"]["namespace"], o["metadata"]["name"]): KcpView(kv or "", o)
+                        for o in (self._list(m, CP, kv, "kubeadmcontrolplanes", ns) if kv else [])}
                 mds: dict[tuple[str, str], list[MdView]] = {}
                 for o in self._list(m, CAPI, cv, "machinedeployments", ns, CLUSTER_NAME_LABEL):
                     v = MdView(cv, o)
@@ -337,23 +356,42 @@ class CapiProvider:
                     cns, cname = c["metadata"]["namespace"], c["metadata"]["name"]
                     ref = get(c, "spec", "controlPlaneRef", default={}) or {}
                     kcp = kcps.get((cns, ref.get("name", "")))
+                    if ref.get("kind") in MANAGED_CONTROL_PLANES:
+                        try:
+                            out.append(self._managed.build(m, c, ref))
+                        except PermanentProviderError as exc:
+                            if exc.code != "404":
+                                raise
+                            _log.info("capi: skipping cluster %s/%s: %s", cns, cname, exc,
+                                      extra={"provider": self.name, "cluster": cname, "reason": str(exc)})
+                        continue
                     if ref.get("kind") != KCP or kcp is None:
                         _log.info("capi: skipping cluster %s/%s: no KubeadmControlPlane (%s)", cns, cname,
                                   ref.get("kind"), extra={"provider": self.name, "cluster": cname,
                                                           "reason": "no KubeadmControlPlane"})
                         continue
-                    out.append(self._build(m, c, kcp, sorted(mds.get((cns, cname), []), key=lambda v: v.name)))
+                    out.append(self._managed.extend(m, self._build(m, c, kcp, sorted(mds.get((cns, cname), []),
+                                                                                    key=lambda v: v.name))))
         return out
+
+    @staticmethod
+    def _is_managed(cluster: Cluster) -> bool:
+        return ((cluster.extra or {}).get("controlPlane") or {}).get("kind") in MANAGED_CONTROL_PLANES
 
     def offers(self, cluster: Cluster) -> VersionOffers:
         m, ns = self._locate(cluster)
+        if self._is_managed(cluster):
+            return self._managed.offers(m, cluster)
         c, kcp, mds = self._observe(m, ns, cluster.name)
-        return self._offers_for(c, kcp, mds, self._class_versions(m, c))
+        base = self._offers_for(c, kcp, mds, self._class_versions(m, c))
+        pools = self._managed.offers_for(None, self._managed._pools(m, ns, cluster.name))
+        return VersionOffers(base.control_plane, {**base.node_pools, **pools}) if pools else base
 
     def check_step(self, cluster: Cluster, step: Step) -> list[str]:
+        if self._is_managed(cluster) or self._managed.is_pool(cluster, step):
+            return self._managed.check_step(cluster, step)
         extra = {**(cluster.extra or {}), "clusterClassVersions": (cluster.facts or {}).get("clusterClassVersions")}
-        return compute_warnings(extra, step, self.settings.images,
-                                self.settings.control_plane_max_surge)
+        return compute_warnings(extra, step, self._allow_list(), self.settings.control_plane_max_surge)
 
     def start(self, cluster: Cluster, step: Step) -> OperationRef:
         m, ns = self._locate(cluster)
@@ -363,6 +401,8 @@ class CapiProvider:
         except InvalidVersion:
             raise PermanentProviderError(f"{step.to!r} is not a Kubernetes version", provider=self.name,
                                          code="400") from None
+        if self._is_managed(cluster) or self._managed.is_pool(cluster, step):
+            return self._managed.start(m, cluster, step, to)
         c, kcp, mds = self._observe(m, ns, cluster.name)
         if get(c, "spec", "topology"):
             return self._start_topology(m, cluster, step, to, c, kcp, mds)
@@ -417,10 +457,18 @@ class CapiProvider:
     def _roll_template(self, m: _Mgmt, view: KcpView | MdView, to: str) -> dict[str, Any]:
         """Create (or find, after a crash) the copy of the object's template with the image for ``to``."""
         ref = view.infra_ref
+        if ref.kind in BYOH:
+            # BYOH: the template stays; the Machine's version selects the installer bundle (byomachine_controller.go
+            # sets the host's k8sversion annotation from Machine.spec.version; k8sinstallerconfig_controller.go
+            # builds the installer for it). The allow-list is settings.versions.ByoMachineTemplate.
+            if not any(same_version(v, to) for v in self.settings.versions.get(ref.kind, [])):
+                raise PermanentProviderError(f"{to} is not in settings.versions.{ref.kind} (the installer bundles "
+                                             "published for BYOH)", provider=self.name, code="400")
+            return ref.render(view.capi, ref.version or kind_version(self, m, ref.group, ref.kind))
         image = self._image(ref.kind, to)
         image_field = self.settings.image_field(ref.kind)
         assert image_field is not None                         # settings validation guarantees it
-        version = ref.version or self._preferred(m, ref.group)
+        version = ref.version or kind_version(self, m, ref.group, ref.kind)
         plural = self._plural(m, ref.group, version, ref.kind)
         template = self._get(m, ref.group, version, plural, view.namespace, ref.name)
         new = compute_template_copy(template, to, image, image_field)
@@ -516,8 +564,10 @@ class CapiProvider:
         ns, name, kind, to = d["namespace"], d["name"], d["kind"], d["version"]
         if kind == "Cluster":
             return self._poll_topology(m, d)
+        if kind in MANAGED_CONTROL_PLANES or kind == "MachinePool":
+            return self._managed.poll(m, d)
         if kind == KCP:
-            kv = self._served(m, CP)
+            kv = kind_version(self, m, CP, KCP)
             view: KcpView | MdView = KcpView(kv, self._get(m, CP, kv, "kubeadmcontrolplanes", ns, name))
             selector = f"{CONTROL_PLANE_NAME_LABEL}={name}"
         else:
@@ -569,6 +619,9 @@ class CapiProvider:
     SUPPORTED_CHECKS = frozenset({BuiltinCheck.CLUSTER_HEALTH, BuiltinCheck.NODES_READY, BuiltinCheck.ETCD_BACKUP})
 
     def supported_checks(self, cluster: Cluster) -> frozenset[str]:
+        if self._is_managed(cluster):
+            # the cloud's control plane: no etcd to read
+            return frozenset({str(BuiltinCheck.CLUSTER_HEALTH), str(BuiltinCheck.NODES_READY)})
         return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
 
     def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
@@ -588,12 +641,16 @@ class CapiProvider:
 
     def _check_health(self, cluster: Cluster) -> CheckOutcome:
         m, ns = self._locate(cluster)
+        if self._is_managed(cluster):
+            return self._managed.check_health(m, cluster)
         _, kcp, mds = self._observe(m, ns, cluster.name)
         machines = self._list(m, CAPI, self._served(m, CAPI), "machines", ns, f"{CLUSTER_NAME_LABEL}={cluster.name}")
         return gates.cluster_health(kcp.obj, [md.obj for md in mds], machines)
 
     def _check_ready(self, cluster: Cluster, step: Step) -> CheckOutcome:
         m, ns = self._locate(cluster)
+        if self._is_managed(cluster) or self._managed.is_pool(cluster, step):
+            return self._managed.check_nodes_ready(m, cluster, step, capi_version(step.to))
         c, kcp, mds = self._observe(m, ns, cluster.name)
         to = capi_version(step.to)
         if step.component is Component.CONTROL_PLANE and get(c, "spec", "topology"):

@@ -9,6 +9,9 @@
     namespaces: [default]          # where to look for clusters (default: all namespaces)
     images:                        # infrastructure template kind -> Kubernetes version -> image
       OCIMachineTemplate: {v1.30.4: ocid1.image.oc1..aaa}
+    versions:                      # managed control plane kind (or MachinePool) -> versions the cloud offers
+      AWSManagedControlPlane: [v1.30, v1.31]
+      OCIManagedControlPlane: [v1.30.1, v1.31.1]
     imageFields:                   # where the image lives, for kinds not built in (objects.IMAGE_FIELDS)
       MyMachineTemplate: spec.template.spec.image
     endpoint: null                 # overrides the server of every management cluster (emulators)
@@ -27,6 +30,7 @@ from pydantic.alias_generators import to_camel
 
 from fleet.versions import InvalidVersion, parse_version
 from providers.capi.objects import IMAGE_FIELDS, capi_version
+from providers.capi.pools import CONTROL_PLANES, MP, POOL_IMAGE_FIELDS
 
 
 class _Strict(BaseModel):
@@ -56,6 +60,11 @@ class CapiSettings(_Strict):
     """Where to look for clusters (default: all namespaces)."""
     images: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Infrastructure machine template kind -> Kubernetes version -> machine image."""
+    versions: dict[str, list[str]] = Field(default_factory=dict)
+    """Managed control plane kind (AWSManagedControlPlane, OCIManagedControlPlane, AzureManagedControlPlane,
+    GCPManagedControlPlane), MachinePool or ByoMachineTemplate -> the versions the cloud offers, or (BYOH) the
+    installer bundles published (the allow-list of those clusters and pools; spelled as the provider expects
+    them, e.g. EKS `v1.31`)."""
     image_fields: dict[str, str] = Field(default_factory=dict)
     """Where the image lives in a template kind that is not built in (e.g. `spec.template.spec.image`)."""
     endpoint: str | None = None
@@ -87,8 +96,17 @@ class CapiSettings(_Strict):
 
     @model_validator(mode="after")
     def _fields_known(self) -> CapiSettings:
+        for kind, listed in self.versions.items():
+            if kind not in CONTROL_PLANES and kind not in (MP, "ByoMachineTemplate"):
+                raise ValueError(f"versions.{kind}: not a managed control plane kind, MachinePool or "
+                                 f"ByoMachineTemplate (known: {', '.join([*CONTROL_PLANES, MP, 'ByoMachineTemplate'])})")
+            for v in listed:
+                try:
+                    parse_version(str(v))
+                except InvalidVersion:
+                    raise ValueError(f"versions.{kind}: {v!r} is not a Kubernetes version") from None
         for kind in self.images:
-            if kind not in IMAGE_FIELDS and kind not in self.image_fields:
+            if kind not in IMAGE_FIELDS and kind not in POOL_IMAGE_FIELDS and kind not in self.image_fields:
                 raise ValueError(f"images.{kind}: no known image field for this kind; add imageFields.{kind} "
                                  "(e.g. spec.template.spec.image)")
         names = [mc.name or mc.context or f"mgmt{i}" for i, mc in enumerate(self.management_clusters)]

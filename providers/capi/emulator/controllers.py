@@ -154,6 +154,8 @@ class Controllers:
         self.conds: dict[tuple[Any, ...], tuple[str, datetime]] = {}   # condition -> (status, since)
         self.topology_errors: dict[tuple[str, str], str] = {}
         self._n = 0
+        # more simulated controllers (pools.PoolControllers): settle(t) -> changed, next_event(t) -> time | None
+        self.plugins: list[Any] = []
 
     # ---- public ------------------------------------------------------------------------------------------
     def advance(self, now: datetime | None = None) -> None:
@@ -193,6 +195,8 @@ class Controllers:
             for md in self.store.peek_list(self.types["MachineDeployment"]):
                 changed |= self._md(md)
             changed |= self._machinesets()
+            for plugin in self.plugins:
+                changed |= plugin.settle(self.t)
             self._record_budgets()
             if not changed:
                 break
@@ -214,6 +218,7 @@ class Controllers:
             if m.ready_at is not None and m.deployment:
                 times.append(m.ready_at + timedelta(seconds=self._min_ready(m)))
         times += [first + timedelta(seconds=self.timings.controller_delay) for _, first in self._seen.values()]
+        times += [x for x in (p.next_event(self.t) for p in self.plugins) if x is not None]
         future = [x for x in times if x > self.t]
         return min(future) if future else None
 

@@ -31,15 +31,26 @@ def write_kubeconfig(path: Path, contexts: dict[str, str], token: str = TOKEN) -
     path.chmod(0o600)
 
 
+# flavour -> the managed control plane kind its clusters use (seed_pools); "machinepool": kubeadm clusters whose
+# node pools are MachinePools (DevMachinePool); "kubeadm": KubeadmControlPlane + MachineDeployments
+MANAGED_FLAVOURS = {"eks": "AWSManagedControlPlane", "oke": "OCIManagedControlPlane", "aks": "AzureManagedControlPlane",
+                    "gke": "GCPManagedControlPlane"}
+
+
 class CapiEmulatorKit:
     """``images``: infrastructure template kind -> version -> image for the adapter's settings; by default
-    ``infra_kind`` with an OCI image for every version seeded so far."""
+    ``infra_kind`` with an OCI image for every version seeded so far. ``flavour``: kubeadm (default),
+    machinepool, or a managed control plane (eks, oke, aks, gke; MANAGED_FLAVOURS)."""
 
     type = "capi"
 
     def __init__(self, clock: Clock, directory: Path, *, capi_version: str = "v1beta2",
                  infra_kind: str = "OCIMachineTemplate", token: str = TOKEN, context: str = "mgmt",
-                 images: dict[str, dict[str, str]] | None = None, **emulator_options: Any) -> None:
+                 images: dict[str, dict[str, str]] | None = None, flavour: str = "kubeadm",
+                 **emulator_options: Any) -> None:
+        if flavour not in ("kubeadm", "machinepool", *MANAGED_FLAVOURS):
+            raise ValueError(f"unknown flavour {flavour!r}")
+        self.flavour = flavour
         self.clock = clock
         self.directory = directory
         self.capi_version, self.infra_kind, self.token, self.context = capi_version, infra_kind, token, context
@@ -58,16 +69,32 @@ class CapiEmulatorKit:
     def adapter_settings(self) -> dict[str, Any]:
         images = self.images if self.images is not None else {
             self.infra_kind: {v: oci_image(v) for v in sorted(self.available)}}
-        return {"managementClusters": [{"kubeconfig": str(self.kubeconfig), "context": self.context}],
-                "images": images}
+        if self.flavour == "machinepool" and self.images is None:
+            images["DevMachinePool"] = {v: f"kindest/node:{v}" for v in sorted(self.available)}
+        out: dict[str, Any] = {"managementClusters": [{"kubeconfig": str(self.kubeconfig), "context": self.context}],
+                               "images": images}
+        if self.flavour in MANAGED_FLAVOURS:
+            out["versions"] = {MANAGED_FLAVOURS[self.flavour]: sorted(self.available)}
+        if self.infra_kind == "ByoMachineTemplate" and self.images is None:   # BYOH: bundles, not images
+            out["images"] = {k: v for k, v in images.items() if k != self.infra_kind}
+            out["versions"] = {self.infra_kind: sorted(self.available)}
+        return out
 
     def adapter_context(self) -> dict[str, Any]:
         return {}
 
     def seed(self, name: str, control_plane: str, pools: Mapping[str, str], available: list[str]) -> str:
         self.available |= set(available)
-        self.emulator.add_cluster(name, control_plane, pools={p: (v, 3) for p, v in pools.items()},
-                                  infra_kind=self.infra_kind, image=None)
+        if self.flavour in MANAGED_FLAVOURS:
+            self.emulator.add_managed_cluster(name, MANAGED_FLAVOURS[self.flavour], control_plane,
+                                              pools={p: (v, 3) for p, v in pools.items()})
+        elif self.flavour == "machinepool":
+            self.emulator.add_cluster(name, control_plane, pools={}, infra_kind=self.infra_kind, image=None)
+            for p, v in pools.items():
+                self.emulator.add_machine_pool(name, p, v, "DevMachinePool")
+        else:
+            self.emulator.add_cluster(name, control_plane, pools={p: (v, 3) for p, v in pools.items()},
+                                      infra_kind=self.infra_kind, image=None)
         return f"capi/{self.context}/default/{name}"
 
     def finish_operations(self) -> None:
@@ -77,9 +104,14 @@ class CapiEmulatorKit:
             self.emulator.tick()
 
     def upgrade_calls(self, cluster_id: str) -> int:
-        return self.emulator.upgrade_calls(cluster_id.rsplit("/", 1)[-1])
+        # an OKE pool step writes the version twice (OCIManagedMachinePool and MachinePool): one upgrade
+        name = cluster_id.rsplit("/", 1)[-1]
+        return sum(1 for u in self.emulator.upgrade_log if u.cluster == name and u.kind != "OCIManagedMachinePool")
 
     def inject(self, fault: str) -> None:
+        if fault == "fail-operation" and self.flavour in MANAGED_FLAVOURS:
+            self.emulator.pools.fail_next = True
+            return
         self.emulator.inject("machine-fails" if fault == "fail-operation" else fault)
 
     def versions(self) -> tuple[str, str, str]:

@@ -84,6 +84,10 @@ def resource_types(crds: tuple[dict[str, Any], ...], served: dict[str, str]) -> 
     for crd in crds:
         spec = crd["spec"]
         want = served.get(spec["group"])
+        if not any(v["name"] == want and v.get("served", True) for v in spec["versions"]):
+            # a CRD that does not serve the group's chosen version (CAPZ, CAPG: v1beta1 only; CAPA: v1beta2
+            # only) is served in its storage version, as its provider installs it
+            want = next((v["name"] for v in spec["versions"] if v.get("storage") and v.get("served", True)), want)
         for v in spec["versions"]:
             if v["name"] != want or not v.get("served", True):
                 continue

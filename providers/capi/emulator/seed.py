@@ -45,6 +45,11 @@ def template_spec(kind: str, image: str) -> dict[str, Any]:
                 "shapeConfig": {"ocpus": "2", "memoryInGBs": "16"}, "isPvEncryptionInTransitEnabled": True}
     if kind == "DevMachineTemplate":
         return {"backend": {"docker": {"customImage": image}}}
+    if kind == "ByoMachineTemplate":
+        # BYOH: no image; the installer (K8sInstallerConfigTemplate ``byoh-installer``) fetches the bundle of the
+        # Machine's Kubernetes version (BYOH installer/bundle_downloader.go GetBundleAddr)
+        return {"installerRef": {"apiVersion": "infrastructure.cluster.x-k8s.io/v1beta1",
+                                 "kind": "K8sInstallerConfigTemplate", "name": "byoh-installer"}}
     raise ValueError(f"no seed template for {kind}")
 
 
@@ -78,6 +83,12 @@ def add_cluster(emu: SeedTarget, name: str, version: str = "v1.29.2", *, namespa
         out, _ = emu.store.create(rt, ns, obj)
         return out
 
+    if infra_kind == "ByoMachineTemplate" and emu.store.find(t["K8sInstallerConfigTemplate"], ns,
+                                                             "byoh-installer") is None:
+        # the installer template of BYOH's cluster templates (test/e2e/data/infrastructure-provider-byoh)
+        create("K8sInstallerConfigTemplate", {"metadata": {"name": "byoh-installer"}, "spec": {"template": {"spec": {
+            "bundleRepo": "projects.registry.vmware.com/cluster_api_provider_bringyourownhost", "bundleType": "k8s"}}}})
+
     def template(tname: str, ver: str) -> None:
         create(infra_kind, {"metadata": {"name": tname, "labels": {LABEL_CLUSTER: name}},
                             "spec": {"template": {"spec": template_spec(infra_kind, image or default_image(infra_kind, ver))}}})
@@ -100,7 +111,8 @@ def add_cluster(emu: SeedTarget, name: str, version: str = "v1.29.2", *, namespa
 
     # control plane
     template(kcp_name, version)
-    kspec = _kcp_spec(v, version, cp_replicas, _ref(emu, INFRA, iv, infra_kind, kcp_name, ns), kcp_max_surge)
+    kspec = _kcp_spec(v, version, cp_replicas, _ref(emu, INFRA, t[infra_kind].version, infra_kind, kcp_name, ns),
+                      kcp_max_surge)
     kcp = create("KubeadmControlPlane", {"metadata": {"name": kcp_name, "labels": {LABEL_CLUSTER: name},
                                                       "ownerReferences": owner}, "spec": kspec})
     for _ in range(cp_replicas):
@@ -120,7 +132,7 @@ def add_cluster(emu: SeedTarget, name: str, version: str = "v1.29.2", *, namespa
         tmpl_spec = {"clusterName": name, "version": pv,
                      "bootstrap": {"configRef": _ref(emu, BOOTSTRAP, "v1beta1" if v == "v1beta1" else "v1beta2",
                                                      "KubeadmConfigTemplate", tname, ns)},
-                     "infrastructureRef": _ref(emu, INFRA, iv, infra_kind, tname, ns)}
+                     "infrastructureRef": _ref(emu, INFRA, t[infra_kind].version, infra_kind, tname, ns)}
         mspec: dict[str, Any] = {"clusterName": name, "replicas": _replicas(spec), "selector": {"matchLabels": sel},
                                  "template": {"metadata": {"labels": dict(sel)}, "spec": tmpl_spec}}
         strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}

@@ -46,7 +46,9 @@ from pathlib import Path
 from typing import Any
 
 from fleet.clock import Clock, SystemClock
+from providers.capi.emulator import pools as pooling
 from providers.capi.emulator import seed as seeding
+from providers.capi.emulator import seed_pools
 from providers.capi.emulator.controllers import (
     LABEL_CLUSTER,
     Budget,
@@ -105,7 +107,7 @@ def _version_of(kind: str, obj: dict[str, Any]) -> str | None:
         return ((spec.get("template") or {}).get("spec") or {}).get("version")
     if kind == "Cluster":
         return (spec.get("topology") or {}).get("version")
-    return None
+    return pooling.version_of(kind, obj)
 
 
 class CapiEmulator(ServedEmulator):
@@ -126,6 +128,8 @@ class CapiEmulator(ServedEmulator):
         self.store = ObjectStore(self.clock, admission=self._admit)
         self.ctrl = Controllers(self.store, self.types, self.clock, capi_version, timings,
                                 render=lambda ctrl: Renderer(ctrl).render_all())
+        self.pools = pooling.PoolControllers(self.store, self.types, self.ctrl.timings)
+        self.ctrl.plugins.append(self.pools)
         self.upgrade_log: list[UpgradeRequest] = []
         routes: list[tuple[str, str, Any]] = [
             ("GET", r"/version/?", self._h(self._version)),
@@ -186,7 +190,8 @@ class CapiEmulator(ServedEmulator):
         """Largest surge / unavailability seen for a KubeadmControlPlane or MachineDeployment."""
         with self.store.lock:
             self.ctrl.advance()
-            return self.ctrl.budget.get((kind, namespace, name), Budget())
+            return self.ctrl.budget.get((kind, namespace, name)) or self.pools.budget.get((kind, namespace, name),
+                                                                                          Budget())
 
     def upgrade_calls(self, cluster: str, namespace: str | None = None) -> int:
         return sum(1 for u in self.upgrade_log if u.cluster == cluster and namespace in (None, u.namespace))
@@ -195,6 +200,20 @@ class CapiEmulator(ServedEmulator):
         """Seed a workload cluster with ready Machines; see ``seed.add_cluster`` for the options."""
         with self.store.lock:
             return seeding.add_cluster(self, name, version, **kw)
+
+    def add_managed_cluster(self, name: str, control_plane: str, version: str, **kw: Any) -> dict[str, Any]:
+        """Seed a cluster with a managed control plane (``control_plane``: AWSManagedControlPlane,
+        OCIManagedControlPlane, AzureManagedControlPlane or GCPManagedControlPlane) and MachinePools; see
+        ``seed_pools.add_managed_cluster``."""
+        with self.store.lock:
+            return seed_pools.add_managed_cluster(self, name, control_plane, version, **kw)
+
+    def add_machine_pool(self, cluster: str, name: str, version: str, infra_kind: str, **kw: Any) -> dict[str, Any]:
+        """Add a MachinePool (and its infrastructure machine pool) to a cluster; see ``seed_pools.add_machine_pool``."""
+        with self.store.lock:
+            out = seed_pools.add_machine_pool(self, cluster, name, version, infra_kind, **kw)
+            self.ctrl.advance()
+            return out
 
     # ---- HTTP plumbing -----------------------------------------------------------------------------------
     def _fault_body(self, fault: str, status: int) -> dict[str, Any]:
@@ -342,7 +361,7 @@ class CapiEmulator(ServedEmulator):
     # ---- webhooks (CAPI / provider admission) ------------------------------------------------------------
     def _admit(self, rt: ResourceType, old: dict[str, Any] | None, new: dict[str, Any]) -> builtins.list[Cause]:
         kind, spec = rt.kind, new.get("spec") or {}
-        causes: list[Cause] = []
+        causes: list[Cause] = pooling.admit(rt, old, new)      # MachinePool, managed control planes and pools
         if kind == "KubeadmControlPlane":
             # controlplane/kubeadm/webhooks/admission/kubeadmcontrolplane.go validateVersion: "Validate that the
             # update is upgrading at most one minor version. Note: Skipping a minor version is not allowed."
