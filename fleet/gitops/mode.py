@@ -61,8 +61,9 @@ class Edits(Protocol):
 
     def compute_change(self, files: Mapping[str, str], folder: str, cluster: Cluster, step: Step) -> Change: ...
 
-    def observe_desired(self, files: Mapping[str, str], folder: str, cluster: Cluster, step: Step) -> str | None:
-        """The version the manifests ask for, for the step's component (None: not found)."""
+    def observe_desired(self, files: Mapping[str, str], folder: str, cluster: Cluster,
+                        step: Step) -> tuple[bool, str | None]:
+        """Do the manifests ask for step.to (for the step's component), and what they ask for (None: not found)."""
         ...
 
     def observe_applied(self, cluster: Cluster, step: Step) -> bool:
@@ -111,13 +112,18 @@ class MappedEdits:
                 summary.append(f"{path}: {f.path} = {value}")
         return Change(out, tuple(summary))
 
-    def observe_desired(self, files: Mapping[str, str], folder: str, cluster: Cluster, step: Step) -> str | None:
+    def observe_desired(self, files: Mapping[str, str], folder: str, cluster: Cluster,
+                        step: Step) -> tuple[bool, str | None]:
+        seen: list[str] = []
         for f in self._mine(step):
             text = files.get(_join(folder, f.file))
             if text is None:
-                return None
-            return str(_get(_parse(text, f.file), f.path, f.file))
-        return None
+                return False, None
+            have = _get(_parse(text, f.file), f.path, f.file)
+            seen.append(str(have))
+            if str(have) != spell_version(have, step.to, f.format):
+                return False, str(have)
+        return bool(seen), (seen[0] if seen else None)
 
     def observe_applied(self, cluster: Cluster, step: Step) -> bool:
         return _observed(cluster, step)
@@ -376,8 +382,8 @@ class GitOpsProvider:
                 return OperationStatus(OperationState.FAILED, f"commit {merged[:12]} is no longer on "
                                        f"{self.repo.branch} (force-pushed over)")
         files = self._git(self.repo.files, head, str(d["folder"]))
-        desired = self._edits_for(cluster).observe_desired(files, str(d["folder"]), cluster, step)
-        if desired is None or not same(desired, step.to):
+        asks, desired = self._edits_for(cluster).observe_desired(files, str(d["folder"]), cluster, step)
+        if not asks:
             return OperationStatus(OperationState.FAILED, f"the change to {step.to} was reverted on "
                                    f"{self.repo.branch} (the manifests now ask for {desired or 'nothing'})")
         edits = self._edits_for(cluster)

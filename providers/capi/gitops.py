@@ -176,14 +176,15 @@ class CapiGitOps:
         return new, str(meta["name"])
 
     # ---- observe ---------------------------------------------------------------------------------------------
-    def observe_desired(self, files: Mapping[str, str], folder: str, cluster: Cluster, step: Step) -> str | None:
+    def observe_desired(self, files: Mapping[str, str], folder: str, cluster: Cluster,
+                        step: Step) -> tuple[bool, str | None]:
         idx = _Index(files)
         try:
             _, _, doc = self._target(idx, cluster, step, folder)
         except PermanentProviderError:
-            return None
+            return False, None
         v = get(doc, "spec", "version") if doc["kind"] == KCP else get(doc, "spec", "template", "spec", "version")
-        return None if v is None else str(v)
+        return same_version(v, step.to), (None if v is None else str(v))
 
     def observe_applied(self, cluster: Cluster, step: Step) -> bool:
         if step.component is Component.CONTROL_PLANE:
