@@ -355,47 +355,54 @@ class GitOpsProvider:
             return out
         step = _step_of(op, cluster)
         head = self._git(self.repo.fetch)
-        note = ""
-        if d["mode"] == "pull-request":
-            assert self.forge is not None
-            pr = self.forge.get(int(d["number"]))
-            if pr.state == "closed":
-                return OperationStatus(OperationState.FAILED, f"{self.forge.kind} #{pr.number} ({pr.url}) was closed "
-                                       "without merging")
-            if pr.state == "open":
-                if self.settings.merge == "auto" and self.forge.merge(pr.number, str(d["commit"]),
-                                                                      self.settings.merge_method, pr.url):
-                    pr = self.forge.get(pr.number)
-                    head = self._git(self.repo.fetch)
-                if pr.state == "open":
-                    who = "its required reviews/checks" if self.settings.merge == "auto" else "a person to merge it"
-                    return OperationStatus(OperationState.RUNNING, f"proposed as {self.forge.kind} #{pr.number} "
-                                           f"({pr.url}); waiting for {who}", 0.0, poll_after=self.settings.poll_seconds)
-            late = self._late(d, pr)
-            if late and self.settings.late_merge == "fail":
-                return OperationStatus(OperationState.FAILED, late + "; lateMerge: fail")
-            note = f"; {late}" if late else ""
-            merged = pr.merge_commit or head
-        else:
-            merged = str(d["commit"])
-            if not self._git(self.repo.is_ancestor, merged, head):
-                return OperationStatus(OperationState.FAILED, f"commit {merged[:12]} is no longer on "
-                                       f"{self.repo.branch} (force-pushed over)")
+        waiting, merged, note, head = self.poll_proposal(d, head)
+        if waiting is not None:
+            return waiting
         files = self._git(self.repo.files, head, str(d["folder"]))
-        asks, desired = self._edits_for(cluster).observe_desired(files, str(d["folder"]), cluster, step)
+        edits = self._edits_for(cluster)
+        asks, desired = edits.observe_desired(files, str(d["folder"]), cluster, step)
         if not asks:
             return OperationStatus(OperationState.FAILED, f"the change to {step.to} was reverted on "
                                    f"{self.repo.branch} (the manifests now ask for {desired or 'nothing'})")
-        edits = self._edits_for(cluster)
         if not edits.observe_applied(cluster, step):
-            return OperationStatus(OperationState.RUNNING, f"merged as {str(merged)[:12]}; waiting for the GitOps "
+            return OperationStatus(OperationState.RUNNING, f"merged as {merged[:12]}; waiting for the GitOps "
                                    f"controller to apply it{note}", 0.25, poll_after=self.settings.poll_seconds)
         inner_op = edits.operation(cluster, step, str(d.get("proposedAt") or ""))
         if inner_op is None:
-            return OperationStatus(OperationState.SUCCEEDED, f"applied and converged at {step.to}{note}", 1.0)
+            if _observed(cluster, step):
+                return OperationStatus(OperationState.SUCCEEDED, f"applied and converged at {step.to}{note}", 1.0)
+            return OperationStatus(OperationState.RUNNING, f"applied from {merged[:12]}; waiting for the "
+                                   f"cluster to reach {step.to}{note}", 0.5, poll_after=self.settings.poll_seconds)
         st: OperationStatus = self.inner.poll(cluster, inner_op)
-        return replace(st, message=f"applied from {str(merged)[:12]}: {st.message}{note}",
+        return replace(st, message=f"applied from {merged[:12]}: {st.message}{note}",
                        progress=None if st.progress is None else 0.5 + st.progress / 2)
+
+    def poll_proposal(self, d: Mapping[str, Any], head: str) -> tuple[OperationStatus | None, str, str, str]:
+        """Where the proposal stands: (a status to return now, or None once merged; the merged commit; a note
+        for the status; the branch tip)."""
+        if d["mode"] != "pull-request":
+            merged = str(d["commit"])
+            if not self._git(self.repo.is_ancestor, merged, head):
+                return OperationStatus(OperationState.FAILED, f"commit {merged[:12]} is no longer on "
+                                       f"{self.repo.branch} (force-pushed over)"), merged, "", head
+            return None, merged, "", head
+        assert self.forge is not None
+        pr = self.forge.get(int(d["number"]))
+        if pr.state == "closed":
+            return OperationStatus(OperationState.FAILED, f"{self.forge.kind} #{pr.number} ({pr.url}) was closed "
+                                   "without merging"), "", "", head
+        if pr.state == "open" and self.settings.merge == "auto" and \
+                self.forge.merge(pr.number, str(d["commit"]), self.settings.merge_method, pr.url):
+            pr = self.forge.get(pr.number)
+            head = self._git(self.repo.fetch)
+        if pr.state == "open":
+            who = "its required reviews/checks" if self.settings.merge == "auto" else "a person to merge it"
+            return OperationStatus(OperationState.RUNNING, f"proposed as {self.forge.kind} #{pr.number} ({pr.url}); "
+                                   f"waiting for {who}", 0.0, poll_after=self.settings.poll_seconds), "", "", head
+        late = self._late(d, pr)
+        if late and self.settings.late_merge == "fail":
+            return OperationStatus(OperationState.FAILED, late + "; lateMerge: fail"), "", "", head
+        return None, str(pr.merge_commit or head), f"; {late}" if late else "", head
 
     def _late(self, d: Mapping[str, Any], pr: PullState) -> str:
         after = self.settings.late_merge_after
