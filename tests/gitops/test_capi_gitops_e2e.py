@@ -79,12 +79,15 @@ def world(tmp_path: Path):
         emu.stop()
 
 
-def _config(tmp: Path, hub: FakeGitHub, bare: Path, *, merge: str = "auto") -> Path:
+def _config(tmp: Path, hub: FakeGitHub, bare: Path, *, merge: str = "auto",
+            maintenance: dict[str, Any] | None = None) -> Path:
     (tmp / "policies").mkdir(exist_ok=True)
     policy = {"apiVersion": "fleet.dev/v1alpha1", "kind": "UpgradePolicy", "metadata": {"name": "prod-gitops"},
               "spec": {"selector": {"providers": ["capi"]}, "target": {"version": "1.31"},
                        "path": "patch-first-then-minor", "nodePools": {"maxSurge": 1, "maxUnavailable": 0},
                        "rollout": {"maxConcurrentClusters": 1, "maxFailures": 1}}}
+    if maintenance:
+        policy["spec"]["maintenance"] = maintenance
     (tmp / "policies" / "p.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
     settings = {"managementClusters": [{"kubeconfig": "mgmt.kubeconfig", "context": "mgmt"}],
                 "images": {"OCIMachineTemplate": {v: oci_image(v) for v in VERSIONS}},
@@ -195,3 +198,29 @@ def test_a_pull_request_closed_unmerged_fails_the_step_with_the_reason(world):
     assert closed == [1] and [s.key for s in failed] == ["cp@v1.29.8"]
     assert "github #1" in failed[0].message and "closed without merging" in failed[0].message
     assert emu.upgrade_log == [] and git(bare, "rev-parse", "main").strip() == sync.applied[0]
+
+
+def test_a_pull_request_is_opened_only_when_the_window_opens(world):
+    clock, emu, bare, hub, tmp = world
+    # START is Monday 00:00 UTC; the window opens Monday 02:00 for an hour
+    window = {"timezone": "UTC", "windows": [{"days": ["Mon"], "start": "02:00", "duration": "1h"}]}
+    rt = build_runtime(_config(tmp, hub, bare, merge="manual", maintenance=window), clock)
+    sync = SyncLoop(bare, tmp / "mgmt.kubeconfig", "mgmt")
+    for _ in range(3):                                  # 00:00 .. 01:00: closed
+        rt.engine.reconcile()
+        clock.advance(timedelta(minutes=30))
+    assert hub.pulls == {} and [r for r in rt.store.runs()]
+    clock.advance(timedelta(minutes=31))                # 02:01: open
+    rt.engine.reconcile()
+    assert [p["title"] for p in hub.pulls.values()] == ["fleet: c1 cp -> v1.29.8"]
+    # a person merges it long after the window closed: windows gate the start, the step goes on (and converges)
+    clock.advance(timedelta(hours=5))
+    hub.merge_as_person(1)
+
+    def step_done() -> bool:
+        [run] = rt.store.runs()
+        return any(s.key == "cp@v1.29.8" and s.state.value == "succeeded" for s in rt.store.steps(run_id=run.id))
+
+    _drive(rt, clock, emu, sync, step_done, ticks=100)
+    assert len(hub.pulls) == 1                          # the next step waits for the next window
+    assert [(u.kind, u.to_version) for u in emu.upgrade_log] == [(KCP, "v1.29.8")]
