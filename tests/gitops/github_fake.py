@@ -94,7 +94,7 @@ class FakeGitHub:
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"null") if length else None
-                if self.headers.get("Authorization") != f"Bearer {hub.token}":
+                if not hub.authorized(self.headers):
                     return self._send(401, {"message": "Bad credentials"})
                 status, out = hub.handle(method, self.path, body)
                 hub.log.append((method, urlparse(self.path).path, status))
@@ -116,6 +116,9 @@ class FakeGitHub:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+    def authorized(self, headers: Any) -> bool:
+        return bool(headers.get("Authorization") == f"Bearer {self.token}")
 
     # ---- the API --------------------------------------------------------------------------------------
     def handle(self, method: str, raw: str, body: Any) -> tuple[int, Any]:

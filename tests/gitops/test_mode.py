@@ -217,3 +217,30 @@ def test_a_cluster_labelled_direct_is_started_by_the_inner_provider(repo):
     assert not p.in_gitops(c)
     with pytest.raises(AssertionError, match="never started directly"):
         p.start(c, CP)
+
+
+def test_gitlab_merge_request_is_opened_merged_when_approved_and_converges(repo):
+    from tests.gitops.gitlab_fake import FakeGitLab
+    tmp, bare = repo
+    clock = FakeClock(START)
+    lab = FakeGitLab(bare, now=clock.now)
+    lab.require_review = True
+    lab.start()
+    try:
+        (tmp / "token").write_text(lab.token)
+        p = _provider(tmp, bare, clock, propose="pull-request", merge="auto",
+                      forge={"type": "gitlab", "api": f"{lab.url}/api/v4", "repository": "acme/clusters"},
+                      repository={"url": str(bare), "workdir": str(tmp / "clone"), "tokenFile": "token"})
+        [c] = p.discover()
+        op = p.start(c, CP)
+        assert op.id.endswith("gitlab#1") and lab.pulls[1]["state"] == "open"      # 405: approval required
+        st = p.poll(c, op)
+        assert st.state is OperationState.RUNNING and "required reviews/checks" in st.message
+        lab.approve(1)
+        st = p.poll(c, op)                      # merges now; this observation predates the merge
+        assert lab.pulls[1]["merged"] and "waiting for the GitOps controller to apply it" in st.message
+        [c] = p.discover()                      # the next observation: applied (the stand-in reads main)
+        assert p.poll(c, op).state is OperationState.SUCCEEDED
+        assert ("PUT", "/api/v4/projects/acme%2Fclusters/merge_requests/1/merge", 200) in lab.log
+    finally:
+        lab.stop()
