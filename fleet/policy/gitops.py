@@ -19,7 +19,7 @@ from fleet.policy.types import Duration
 
 class Strict(BaseModel):        # as fleet.policy.models.Strict (which imports this module)
     model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel,
-                              populate_by_name=False, str_strip_whitespace=True)
+                              populate_by_name=False, str_strip_whitespace=True, use_attribute_docstrings=True)
 
 # the cluster label that puts one cluster in (or out of) GitOps mode: ``gitops`` or ``direct``
 MODE_LABEL = "fleet-upgrader.io/upgrade-mode"
@@ -32,7 +32,9 @@ PATH_PLACEHOLDERS = frozenset({"provider", "location", "name", "namespace", "man
 
 class GitAuthor(Strict):
     name: str = Field("fleet-upgrader", min_length=1)
+    """Author and committer name of fleet's commits."""
     email: str = Field("fleet-upgrader@localhost", min_length=3)
+    """Author and committer email of fleet's commits."""
 
 
 class GitRepository(Strict):
@@ -47,6 +49,7 @@ class GitRepository(Strict):
     """A file holding the HTTPS token for git push and the forge API (relative to the config file); never
     logged. None: the git client's own credentials (SSH agent, credential helper)."""
     author: GitAuthor = Field(default_factory=lambda: GitAuthor.model_validate({}))
+    """Who fleet's commits are by."""
     workdir: str | None = None
     """Where fleet keeps its clone (default: ``.fleet-gitops/`` beside the config file)."""
     branch_prefix: str = Field("fleet/", pattern=r"^[A-Za-z0-9._/-]*$")
@@ -66,11 +69,13 @@ class GitRepository(Strict):
 
 class Forge(Strict):
     type: Literal["github", "gitlab"]
+    """Which forge's REST API opens and merges the pull / merge requests."""
     api: str | None = None
     """API base URL (default: https://api.github.com, https://gitlab.com/api/v4)."""
     repository: str = Field(min_length=1)
     """GitHub ``owner/name``; GitLab project path ``group/project`` or numeric id."""
     timeout_seconds: float = Field(10.0, gt=0, le=300)
+    """Timeout of one API request, in seconds."""
 
 
 class YamlField(Strict):
@@ -94,6 +99,7 @@ class ClusterMapping(Strict):
     fields: list[YamlField] = Field(default_factory=list)
     """Explicit version fields (the generic mapping); empty: the provider's own conventions."""
     mode: Literal["gitops", "direct"] = "gitops"
+    """``direct``: this cluster is upgraded by the provider itself, not through Git."""
 
 
 class GitOpsSettings(Strict):
@@ -104,20 +110,25 @@ class GitOpsSettings(Strict):
     ``fleet-upgrader.io/upgrade-mode: gitops`` (``labelled``), or those under ``clusters`` (``listed``).
     A cluster labelled ``...upgrade-mode: direct`` is never in GitOps mode."""
     repository: GitRepository
+    """The repository the GitOps controller applies."""
     propose: Literal["pull-request", "push"] = "pull-request"
     """``pull-request``: commit on a branch and open a PR/MR (needs ``forge``); ``push``: commit straight to
     the branch the controller applies (no review)."""
     forge: Forge | None = None
+    """The forge that hosts the repository (needed for ``propose: pull-request``)."""
     merge: Literal["auto", "manual"] = "manual"
     """``auto``: fleet merges its own PR (branch protection still applies); ``manual``: people merge it."""
     merge_method: Literal["merge", "squash", "rebase"] = "merge"
+    """How fleet merges with ``merge: auto``."""
     late_merge: Literal["proceed", "fail"] = "proceed"
+    """What a late merge does (see ``lateMergeAfter``)."""
     late_merge_after: Duration | None = None
     """A PR merged more than this long after fleet proposed it is a late merge (its maintenance window may
     have closed): ``proceed`` goes on and says so in the step's status, ``fail`` fails the step."""
     clusters: dict[str, ClusterMapping] = Field(default_factory=dict)
     """Per cluster (by id ``provider/location/name`` or by name): folder, explicit fields, mode."""
     poll_seconds: float = Field(30.0, gt=0)
+    """Suggested delay between polls of a proposed change, in seconds."""
 
     @model_validator(mode="after")
     def _consistent(self) -> GitOpsSettings:
