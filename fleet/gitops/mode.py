@@ -45,6 +45,7 @@ from fleet.provider import (
 from fleet.versions import InvalidVersion, parse_version
 
 ENTRY_POINT_GROUP = "fleet.gitops"
+_MAX_PROPOSALS = 9          # branches <branch>, <branch>-2 .. -9 for one step (each retry after a closed PR)
 _log = logging.getLogger("fleet.gitops")
 
 
@@ -319,15 +320,7 @@ class GitOpsProvider:
                       extra={"provider": self.name, "cluster": cluster.id, "operation": step.key})
             return self._ref(cluster, step, data, commit[:12])
         assert self.forge is not None                       # settings validation: pull-request needs a forge
-        if existing is None:
-            commit = self._git(self.repo.commit, base, dict(change.files), message, self.clock.now())
-            self._git(self.repo.push, commit, branch, expect="")
-        else:
-            commit = existing                               # proposed before a crash: reuse it
-        pr = self.forge.find(branch, self.repo.branch)
-        if pr is not None and pr.state == "closed":
-            raise PermanentProviderError(f"gitops: {self.forge.kind} #{pr.number} ({pr.url}) for {step.key} was "
-                                         "closed without merging", provider=self.name, code="closed")
+        branch, commit, pr = self._proposal(branch, existing, base, change, message)
         if pr is None:
             pr = self.forge.create(branch, self.repo.branch, title, message.split("\n", 1)[1].strip())
         data.update(mode="pull-request", commit=commit, branchName=branch, number=pr.number, url=pr.url)
@@ -336,6 +329,24 @@ class GitOpsProvider:
         if self.settings.merge == "auto" and pr.state == "open":
             self.forge.merge(pr.number, commit, self.settings.merge_method, title)
         return self._ref(cluster, step, data, f"{self.forge.kind}#{pr.number}")
+
+    def _proposal(self, branch: str, existing: str | None, base: str, change: Change,
+                  message: str) -> tuple[str, str, PullState | None]:
+        """The branch, commit and (open or merged) PR of this step: the ones proposed before a crash, else new.
+        A PR people closed is never reopened: a retried step proposes again on ``<branch>-2``, ``-3`` ..."""
+        assert self.forge is not None
+        for n in range(1, _MAX_PROPOSALS + 1):
+            name = branch if n == 1 else f"{branch}-{n}"
+            tip = existing if n == 1 else self._git(self.repo.remote_branch, name)
+            if tip is None:
+                commit = self._git(self.repo.commit, base, dict(change.files), message, self.clock.now())
+                self._git(self.repo.push, commit, name, expect="")
+                return name, commit, None
+            pr = self.forge.find(name, self.repo.branch)
+            if pr is None or pr.state != "closed":
+                return name, tip, pr                        # proposed before a crash: reuse it
+        raise PermanentProviderError(f"gitops: {branch}: {_MAX_PROPOSALS} proposals were closed without merging",
+                                     provider=self.name, code="closed")
 
     def _ref(self, cluster: Cluster, step: Step, data: dict[str, Any], what: str) -> OperationRef:
         return OperationRef(f"gitops/{cluster.id}/{step.key}/{what}", cluster.id, step.key, data)

@@ -244,3 +244,19 @@ def test_gitlab_merge_request_is_opened_merged_when_approved_and_converges(repo)
         assert ("PUT", "/api/v4/projects/acme%2Fclusters/merge_requests/1/merge", 200) in lab.log
     finally:
         lab.stop()
+
+
+def test_a_retried_step_proposes_again_on_a_new_branch_and_never_reopens_a_closed_pr(repo, hub):
+    tmp, bare = repo
+    h, clock = hub
+    p = _provider(tmp, bare, clock, **_pr_settings(h), repository={"url": str(bare), "workdir": str(tmp / "clone"),
+                                                                    "tokenFile": "token"})
+    [c] = p.discover()
+    first = p.start(c, CP)
+    h.close(1)
+    st = p.poll(c, first)
+    assert st.state is OperationState.FAILED and "github #1" in st.message and "closed without merging" in st.message
+    second = p.start(c, CP)                        # `fleet retry`: the same run, the same step
+    assert second.data["number"] == 2 and second.data["branchName"] == first.data["branchName"] + "-2"
+    assert h.pulls[1]["state"] == "closed" and h.pulls[2]["state"] == "open"
+    assert p.start(c, CP).data["number"] == 2      # and idempotent from there
