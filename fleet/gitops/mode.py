@@ -214,15 +214,15 @@ class GitOpsProvider:
                             token_user=user)
         self.forge = forge if forge is not None else _make_forge(settings, token, self.name)
         self.edits = load_edits(self.type, inner)
-        self._discovered: tuple[int, list[Cluster]] | None = None
+        self._discovered: tuple[list[Cluster], list[Cluster]] | None = None
 
     # ---- delegated -----------------------------------------------------------------------------------------
     def discover(self) -> list[Cluster]:
         found = self.inner.discover()
-        if self._discovered is not None and self._discovered[0] == id(found):
+        if self._discovered is not None and self._discovered[0] is found:
             return self._discovered[1]                      # the inner provider's list did not change
         out = [self._mark(c) for c in found]
-        self._discovered = (id(found), out)
+        self._discovered = (found, out)
         return out
 
     def _mark(self, c: Cluster) -> Cluster:

@@ -28,6 +28,12 @@ _TRANSIENT = re.compile(r"could not resolve host|connection (refused|reset|timed
                         r"cannot lock ref|non-fast-forward|fetch first|rejected", re.I)
 
 
+# the environment git needs from fleet's own (read when a command runs, never at import); nothing else is passed
+_PASSED_ENV = frozenset({"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSH_AUTH_SOCK", "GIT_SSH_COMMAND",
+                         "GIT_SSL_CAINFO", "SSL_CERT_FILE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy",
+                         "https_proxy", "no_proxy"})
+
+
 class GitError(Exception):
     """A git command failed; ``transient`` when trying again later may succeed (network, a moved ref)."""
 
@@ -53,8 +59,7 @@ class GitRepo:
 
     # ---- plumbing ------------------------------------------------------------------------------------------
     def _env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "SSH_AUTH_SOCK",
-                                                           "GIT_SSH_COMMAND", "TMPDIR")}
+        env = {k: v for k, v in os.environ.items() if k in _PASSED_ENV}
         env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"})
         if self._token and self.url.startswith("https://"):
             basic = base64.b64encode(f"{self._token_user}:{self._token}".encode()).decode()
