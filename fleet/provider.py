@@ -135,6 +135,9 @@ class Step:
     # operator override of the ``upgrade-blockers`` gate is active for this cluster (AKS
     # upgradeSettings.overrideSettings {forceUpgrade: true, until}; EKS UpdateClusterVersion force=true)
     force_until: str | None = None
+    # where the step comes from, set by the engine only on the Step it passes to ``start`` (never journaled):
+    # "run=<id> policy=<name> plan=<step keys ...>" - GitOps mode writes it into the commit (docs/gitops.md)
+    origin: str | None = None
 
     @property
     def key(self) -> str:

@@ -24,6 +24,7 @@ from fleet.errors import InputError, Problem, ProviderNotFound
 from fleet.execution.engine import Engine
 from fleet.execution.observe import Observer
 from fleet.execution.storable import StorableFilter
+from fleet.gitops.mode import wrap as wrap_gitops
 from fleet.planning.plan import Plan
 from fleet.planning.planner import compute_plan
 from fleet.planning.rollout import annotate_plan, compute_qualifier
@@ -72,6 +73,9 @@ def build_providers(config_file: Path, config: FleetConfig, clock: Clock) -> dic
     for i, pc in enumerate(config.spec.providers):
         try:
             providers[pc.name] = create_provider(pc.type, pc.name, pc.settings, clock=clock,
+                                                 config_dir=str(config_file.resolve().parent))
+            if pc.gitops is not None:       # steps become commits / pull requests (docs/gitops.md)
+                providers[pc.name] = wrap_gitops(providers[pc.name], pc.gitops, provider_type=pc.type, clock=clock,
                                                  config_dir=str(config_file.resolve().parent))
         except ProviderNotFound as exc:
             problems.append(Problem(str(config_file), None, f"spec.providers[{i}].type", str(exc)))

@@ -40,7 +40,7 @@ from fleet.planning.rollout import HistoryStep, annotate_plan
 from fleet.planning.windows import Schedule
 from fleet.policy.models import UpgradePolicy
 from fleet.policy.rollout import RolloutStrategy
-from fleet.provider import Cluster, Provider, provider_rules
+from fleet.provider import Cluster, Provider, Step, provider_rules
 from fleet.state.base import Store
 from fleet.state.errors import UnstorableValueError
 
@@ -427,7 +427,7 @@ class Engine:
             return          # stays intent: started (idempotently) when the window opens / the pause ends
         outcome: Any
         try:
-            outcome = self.providers[cluster.provider].start(cluster, step.step)
+            outcome = self.providers[cluster.provider].start(cluster, self._with_origin(ctx, cluster, step))
         except (TemporaryProviderError, PermanentProviderError) as exc:
             outcome = exc
         # journal the real call time (read right before the call); the poll schedule follows from it
@@ -442,6 +442,13 @@ class Engine:
                 journal.mark_step_running(self.store, at, self.actor, self.epoch, step, t)
             except UnstorableValueError as exc:     # an operation id no row can hold: only this step fails
                 self._fail_step(ctx, step, at, sm.Failed(storable.refused_reason(exc), t.provider_calls))
+
+    @staticmethod
+    def _with_origin(ctx: _RunCtx, cluster: Cluster, step: StepRecord) -> Step:
+        """The step as passed to start: with its run, policy and the cluster's current plan (GitOps commits)."""
+        hit = ctx.cache.plans.get(cluster.id)
+        plan = " ".join(s.key for s in hit[2].steps) if hit is not None else step.key
+        return replace(step.step, origin=f"run={step.run_id} policy={ctx.run.policy} plan={plan}")
 
     def _settle_open_steps(self, ctx: _RunCtx, obs: Observation, now: datetime, paused: bool,
                            result: TickResult) -> bool:

@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 
 from fleet.errors import ProviderNotFound
 from fleet.policy.gates import Gates
+from fleet.policy.gitops import GitOpsSettings
 from fleet.policy.rrules import check_rrule
 from fleet.policy.types import HHMM, MAX_COUNT, Duration, IntOrPercent, VersionStr
 from fleet.provider import known_provider_types, provider_settings_model
@@ -413,6 +414,8 @@ class ProviderConfig(Strict):
     type: str = Field(description="the provider type: the name of a ``fleet.providers`` entry point")
     settings: dict[str, Any] = Field(default_factory=dict,
                                      description="checked against the type's settings model (see below)")
+    gitops: GitOpsSettings | None = Field(None, description="GitOps mode: steps become commits / pull requests "
+                                          "to the repository Argo CD or Flux applies (docs/gitops.md)")
 
     @field_validator("type")
     @classmethod

@@ -1,0 +1,1 @@
+"""GitOps mode: steps proposed as commits / pull requests (docs/gitops.md)."""
