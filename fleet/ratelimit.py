@@ -18,8 +18,17 @@ Per-scope call counts, throttles and latency are kept in ``STATS`` (plain number
 daemon exports them as Prometheus metrics (fleet.daemon.metrics: ``fleet_provider_api_calls_total``,
 ``fleet_provider_api_throttles_total``, ``fleet_provider_api_call_seconds``).
 
-Waiting here is real waiting on the wall clock (``time.monotonic``): it paces network calls, it is not a
-decision of the engine, which never sees it.
+Buckets fill, and waits pass, on the provider's injected clock (fleet.clock; the wall clock in production),
+like every other time in fleet: a cloud's quota is per second of the time its API runs in. The demo's clouds
+and the chaos benches run on virtual time many times faster than real time, so their quotas are per virtual
+second; a bucket on the real clock there would pace a week of virtual calls at real-time rates and stall every
+tick (the regression of docs/scale.md "Rate limits run on the injected clock"). Only call latency, a
+figure for operators, is measured on the real clock. A clock that stands still (a demo's clock before it
+starts) cannot pace anything: a call that found no token after a wait that did not move the clock goes ahead.
+
+The workers are one pool per limiter, started on first use and reused (a pool per batch would start and join
+threads on every discovery); a batch of one call, and a batch started from one of the limiter's own workers,
+runs on the calling thread.
 """
 
 from __future__ import annotations
@@ -31,9 +40,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleet.clock import Clock, SystemClock
 from fleet.errors import TemporaryProviderError
 
 DEFAULT_CONCURRENCY = 16
+WAKE_S = 0.02      # real seconds between looks at the buckets while calls run and others wait for a token
 
 
 class TokenBucket:
@@ -49,9 +60,16 @@ class TokenBucket:
 
     def _fill(self) -> float:
         t = self._now()
+        if t < self._at and t >= self._paused_until:
+            self._at = t           # the clock was set back (a test, a virtual clock): no refill, no freeze
         self._tokens = min(self.burst, self._tokens + max(0.0, t - self._at) * self.rate)
         self._at = max(self._at, t)
         return t
+
+    def force(self) -> None:
+        """Take a token now whatever the bucket holds (the limiter's clock stands still: nothing can refill)."""
+        self._fill()
+        self._tokens = max(0.0, self._tokens - 1)
 
     def take(self) -> float:
         """0 when a token was taken; else the seconds until one may be."""
@@ -113,10 +131,12 @@ class _Task:
 
 
 class ScopeLimiter:
-    """Token buckets per scope (each ``rate``/s, ``burst``), a shared pool of ``concurrency`` workers."""
+    """Token buckets per scope (each ``rate``/s, ``burst``), a shared pool of ``concurrency`` workers; time
+    from ``clock`` (the provider's; default the wall clock)."""
 
     def __init__(self, provider: str, rate: float, burst: int, *, concurrency: int = DEFAULT_CONCURRENCY,
-                 per_scope: int | None = None, retries: int = 3, max_pause: float = 60.0):
+                 per_scope: int | None = None, retries: int = 3, max_pause: float = 60.0,
+                 clock: Clock | None = None):
         self.provider = provider
         self.rate = rate
         self.burst = burst
@@ -124,15 +144,38 @@ class ScopeLimiter:
         self.per_scope = per_scope or self.concurrency
         self.retries = retries
         self.max_pause = max_pause
+        self.clock: Clock = clock or SystemClock()
         self._buckets: dict[Hashable, TokenBucket] = {}
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._local = threading.local()     # .worker: this thread is one of the pool's
+
+    def _seconds(self) -> float:
+        return self.clock.now().timestamp()
 
     def bucket(self, scope: Hashable) -> TokenBucket:
         with self._lock:
             b = self._buckets.get(scope)
             if b is None:
-                b = self._buckets[scope] = TokenBucket(self.rate, self.burst)
+                b = self._buckets[scope] = TokenBucket(self.rate, self.burst, now=self._seconds)
             return b
+
+    def _workers(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"api-{self.provider}",
+                                                initializer=self._mark_worker)
+            return self._pool
+
+    def _mark_worker(self) -> None:
+        self._local.worker = True
+
+    def close(self) -> None:
+        """Stop the workers (calls in progress finish). The limiter starts a new pool if used again."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def call(self, scope: Hashable, fn: Callable[[], Any]) -> Any:
         """One call in ``scope`` on the calling thread (waits for a token; honours Retry-After)."""
@@ -142,7 +185,7 @@ class ScopeLimiter:
         return out
 
     def _timed(self, task: _Task) -> Any:
-        t0 = time.monotonic()
+        t0 = time.monotonic()     # latency is a figure for operators: real seconds
         try:
             out = task.fn()
         except TemporaryProviderError as exc:
@@ -154,30 +197,60 @@ class ScopeLimiter:
         record(self.provider, str(task.scope), time.monotonic() - t0, False, False)
         return out
 
+    def _wait_for_token(self, wait_s: float) -> bool:
+        """Wait ``wait_s`` seconds on the clock; False when the clock did not move (it stands still)."""
+        before = self.clock.now()
+        self.clock.sleep(min(wait_s, self.max_pause))
+        return self.clock.now() > before
+
     def run(self, calls: Sequence[tuple[Hashable, Callable[[], Any]]]) -> list[Any]:
         """Run every ``(scope, fn)``; the results in order (an exception in its slot when the call failed)."""
         results: list[Any] = [None] * len(calls)
         queue = [_Task(i, s, fn) for i, (s, fn) in enumerate(calls)]
-        if not queue:
+        if len(queue) <= 1 or self.concurrency == 1 or getattr(self._local, "worker", False):
+            self._run_here(queue, results)
             return results
+        pool = self._workers()
         running: dict[Future[Any], _Task] = {}
         per_scope: dict[Hashable, int] = {}
-        with ThreadPoolExecutor(min(self.concurrency, len(queue)), thread_name_prefix=f"api-{self.provider}") as pool:
-            while queue or running:
-                wait_s = self._submit_ready(pool, queue, running, per_scope)
-                if not running:
-                    time.sleep(min(wait_s, self.max_pause))
-                    continue
-                done, _ = wait(list(running), timeout=wait_s if queue else None, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    task = running.pop(fut)
-                    per_scope[task.scope] -= 1
-                    self._settle(fut, task, queue, results)
+        force = False
+        while queue or running:
+            wait_s = self._submit_ready(pool, queue, running, per_scope, force)
+            force = False
+            if not running:
+                force = not self._wait_for_token(wait_s)
+                continue
+            done, _ = wait(list(running), timeout=min(wait_s, WAKE_S) if queue else None,
+                           return_when=FIRST_COMPLETED)
+            for fut in done:
+                task = running.pop(fut)
+                per_scope[task.scope] -= 1
+                self._settle(fut, task, queue, results)
         return results
 
+    def _run_here(self, queue: list[_Task], results: list[Any]) -> None:
+        """The calls one after the other on this thread, each when its scope has a token."""
+        while queue:
+            task = queue[0]
+            bucket = self.bucket(task.scope)
+            delay = bucket.take()
+            if delay > 0:
+                if not self._wait_for_token(delay):
+                    bucket.force()
+                else:
+                    continue
+            queue.pop(0)
+            fut: Future[Any] = Future()
+            try:
+                fut.set_result(self._timed(task))
+            except Exception as exc:    # noqa: BLE001 - returned in its slot, as from the pool
+                fut.set_exception(exc)
+            self._settle(fut, task, queue, results)
+
     def _submit_ready(self, pool: ThreadPoolExecutor, queue: list[_Task], running: dict[Future[Any], _Task],
-                      per_scope: dict[Hashable, int]) -> float:
-        """Start the queued calls whose scope has a token and a free slot; the seconds until the next may."""
+                      per_scope: dict[Hashable, int], force: bool = False) -> float:
+        """Start the queued calls whose scope has a token and a free slot; the seconds until the next may.
+        ``force``: the clock stood still through a wait, so the first call that finds no token goes anyway."""
         wait_s = 1.0
         blocked: set[Hashable] = set()
         for task in list(queue):
@@ -185,8 +258,12 @@ class ScopeLimiter:
                 break
             if task.scope in blocked or per_scope.get(task.scope, 0) >= self.per_scope:
                 continue
-            delay = self.bucket(task.scope).take()
-            if delay > 0:
+            bucket = self.bucket(task.scope)
+            delay = bucket.take()
+            if delay > 0 and force:
+                bucket.force()
+                force = False
+            elif delay > 0:
                 blocked.add(task.scope)      # keep this scope's order; other scopes go ahead
                 wait_s = min(wait_s, delay)
                 continue

@@ -125,9 +125,10 @@ class EksProvider:
         self._sessions: dict[int, tuple[Any, datetime | None]] = {}
         self._clients: dict[tuple[int, str, str], Any] = {}
         self._client_lock = threading.Lock()   # sessions and clients are made once, shared by the pool
-        # bounded concurrency and a token bucket per account+region (fleet.ratelimit, docs/scale.md)
+        # bounded concurrency and a token bucket per account+region, on this provider's clock (fleet.ratelimit,
+        # docs/scale.md)
         self.limiter = ScopeLimiter(name, self.settings.apiRatePerSecond, self.settings.apiBurst,
-                                    concurrency=self.settings.apiConcurrency)
+                                    concurrency=self.settings.apiConcurrency, clock=self.clock)
         # incremental discovery: (scope index, region, name) -> (described at, cluster, node groups)
         self._described: dict[tuple[int, str, str], tuple[datetime, dict[str, Any], list[Any]]] = {}
         self._minors: dict[tuple[int, str], tuple[datetime, list[str], dict[str, dict[str, Any]]]] = {}

@@ -3,11 +3,13 @@ busy or due; ``refresh`` reads one cluster."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
+from fleet import ratelimit
 from tests.providers.harness_eks import EksHarness
 
 
@@ -59,3 +61,20 @@ def test_refresh_reads_one_cluster(eks: EksHarness) -> None:
     fresh = p.refresh(c)  # type: ignore[attr-defined]
     assert fresh is not None and fresh.id == cid and fresh.control_plane == "1.29"
     assert not any(r.path == "/clusters" for r in eks.emulator.server.log[n:])      # no list: this cluster only
+
+
+def test_the_rate_limit_paces_calls_on_the_provider_clock(eks: EksHarness) -> None:
+    """The regression that stalled `fleet demo` (docs/scale.md): the token bucket waited on the wall clock
+    while the clouds and the daemon ran on a virtual one. On the harness's FakeClock every wait for a token
+    moves that clock instead, and the calls go at the configured rate of *its* seconds."""
+    for i in range(2):
+        eks.seed(f"p{i}", "1.29", {"ng": "1.29.0-20240105"}, ["1.29", "1.30"])
+    p = eks.provider(apiRatePerSecond=1, apiBurst=2)
+    calls_before = sum(st.calls for (prov, _), st in ratelimit.snapshot().items() if prov == p.name)
+    t0, start = time.monotonic(), eks.clock.now()
+    for _ in range(3):
+        assert len(p.discover()) == 2
+    calls = sum(st.calls for (prov, _), st in ratelimit.snapshot().items() if prov == p.name) - calls_before
+    assert calls >= 15
+    assert eks.clock.now() - start >= timedelta(seconds=calls - 2 - 1)   # all but the burst, 1 per second
+    assert time.monotonic() - t0 < (calls - 2) / 2        # far less than those seconds on the wall clock

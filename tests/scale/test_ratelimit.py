@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 from fleet import ratelimit
+from fleet.clock import FakeClock, ScaledClock
 from fleet.daemon.metrics import Metrics
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.ratelimit import ScopeLimiter, TokenBucket
@@ -94,3 +96,41 @@ def test_metrics_expose_calls_throttles_and_latency_per_scope() -> None:
     assert 'fleet_provider_api_calls_total{provider="test-metrics",scope="sub-1"} 1.0' in text
     assert 'fleet_provider_api_throttles_total{provider="test-metrics",scope="sub-1"} 0.0' in text
     assert 'fleet_provider_api_call_seconds_count{provider="test-metrics",scope="sub-1"} 1.0' in text
+
+
+# ---- pacing runs on the injected clock (the regression that stalled `fleet demo`: docs/scale.md) --------
+
+def test_buckets_fill_and_waits_pass_on_the_injected_clock() -> None:
+    clock = FakeClock(datetime(2026, 11, 23, tzinfo=UTC))
+    lim = ScopeLimiter("test-clock", rate=1, burst=1, concurrency=4, clock=clock)
+    t0, start = time.monotonic(), clock.now()
+    assert lim.run([("acct:eu-west-1", lambda i=i: i) for i in range(6)]) == list(range(6))
+    assert clock.now() - start >= timedelta(seconds=5)      # 1 burst + 5 at 1/s, in the clock's seconds
+    assert time.monotonic() - t0 < 4                         # not in real seconds (at least 5 on the wall)
+
+
+def test_a_fast_virtual_clock_is_not_paced_in_real_time() -> None:
+    # the demo's clouds run 10,080x real time: 10 calls/s per scope are ~100,000 per real second there
+    clock = ScaledClock(datetime(2026, 11, 23, tzinfo=UTC), 10_080)
+    lim = ScopeLimiter("test-scaled", rate=10, burst=2, clock=clock)
+    t0 = time.monotonic()
+    for _ in range(40):
+        lim.call("acct:us-east-1", lambda: None)
+    assert time.monotonic() - t0 < 2      # on the wall clock: 38 calls over the burst = 3.8 s
+
+
+def test_a_clock_that_stands_still_lets_calls_through() -> None:
+    clock = ScaledClock(datetime(2026, 11, 23, tzinfo=UTC), 10_080, running=False)
+    lim = ScopeLimiter("test-frozen", rate=1, burst=1, concurrency=2, clock=clock)
+    assert lim.run([("s", lambda i=i: i) for i in range(3)]) == [0, 1, 2]
+    assert [lim.call("s", lambda: "x") for _ in range(2)] == ["x", "x"]
+
+
+def test_the_pool_is_reused_and_a_worker_runs_nested_batches_itself() -> None:
+    lim = ScopeLimiter("test-pool", rate=1000, burst=1000, concurrency=2)
+    assert lim.run([("a", lambda: 1), ("b", lambda: 2)]) == [1, 2]
+    pool = lim._pool
+    # a call that itself runs a batch on the same limiter (all workers busy) must not deadlock
+    assert lim.run([("a", lambda: lim.run([("c", lambda: 3), ("d", lambda: 4)])), ("b", lambda: 5)]) == [[3, 4], 5]
+    assert lim._pool is pool
+    lim.close()
