@@ -184,6 +184,24 @@ class ScopeLimiter:
             raise out
         return out
 
+    def spread(self, fns: Sequence[Callable[[], Any]]) -> list[Any]:
+        """Run ``fns`` on the pool (at most ``concurrency`` at once), the results in order (an exception in
+        its slot). Nothing is metered here: each function makes its requests through ``call`` (one token and
+        one count per request, on its worker). For work split by scope (one function per account+region,
+        subscription, project, tenancy+region...), so a throttled scope waits on its own worker only."""
+        if len(fns) <= 1 or self.concurrency == 1 or getattr(self._local, "worker", False):
+            out: list[Any] = []
+            for fn in fns:
+                try:
+                    out.append(fn())
+                except Exception as exc:   # noqa: BLE001 - returned in its slot
+                    out.append(exc)
+            return out
+        pool = self._workers()
+        futures = [pool.submit(fn) for fn in fns]
+        wait(futures)
+        return [f.exception() or f.result() for f in futures]
+
     def _timed(self, task: _Task) -> Any:
         t0 = time.monotonic()     # latency is a figure for operators: real seconds
         try:
