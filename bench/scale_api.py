@@ -50,9 +50,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 # "after": what docs/scale.md recommends for a big fleet
 AFTER: dict[str, dict[str, Any]] = {"eks": {"describeEverySeconds": 1800, "apiConcurrency": 32},
-                                    "oke": {"optionsEverySeconds": 3600}}
+                                    "oke": {"optionsEverySeconds": 3600}, "aks": {"versionsEverySeconds": 3600}}
 BEFORE: dict[str, dict[str, Any]] = {"eks": {"describeEverySeconds": 0, "apiConcurrency": 1},
-                                     "oke": {"apiConcurrency": 1}}
+                                     "oke": {"apiConcurrency": 1}, "aks": {"apiConcurrency": 1}}
 VERSIONS = {"eks": ("1.29", {"ng": "1.29.0-20240105"}, ["1.29", "1.30"]),
             "aks": ("1.29.2", {"np": "1.29.2"}, ["1.29.2", "1.30.1"]),
             "gke": ("1.29.2-gke.1000", {"default": "1.29.2-gke.1000"}, ["1.29.2-gke.1000", "1.30.1-gke.1000"]),
