@@ -50,7 +50,8 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 # "after": what docs/scale.md recommends for a big fleet
 AFTER: dict[str, dict[str, Any]] = {"eks": {"describeEverySeconds": 1800, "apiConcurrency": 32},
-                                    "oke": {"optionsEverySeconds": 3600}, "aks": {"versionsEverySeconds": 3600}}
+                                    "oke": {"optionsEverySeconds": 3600}, "aks": {"versionsEverySeconds": 3600},
+                                    "gke": {"serverConfigEverySeconds": 3600}}
 BEFORE: dict[str, dict[str, Any]] = {"eks": {"describeEverySeconds": 0, "apiConcurrency": 1},
                                      "oke": {"apiConcurrency": 1}, "aks": {"apiConcurrency": 1}}
 VERSIONS = {"eks": ("1.29", {"ng": "1.29.0-20240105"}, ["1.29", "1.30"]),
