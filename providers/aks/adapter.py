@@ -192,7 +192,8 @@ class AksProvider:
 
     def _list(self, subscription: str, action: str, make: Callable[[], Any]) -> list[Any]:
         """Every item of an ARM list, page by page (``nextLink``), each page one read through the limiter."""
-        pages = iter(self._sdk(action, lambda: make().by_page()))     # lazy: no request yet
+        pager = self._sdk(action, lambda: make().by_page())     # lazy: no request yet
+        pages = iter(pager)
 
         def next_page() -> list[Any] | None:
             page = next(pages, None)
@@ -204,6 +205,8 @@ class AksProvider:
             if got is None:
                 return items
             items += got
+            if not getattr(pager, "continuation_token", None):    # no nextLink: that was the last page
+                return items
 
     def _list_scope(self, sub: str, rg: str | None) -> list[Any] | None:
         """The managed clusters of a subscription or of one of its resource groups (None: no such group)."""
