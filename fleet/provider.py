@@ -6,6 +6,9 @@ Adapters live in ``providers/<name>/`` and are found through the entry-point gro
 Contract (see docs/ARCHITECTURE.md):
 
 - ``discover()`` reads the clusters in the provider's scopes.
+- ``refresh(cluster)`` (optional) re-reads one cluster (None: it is gone); the engine calls it right before a
+  start and when verifying a finished step, between full discoveries (docs/scale.md). Without it, the
+  provider is discovered in full instead (at most once per tick).
 - ``offers(cluster)`` returns the versions the cloud says this cluster may move to.
 - ``start(cluster, step)`` begins one step and returns an OperationRef. It is idempotent: when the
   cluster is already at, or already moving to, ``step.to`` it returns the existing operation (or a

@@ -135,6 +135,7 @@ def build_runtime(config_file: str | Path, clock: Clock | None = None, *, actor:
         policies, loaded["rollout"] = load_policy_set(policies_path)
         return policies
 
+    engine_kw.setdefault("discovery_interval", config.spec.discovery_interval)
     engine = build_engine(store, providers, rt_policies, clock, reconcile_interval=config.spec.reconcile_interval,
                           actor=actor, rollout=lambda: loaded.get("rollout"), **engine_kw)
     return Runtime(config_file, config, store, providers, engine, policies_path)

@@ -5,6 +5,11 @@ Routes are ``(METHOD, regex, handler)``; a handler gets ``(match, body, request)
 (``inject``) and are served before routing: ``throttle`` (429 + Retry-After), ``server-error`` (500/503),
 ``forbidden`` (403), ``timeout`` (the response is delayed past the client's timeout). Each emulator renders
 the body of a fault in its own cloud's error shape through ``error_body``.
+
+For benchmarks (docs/scale.md) every request can cost ``latency_s`` seconds (a cloud API round trip, e.g.
+0.05) and the server can meter requests with a token bucket (``rate_limit`` per second, ``rate_burst``):
+a request over the limit is answered as the ``throttle`` fault above (429 with Retry-After, in the cloud's own
+error shape), as the clouds document for exceeded request quotas.
 """
 
 from __future__ import annotations
@@ -59,8 +64,16 @@ class EmulatorServer:
     log: list[Request] = field(default_factory=list)
     faults: list[str] = field(default_factory=list)
     timeout_delay_s: float = 3.0
+    latency_s: float = 0.0                 # added to every request
+    rate_limit: float | None = None        # requests per second (None: unmetered)
+    rate_burst: int = 10
+    # what the rate limit is metered by (a cloud meters per account+region, subscription, project...): one
+    # bucket per key this returns for a request; None: one bucket for the whole server
+    rate_key: Callable[[Request], str] | None = None
+    throttled: int = 0                     # requests answered 429 by the rate limit
 
     def __post_init__(self) -> None:
+        self._buckets: dict[str, Any] = {}
         self._routes = [(m, re.compile(p), h) for m, p, h in self.routes]
         self._lock = threading.Lock()
         self.httpd = _QuietServer(("127.0.0.1", self.port), self._handler_class())
@@ -75,9 +88,27 @@ class EmulatorServer:
         with self._lock:
             self.faults.append(fault)
 
-    def _next_fault(self) -> str | None:
+    def meter(self, latency_s: float = 0.0, rate_limit: float | None = None, burst: int = 10,
+              key: Callable[[Request], str] | None = None) -> None:
+        """Benchmarks: add ``latency_s`` to every request; allow ``rate_limit`` requests/s per ``key``."""
         with self._lock:
-            return self.faults.pop(0) if self.faults else None
+            self.latency_s, self.rate_limit, self.rate_burst, self.rate_key = latency_s, rate_limit, burst, key
+            self._buckets = {}
+
+    def _next_fault(self, req: Request) -> str | None:
+        with self._lock:
+            if self.faults:
+                return self.faults.pop(0)
+            if self.rate_limit:
+                from fleet.ratelimit import TokenBucket
+                key = self.rate_key(req) if self.rate_key is not None else ""
+                bucket = self._buckets.get(key)
+                if bucket is None:
+                    bucket = self._buckets[key] = TokenBucket(self.rate_limit, self.rate_burst)
+                if bucket.take() > 0:
+                    self.throttled += 1
+                    return "throttle"
+            return None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         outer = self
@@ -96,7 +127,9 @@ class EmulatorServer:
                     body = raw.decode(errors="replace")
                 req = Request(self.command, path, query, dict(self.headers), body, raw)
                 outer.log.append(req)
-                fault = outer._next_fault()
+                if outer.latency_s:
+                    time.sleep(outer.latency_s)
+                fault = outer._next_fault(req)
                 headers: dict[str, str] | None = None
                 if fault == "timeout":
                     time.sleep(outer.timeout_delay_s)

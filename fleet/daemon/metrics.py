@@ -26,6 +26,30 @@ if TYPE_CHECKING:
     from fleet.reports.lifecycle import Lifecycle
 
 
+class ApiCallsCollector:
+    """Per-scope provider API figures from the provider kit (fleet.ratelimit.STATS): calls, throttles and
+    latency per ``provider`` and ``scope`` (account/region, subscription, project, tenancy, ...)."""
+
+    def collect(self) -> Any:
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+        from fleet import ratelimit
+        calls = CounterMetricFamily("fleet_provider_api_calls", "Provider API calls per cloud scope",
+                                    labels=["provider", "scope"])
+        throttles = CounterMetricFamily("fleet_provider_api_throttles", "Provider API calls throttled "
+                                        "(429 / Retry-After) per cloud scope", labels=["provider", "scope"])
+        latency = HistogramMetricFamily("fleet_provider_api_call_seconds", "Provider API call latency per scope",
+                                        labels=["provider", "scope"])
+        for (provider, scope), st in sorted(ratelimit.snapshot().items()):
+            calls.add_metric([provider, scope], st.calls)
+            throttles.add_metric([provider, scope], st.throttles)
+            buckets = [(str(b), n) for b, n in zip(ratelimit.LATENCY_BUCKETS, st.latency, strict=True)]
+            latency.add_metric([provider, scope], buckets + [("+Inf", st.calls)], st.seconds)
+        yield calls
+        yield throttles
+        yield latency
+
+
 class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
@@ -61,6 +85,7 @@ class Metrics:
                                    registry=r)
         self.support_unknown = Gauge("fleet_clusters_support_unknown",
                                      "Clusters whose minor is not in the lifecycle data", registry=r)
+        r.register(ApiCallsCollector())
         self._lifecycle: Lifecycle | None = None
         self.lifecycle_as_of = Gauge("fleet_lifecycle_as_of_timestamp_seconds",
                                      "As-of date of the lifecycle dataset in use (Unix time)", registry=r)

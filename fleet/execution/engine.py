@@ -97,7 +97,8 @@ class Engine:
                  reconcile_interval: timedelta = timedelta(seconds=60), actor: str = "engine",
                  epoch: int = 0, owns: Callable[[str], bool] | None = None, shard: int = 0,
                  replan_every: timedelta = timedelta(0), max_poll: timedelta = sm.MAX_POLL,
-                 rollout: Callable[[], RolloutStrategy | None] | None = None):
+                 rollout: Callable[[], RolloutStrategy | None] | None = None,
+                 discovery_interval: timedelta = timedelta(0)):
         self.store = store
         self.providers = dict(providers)
         self._policies = policies
@@ -113,7 +114,7 @@ class Engine:
         # a run that asked to be woken later is skipped until then, unless another writer touched the store
         self._quiet_until: dict[str, datetime] = {}
         self._events_seen: int | None = None
-        self.observer = Observer(self.providers)
+        self.observer = Observer(self.providers, discovery_interval=discovery_interval)  # docs/scale.md
         self.storable = storable.StorableFilter()   # clusters whose rows the store cannot hold: blocked
         self.last_plan: Plan | None = None
         self._policy_cache: list[UpgradePolicy] = []
@@ -377,6 +378,12 @@ class Engine:
         """Start the member's next step if it may start now and its pre-flight gates pass; True if started."""
         if m.cluster_id in self._held_clusters:    # on hold: no new step (its open one, if any, finishes)
             return False
+        if self.observer.refresh_cluster(obs, m.cluster_id, now) is not ctx.cache.plans.get(m.cluster_id, (None,))[0]:
+            # re-read right before the start (the observation may be minutes old): plan from what was read
+            fresh = self._plan_member(ctx, m, obs, now)
+            if fresh is None or not self._window_allows(ctx, fresh, now, result):
+                return False
+            cp = fresh
         first = cp.steps[0]
         at, why = self._may_start_now(ctx, first.minor, result, cp.timezone)
         if why:
@@ -474,6 +481,7 @@ class Engine:
                 self._call_start(ctx, cluster, step, result)   # re-checks clock, pause and window itself
             return
         if step.state is StepState.VERIFYING:
+            cluster = self.observer.refresh_cluster(obs, step.cluster_id, now) or cluster  # read after the end
             self._verify(ctx, step, cluster, now, result)
             return
         if step.state in (StepState.GATING, StepState.ROLLING_BACK):

@@ -589,6 +589,11 @@ class FleetConfigSpec(Strict):
     shutdown_grace: Duration = Field(
         default=timedelta(seconds=10), description="on SIGTERM, how long the daemon waits for the reconcile in "
                                                    "progress before it exits anyway (1s..5m)")
+    discovery_interval: Duration = Field(
+        default=timedelta(minutes=10),
+        description="how often each provider's clusters are discovered in full; between discoveries the engine "
+                    "works from the latest observation and re-reads only the clusters it is about to act on "
+                    "(docs/scale.md). 0s: every tick")
     http: HttpConfig = Field(default_factory=HttpConfig)
     leader_election: LeaderElectionConfig = Field(default_factory=LeaderElectionConfig)
     shards: int = Field(default=1, ge=1, le=1024)

@@ -20,12 +20,14 @@ pipeline (or of the resource when the URL is unknown, e.g. after a crash) and ne
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, TypeVar, cast
 from urllib.parse import urlparse
 
 from fleet.clock import Clock, SystemClock
@@ -45,6 +47,7 @@ from fleet.provider import (
     VersionOffers,
     import_optional,
 )
+from fleet.ratelimit import ScopeLimiter
 from fleet.versions import InvalidVersion, parse_version
 from providers.aks import gates
 from providers.aks.budget import compute_upgrade_settings
@@ -124,6 +127,12 @@ class AksProvider:
         self._clients: dict[str, Any] = {}
         self._index: dict[str, ArmRef] = {}
         self._sdk_module = import_optional("azure.mgmt.containerservice", "aks")
+        self._client_lock = threading.Lock()     # clients are made once, shared by the limiter's workers
+        # bounded concurrency and ARM's read bucket per subscription, on this provider's clock (docs/scale.md)
+        s = self.settings
+        self.limiter = ScopeLimiter(name, s.api_rate_per_second, s.api_burst, concurrency=s.api_concurrency,
+                                    clock=self.clock)
+        self._region_cache: dict[tuple[str, str], tuple[datetime, tuple[str, ...]]] = {}
 
     # ---- SDK plumbing -----------------------------------------------------------------------------------
     @property
@@ -138,6 +147,10 @@ class AksProvider:
         return str(get_arm_endpoints(AzureClouds[self.settings.cloud or "AZURE_PUBLIC_CLOUD"])["resource_manager"])
 
     def _client(self, subscription: str) -> Any:
+        with self._client_lock:
+            return self._make_client(subscription)
+
+    def _make_client(self, subscription: str) -> Any:
         client = self._clients.get(subscription)
         if client is not None:
             return client
@@ -173,26 +186,60 @@ class AksProvider:
                 raise translate(exc, provider=self.name, operation=action, clock=self.clock) from exc
             raise
 
+    def _read(self, subscription: str, action: str, fn: Callable[[], T]) -> T:
+        """One read request through the limiter (a token of the subscription; Retry-After honoured)."""
+        return cast(T, self.limiter.call(subscription.lower(), lambda: self._sdk(action, fn)))
+
+    def _list(self, subscription: str, action: str, make: Callable[[], Any]) -> list[Any]:
+        """Every item of an ARM list, page by page (``nextLink``), each page one read through the limiter."""
+        pager = self._sdk(action, lambda: make().by_page())     # lazy: no request yet
+        pages = iter(pager)
+
+        def next_page() -> list[Any] | None:
+            page = next(pages, None)
+            return None if page is None else list(page)
+
+        items: list[Any] = []
+        while True:
+            got = self._read(subscription, action, next_page)
+            if got is None:
+                return items
+            items += got
+            if not getattr(pager, "continuation_token", None):    # no nextLink: that was the last page
+                return items
+
+    def _list_scope(self, sub: str, rg: str | None) -> list[Any] | None:
+        """The managed clusters of a subscription or of one of its resource groups (None: no such group)."""
+        client = self._client(sub)
+        if rg is None:
+            return self._list(sub, f"list managed clusters in {sub}", lambda: client.managed_clusters.list())
+        try:
+            return self._list(sub, f"list managed clusters in {sub}/{rg}",
+                              lambda: client.managed_clusters.list_by_resource_group(rg))
+        except PermanentProviderError as err:
+            if not err.code.endswith("/ResourceGroupNotFound"):
+                raise
+            return None                     # the group exists in another subscription (checked below)
+
     # ---- discovery --------------------------------------------------------------------------------------
     def discover(self) -> list[Cluster]:
+        """One ARM list per subscription (or resource group), concurrently, each subscription paced by its own
+        read bucket (docs/scale.md)."""
         clusters: dict[str, Cluster] = {}
         index: dict[str, ArmRef] = {}
         unseen_groups = {rg.lower(): rg for rg in self.settings.resource_groups or []}
-        for sub in self.settings.subscriptions:
-            client = self._client(sub)
-            if self.settings.resource_groups:
-                found: list[Any] = []
-                for rg in self.settings.resource_groups:
-                    try:
-                        found += self._sdk(f"list managed clusters in {sub}/{rg}",
-                                           lambda: list(client.managed_clusters.list_by_resource_group(rg)))
-                    except PermanentProviderError as err:
-                        if not err.code.endswith("/ResourceGroupNotFound"):
-                            raise
-                        continue                # the group exists in another subscription (checked below)
-                    unseen_groups.pop(rg.lower(), None)
-            else:
-                found = self._sdk(f"list managed clusters in {sub}", lambda: list(client.managed_clusters.list()))
+        groups: list[str | None] = [None]
+        if self.settings.resource_groups:
+            groups = list(self.settings.resource_groups)
+        where = [(sub, rg) for sub in self.settings.subscriptions for rg in groups]
+        lists = self.limiter.spread([functools.partial(self._list_scope, sub, rg) for sub, rg in where])
+        for (_, rg), found in zip(where, lists, strict=True):
+            if isinstance(found, BaseException):
+                raise found
+            if found is None:
+                continue
+            if rg is not None:
+                unseen_groups.pop(rg.lower(), None)
             for mc in found:
                 cluster = self.compute_cluster(mc)
                 if cluster.id in clusters:
@@ -254,8 +301,8 @@ class AksProvider:
     def offers(self, cluster: Cluster) -> VersionOffers:
         ref = self._locate(cluster)
         client = self._client(ref.subscription)
-        prof = self._sdk(f"get upgrade profile of {cluster.id}",
-                         lambda: client.managed_clusters.get_upgrade_profile(ref.resource_group, ref.name))
+        prof = self._read(ref.subscription, f"get upgrade profile of {cluster.id}",
+                          lambda: client.managed_clusters.get_upgrade_profile(ref.resource_group, ref.name))
         props = prof.properties
         # the upgrade profiles list one hop (the next minor at most; pools capped at today's control plane);
         # the region's version list adds the later hops so a multi-minor path can be planned
@@ -266,8 +313,8 @@ class AksProvider:
         current = {p.name: p.version for p in cluster.node_pools}
         pools: dict[str, tuple[str, ...]] = {}
         for pool in names:
-            ap = self._sdk(f"get upgrade profile of {cluster.id} pool {pool}",
-                           lambda: client.agent_pools.get_upgrade_profile(ref.resource_group, ref.name, pool))
+            ap = self._read(ref.subscription, f"get upgrade profile of {cluster.id} pool {pool}",
+                            lambda: client.agent_pools.get_upgrade_profile(ref.resource_group, ref.name, pool))
             own = self._versions(ap.properties.upgrades if ap.properties else [])
             at = current.get(pool) or cluster.control_plane
             # only versions reachable one minor at a time, never above the control plane's offers (rules.py)
@@ -275,13 +322,21 @@ class AksProvider:
         return VersionOffers(control_plane, pools)
 
     def _region_versions(self, subscription: str, location: str) -> tuple[str, ...]:
-        """Every GA (or, with includePreview, preview) patch version AKS offers in the region."""
+        """Every GA (or, with includePreview, preview) patch version AKS offers in the region (offers are per
+        location: cached per subscription and location for ``versionsEverySeconds``)."""
+        key, now = (subscription.lower(), location.lower()), self.clock.now()
+        hit = self._region_cache.get(key)
+        ttl = timedelta(seconds=self.settings.versions_every_seconds)
+        if hit is not None and ttl and timedelta(0) <= now - hit[0] < ttl:
+            return hit[1]
         client = self._client(subscription)
-        res = self._sdk(f"list Kubernetes versions in {location}",
-                        lambda: client.managed_clusters.list_kubernetes_versions(location))
+        res = self._read(subscription, f"list Kubernetes versions in {location}",
+                         lambda: client.managed_clusters.list_kubernetes_versions(location))
         out = {patch for kv in res.values_property or [] if self.settings.include_preview or not kv.is_preview
                for patch in (kv.patch_versions or {})}
-        return tuple(sorted(out, key=parse_version))
+        versions = tuple(sorted(out, key=parse_version))
+        self._region_cache[key] = (now, versions)
+        return versions
 
     def check_step(self, cluster: Cluster, step: Step) -> list[str]:
         return compute_upgrade_settings(cluster, step)[1]

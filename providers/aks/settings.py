@@ -34,6 +34,15 @@ class AksSettings(BaseModel):
     """Connect/read timeout per request, in seconds."""
     poll_interval_seconds: float = Field(default=30.0, gt=0)
     """Suggested delay between polls when ARM sends no Retry-After, in seconds."""
+    api_concurrency: int = Field(default=8, ge=1, le=128)
+    """Discovery and offers reads in flight at once, all subscriptions together (docs/scale.md)."""
+    api_rate_per_second: float = Field(default=25.0, gt=0)
+    """Sustained reads per second per subscription: ARM's documented refill for reads (docs/scale.md)."""
+    api_burst: int = Field(default=250, ge=1)
+    """Reads per subscription that may go at once: ARM's documented bucket for reads (docs/scale.md)."""
+    versions_every_seconds: float = Field(default=0.0, ge=0)
+    """A region's Kubernetes versions (ListKubernetesVersions, per subscription and location) are read again
+    only when older than this; 0: for every offers read."""
 
     @field_validator("endpoint")
     @classmethod

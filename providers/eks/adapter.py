@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +43,7 @@ from fleet.provider import (
     VersionOffers,
     import_optional,
 )
+from fleet.ratelimit import ScopeLimiter
 from fleet.versions import InvalidVersion, Version, parse_version
 from providers.checks_base import force_active, guarded
 from providers.eks import gates
@@ -122,6 +124,14 @@ class EksProvider:
             user_agent_appid="fleet")
         self._sessions: dict[int, tuple[Any, datetime | None]] = {}
         self._clients: dict[tuple[int, str, str], Any] = {}
+        self._client_lock = threading.Lock()   # sessions and clients are made once, shared by the pool
+        # bounded concurrency and a token bucket per account+region, on this provider's clock (fleet.ratelimit,
+        # docs/scale.md)
+        self.limiter = ScopeLimiter(name, self.settings.apiRatePerSecond, self.settings.apiBurst,
+                                    concurrency=self.settings.apiConcurrency, clock=self.clock)
+        # incremental discovery: (scope index, region, name) -> (described at, cluster, node groups)
+        self._described: dict[tuple[int, str, str], tuple[datetime, dict[str, Any], list[Any]]] = {}
+        self._minors: dict[tuple[int, str], tuple[datetime, list[str], dict[str, dict[str, Any]]]] = {}
 
     # ---- SDK plumbing -----------------------------------------------------------------------------------
     def _new_session(self, profile: str | None = None, **credentials: str) -> Any:
@@ -163,7 +173,8 @@ class EksProvider:
 
     def _client(self, scope: Scope, service: str, region: str) -> Any:
         # credentials problems (unknown profile, no credentials) surface here: map them like any SDK error
-        return self._call(f"{service} client", lambda: self._make_client(scope, service, region))
+        with self._client_lock:
+            return self._call(f"{service} client", lambda: self._make_client(scope, service, region))
 
     def _make_client(self, scope: Scope, service: str, region: str) -> Any:
         session = self._session(scope)
@@ -222,7 +233,8 @@ class EksProvider:
         todo = sorted(names)
         for i in range(0, len(todo), 10):
             chunk = todo[i:i + 10]
-            resp = self._call("GetParameters", lambda: ssm.get_parameters(Names=chunk))
+            resp = self.limiter.call(scope.location(region),
+                                     lambda: self._call("GetParameters", lambda: ssm.get_parameters(Names=chunk)))
             for p in resp.get("Parameters", []):
                 found[names[p["Name"]]] = p["Value"]
         return found
@@ -245,26 +257,88 @@ class EksProvider:
         return {(ng["amiType"], m) for ng in ngs if _uses_releases(ng)
                 for m in minors if parse_version(m).minor_key >= parse_version(str(ng["version"])).minor_key}
 
-    def discover(self) -> list[Cluster]:
-        out: list[Cluster] = []
-        for scope in self.scopes:
-            for region in scope.regions:
-                names = self._pages(scope, region, "list_clusters", "clusters")
-                if not names:
-                    continue
-                minors, info = self._offered_minors(scope, region)
-                described = []
-                for name in names:
-                    c = self._eks(scope, region, "describe_cluster", name=name)["cluster"]
-                    ngs = [self._eks(scope, region, "describe_nodegroup", clusterName=name, nodegroupName=n)
-                           ["nodegroup"] for n in self._pages(scope, region, "list_nodegroups", "nodegroups",
-                                                              clusterName=name)]
-                    described.append((c, ngs))
-                wanted = set().union(*(self._wanted(ngs, minors) for _, ngs in described)) if described else set()
-                releases = self._releases(scope, region, wanted)
-                for c, ngs in described:
-                    out.append(self._to_cluster(scope, region, c, ngs, minors, info, releases))
+    def _scoped(self, calls: list[tuple[Scope, str, Callable[[], Any]]]) -> list[Any]:
+        """Run SDK calls through the limiter (one bucket per account+region); the first error is raised."""
+        out = self.limiter.run([(scope.location(region), fn) for scope, region, fn in calls])
+        for r in out:
+            if isinstance(r, BaseException):
+                raise r
         return out
+
+    def _offered(self, scope: Scope, region: str) -> tuple[list[str], dict[str, dict[str, Any]]]:
+        """Offered minors of a region, cached for ``describeEverySeconds`` (offers are per region on EKS)."""
+        key, now = (self.scopes.index(scope), region), self.clock.now()
+        hit = self._minors.get(key)
+        ttl = timedelta(seconds=self.settings.describeEverySeconds)
+        if hit is not None and ttl and timedelta(0) <= now - hit[0] < ttl:
+            return hit[1], hit[2]
+        minors, info = self.limiter.call(scope.location(region), lambda: self._offered_minors(scope, region))
+        self._minors[key] = (now, minors, info)
+        return minors, info
+
+    def _due(self, key: tuple[int, str, str], now: datetime) -> bool:
+        hit = self._described.get(key)
+        if hit is None or not self.settings.describeEverySeconds:
+            return True
+        at, c, ngs = hit
+        busy = c.get("status") != "ACTIVE" or any(ng.get("status") != "ACTIVE" for ng in ngs)
+        return busy or not timedelta(0) <= now - at < timedelta(seconds=self.settings.describeEverySeconds)
+
+    def _describe_all(self, names: list[tuple[Scope, str, str]]) -> list[tuple[dict[str, Any], list[Any]]]:
+        """DescribeCluster, ListNodegroups and DescribeNodegroup for ``(scope, region, name)``, each stage
+        concurrently across every account and region (each scope paced by its own bucket)."""
+        P = functools.partial
+        clusters = self._scoped([(s, r, P(self._eks, s, r, "describe_cluster", name=n)) for s, r, n in names])
+        ng_names = self._scoped([(s, r, P(self._pages, s, r, "list_nodegroups", "nodegroups", clusterName=n))
+                                 for s, r, n in names])
+        pairs = [(i, g) for i, gs in enumerate(ng_names) for g in gs]
+        ngs = self._scoped([(names[i][0], names[i][1], P(self._eks, names[i][0], names[i][1], "describe_nodegroup",
+                                                         clusterName=names[i][2], nodegroupName=g)) for i, g in pairs])
+        by_cluster: list[list[Any]] = [[] for _ in names]
+        for (i, _), ng in zip(pairs, ngs, strict=True):
+            by_cluster[i].append(ng["nodegroup"])
+        return [(c["cluster"], by_cluster[i]) for i, c in enumerate(clusters)]
+
+    def discover(self) -> list[Cluster]:
+        """List every account+region (concurrently), then describe the clusters that are new, busy or due
+        (all of them unless ``describeEverySeconds`` is set), across every region at once: docs/scale.md."""
+        where = [(scope, region) for scope in self.scopes for region in scope.regions]
+        listed = self._scoped([(s, r, functools.partial(self._pages, s, r, "list_clusters", "clusters")) for s, r in where])
+        now = self.clock.now()
+        due: list[tuple[Scope, str, str]] = []
+        for (scope, region), names in zip(where, listed, strict=True):
+            idx, keep = self.scopes.index(scope), set(names)
+            for key in [k for k in self._described if k[:2] == (idx, region) and k[2] not in keep]:
+                del self._described[key]      # deleted clusters are forgotten
+            due += [(scope, region, n) for n in names if self._due((idx, region, n), now)]
+        for (scope, region, n), (c, ngs) in zip(due, self._describe_all(due), strict=True):
+            self._described[(self.scopes.index(scope), region, n)] = (now, c, ngs)
+        out: list[Cluster] = []
+        for (scope, region), names in zip(where, listed, strict=True):
+            if not names:
+                continue
+            idx = self.scopes.index(scope)
+            minors, info = self._offered(scope, region)
+            described = [self._described[(idx, region, n)][1:] for n in names]
+            wanted = set().union(*(self._wanted(ngs, minors) for _, ngs in described))
+            releases = self._releases(scope, region, wanted)
+            for c, ngs in described:
+                out.append(self._to_cluster(scope, region, c, ngs, minors, info, releases))
+        return out
+
+    def refresh(self, cluster: Cluster) -> Cluster | None:
+        """One cluster as it is now (None: EKS no longer lists it): DescribeCluster and its node groups."""
+        scope, region = self._where(cluster)
+        try:
+            ((c, ngs),) = self._describe_all([(scope, region, cluster.name)])
+        except PermanentProviderError as exc:
+            if exc.code in ("ResourceNotFoundException", "404"):
+                return None
+            raise
+        self._described[(self.scopes.index(scope), region, cluster.name)] = (self.clock.now(), c, ngs)
+        minors, info = self._offered(scope, region)
+        releases = self._releases(scope, region, self._wanted(ngs, minors))
+        return self._to_cluster(scope, region, c, ngs, minors, info, releases)
 
     def _to_cluster(self, scope: Scope, region: str, c: Mapping[str, Any], ngs: list[Mapping[str, Any]],
                     minors: list[str], info: Mapping[str, Mapping[str, Any]],
@@ -293,7 +367,7 @@ class EksProvider:
 
     def offers(self, cluster: Cluster) -> VersionOffers:
         scope, region = self._where(cluster)
-        minors, _ = self._offered_minors(scope, region)
+        minors, _ = self._offered(scope, region)
         ami_types = dict(cluster.extra.get("amiTypes") or {})
         ngs: list[Mapping[str, Any]] = []
         for pool in cluster.node_pools:

@@ -60,6 +60,16 @@ class EksSettings(BaseModel):
     """Suggested delay between polls of a running update, in seconds."""
     roleSessionSeconds: int = Field(default=3600, ge=900, le=43200)
     """Duration of an assumed role's session, in seconds."""
+    apiConcurrency: int = Field(default=16, ge=1, le=128)
+    """EKS/SSM calls in flight at once, all accounts and regions together (docs/scale.md)."""
+    apiRatePerSecond: float = Field(default=10.0, gt=0)
+    """Sustained calls per second per account and region (token bucket; docs/scale.md for the source)."""
+    apiBurst: int = Field(default=20, ge=1)
+    """Calls per account and region that may go at once before the sustained rate applies."""
+    describeEverySeconds: float = Field(default=0.0, ge=0)
+    """Incremental discovery: a cluster listed again is described again only when its last description is
+    older than this (new clusters and clusters or node groups not ACTIVE always are); offered versions are
+    cached per region as long. 0: describe every cluster at every discovery."""
 
     @model_validator(mode="after")
     def _scopes(self) -> EksSettings:

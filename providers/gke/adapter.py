@@ -21,14 +21,15 @@ are read before anything is issued. SDK exceptions are translated in providers.g
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
@@ -49,6 +50,7 @@ from fleet.provider import (
     VersionOffers,
     import_optional,
 )
+from fleet.ratelimit import ScopeLimiter
 from fleet.versions import InvalidVersion, parse_version
 from providers.checks_base import guarded
 from providers.gke import gates
@@ -171,6 +173,11 @@ class GkeProvider:
         self._client_obj: Any = None
         self._lock = threading.Lock()
         self._index: dict[str, _Target] = {}
+        # bounded concurrency and a token bucket per project, on this provider's clock (docs/scale.md)
+        s = self.settings
+        self.limiter = ScopeLimiter(name, s.api_rate_per_second, s.api_burst, concurrency=s.api_concurrency,
+                                    clock=self.clock)
+        self._server_configs: dict[str, tuple[datetime, Any]] = {}    # parent -> (read at, ServerConfig)
 
     # ---- SDK boundary -------------------------------------------------------------------------------
     def _client(self) -> Any:
@@ -199,29 +206,38 @@ class GkeProvider:
                 raise
             raise mapped from exc
 
+    def _read(self, project: str, what: str, fn: Callable[[Any, dict[str, Any]], T]) -> T:
+        """One read request through the limiter (a token of the project; Retry-After honoured)."""
+        return cast(T, self.limiter.call(project, lambda: self._call(what, fn)))
+
     # ---- discovery ----------------------------------------------------------------------------------
     def discover(self) -> list[Cluster]:
+        """One ListClusters per project and location (``-``: all of them in one call), concurrently, each
+        project paced by its own bucket (docs/scale.md)."""
         found: dict[str, Cluster] = {}
-        for project in self.settings.projects:
-            for location in self.settings.locations:
-                parent = f"projects/{project}/locations/{location}"
-                resp = self._call(f"list clusters in {parent}",
-                                  lambda c, kw: c.list_clusters(parent=parent, **kw))
-                if resp.missing_zones:
-                    log.warning("GKE could not list clusters in zones %s of project %s",
-                                ", ".join(resp.missing_zones), project,
-                                extra={"provider": self.name, "operation": f"list clusters in {parent}",
-                                       "reason": "missing zones"})
-                for gc in resp.clusters:
-                    cluster = self.observe_cluster(project, gc)
-                    prior = found.get(cluster.id)
-                    if prior is not None and prior.extra.get("project") != project:
-                        log.warning("cluster id %s exists in projects %s and %s; keeping the first", cluster.id,
-                                    prior.extra.get("project"), project,
-                                    extra={"provider": self.name, "cluster": cluster.id, "reason": "duplicate id"})
-                        continue
-                    found[cluster.id] = cluster
-                    self._index[cluster.id] = _Target(project, cluster.location, cluster.name)
+        where = [(project, f"projects/{project}/locations/{location}")
+                 for project in self.settings.projects for location in self.settings.locations]
+        lists = self.limiter.spread([
+            functools.partial(self._read, project, f"list clusters in {parent}",
+                              functools.partial(_list_clusters, parent)) for project, parent in where])
+        for (project, parent), resp in zip(where, lists, strict=True):
+            if isinstance(resp, BaseException):
+                raise resp
+            if resp.missing_zones:
+                log.warning("GKE could not list clusters in zones %s of project %s",
+                            ", ".join(resp.missing_zones), project,
+                            extra={"provider": self.name, "operation": f"list clusters in {parent}",
+                                   "reason": "missing zones"})
+            for gc in resp.clusters:
+                cluster = self.observe_cluster(project, gc)
+                prior = found.get(cluster.id)
+                if prior is not None and prior.extra.get("project") != project:
+                    log.warning("cluster id %s exists in projects %s and %s; keeping the first", cluster.id,
+                                prior.extra.get("project"), project,
+                                extra={"provider": self.name, "cluster": cluster.id, "reason": "duplicate id"})
+                    continue
+                found[cluster.id] = cluster
+                self._index[cluster.id] = _Target(project, cluster.location, cluster.name)
         return [found[k] for k in sorted(found)]
 
     def observe_cluster(self, project: str, gc: Any) -> Cluster:
@@ -266,8 +282,7 @@ class GkeProvider:
     # ---- offers -------------------------------------------------------------------------------------
     def offers(self, cluster: Cluster) -> VersionOffers:
         t = self._target(cluster)
-        cfg = self._call(f"get server config for {t.parent}",
-                         lambda c, kw: c.get_server_config(name=t.parent, **kw))
+        cfg = self._server_config(t)
         masters = list(cfg.valid_master_versions)
         channel = (cluster.extra or {}).get("releaseChannel")
         for ch in cfg.channels:
@@ -277,6 +292,18 @@ class GkeProvider:
         # control-plane version it follows (filtering by today's control plane would hide later minors)
         nodes = list(cfg.valid_node_versions)
         return VersionOffers(control_plane=_ascending(masters), node_pools={"*": _ascending(nodes)})
+
+    def _server_config(self, t: _Target) -> Any:
+        """The location's ServerConfig (offers are per location: cached ``serverConfigEverySeconds``)."""
+        now = self.clock.now()
+        hit = self._server_configs.get(t.parent)
+        ttl = timedelta(seconds=self.settings.server_config_every_seconds)
+        if hit is not None and ttl and timedelta(0) <= now - hit[0] < ttl:
+            return hit[1]
+        cfg = self._read(t.project, f"get server config for {t.parent}",
+                         lambda c, kw: c.get_server_config(name=t.parent, **kw))
+        self._server_configs[t.parent] = (now, cfg)
+        return cfg
 
     # ---- budgets ------------------------------------------------------------------------------------
     def check_step(self, cluster: Cluster, step: Step) -> list[str]:
@@ -469,3 +496,7 @@ class GkeProvider:
         ref = self._ref(t, cluster, step, done)
         return OperationRef(ref.id, ref.cluster_id, ref.step_key, {**ref.data, "rollback": True,
                                                                    "target": step.from_})
+
+
+def _list_clusters(parent: str, c: Any, kw: dict[str, Any]) -> Any:
+    return c.list_clusters(parent=parent, **kw)

@@ -26,3 +26,13 @@ class GkeSettings(BaseModel):
     """Per-request timeout, in seconds (SDK retries are off: the engine retries)."""
     poll_interval_seconds: float = Field(default=30.0, gt=0, alias="pollIntervalSeconds")
     """Suggested delay between polls of a running operation, in seconds."""
+    api_concurrency: int = Field(default=8, ge=1, le=128, alias="apiConcurrency")
+    """Discovery and offers reads in flight at once, all projects and locations together (docs/scale.md)."""
+    api_rate_per_second: float = Field(default=10.0, gt=0, alias="apiRatePerSecond")
+    """Sustained reads per second per project (token bucket; Google publishes the project's rate quota on its
+    Quotas page: docs/scale.md)."""
+    api_burst: int = Field(default=20, ge=1, alias="apiBurst")
+    """Reads per project that may go at once before the sustained rate applies."""
+    server_config_every_seconds: float = Field(default=0.0, ge=0, alias="serverConfigEverySeconds")
+    """A location's offered versions (GetServerConfig, per project and location) are read again only when
+    older than this; 0: for every offers read."""

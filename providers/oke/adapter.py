@@ -30,9 +30,11 @@ OKE has no cloud-side auto-upgrade of the control plane, so Cluster.auto_upgrade
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,7 @@ from fleet.provider import (
     VersionOffers,
     import_optional,
 )
+from fleet.ratelimit import ScopeLimiter
 from fleet.versions import InvalidVersion, parse_version
 from providers.checks_base import guarded
 from providers.oke import gates
@@ -68,6 +71,7 @@ RUNNING_WR = ["ACCEPTED", "IN_PROGRESS", "CANCELING"]
 GONE = {"DELETING", "DELETED"}
 DONE_PREFIX = "done:"
 MAX_PAGES = 100
+PAGE_LIMIT = 1000     # the maximum ``limit`` of OKE's List operations (SDK docstrings, "1000 is the maximum")
 POOL_WORK = ("NODEPOOL_UPDATE", "NODEPOOL_CYCLING")   # oci.container_engine.models.WorkRequest.operation_type
 # how long poll() waits, after a pool's update succeeded with cycling requested but nodes still old, for a
 # NODEPOOL_CYCLING work request to appear before it reports the step failed
@@ -109,6 +113,12 @@ class OkeProvider:
         self._oci = import_optional("oci", "oke")
         self._clients: dict[str, Any] = {}
         self._base_config: dict[str, Any] | None = None
+        self._client_lock = threading.Lock()    # clients are made once, shared by the limiter's workers
+        # bounded concurrency and a token bucket per tenancy+region, on this provider's clock (docs/scale.md)
+        s = self.settings
+        self.limiter = ScopeLimiter(name, s.api_rate_per_second, s.api_burst, concurrency=s.api_concurrency,
+                                    clock=self.clock)
+        self._options: dict[tuple[str, str], tuple[datetime, list[str]]] = {}   # (region, comp) -> read at, versions
 
     # ---- SDK plumbing -----------------------------------------------------------------------------------
     def _call(self, action: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -154,6 +164,10 @@ class OkeProvider:
         return [region]
 
     def _client(self, region: str) -> Any:
+        with self._client_lock:
+            return self._make_client(region)
+
+    def _make_client(self, region: str) -> Any:
         if region not in self._clients:
             oci, s = self._oci, self.settings
             cfg = {**self._config(), "region": region}
@@ -172,13 +186,29 @@ class OkeProvider:
                                                oci.container_engine.ContainerEngineClient, cfg, **kwargs)
         return self._clients[region]
 
-    def _all(self, action: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Any]:
+    def _scope(self, region: str) -> str:
+        """What OCI meters requests by: the tenancy (of the signing key or config), in one region."""
+        tenancy = self.settings.auth.tenancy if self.settings.auth is not None else self.settings.profile
+        return f"{tenancy}:{region}"
+
+    def _read(self, region: str, action: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One read request through the limiter (a token of the tenancy+region; Retry-After honoured)."""
+        return self.limiter.call(self._scope(region), lambda: self._call(action, fn, *args, **kwargs))
+
+    def _all(self, action: str, fn: Callable[..., Any], *args: Any, region: str | None = None,
+             **kwargs: Any) -> list[Any]:
         """Follow ``opc-next-page``. (oci.pagination wraps calls in the SDK's default retry strategy, which
-        sleeps; fleet retries on its own schedule, so pages are fetched here without retries.)"""
+        sleeps; fleet retries on its own schedule, so pages are fetched here without retries.) With ``region``,
+        each page is a read through the limiter, at the documented maximum page size (1000, ``limit`` of the
+        List operations: oci.container_engine.ContainerEngineClient)."""
         items: list[Any] = []
         page: str | None = None
+        if region is not None:
+            kwargs = {**kwargs, "limit": PAGE_LIMIT}
         for _ in range(MAX_PAGES):
-            resp = self._call(action, fn, *args, **({**kwargs, "page": page} if page else kwargs))
+            args_ = {**kwargs, "page": page} if page else kwargs
+            resp = (self._read(region, action, fn, *args, **args_) if region is not None
+                    else self._call(action, fn, *args, **args_))
             items.extend(resp.data or [])
             page = resp.next_page
             if not page:
@@ -187,20 +217,43 @@ class OkeProvider:
 
     # ---- discovery ------------------------------------------------------------------------------------
     def discover(self) -> list[Cluster]:
+        """Per region and compartment, concurrently (each tenancy+region paced by its own bucket): one
+        ListClusters and one ListNodePools for the whole compartment (its ``clusterId`` filter is optional:
+        oci.container_engine.ContainerEngineClient.list_node_pools), pages of 1000, and the compartment's
+        offered versions (GetClusterOptions, cached ``optionsEverySeconds``): 2-3 requests per compartment
+        and region, whatever the number of clusters (docs/scale.md)."""
+        where = [(region, comp) for region in self.regions() for comp in self.settings.compartments]
+        found = self.limiter.spread([functools.partial(self._discover_in, r, c) for r, c in where])
         out: list[Cluster] = []
-        for region in self.regions():
-            ce = self._client(region)
-            for comp in self.settings.compartments:
-                clusters = [c for c in self._all("list clusters", ce.list_clusters, comp)
-                            if c.lifecycle_state not in GONE]
-                if not clusters:
-                    continue
-                opts = self._call("get cluster options", ce.get_cluster_options, "all", compartment_id=comp,
-                                  should_list_all_patch_versions=True).data.kubernetes_versions or []
-                for c in clusters:
-                    pools = self._all("list node pools", ce.list_node_pools, comp, cluster_id=c.id)
-                    out.append(self._to_cluster(region, comp, c, pools, opts))
+        for part in found:
+            if isinstance(part, BaseException):
+                raise part
+            out.extend(part)
         return out
+
+    def _discover_in(self, region: str, comp: str) -> list[Cluster]:
+        ce = self._client(region)
+        clusters = [c for c in self._all("list clusters", ce.list_clusters, comp, region=region)
+                    if c.lifecycle_state not in GONE]
+        if not clusters:
+            return []
+        opts = self._offered(ce, region, comp)
+        pools: dict[str, list[Any]] = {}
+        for p in self._all("list node pools", ce.list_node_pools, comp, region=region):
+            pools.setdefault(p.cluster_id, []).append(p)
+        return [self._to_cluster(region, comp, c, pools.get(c.id, []), opts) for c in clusters]
+
+    def _offered(self, ce: Any, region: str, comp: str) -> list[str]:
+        """Every version OKE offers in a region and compartment (GetClusterOptions ``all``), cached."""
+        key, now = (region, comp), self.clock.now()
+        hit = self._options.get(key)
+        ttl = timedelta(seconds=self.settings.options_every_seconds)
+        if hit is not None and ttl and timedelta(0) <= now - hit[0] < ttl:
+            return hit[1]
+        opts = self._read(region, "get cluster options", ce.get_cluster_options, "all", compartment_id=comp,
+                          should_list_all_patch_versions=True).data.kubernetes_versions or []
+        self._options[key] = (now, list(opts))
+        return list(opts)
 
     def _to_cluster(self, region: str, comp: str, c: Any, pools: list[Any], opts: list[str]) -> Cluster:
         node_pools = tuple(
@@ -249,8 +302,9 @@ class OkeProvider:
 
     def offers(self, cluster: Cluster) -> VersionOffers:
         ce, comp, cid = self._locate(cluster)
-        c = self._call("get cluster", ce.get_cluster, cid).data
-        opts = self._call("get cluster options", ce.get_cluster_options, cid, compartment_id=comp,
+        region = (cluster.extra or {}).get("region") or cluster.location
+        c = self._read(region, "get cluster", ce.get_cluster, cid).data
+        opts = self._read(region, "get cluster options", ce.get_cluster_options, cid, compartment_id=comp,
                           should_list_all_patch_versions=True).data.kubernetes_versions or []
         return VersionOffers(self._cp_versions(c.kubernetes_version, c.available_kubernetes_upgrades, opts),
                              {"*": _sorted_versions(set(opts))})

@@ -54,6 +54,16 @@ class OkeSettings(BaseModel):
     """HTTP read timeout, in seconds."""
     poll_interval_seconds: float = Field(30.0, alias="pollIntervalSeconds", gt=0)
     """Suggested delay between polls of a work request, in seconds."""
+    api_concurrency: int = Field(8, alias="apiConcurrency", ge=1, le=128)
+    """Discovery reads in flight at once, all regions and compartments together (docs/scale.md)."""
+    api_rate_per_second: float = Field(10.0, alias="apiRatePerSecond", gt=0)
+    """Sustained discovery reads per second per tenancy and region (token bucket; OCI publishes no rate:
+    docs/scale.md)."""
+    api_burst: int = Field(20, alias="apiBurst", ge=1)
+    """Reads per tenancy and region that may go at once before the sustained rate applies."""
+    options_every_seconds: float = Field(0.0, alias="optionsEverySeconds", ge=0)
+    """Offered versions (GetClusterOptions, per region and compartment) are read again only when older than
+    this; 0: at every discovery."""
 
     @model_validator(mode="after")
     def _endpoint(self) -> OkeSettings:

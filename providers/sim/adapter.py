@@ -129,6 +129,15 @@ class SimProvider:
                 self._listed = (gen, [w.snapshot(cid, self.name) for cid in self._ids[1]])
             return self._listed[1]   # the same list while nothing changed (read-only to callers)
 
+    def refresh(self, cluster: Cluster) -> Cluster | None:
+        """One cluster as it is now (None: gone); the same object while nothing about it changed."""
+        with self.world.lock:
+            self._call("refresh")
+            self.world.settle()
+            if cluster.id not in self.world.clusters:
+                return None
+            return self.world.snapshot(cluster.id, self.name)
+
     def describe(self, cluster_id: str) -> Cluster:
         with self.world.lock:
             self._call("describe")

@@ -61,7 +61,8 @@ def _unwedge(daemon: Daemon, clock: HangingClock, t: threading.Thread) -> None:
 
 def _fleet(tmp_path: Path, budget: str = "1s") -> Path:
     cfg = write_fleet(tmp_path, interval="1s")
-    cfg.write_text(cfg.read_text() + f"  reconcileBudget: {budget}\n")
+    # discoveryInterval 0s: every tick calls the cloud (the call this test makes hang)
+    cfg.write_text(cfg.read_text() + f"  reconcileBudget: {budget}\n  discoveryInterval: 0s\n")
     return cfg
 
 
@@ -95,7 +96,7 @@ def test_stuck_reconcile_fails_readiness_then_recovers(tmp_path: Path):
 
 def test_a_wedged_leader_lets_its_lease_go_and_a_standby_takes_over(tmp_path: Path):
     url = f"sqlite:///{tmp_path}/state.db"
-    cfgs = ha_fleet(tmp_path, n=2, state=url, interval="1s", extra="  reconcileBudget: 1s\n")
+    cfgs = ha_fleet(tmp_path, n=2, state=url, interval="1s", extra="  reconcileBudget: 1s\n  discoveryInterval: 0s\n")
     clock = HangingClock()
     a = replica(cfgs[0], clock, "A", url)
     b = replica(cfgs[1], clock, "B", url)

@@ -191,10 +191,17 @@ def test_timeouts_are_temporary(emu):
     emu.server.timeout_delay_s = 1.0
     p = provider(emu, timeoutSeconds=0.3)
     c = find(p, "slow")
-    emu.inject("timeout")
+    # offers reads go through the rate-limit kit (fleet.ratelimit): a temporary error with a retry delay is
+    # retried after it (on the provider's clock); one that outlasts the retries reaches the caller
+    for _ in range(1 + p.limiter.retries):
+        emu.inject("timeout")
     with pytest.raises(TemporaryProviderError) as info:
         p.offers(c)
     assert info.value.code == "connection"
+    start = emu.clock.now()
+    emu.inject("timeout")
+    assert p.offers(c).control_plane            # one timeout: retried, answered
+    assert (emu.clock.now() - start).total_seconds() >= 5
 
 
 def test_no_token_or_credential_reaches_the_logs(emu, caplog):

@@ -168,7 +168,14 @@ def test_timeouts_and_throttling_are_temporary(h):
     h.inject("timeout")
     with pytest.raises(TemporaryProviderError):
         p.discover()
+    # discovery reads go through the rate-limit kit (fleet.ratelimit): one 429 pauses the tenancy+region for
+    # its Retry-After (on the provider's clock) and is retried; a throttle that outlasts the retries surfaces
+    start = h.clock.now()
     h.inject("throttle")
+    assert [c.name for c in p.discover()] == ["slow"]
+    assert (h.clock.now() - start).total_seconds() >= 2.0
+    for _ in range(1 + p.limiter.retries):
+        h.inject("throttle")
     with pytest.raises(TemporaryProviderError) as info:
         p.discover()
     assert info.value.retry_after == 2.0

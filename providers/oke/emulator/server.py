@@ -463,6 +463,8 @@ class OkeEmulator(ServedEmulator):
         return 202, None, headers
 
     def _list_node_pools(self, region: str, m: re.Match[str], body: Any, req: Request) -> Any:
+        # "List all the node pools in a compartment, and optionally filter by cluster": compartmentId is
+        # required, clusterId optional (ListNodePools; oci.container_engine.ContainerEngineClient.list_node_pools)
         q = parse_qs(req.query)
         comp = _required(q, "compartmentId")
         cid = next(iter(q.get("clusterId") or []), None)
