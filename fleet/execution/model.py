@@ -68,6 +68,7 @@ _MEMBER_STATUS = {s.value: s for s in MemberStatus}    # a dict lookup: records 
 def step_to_json(step: Step) -> dict[str, Any]:
     d = asdict(step)
     d["component"] = step.component.value
+    d.pop("origin", None)       # set only on the Step handed to start, never journaled (fleet.provider.Step)
     return d
 
 
