@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from fleet.cli import daemon, demo, lifecycle, override, plan, report, rollout, run, token
+from fleet.cli import daemon, demo, lifecycle, login, override, plan, report, rollout, run, token
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Upgrade whole fleets of Kubernetes clusters across clouds, on schedule, one safe step at a time.")
@@ -23,6 +23,7 @@ app.command()(run.hold)
 app.command()(run.release)
 app.command()(run.history)
 app.command("override")(override.override)
+app.command("login")(login.login)
 app.command("report")(report.report)
 app.command("forecast")(report.forecast)
 app.add_typer(lifecycle.app, name="lifecycle")

@@ -58,7 +58,8 @@ def plan(
             return
         now = parse_at(at)
         from fleet.budget import Budget
-        with Budget(PLAN_BUDGET_S, "planning"):    # past it: exit 1 naming the cluster it was planning
+        # past it: exit 1 naming the cluster it was planning; a cluster past a tenth of it alone is "unknown"
+        with Budget(PLAN_BUDGET_S, "planning", item_seconds=PLAN_BUDGET_S / 10):
             if config is not None:
                 from fleet.runtime import live_plan
                 result = live_plan(config, now)

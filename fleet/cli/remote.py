@@ -1,7 +1,8 @@
 """The CLI through the daemon's API (issue #23): with ``--server URL`` (or ``FLEET_SERVER``) a command talks to
 a running daemon instead of opening the state store, so operators need an API token, not database
-credentials. The token comes from ``--token-file`` / ``FLEET_TOKEN_FILE``, else ``FLEET_TOKEN`` (an OIDC ID
-token works as well as a tokens-file token).
+credentials. The token comes from ``--token-file`` / ``FLEET_TOKEN_FILE``, else ``FLEET_TOKEN``, else the
+OIDC login ``fleet login --server URL`` cached (fleet.cli.login; an OIDC ID token works as well as a
+tokens-file token).
 
 Adding a command: give it ``server: ServerOpt = None, token_file: TokenFileOpt = None`` and, when
 ``connect(server, token_file)`` returns a client, call ``client.get(path, **query)`` / ``client.post(...)``.
@@ -96,10 +97,15 @@ def read_token(token_file: Path | None) -> str | None:
 
 
 def connect(server: str | None, token_file: Path | None) -> ApiClient | None:
-    """A client when ``--server``/FLEET_SERVER is set, else None (the command acts on the state store)."""
+    """A client when ``--server``/FLEET_SERVER is set, else None (the command acts on the state store). The
+    token: ``--token-file``, else ``FLEET_TOKEN``, else the one ``fleet login`` cached for that server."""
     if not server:
         return None
-    return ApiClient(server, read_token(token_file))
+    token = read_token(token_file)
+    if token is None:
+        from fleet.cli.login import cached_token
+        token = cached_token(server)
+    return ApiClient(server, token)
 
 
 def need_config(config: Path | None, command: str) -> Path:

@@ -57,6 +57,9 @@ class Metrics:
         self.reconcile_errors = Counter("fleet_reconcile_errors_total", "Reconcile ticks that raised", registry=r)
         self.reconcile_abandoned = Counter("fleet_reconcile_abandoned_total",
                                            "Reconcile ticks abandoned past their budget or at shutdown", registry=r)
+        self.items_over_budget = Counter("fleet_reconcile_items_over_budget_total",
+                                         "Runs abandoned for one tick past their own budget (the rest of the "
+                                         "tick went on)", registry=r)
         self.last_reconcile = Gauge("fleet_last_reconcile_timestamp_seconds",
                                     "Unix time of the last reconcile that completed", registry=r)
         self.ready = Gauge("fleet_ready", "1 when /readyz answers 200 (as of its last answer)", registry=r)

@@ -106,6 +106,8 @@ class Daemon:
         interval_s = self.engine.interval.total_seconds() / factor
         budget = spec.reconcile_budget
         self.budget_s = budget.total_seconds() if budget is not None else max(3 * interval_s, 60.0)
+        item = spec.reconcile_item_budget
+        self.item_budget_s = item.total_seconds() if item is not None else self.budget_s / 4
         self.shutdown_grace_s = spec.shutdown_grace.total_seconds()
         self.watchdog = Watchdog(interval_s=interval_s, budget_s=self.budget_s, monotonic=self.wall.monotonic)
         self._tick_budget: Budget | None = None
@@ -118,9 +120,11 @@ class Daemon:
         error: str | None = None
         write_error: str | None = None
         try:
-            with Budget(self.budget_s, "reconcile") as b:
+            with Budget(self.budget_s, "reconcile", item_seconds=self.item_budget_s) as b:
                 self._tick_budget = b
-                return self.engine.reconcile()
+                res = self.engine.reconcile()
+            self.metrics.items_over_budget.inc(len(self.engine.over_budget))
+            return res
         except BudgetExceeded as exc:
             error = str(exc)
             self.metrics.reconcile_abandoned.inc()

@@ -121,6 +121,7 @@ class Engine:
         self.policy_problem: str | None = None   # why the policy files were last refused (None: valid)
         self._held_clusters: set[str] = set()    # clusters on hold this tick (fleet.execution.holds)
         self._holds: Holds | None = None
+        self.over_budget: list[str] = []    # runs abandoned in the last tick past their own budget (fleet.budget.item)
         self._run_caches: dict[str, _RunCache] = {}   # per active run: its compiled snapshot, memo and plans
         # the fleet rollout (RolloutStrategy): read with the policies; its gate is recomputed every tick from
         # the journal's history (re-read only when the store changed)
@@ -189,6 +190,7 @@ class Engine:
     # ---- the tick -------------------------------------------------------------------------------------
     def reconcile(self) -> TickResult:
         now = self.clock.now()
+        self.over_budget = []
         self.gatekeeper.new_tick()
         obs = self.observer.observe_fleet(now)
         result = TickResult(at=now, next_wake=now + self.interval)
@@ -216,12 +218,17 @@ class Engine:
             if quiet is not None and now < quiet:
                 result.next_wake = min(result.next_wake, quiet)   # nothing of this run is due before then
                 continue
-            budget.check("reconciling run", run.id)   # a safe point: between runs
+            what = f"run {run.id} (policy {run.policy})"
+            budget.check("reconciling", what)   # a safe point: between runs
             sub = TickResult(at=now, next_wake=now + self.interval)
-            try:
-                self._reconcile_run(run, obs, now, paused or run.id in held.runs, sub)
-            finally:
-                self.gatekeeper.flush()     # the blocked clusters' pre-flight evaluations, in one transaction
+            with budget.item(what) as item:     # past its own budget, this run alone waits for the next tick
+                try:
+                    self._reconcile_run(run, obs, now, paused or run.id in held.runs, sub)
+                finally:
+                    self.gatekeeper.flush()     # the blocked clusters' pre-flight evaluations, in one transaction
+            if item.exceeded is not None:
+                self.over_budget.append(str(item.exceeded))
+                log.error("run abandoned for this tick at a safe point", extra={"reason": str(item.exceeded)})
             result.dispatched += sub.dispatched
             result.polled += sub.polled
             result.finished_steps += sub.finished_steps
@@ -376,6 +383,7 @@ class Engine:
     def _dispatch(self, ctx: _RunCtx, m: Member, cp: ClusterPlan, obs: Observation, now: datetime,
                   result: TickResult) -> bool:
         """Start the member's next step if it may start now and its pre-flight gates pass; True if started."""
+        budget.check("dispatching the next step of", m.cluster_id)     # a safe point: between steps
         if m.cluster_id in self._held_clusters:    # on hold: no new step (its open one, if any, finishes)
             return False
         if self.observer.refresh_cluster(obs, m.cluster_id, now) is not ctx.cache.plans.get(m.cluster_id, (None,))[0]:
@@ -471,6 +479,7 @@ class Engine:
 
     def _settle_step(self, ctx: _RunCtx, step: StepRecord, obs: Observation, now: datetime, paused: bool,
                      result: TickResult) -> None:
+        budget.check("settling the open step of", step.cluster_id)     # a safe point: between steps
         if not obs.fresh(step.cluster_id):
             return
         cluster = obs.clusters[step.cluster_id]

@@ -462,6 +462,15 @@ def _unmanaged_plan(cluster: Cluster) -> ClusterPlan:
     return cp
 
 
+def over_budget_plan(cluster: Cluster, reason: str) -> ClusterPlan:
+    """A cluster whose planning overran its own budget (fleet.budget.item): ``unknown`` for now, with why;
+    planned again next time (nothing starts for it meanwhile)."""
+    cp = _unmanaged_plan(cluster)
+    cp.status = "unknown"
+    cp.reasons = [reason]
+    return cp
+
+
 def _blocked(cp: ClusterPlan, reason: str) -> ClusterPlan:
     cp.status = "blocked"
     cp.reasons.append(reason)
@@ -614,12 +623,16 @@ def compute_plan(policies: Sequence[UpgradePolicy], clusters: Sequence[Cluster],
     memo = _Memo()
     out = []
     for c in clusters:
-        budget.check("planning cluster", c.id)
-        if callable(offers):
-            o = offers(c)
-        else:
-            o = offers.get(c.provider) or offers.get(c.provider_type)
-        r = rules.get(c.provider) if isinstance(rules, Mapping) else rules
-        out.append(compute_cluster_plan(c, compiled, o, now, (checkers or {}).get(c.provider), memo=memo, rules=r))
+        with budget.item(f"cluster {c.id}") as item:   # past its own budget: this cluster alone is abandoned
+            if callable(offers):
+                o = offers(c)                          # may ask the cloud (the engine's observer)
+            else:
+                o = offers.get(c.provider) or offers.get(c.provider_type)
+            budget.check("planning cluster", c.id)
+            r = rules.get(c.provider) if isinstance(rules, Mapping) else rules
+            cp = compute_cluster_plan(c, compiled, o, now, (checkers or {}).get(c.provider), memo=memo, rules=r)
+        if item.exceeded is not None:
+            cp = over_budget_plan(c, str(item.exceeded))
+        out.append(cp)
     out.sort(key=lambda p: p.id)
     return Plan(now, out)

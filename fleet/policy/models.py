@@ -586,6 +586,10 @@ class FleetConfigSpec(Strict):
     reconcile_budget: Duration | None = Field(
         default=None, description="elapsed time one reconcile may take before it is abandoned at a safe point "
                                   "(default: 3 intervals, at least 60s); readiness fails past it")
+    reconcile_item_budget: Duration | None = Field(
+        default=None, description="elapsed time one run (or one cluster's plan) may take within a reconcile: past "
+                                  "it that run or cluster alone is abandoned for the tick at a safe point, logged, "
+                                  "and the rest of the tick goes on (default: a quarter of reconcileBudget)")
     shutdown_grace: Duration = Field(
         default=timedelta(seconds=10), description="on SIGTERM, how long the daemon waits for the reconcile in "
                                                    "progress before it exits anyway (1s..5m)")
@@ -609,6 +613,13 @@ class FleetConfigSpec(Strict):
     @field_validator("reconcile_budget")
     @classmethod
     def _budget(cls, v: timedelta | None) -> timedelta | None:
+        if v is not None and not timedelta(seconds=1) <= v <= timedelta(hours=6):
+            raise ValueError("must be between 1s and 6h")
+        return v
+
+    @field_validator("reconcile_item_budget")
+    @classmethod
+    def _item_budget(cls, v: timedelta | None) -> timedelta | None:
         if v is not None and not timedelta(seconds=1) <= v <= timedelta(hours=6):
             raise ValueError("must be between 1s and 6h")
         return v

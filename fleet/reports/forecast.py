@@ -36,6 +36,8 @@ DEFAULT_DURATIONS: dict[str, tuple[timedelta, timedelta]] = {
     "kops": (timedelta(minutes=30), timedelta(minutes=10)),
 }
 FALLBACK_DURATION = (timedelta(minutes=20), timedelta(minutes=10))
+FORECAST_BUDGET_S = 300.0    # elapsed seconds one forecast may take (fleet.budget): past it, an error naming the run
+MAX_TICKS = 200_000          # ... and ticks: past them the forecast stops there and says so in its notes
 GRID = timedelta(minutes=5)   # forecast resolution: wake-ups are rounded up to this grid
 SAME_INSTANT_TICKS = 5        # ticks in a row at one instant before the clock moves on by GRID
 
@@ -67,9 +69,15 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                    offers: Mapping[str, VersionOffers] | Callable[[Cluster], VersionOffers | None],
                    start: datetime, *, horizon: timedelta = timedelta(days=365),
                    durations: Mapping[str, tuple[timedelta, timedelta]] | None = None,
-                   max_ticks: int = 200_000, state_url: str = "memory://", rollout: Any = None) -> Forecast:
+                   max_ticks: int = MAX_TICKS, state_url: str = "memory://", rollout: Any = None,
+                   budget_s: float | None = -1.0) -> Forecast:
     """``state_url``: where the throw-away engine state lives; ``memory://`` (default, fast) or a SQL URL,
-    in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks)."""
+    in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks).
+
+    Bounded: past ``budget_s`` elapsed seconds (default FORECAST_BUDGET_S; None: unbounded) it raises fleet.budget.BudgetExceeded naming the run (policy)
+    or cluster it was simulating; past ``max_ticks`` it stops and notes it (clusters not done by then stay
+    ``pending``)."""
+    from fleet.budget import Budget
     from fleet.execution.driver import drive
     from fleet.execution.model import TickResult
     from fleet.runtime import build_engine, open_state, sim_provider_class
@@ -108,8 +116,13 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
             if res.runs_started:
                 _approve_all(store, clock.now(), fc)
 
-        drive(engine, clock, on_tick=on_tick, stop=lambda res: not res.active_runs, until=start + horizon,
-              max_ticks=max_ticks, grid=GRID, origin=start, idle=GRID, same_instant=SAME_INSTANT_TICKS)
+        with Budget(FORECAST_BUDGET_S if budget_s == -1.0 else budget_s, "forecast"):
+            ticks = drive(engine, clock, on_tick=on_tick, stop=lambda res: not res.active_runs,
+                          until=start + horizon, max_ticks=max_ticks, grid=GRID, origin=start, idle=GRID,
+                          same_instant=SAME_INSTANT_TICKS)
+        if ticks >= max_ticks and clock.now() < start + horizon:
+            fc.notes.append(f"forecast stopped after {max_ticks} ticks (its bound) at {clock.now().isoformat()}: "
+                            "clusters not done by then show as pending")
         _collect(store, fc)
         store.close()
     return fc

@@ -18,6 +18,8 @@ from fleet.provider import Cluster, VersionOffers, type_rules
 from fleet.reports.compliance import ForecastLike, Membership
 from fleet.state import Store
 
+REPORT_PLAN_BUDGET_S = 300.0
+
 Offers = Mapping[str, VersionOffers] | Callable[[Cluster], VersionOffers | None]
 
 
@@ -34,7 +36,14 @@ class FleetInputs:
 
 def observe_inputs(*, config: Path | None, inventory: Path | None, policies: Path | None,
                    at: datetime) -> FleetInputs:
-    """Read the fleet from ``config`` (live discovery; nothing is changed) or from ``inventory`` + ``policies``."""
+    """Read the fleet from ``config`` (live discovery; nothing is changed) or from ``inventory`` + ``policies``.
+    Planning is bounded (REPORT_PLAN_BUDGET_S; a cluster past its own share is ``unknown`` with the reason)."""
+    from fleet.budget import Budget
+    with Budget(REPORT_PLAN_BUDGET_S, "planning the report", item_seconds=REPORT_PLAN_BUDGET_S / 10):
+        return _observe(config=config, inventory=inventory, policies=policies, at=at)
+
+
+def _observe(*, config: Path | None, inventory: Path | None, policies: Path | None, at: datetime) -> FleetInputs:
     if config is not None:
         if inventory is not None or policies is not None:
             raise InputError([Problem("--config", None, "", "give --config, or --inventory and --policies, not both")])
@@ -101,6 +110,10 @@ def compute_forecast(inputs: FleetInputs, at: datetime, horizon: timedelta,
         if exc.name != "fleet.reports.forecast":
             raise
         return None, ["forecast unavailable: fleet.reports.forecast is not installed"]
-    fc = forecast_fleet(inputs.policies, inputs.clusters, inputs.offers, at, horizon=horizon, durations=durations,
-                        rollout=inputs.rollout)
+    from fleet.budget import BudgetExceeded
+    try:
+        fc = forecast_fleet(inputs.policies, inputs.clusters, inputs.offers, at, horizon=horizon,
+                            durations=durations, rollout=inputs.rollout)
+    except BudgetExceeded as exc:        # the report goes on without it, and says why
+        return None, [f"forecast not computed: {exc}"]
     return fc, []

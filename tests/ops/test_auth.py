@@ -26,7 +26,17 @@ from tests.ops.jwks import Issuer
 
 TOKENS = {role: f"tok-{role}-{'x' * 24}" for role in ROLES}
 NEEDS = {"pause": "operator", "resume": "operator", "retry": "operator", "approve": "approver",
-         "hold-run": "operator", "release-run": "operator", "hold-cluster": "operator", "release-cluster": "operator"}
+         "hold-run": "operator", "release-run": "operator", "hold-cluster": "operator", "release-cluster": "operator",
+         "promote": "approver", "override": "approver", "revoke-override": "approver"}
+# every write route of the API -> its entry above (test_the_matrix_covers_every_write_route keeps them in step)
+ROUTES = {("POST", "/api/v1/pause"): "pause", ("POST", "/api/v1/resume"): "resume",
+          ("POST", "/api/v1/rollouts/{run_id}/retry"): "retry",
+          ("POST", "/api/v1/rollouts/{run_id}/approve/{wave}"): "approve",
+          ("POST", "/api/v1/rollouts/{run_id}/hold"): "hold-run", ("POST", "/api/v1/rollouts/{run_id}/release"): "release-run",
+          ("POST", "/api/v1/clusters/{cluster_id:path}/hold"): "hold-cluster",
+          ("POST", "/api/v1/clusters/{cluster_id:path}/release"): "release-cluster",
+          ("POST", "/api/v1/stages/{stage}/approve/{version}"): "promote",
+          ("POST", "/api/v1/overrides"): "override", ("DELETE", "/api/v1/overrides/{override_id}"): "revoke-override"}
 GROUPS = {"viewer": "fleet-viewers", "operator": "fleet-ops", "approver": "fleet-approvers", "admin": "fleet-admins"}
 
 
@@ -83,9 +93,15 @@ def _call(url: str, what: str, token: str | None) -> httpx.Response:
             "approve": "/api/v1/rollouts/no-such-run/approve/canary",
             "hold-run": "/api/v1/rollouts/no-such-run/hold?reason=test", "release-run": "/api/v1/rollouts/no-such-run/release",
             "hold-cluster": "/api/v1/clusters/sim/lab/c9/hold?reason=test",
-            "release-cluster": "/api/v1/clusters/sim/lab/c9/release"}[what]
+            "release-cluster": "/api/v1/clusters/sim/lab/c9/release",
+            "promote": "/api/v1/stages/no-such-stage/approve/1.30.4",
+            "override": "/api/v1/overrides", "revoke-override": "/api/v1/overrides/999999"}[what]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.post(url + path, headers=headers, timeout=30)
+    if what == "revoke-override":
+        return httpx.delete(url + path, headers=headers, timeout=30)
+    body = {"cluster": "sim/lab/c9", "gate": "no-such-gate", "until": "1h", "reason": "test"} \
+        if what == "override" else None
+    return httpx.post(url + path, headers=headers, json=body, timeout=30)
 
 
 def _rank(role: str) -> int:
@@ -100,7 +116,8 @@ def test_every_write_endpoint_for_every_role(env, source: str, role: str, what: 
     token = TOKENS[role] if source == "tokens-file" else issuer.token(f"{role}@example.com", [GROUPS[role], "x"])
     r = _call(served.url, what, token)
     if _rank(role) >= _rank(NEEDS[what]):
-        assert r.status_code in (200, 404), (role, what, r.status_code, r.text)   # 404: no such run
+        # 404: no such run, stage or override; 422: no such gate (each checked after the role)
+        assert r.status_code in (200, 404, 422), (role, what, r.status_code, r.text)
     else:
         assert r.status_code == 403, (role, what, r.status_code, r.text)
         assert NEEDS[what] in r.json()["detail"]
@@ -140,6 +157,15 @@ def test_bad_credentials_are_refused_on_every_write(env, kind: str, what: str):
     r = _call(served.url, what, _bad_token(issuer, kind))
     assert r.status_code == (403 if kind == "no-role-groups" else 401), (kind, r.status_code, r.text)
     assert len(served.daemon.store.events(limit=100000)) == before      # nothing written
+
+
+def test_the_matrix_covers_every_write_route(env):
+    """Every route that writes (POST, PUT, PATCH, DELETE) is in the role x credential matrix above."""
+    served, _ = env
+    writes = {(m, r.path) for r in create_app(served.daemon).routes for m in getattr(r, "methods", ())
+              if m in ("POST", "PUT", "PATCH", "DELETE")}
+    assert writes == set(ROUTES), writes ^ set(ROUTES)
+    assert set(ROUTES.values()) == set(NEEDS)
 
 
 def test_the_audit_log_names_the_principal(env):

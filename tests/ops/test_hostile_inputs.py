@@ -48,6 +48,7 @@ clusters:
 """
 
 BIG_INT = "9" * 5000
+HOURS, MINUTES = ",".join(map(str, range(24))), ",".join(map(str, range(60)))
 OK_WINDOW = "days: [Sat]"
 
 
@@ -67,6 +68,12 @@ POLICY_CASES = [
     ("feb-30-yearly", policy(window='rrule: "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"'), 11, "never open"),
     ("apr-31-weekly", policy(window='rrule: "FREQ=WEEKLY;BYMONTH=4;BYMONTHDAY=31;BYDAY=MO"'), 11, "never open"),
     ("weekno-vs-month", policy(window='rrule: "FREQ=YEARLY;BYWEEKNO=1;BYMONTH=7"'), 11, "never open"),
+    # rules that would generate millions of occurrences: sub-daily frequencies and times are refused
+    ("freq-secondly", policy(window='rrule: "FREQ=SECONDLY"'), 11, "FREQ must be"),
+    ("freq-minutely", policy(window='rrule: "FREQ=MINUTELY;INTERVAL=1"'), 11, "FREQ must be"),
+    ("every-minute-of-the-day", policy(window=f'rrule: "FREQ=DAILY;BYHOUR={HOURS};BYMINUTE={MINUTES}"'), 11,
+     "BYHOUR/BYMINUTE/BYSECOND"),
+    ("count-huge", policy(window='rrule: "FREQ=DAILY;COUNT=100000000000000000000"'), 11, "COUNT"),
     ("exrule", policy(window='rrule: "FREQ=DAILY\\nEXRULE:FREQ=DAILY"'), 11, "one line"),
     ("duplicate-part", policy(window='rrule: "FREQ=DAILY;FREQ=WEEKLY"'), 11, "more than once"),
     ("bymonthday-range", policy(window='rrule: "FREQ=MONTHLY;BYMONTHDAY=32"'), 11, "out of range"),
