@@ -49,6 +49,8 @@ class ClusterForecast:
     steps_done: int = 0
     status: str = "pending"        # completes | failed | blocked | pending (beyond the horizon) | up-to-date
     stage: str | None = None       # its stage in the fleet rollout, if there is one
+    policy: str | None = None
+    late: datetime | None = None   # completion under the late (p90) durations, when they were given
 
 
 @dataclass
@@ -57,6 +59,7 @@ class Forecast:
     horizon_end: datetime
     clusters: dict[str, ClusterForecast] = field(default_factory=dict)
     fleet_done: datetime | None = None
+    late_done: datetime | None = None    # the fleet's late completion, when late durations were given
     waves: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
     durations: dict[str, tuple[timedelta, timedelta]] = field(default_factory=dict)
     ticks: int = 0
@@ -67,9 +70,23 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                    offers: Mapping[str, VersionOffers] | Callable[[Cluster], VersionOffers | None],
                    start: datetime, *, horizon: timedelta = timedelta(days=365),
                    durations: Mapping[str, tuple[timedelta, timedelta]] | None = None,
-                   max_ticks: int = 200_000, state_url: str = "memory://", rollout: Any = None) -> Forecast:
+                   max_ticks: int = 200_000, state_url: str = "memory://", rollout: Any = None,
+                   late_durations: Mapping[str, tuple[timedelta, timedelta]] | None = None) -> Forecast:
     """``state_url``: where the throw-away engine state lives; ``memory://`` (default, fast) or a SQL URL,
-    in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks)."""
+    in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks).
+    ``late_durations``: a second simulation under these (e.g. p90) durations gives each cluster's ``late``
+    completion."""
+    if late_durations is not None:
+        fc = forecast_fleet(policies, clusters, offers, start, horizon=horizon, durations=durations,
+                            max_ticks=max_ticks, state_url=state_url, rollout=rollout)
+        late = forecast_fleet(policies, clusters, offers, start, horizon=horizon,
+                              durations={**(durations or {}), **late_durations}, max_ticks=max_ticks,
+                              state_url=state_url, rollout=rollout)
+        for cid, cf in fc.clusters.items():
+            other = late.clusters.get(cid)
+            cf.late = other.completion if other is not None else None
+        fc.late_done = late.fleet_done
+        return fc
     from fleet.execution.driver import drive
     from fleet.execution.model import TickResult
     from fleet.runtime import build_engine, open_state, sim_provider_class
@@ -103,7 +120,8 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
             if fc.ticks == 1 and engine.last_plan is not None:
                 for cp in engine.last_plan.clusters:
                     status = {"needs-upgrade": "pending"}.get(cp.status, cp.status)
-                    fc.clusters[cp.id] = ClusterForecast(cp.id, cp.target, None, cp.wave, 0, status, cp.stage)
+                    fc.clusters[cp.id] = ClusterForecast(cp.id, cp.target, None, cp.wave, 0, status, cp.stage,
+                                                         cp.policy)
                 _approve_stages(store, clock.now(), fc, rollout, engine.last_plan.rollout)
             if res.runs_started:
                 _approve_all(store, clock.now(), fc)
@@ -146,7 +164,7 @@ def _collect_stages(store, fc: Forecast) -> None:  # noqa: ANN001
         cf = fc.clusters.get(m.cluster_id)
         if cf is None or cf.stage is None:
             continue
-        lane = lanes.setdefault(f"stage {cf.stage}", [])
+        lane = lanes.setdefault(f"stage {cf.stage}", [])     # a stage spans policies: one lane
         lane += [t for t in (m.started_at, m.finished_at) if t is not None]
     first: dict[tuple[str, str], datetime] = {}
     for e in store.events(kind="step-dispatched", limit=10**9):
@@ -157,6 +175,12 @@ def _collect_stages(store, fc: Forecast) -> None:  # noqa: ANN001
         fc.waves[name] = (min(ts) if ts else None, max(ts) if ts else None)
     for (stage, version), at in sorted(first.items(), key=lambda kv: kv[1]):
         fc.notes.append(f"stage {stage} starts {version} at {at.isoformat()}")
+
+
+def lane_name(policy: str | None, wave: str | None) -> str:
+    """A wave's lane in the forecast: one wave of one policy (waves of the same name in different policies are
+    different lanes). A stage of a fleet rollout spans policies: its lane is ``stage NAME``."""
+    return f"{policy or '-'} / {wave or '-'}"
 
 
 def _collect(store, fc: Forecast) -> None:  # noqa: ANN001
@@ -173,7 +197,7 @@ def _collect(store, fc: Forecast) -> None:  # noqa: ANN001
             cf.status, cf.completion = "completes", m.finished_at
         elif m.status in (MemberStatus.FAILED, MemberStatus.BLOCKED):
             cf.status = m.status.value
-        w = waves.setdefault(m.wave, [])
+        w = waves.setdefault(lane_name(cf.policy, m.wave), [])
         if m.started_at is not None:
             w.append(m.started_at)
         if m.finished_at is not None:
