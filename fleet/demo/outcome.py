@@ -75,9 +75,19 @@ def _minutes(e: Any) -> str:
     return "-" if e is None else f"{e.total_seconds() / 60:+.0f} min"
 
 
-def print_accuracy(console: Console, acc: Any) -> None:
+def print_accuracy(console: Console, acc: Any, calibrated_from: Any = None) -> None:
     """Forecast (made before the week) against what happened: per lane (policy / wave), per cluster, and the
-    distribution of the absolute error."""
+    distribution of the absolute error. ``calibrated_from``: the forecast was made again from the fleet as
+    found with step durations calibrated from the week's journal (a fleet.reports.calibration.Calibration)."""
+    if calibrated_from is not None:
+        s = acc.summary()
+        console.print(f"Forecast made again from the fleet as found, with step durations calibrated from this "
+                      f"week's journal: absolute error over {s['compared']} clusters: median "
+                      f"{s.get('p50Minutes', '-')} min, p90 {s.get('p90Minutes', '-')} min, max "
+                      f"{s.get('maxMinutes', '-')} min", markup=False, highlight=False)
+        for n in calibrated_from.notes():
+            console.print(f"  {n}", markup=False, highlight=False)
+        return
     lanes = Table(title="Forecast vs actual, per wave (policy / wave: last cluster done)", title_justify="left")
     for col in ("lane", "forecast", "actual", "actual - forecast"):
         lanes.add_column(col)

@@ -28,6 +28,7 @@ from fleet.clock import ScaledClock, SystemClock, iso
 from fleet.demo import scenario as S
 from fleet.demo.outcome import compute_outcome, print_accuracy, print_outcome
 from fleet.demo.report import (
+    compute_calibrated_forecast,
     compute_demo_report,
     compute_forecast,
     print_after,
@@ -139,19 +140,24 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         from fleet.reports.accuracy import compute_accuracy, observe_completions
         done_at = observe_completions(daemon.store)
         outcome = compute_outcome(before, after, memberships, steps, done_at)
-        forecast = before.report.forecast if before.report is not None else None
-        accuracy = compute_accuracy(forecast, done_at) if forecast is not None else None
+        accuracy = compute_accuracy(before.forecast, done_at) if before.forecast is not None else None
+        recal = compute_calibrated_forecast(before, daemon.store)
+        calibrated = compute_accuracy(recal[0], done_at) if recal is not None else None
         wall = SystemClock().monotonic() - t0
         (d / "outcome.json").write_text(json.dumps({
             "scenarioStart": iso(S.SCENARIO_START), "end": iso(final_plan.at), "speed": opts.speed,
             "short": opts.short, "wallSeconds": round(wall, 1), "finish": {
                 "reason": finish.reason, "ticks": finish.ticks, "busySeconds": round(finish.busy_s, 1)},
             "api": {"url": service.url, **api},
-            "clusters": outcome, "forecastVsActual": accuracy.to_dict() if accuracy else None},
+            "clusters": outcome, "forecastVsActual": accuracy.to_dict() if accuracy else None,
+            "calibratedForecastVsActual": calibrated.to_dict() if calibrated else None,
+            "calibration": recal[1].table if recal else None},
             indent=2) + "\n", encoding="utf-8")
         ok = print_outcome(console, outcome)
         if accuracy is not None:
             print_accuracy(console, accuracy)
+        if recal is not None and calibrated is not None:
+            print_accuracy(console, calibrated, calibrated_from=recal[1])
         _print_where(console, d, service.url, api, wall, opts.keep)
         if opts.keep:
             service = _restart_in_real_time(service, clock)
@@ -175,6 +181,9 @@ def _report_before(daemon: Any, at: datetime) -> Any:
     plan = eng.compute_fleet_plan(obs, policies)
     forecast, notes = compute_forecast(policies, obs, eng.observer, at)
     rep = compute_demo_report(plan, at, forecast=forecast)
+    rep.forecast = forecast
+    clusters = list(obs.clusters.values())
+    rep.forecast_inputs = (policies, clusters, {c.id: eng.observer.offers_for(c, at) for c in clusters})
     rep.notes.extend(notes)
     return rep
 

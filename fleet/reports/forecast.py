@@ -10,8 +10,13 @@ Waves that require approval are assumed approved when reached (the forecast says
 approved for every planned version, and each stage gets a lane (``stage NAME``) beside the waves, and a note
 for when each stage first starts each version.
 
-Default step durations (virtual time; override with ``durations``): see DEFAULT_DURATIONS. A node-pool
-step takes the per-batch duration times ceil(nodes / (maxSurge + maxUnavailable)).
+Step durations come from a step model (fleet.reports.calibration: calibrated from the journal, else the
+documented DEFAULT_DURATIONS, overridden per provider type with ``durations``), which models each cloud's
+batch size (EKS: maxUnavailable only), node soak, and blue-green batches and soaks. With ``late_model`` (or
+``late_durations``) a second simulation gives each cluster's late (p90) completion.
+
+Approvals: a wave that requires approval is assumed approved the moment it is reached; the forecast notes
+when each one starts waiting ("waits for approval since ...", APPROVAL_ASSUMPTION).
 """
 
 from __future__ import annotations
@@ -25,17 +30,11 @@ from typing import Any
 from fleet.clock import FakeClock
 from fleet.execution.model import MemberStatus
 from fleet.provider import Cluster, VersionOffers
+from fleet.reports.calibration import DEFAULT_DURATIONS, FALLBACK_DURATION, StepModel
 
-# provider type -> (control-plane step, node-pool step per batch of surge+unavailable nodes)
-DEFAULT_DURATIONS: dict[str, tuple[timedelta, timedelta]] = {
-    "eks": (timedelta(minutes=40), timedelta(minutes=12)),
-    "gke": (timedelta(minutes=25), timedelta(minutes=8)),
-    "aks": (timedelta(minutes=20), timedelta(minutes=10)),
-    "oke": (timedelta(minutes=25), timedelta(minutes=12)),
-    "capi": (timedelta(minutes=20), timedelta(minutes=8)),
-    "kops": (timedelta(minutes=30), timedelta(minutes=10)),
-}
-FALLBACK_DURATION = (timedelta(minutes=20), timedelta(minutes=10))
+APPROVAL_ASSUMPTION = ("assumption: every wave and stage that requires approval is approved the moment it is "
+                       "reached (each is listed as 'waits for approval since ...'); a later approval delays it "
+                       "and everything after it")
 GRID = timedelta(minutes=5)   # forecast resolution: wake-ups are rounded up to this grid
 SAME_INSTANT_TICKS = 5        # ticks in a row at one instant before the clock moves on by GRID
 
@@ -64,6 +63,7 @@ class Forecast:
     durations: dict[str, tuple[timedelta, timedelta]] = field(default_factory=dict)
     ticks: int = 0
     notes: list[str] = field(default_factory=list)
+    approvals: list[tuple[str, str, datetime]] = field(default_factory=list)   # (policy, wave, waits since)
 
 
 def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
@@ -71,17 +71,19 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                    start: datetime, *, horizon: timedelta = timedelta(days=365),
                    durations: Mapping[str, tuple[timedelta, timedelta]] | None = None,
                    max_ticks: int = 200_000, state_url: str = "memory://", rollout: Any = None,
-                   late_durations: Mapping[str, tuple[timedelta, timedelta]] | None = None) -> Forecast:
+                   late_durations: Mapping[str, tuple[timedelta, timedelta]] | None = None,
+                   model: StepModel | None = None, late_model: StepModel | None = None) -> Forecast:
     """``state_url``: where the throw-away engine state lives; ``memory://`` (default, fast) or a SQL URL,
     in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks).
     ``late_durations``: a second simulation under these (e.g. p90) durations gives each cluster's ``late``
-    completion."""
-    if late_durations is not None:
+    completion. ``model`` / ``late_model``: calibrated step models (fleet.reports.calibration) for the likely
+    and the late forecast; without one, a model of ``durations`` over the defaults."""
+    if late_durations is not None or late_model is not None:
         fc = forecast_fleet(policies, clusters, offers, start, horizon=horizon, durations=durations,
-                            max_ticks=max_ticks, state_url=state_url, rollout=rollout)
+                            max_ticks=max_ticks, state_url=state_url, rollout=rollout, model=model)
         late = forecast_fleet(policies, clusters, offers, start, horizon=horizon,
-                              durations={**(durations or {}), **late_durations}, max_ticks=max_ticks,
-                              state_url=state_url, rollout=rollout)
+                              durations={**(durations or {}), **(late_durations or {})}, max_ticks=max_ticks,
+                              state_url=state_url, rollout=rollout, model=late_model)
         for cid, cf in fc.clusters.items():
             other = late.clusters.get(cid)
             cf.late = other.completion if other is not None else None
@@ -96,7 +98,12 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
     dur = dict(DEFAULT_DURATIONS)
     dur.update(durations or {})
     clock = FakeClock(start)
-    world = SimWorld(clock, cp_duration=FALLBACK_DURATION[0], pool_duration=FALLBACK_DURATION[1], durations=dur)
+    if model is None:
+        model = StepModel(defaults=dur)
+    elif durations:
+        model = StepModel(dict(model.estimates), {**model.defaults, **durations})
+    world = SimWorld(clock, cp_duration=FALLBACK_DURATION[0], pool_duration=FALLBACK_DURATION[1], durations=dur,
+                     step_model=model)
     for c in clusters:
         o = offers(c) if callable(offers) else (offers.get(c.provider) or offers.get(c.provider_type))
         if not c.available and o is not None:
@@ -106,7 +113,7 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
         world.add(c)
     providers = {name: SimProvider(name, clock=clock, world=world, mirror_of=name)
                  for name in sorted({c.provider for c in clusters})}
-    fc = Forecast(start=start, horizon_end=start + horizon, durations=dur)
+    fc = Forecast(start=start, horizon_end=start + horizon, durations=dur, notes=[APPROVAL_ASSUMPTION])
     with tempfile.TemporaryDirectory(prefix="fleet-forecast-") as tmp:
         store = open_state(state_url.replace("{tmp}", tmp))
         # the simulation reports exact remaining times, so polls need no cap; wake-ups are rounded up to a
@@ -141,7 +148,6 @@ def _approve_all(store, now: datetime, fc: Forecast) -> None:  # noqa: ANN001
         for w in r.policy_snapshot["spec"].get("rollout", {}).get("waves", []):
             if w.get("approval") == "required" and w["name"] not in r.approved_waves:
                 approve_wave(store, now, r.id, w["name"], "forecast")
-                fc.notes.append(f"run {r.policy}: wave {w['name']} assumed approved")
 
 
 def _approve_stages(store, now: datetime, fc: Forecast, rollout: Any, summary: Any) -> None:  # noqa: ANN001
@@ -177,6 +183,36 @@ def _collect_stages(store, fc: Forecast) -> None:  # noqa: ANN001
         fc.notes.append(f"stage {stage} starts {version} at {at.isoformat()}")
 
 
+def compute_approval_waits(run: Any) -> list[tuple[str, datetime]]:
+    """(wave, since) for each wave of ``run`` that requires approval and was reached: the run's start for its
+    first wave, else the instant the previous wave was done plus that wave's soak (pure)."""
+    from fleet.clock import utc
+    from fleet.policy.models import UpgradePolicy
+    waves = UpgradePolicy.model_validate(run.policy_snapshot).spec.rollout.waves
+    out = []
+    for i, w in enumerate(waves):
+        if w.approval != "required":
+            continue
+        if i == 0:
+            since = run.created_at
+        else:
+            done = run.wave_done_at.get(waves[i - 1].name)
+            if done is None:
+                continue
+            since = utc(datetime.fromisoformat(str(done).replace("Z", "+00:00"))) + waves[i - 1].soak
+        out.append((w.name, since))
+    return out
+
+
+def _collect_approvals(store, fc: Forecast) -> None:  # noqa: ANN001
+    from fleet.clock import iso
+    for r in store.runs():
+        for wave, since in compute_approval_waits(r):
+            fc.approvals.append((r.policy, wave, since))
+            fc.notes.append(f"{lane_name(r.policy, wave)} waits for approval since {iso(since)} "
+                            f"(assumed approved then)")
+
+
 def lane_name(policy: str | None, wave: str | None) -> str:
     """A wave's lane in the forecast: one wave of one policy (waves of the same name in different policies are
     different lanes). A stage of a fleet rollout spans policies: its lane is ``stage NAME``."""
@@ -203,6 +239,7 @@ def _collect(store, fc: Forecast) -> None:  # noqa: ANN001
         if m.finished_at is not None:
             w.append(m.finished_at)
     fc.waves = {name: (min(ts) if ts else None, max(ts) if ts else None) for name, ts in waves.items()}
+    _collect_approvals(store, fc)
     _collect_stages(store, fc)
     pending = [c for c in fc.clusters.values() if c.status == "pending"]
     done = [c.completion for c in fc.clusters.values() if c.completion is not None]
