@@ -248,7 +248,8 @@ def _check_api(url: str, daemon: Any) -> dict[str, Any]:
             if path == "/metrics":
                 out["metricsSample"] = [ln for ln in r.text.splitlines()
                                         if ln.startswith(("fleet_steps_succeeded_total", "fleet_clusters{",
-                                                          "fleet_reconcile_total", "fleet_reconcile_duration_seconds_sum"))]
+                                                          "fleet_reconcile_total", "fleet_reconcile_duration_seconds_sum",
+                                                          "fleet_forecast_"))]
     return out
 
 
