@@ -19,16 +19,13 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-from fleet.clock import iso, utc
+from fleet.clock import iso
+from fleet.reports.accuracy import RUNS_KEY, run_key
 
 log = logging.getLogger("fleet.daemon")
 
-RUNS_KEY = "forecast:runs"
 HORIZON = timedelta(days=365)
-
-
-def run_key(run_id: str) -> str:
-    return f"forecast:{run_id}"
+__all__ = ["RUNS_KEY", "compute_run_records", "observe_forecast_accuracy", "record_run_forecasts", "run_key"]
 
 
 def compute_run_records(fc: Any, runs: list[Any], members: dict[str, list[str]]) -> dict[str, dict[str, Any]]:
@@ -77,27 +74,15 @@ def _forecast(daemon: Any, at: datetime) -> Any:
                           horizon=HORIZON, model=cal.likely, late_model=cal.late, rollout=eng.rollout)
 
 
-def observe_stored_forecasts(store: Any) -> list[dict[str, Any]]:
-    return [rec for run_id in store.get_control(RUNS_KEY, []) or []
-            if (rec := store.get_control(run_key(run_id))) is not None]
-
-
-def compute_errors(records: list[dict[str, Any]], actual: dict[str, datetime]) -> list[timedelta]:
-    """actual - likely, for every stored cluster forecast whose cluster is done at or after the forecast."""
-    out = []
-    for rec in records:
-        made = utc(datetime.fromisoformat(rec["at"].replace("Z", "+00:00")))
-        for cid, c in rec["clusters"].items():
-            got = actual.get(cid)
-            if c.get("likely") and got is not None and got >= made:
-                out.append(got - utc(datetime.fromisoformat(c["likely"].replace("Z", "+00:00"))))
-    return out
-
-
 def observe_forecast_accuracy(store: Any, metrics: Any) -> None:
-    from fleet.reports.accuracy import observe_completions, percentile
-    errs = sorted(abs(e.total_seconds()) for e in compute_errors(observe_stored_forecasts(store),
-                                                                  observe_completions(store)))
+    from fleet.reports.accuracy import (
+        compute_kept_errors,
+        observe_completions,
+        observe_kept_forecasts,
+        percentile,
+    )
+    errs = sorted(abs(e.total_seconds()) for e in compute_kept_errors(observe_kept_forecasts(store),
+                                                                       observe_completions(store)))
     metrics.forecast_compared.set(len(errs))
     for q in (0.5, 0.9, 1.0):
         metrics.forecast_error.labels(quantile=f"{q:g}").set(percentile(errs, q) if errs else 0)

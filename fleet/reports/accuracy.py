@@ -15,9 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from fleet.clock import iso
+from fleet.clock import iso, utc
 from fleet.execution.model import MemberStatus
 from fleet.reports.forecast import lane_name
+
+RUNS_KEY = "forecast:runs"      # control-table key: the runs whose start-of-run forecast is kept
+
+
+def run_key(run_id: str) -> str:
+    """Control-table key of the forecast kept when ``run_id`` started."""
+    return f"forecast:{run_id}"
 
 
 @dataclass(frozen=True)
@@ -118,3 +125,59 @@ def compute_accuracy(forecast: Any, actual: Mapping[str, datetime]) -> Accuracy:
     acc.lanes = [LaneAccuracy(name, max(f) if f else None, max(a) if a else None)
                  for name, (f, a) in sorted(lanes.items())]
     return acc
+
+
+def observe_kept_forecasts(store: Any) -> list[dict[str, Any]]:
+    """The forecasts the daemon kept when runs started (fleet.daemon.forecasts), oldest run first."""
+    return [rec for run_id in store.get_control(RUNS_KEY, []) or []
+            if (rec := store.get_control(run_key(run_id))) is not None]
+
+
+def compute_kept_errors(records: list[dict[str, Any]], actual: dict[str, datetime]) -> list[timedelta]:
+    """actual - likely, for every stored cluster forecast whose cluster is done at or after the forecast."""
+    out = []
+    for rec in records:
+        made = utc(datetime.fromisoformat(rec["at"].replace("Z", "+00:00")))
+        for cid, c in rec["clusters"].items():
+            got = actual.get(cid)
+            if c.get("likely") and got is not None and got >= made:
+                out.append(got - utc(datetime.fromisoformat(c["likely"].replace("Z", "+00:00"))))
+    return out
+
+
+def _at(s: str | None) -> datetime | None:
+    return utc(datetime.fromisoformat(s.replace("Z", "+00:00"))) if s else None
+
+
+def compute_kept_accuracy(records: list[dict[str, Any]], actual: Mapping[str, datetime]) -> Accuracy:
+    """Every cluster of every kept forecast against its completion after the forecast was made."""
+    acc = Accuracy()
+    lanes: dict[str, tuple[list[datetime], list[datetime]]] = {}
+    for rec in records:
+        made = _at(rec["at"])
+        for cid, c in sorted(rec["clusters"].items()):
+            got = actual.get(cid)
+            got = got if got is not None and made is not None and got >= made else None
+            likely = _at(c.get("likely"))
+            acc.clusters.append(ClusterAccuracy(cid, c["lane"], likely, _at(c.get("late")), got))
+            f, a = lanes.setdefault(c["lane"], ([], []))
+            f += [likely] if likely else []
+            a += [got] if got else []
+    acc.lanes = [LaneAccuracy(n, max(f) if f else None, max(a) if a else None) for n, (f, a) in sorted(lanes.items())]
+    return acc
+
+
+def render_accuracy_text(acc: Accuracy) -> str:
+    """Plain text: per cluster forecast (likely, late), actual and error; then the error distribution."""
+    if not acc.clusters:
+        return ""
+    lines = ["", "Forecast at run start vs actual", f"{'cluster':<44} {'lane':<28} {'likely':<21} {'late':<21} "
+             f"{'actual':<21} error"]
+    for c in acc.clusters:
+        e = c.error
+        lines.append(f"{c.cluster:<44} {c.lane:<28} {iso(c.forecast) or '-':<21} {iso(c.late) or '-':<21} "
+                     f"{iso(c.actual) or 'not done':<21} {'-' if e is None else f'{e.total_seconds() / 60:+.0f} min'}")
+    s = acc.summary()
+    lines.append(f"absolute error over {s['compared']} clusters done: median {s.get('p50Minutes', '-')} min, "
+                 f"p90 {s.get('p90Minutes', '-')} min, max {s.get('maxMinutes', '-')} min")
+    return "\n".join(lines) + "\n"
