@@ -58,3 +58,16 @@ def test_errors_of_the_stored_forecasts_become_metrics() -> None:
     assert 'fleet_forecast_error_seconds{quantile="0.5"} 300.0' in text
     assert 'fleet_forecast_error_seconds{quantile="0.9"} 1200.0' in text
     assert 'fleet_forecast_error_seconds{quantile="1"} 1200.0' in text
+
+
+def test_the_report_lists_each_kept_forecast_against_its_actual_completion() -> None:
+    from fleet.reports.accuracy import compute_kept_accuracy, render_accuracy_text
+    rec = {"at": "2026-11-23T00:00:00Z", "policy": "prod", "clusters": {
+        "a": {"lane": "prod / w", "likely": "2026-11-23T01:00:00Z", "late": "2026-11-23T02:00:00Z"},
+        "b": {"lane": "prod / w", "likely": "2026-11-23T01:30:00Z", "late": None}}}
+    acc = compute_kept_accuracy([rec], {"a": T0 + 75 * M, "z": T0})
+    assert [(c.cluster, c.error) for c in acc.clusters] == [("a", 15 * M), ("b", None)]
+    assert [(ln.lane, ln.error) for ln in acc.lanes] == [("prod / w", -15 * M)]   # lane: last done vs last forecast
+    text = render_accuracy_text(acc)
+    assert "Forecast at run start vs actual" in text and "+15 min" in text and "not done" in text
+    assert "absolute error over 1 clusters done: median 15.0 min" in text
