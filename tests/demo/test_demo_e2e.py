@@ -16,6 +16,7 @@ from fleet.demo import scenario as S
 
 FLEET = shutil.which("fleet") or "fleet"
 DEMO_TIMEOUT_S = 900           # a loaded 2-core machine: the outcome is the same, only slower
+pytestmark = pytest.mark.timeout(DEMO_TIMEOUT_S + 120)     # the module's demo runs in the first test's setup
 _CLOUD_ENV = ("AWS_", "GOOGLE_", "GCLOUD", "CLOUDSDK_", "AZURE_", "OCI_", "KUBECONFIG", "KOPS_")
 
 
