@@ -79,16 +79,9 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
     completion. ``model`` / ``late_model``: calibrated step models (fleet.reports.calibration) for the likely
     and the late forecast; without one, a model of ``durations`` over the defaults."""
     if late_durations is not None or late_model is not None:
-        fc = forecast_fleet(policies, clusters, offers, start, horizon=horizon, durations=durations,
-                            max_ticks=max_ticks, state_url=state_url, rollout=rollout, model=model)
-        late = forecast_fleet(policies, clusters, offers, start, horizon=horizon,
-                              durations={**(durations or {}), **(late_durations or {})}, max_ticks=max_ticks,
-                              state_url=state_url, rollout=rollout, model=late_model)
-        for cid, cf in fc.clusters.items():
-            other = late.clusters.get(cid)
-            cf.late = other.completion if other is not None else None
-        fc.late_done = late.fleet_done
-        return fc
+        return _forecast_with_late(policies, clusters, offers, start, horizon=horizon, durations=durations,
+                                   max_ticks=max_ticks, state_url=state_url, rollout=rollout, model=model,
+                                   late_model=late_model, late_durations=late_durations)
     from fleet.execution.driver import drive
     from fleet.execution.model import TickResult
     from fleet.runtime import build_engine, open_state, sim_provider_class
@@ -137,6 +130,27 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
               max_ticks=max_ticks, grid=GRID, origin=start, idle=GRID, same_instant=SAME_INSTANT_TICKS)
         _collect(store, fc)
         store.close()
+    return fc
+
+
+def _forecast_with_late(policies: Sequence, clusters: Sequence[Cluster], offers: Any, start: datetime, *,
+                        late_durations: Mapping[str, tuple[timedelta, timedelta]] | None,
+                        late_model: StepModel | None, **kw: Any) -> Forecast:
+    """The likely forecast, with each cluster's ``late`` completion from a second simulation under the late
+    durations (one simulation when they are the same as the likely ones: nothing calibrated yet)."""
+    fc = forecast_fleet(policies, clusters, offers, start, **kw)
+    if late_durations is None and late_model is not None and late_model == kw.get("model"):
+        for cf in fc.clusters.values():
+            cf.late = cf.completion
+        fc.late_done = fc.fleet_done
+        return fc
+    kw["durations"] = {**(kw.get("durations") or {}), **(late_durations or {})}
+    kw["model"] = late_model
+    late = forecast_fleet(policies, clusters, offers, start, **kw)
+    for cid, cf in fc.clusters.items():
+        other = late.clusters.get(cid)
+        cf.late = other.completion if other is not None else None
+    fc.late_done = late.fleet_done
     return fc
 
 
