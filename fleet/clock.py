@@ -70,7 +70,9 @@ class MonotonicSource(Protocol):
 class ScaledClock:
     """Virtual time that runs ``factor`` times faster than real time from ``start`` (demos, emulators, chaos
     benches). ``running=False``: time stands still at ``start`` until :meth:`go` (the demo seeds its clouds
-    meanwhile). The daemon reads ``factor`` to turn virtual delays into real timers. Thread-safe."""
+    meanwhile); while it stands still, :meth:`advance_to` moves it (event-driven time: the demo jumps from one
+    due event to the next, so the work done between events takes no virtual time). The daemon reads ``factor``
+    to turn virtual delays into real timers. Thread-safe."""
 
     def __init__(self, start: datetime, factor: float, base: MonotonicSource | None = None, *,
                  running: bool = True):
@@ -101,6 +103,15 @@ class ScaledClock:
     def now(self) -> datetime:
         with self._lock:
             return self._now_locked()
+
+    def advance_to(self, instant: datetime) -> datetime:
+        """Stopped clocks only: move virtual time forward to ``instant`` (never back); returns the new now."""
+        with self._lock:
+            if self._t0 is not None:
+                raise RuntimeError("advance_to needs a stopped clock (running=False); this one runs")
+            if instant > self._start:
+                self._start = instant
+            return self._start
 
     def _now_locked(self) -> datetime:
         if self._t0 is None:

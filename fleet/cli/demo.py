@@ -20,13 +20,14 @@ def demo(
                                                    "(created; an earlier demo's folder is replaced)")] = Path("fleet-demo"),
     keep: Annotated[bool, typer.Option("--keep", help="leave the emulators and the daemon running (in real time "
                                                       "after the accelerated week) until Ctrl-C")] = False,
-    speed: Annotated[float, typer.Option("--speed", min=1.0, help="virtual seconds per real second (10080: a "
-                                                                  "week per minute)")] = WEEK_PER_MINUTE,
+    speed: Annotated[float, typer.Option("--speed", min=1.0, help="pacing of the idle gaps between ticks, in "
+                                                                  "virtual seconds per real second (10080: an idle week "
+                                                                  "per minute); never changes the outcome")] = WEEK_PER_MINUTE,
     short: Annotated[bool, typer.Option("--short", help="a smaller fleet (two clusters per provider), for CI")] = False,
 ) -> None:
     """Run fleet end to end on six emulated clouds: two dozen clusters, the real daemon and API, a week of
-    maintenance windows in about a minute, and the compliance report before and after. No network, no
-    credentials."""
+    maintenance windows in event-driven virtual time (the same outcome on any machine), the compliance report
+    before and after, and the forecast against what happened. No network, no credentials."""
     from rich.console import Console
 
     from fleet.demo.emulators import missing_modules

@@ -100,8 +100,13 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
         rep = compute_report(inputs.plan, lc, now, forecast=forecast, memberships=memberships, horizon=horizon,
                              notes=inputs.notes + notes)
         if format == "table" and output is None:
+            from fleet.reports.accuracy import render_accuracy_text
+            from fleet.reports.inputs import observe_kept_accuracy
             from fleet.reports.render_table import render_table
             sys.stdout.write(render_table(rep, color=sys.stdout.isatty()))
+            kept = observe_kept_accuracy(state or inputs.state_url)    # forecast at run start vs actual (#18)
+            if kept is not None:
+                sys.stdout.write(render_accuracy_text(kept))
             return
         write_output(renderer(format)(rep), output)
     run_guarded(body)
@@ -124,12 +129,15 @@ def forecast(config: ConfigOpt = None, inventory: InventoryOpt = None, policies:
         if fc is None:
             raise FleetError("; ".join(notes) or "no forecast")
         rows: list[dict[str, Any]] = []
+        notes_out = list(dict.fromkeys(getattr(fc, "notes", [])))
         for c in inputs.plan.clusters:
             f = fc.clusters.get(c.id)
             rows.append({"id": c.id, "policy": c.policy, "wave": getattr(f, "wave", None) or c.wave,
                          "status": c.status, "target": c.target, "steps": len(c.steps),
-                         "stepsDone": getattr(f, "steps_done", None), "completion": iso(getattr(f, "completion", None))})
+                         "stepsDone": getattr(f, "steps_done", None), "completion": iso(getattr(f, "completion", None)),
+                         "late": iso(getattr(f, "late", None))})
         doc = {"at": iso(now), "horizonDays": horizon_days, "fleetDone": iso(fc.fleet_done),
+               "fleetLate": iso(getattr(fc, "late_done", None)), "notes": notes_out,
                "waves": [{"name": n, "start": iso(s), "end": iso(e)}
                          for n, (s, e) in sorted(fc.waves.items(), key=lambda kv: (iso(kv[1][0]) or "~", kv[0]))],
                "clusters": rows}
@@ -139,12 +147,16 @@ def forecast(config: ConfigOpt = None, inventory: InventoryOpt = None, policies:
         from rich.table import Table
 
         t = Table(title=f"Forecast from {doc['at']} over {horizon_days} days")
-        for col in ("cluster", "policy", "wave", "plan", "target", "steps done", "reaches target"):
+        for col in ("cluster", "policy", "wave", "plan", "target", "steps done", "likely (p50)", "late (p90)"):
             t.add_column(col, overflow="fold")
         for r in rows:
             done = r["completion"] or ("-" if r["status"] != "needs-upgrade" else "not within the horizon")
             t.add_row(r["id"], r["policy"] or "-", r["wave"] or "", r["status"], r["target"] or "-",
-                      f"{r['stepsDone'] if r['stepsDone'] is not None else '?'}/{r['steps']}", done)
-        t.caption = f"fleet done: {doc['fleetDone'] or 'not within the horizon'}"
+                      f"{r['stepsDone'] if r['stepsDone'] is not None else '?'}/{r['steps']}", done,
+                      r["late"] or ("-" if r["status"] != "needs-upgrade" else "not within the horizon"))
+        t.caption = (f"fleet done: {doc['fleetDone'] or 'not within the horizon'} likely, "
+                     f"{doc['fleetLate'] or 'not within the horizon'} late")
         out.print(t)
+        for n in notes_out:     # the assumptions (approvals) and where the step durations come from
+            out.print(f"note: {n}", markup=False, highlight=False)
     run_guarded(body)

@@ -73,6 +73,12 @@ class Metrics:
         self.paused = Gauge("fleet_paused", "1 when new steps are paused", registry=r)
         self.leader = Gauge("fleet_leader", "1 when this replica is the acting leader", registry=r)
         self.clusters = Gauge("fleet_clusters", "Clusters by plan status", ["status"], registry=r)
+        # the forecasts made at run start against what happened (fleet.daemon.forecasts)
+        self.forecast_error = Gauge("fleet_forecast_error_seconds",
+                                    "Absolute error of the forecasts made at run start over the clusters done "
+                                    "since (quantile 0.5, 0.9, 1 = largest)", ["quantile"], registry=r)
+        self.forecast_compared = Gauge("fleet_forecast_compared_clusters",
+                                       "Clusters done since a run's forecast, compared with it", registry=r)
         self.cluster_info = Gauge("fleet_cluster_info", "One series per cluster with its versions and status",
                                   ["cluster", "provider", "version", "target", "status", "policy"], registry=r)
         self.cluster_steps = Gauge("fleet_cluster_steps_remaining", "Upgrade steps left per cluster",

@@ -333,6 +333,11 @@ class Daemon:
             self.metrics.active_runs.set(res.active_runs)
             self.metrics.paused.set(1 if self.paused() else 0)
             self._observe_fleet()
+            if res.runs_started or res.finished_steps:     # the forecast made at run start (#18)
+                from fleet.daemon.forecasts import observe_forecast_accuracy, record_run_forecasts
+                if res.runs_started:
+                    record_run_forecasts(self, res.at)
+                observe_forecast_accuracy(self.store, self.metrics)
             self._refresh_view()
             self._schedule_wake(res)
             return res

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fleet.clock import iso
 from fleet.execution.model import Member, MemberStatus, StepRecord, StepState
 
 GOOD = ("compliant", "blocked")
@@ -35,7 +36,7 @@ def compute_verdict(plan_status: str, reasons: list[str], membership: Member | N
 
 
 def compute_outcome(before: Any, after: Any, memberships: dict[str, Member],
-                    steps: list[StepRecord]) -> list[dict[str, Any]]:
+                    steps: list[StepRecord], done_at: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     first = before.plan.by_id()
     verified = Counter(s.cluster_id for s in steps if s.state is StepState.SUCCEEDED)
     out = []
@@ -49,7 +50,7 @@ def compute_outcome(before: Any, after: Any, memberships: dict[str, Member],
                        "plan": b.status if b else None, "compliance": before.statuses.get(c.id)},
             "after": {"controlPlane": c.control_plane, "nodePools": dict(c.node_pools), "plan": c.status,
                       "compliance": after.statuses.get(c.id), "run": m.status.value if m else None},
-            "stepsVerified": verified[c.id], "reasons": reasons,
+            "stepsVerified": verified[c.id], "doneAt": iso((done_at or {}).get(c.id)), "reasons": reasons,
             "verdict": compute_verdict(c.status, reasons, m)})
     return out
 
@@ -68,3 +69,39 @@ def print_outcome(console: Console, outcome: list[dict[str, Any]]) -> bool:
     t.caption = ", ".join(f"{k}: {n}" for k, n in sorted(counts.items()))
     console.print(t)
     return all(o["verdict"] in GOOD for o in outcome)
+
+
+def _minutes(e: Any) -> str:
+    return "-" if e is None else f"{e.total_seconds() / 60:+.0f} min"
+
+
+def print_accuracy(console: Console, acc: Any, calibrated_from: Any = None) -> None:
+    """Forecast (made before the week) against what happened: per lane (policy / wave), per cluster, and the
+    distribution of the absolute error. ``calibrated_from``: the forecast was made again from the fleet as
+    found with step durations calibrated from the week's journal (a fleet.reports.calibration.Calibration)."""
+    if calibrated_from is not None:
+        s = acc.summary()
+        console.print(f"Forecast made again from the fleet as found, with step durations calibrated from this "
+                      f"week's journal: absolute error over {s['compared']} clusters: median "
+                      f"{s.get('p50Minutes', '-')} min, p90 {s.get('p90Minutes', '-')} min, max "
+                      f"{s.get('maxMinutes', '-')} min", markup=False, highlight=False)
+        for n in calibrated_from.notes():
+            console.print(f"  {n}", markup=False, highlight=False)
+        return
+    lanes = Table(title="Forecast vs actual, per wave (policy / wave: last cluster done)", title_justify="left")
+    for col in ("lane", "forecast", "actual", "actual - forecast"):
+        lanes.add_column(col)
+    for ln in acc.lanes:
+        lanes.add_row(ln.lane, iso(ln.forecast_end) or "-", iso(ln.actual_end) or "-", _minutes(ln.error))
+    console.print(lanes)
+    t = Table(title="Forecast vs actual, per cluster", title_justify="left")
+    for col in ("cluster", "lane", "forecast (likely)", "late (p90)", "actual", "actual - forecast"):
+        t.add_column(col, no_wrap=col == "cluster")
+    for c in acc.clusters:
+        t.add_row(c.cluster, c.lane, iso(c.forecast) or "-", iso(c.late) or "-", iso(c.actual) or "-",
+                  _minutes(c.error))
+    s = acc.summary()
+    t.caption = (f"absolute error over {s['compared']} clusters: median {s.get('p50Minutes', '-')} min, "
+                 f"p90 {s.get('p90Minutes', '-')} min, max {s.get('maxMinutes', '-')} min"
+                 + (f"; not compared: {', '.join(s['notCompared'])}" if s["notCompared"] else ""))
+    console.print(t)

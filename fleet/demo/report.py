@@ -34,6 +34,8 @@ class DemoReport:
     report: Any = None                     # fleet.reports.compliance.ComplianceReport, when available
     statuses: dict[str, str] = field(default_factory=dict)   # cluster id -> compliance (or plan) status
     notes: list[str] = field(default_factory=list)
+    forecast: Any = None                   # fleet.reports.forecast.Forecast the report was made with, if any
+    forecast_inputs: Any = None            # (policies, clusters, offers by cluster id) it was made from
 
 
 def _reports_available() -> bool:
@@ -70,6 +72,20 @@ def compute_forecast(policies: list[Any], observation: Any, observer: Any, at: d
         return None, ["forecast unavailable: fleet.reports.forecast is not installed"]
     clusters = list(observation.clusters.values())
     return forecast_fleet(policies, clusters, lambda c: observer.offers_for(c, at), at, horizon=FORECAST_HORIZON), []
+
+
+def compute_calibrated_forecast(before: DemoReport, store: Any) -> tuple[Any, Any] | None:
+    """The forecast made again from the fleet as found, with step durations calibrated from the journal the
+    week left behind (fleet.reports.calibration: p50 likely, p90 late): (forecast, calibration), or None."""
+    if before.forecast_inputs is None:
+        return None
+    from fleet.reports.calibration import compute_calibration, observe_samples
+    from fleet.reports.forecast import forecast_fleet
+    policies, clusters, offers = before.forecast_inputs
+    cal = compute_calibration(observe_samples(store, {c.id: c for c in clusters}))
+    fc = forecast_fleet(policies, clusters, lambda c: offers.get(c.id), before.at, horizon=FORECAST_HORIZON,
+                        model=cal.likely, late_model=cal.late)
+    return fc, cal
 
 
 def _statuses(r: DemoReport) -> tuple[str, ...]:

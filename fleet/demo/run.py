@@ -1,11 +1,13 @@
 """`fleet demo`: six local clouds, two dozen clusters, the real daemon, a week of maintenance windows in
-about a minute of accelerated virtual time, and the compliance report before and after.
+event-driven virtual time, and the compliance report before and after.
 
-Order: start the emulators on one ScaledClock (virtual time stands still while they are seeded), write the
-working folder (FleetConfig, policies, API token), report the fleet as found, start the daemon and its HTTP
-API, let virtual time run until every cluster is settled (upgraded, or blocked with a reason) or the week is
-over, then report again and write report.html. ``keep`` leaves everything running, in real time, until
-Ctrl-C.
+Order: start the emulators on one stopped ScaledClock (virtual time stands still while they are seeded), write
+the working folder (FleetConfig, policies, API token), report the fleet as found (with the forecast), start the
+daemon's HTTP API, then drive the daemon's ticks over virtual time (fleet.demo.timeline: time moves only
+between ticks, from one due event to the next, so the outcome is the same on a fast or a loaded machine) until
+every cluster is settled (upgraded, or blocked with a reason) or the week is over, then report again, compare
+the forecast with what happened and write report.html. ``keep`` leaves everything running, in real time,
+until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from rich.console import Console
 
 from fleet.clock import ScaledClock, SystemClock, iso
 from fleet.demo import scenario as S
-from fleet.demo.outcome import compute_outcome, print_outcome
+from fleet.demo.outcome import compute_outcome, print_accuracy, print_outcome
 from fleet.demo.report import (
+    compute_calibrated_forecast,
     compute_demo_report,
     compute_forecast,
     print_after,
@@ -39,9 +42,7 @@ log = logging.getLogger("fleet.demo")
 
 MARKER = ".fleet-demo"
 DEMO_DAYS = 7
-WALL_LIMIT_S = 150.0            # the accelerated week never runs longer than this (real seconds)
-REFRESH_S = 0.25
-SETTLE_TICKS = 2                # ticks after the last step before the fleet counts as settled
+REFRESH_S = 0.25                # the live view is redrawn at most this often (real seconds)
 
 
 @dataclass
@@ -121,9 +122,9 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         write_html(d / "report-before.html", before)
         print_before(console, before, d / "report-before.html")
         write_json(d / "report-before.json", before)
-        service.start()
-        clock.go()
-        _watch(service, clock, end, console, budget=WALL_LIMIT_S - (SystemClock().monotonic() - t0))
+        service.start(scheduler=False)      # the demo's timeline ticks the daemon (fleet.demo.timeline)
+        finish = _watch(service, clock, end, console, opts.speed)
+        _print_finish(console, finish)
         api = _check_api(service.url, daemon)
         memberships = daemon.store.latest_memberships()
         steps = daemon.store.steps()
@@ -136,13 +137,27 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
         write_html(d / "report.html", after)
         write_json(d / "report.json", after)
         print_after(console, before, after, d / "report.html")
-        outcome = compute_outcome(before, after, memberships, steps)
+        from fleet.reports.accuracy import compute_accuracy, observe_completions
+        done_at = observe_completions(daemon.store)
+        outcome = compute_outcome(before, after, memberships, steps, done_at)
+        accuracy = compute_accuracy(before.forecast, done_at) if before.forecast is not None else None
+        recal = compute_calibrated_forecast(before, daemon.store)
+        calibrated = compute_accuracy(recal[0], done_at) if recal is not None else None
         wall = SystemClock().monotonic() - t0
         (d / "outcome.json").write_text(json.dumps({
             "scenarioStart": iso(S.SCENARIO_START), "end": iso(final_plan.at), "speed": opts.speed,
-            "short": opts.short, "wallSeconds": round(wall, 1), "api": {"url": service.url, **api},
-            "clusters": outcome}, indent=2) + "\n", encoding="utf-8")
+            "short": opts.short, "wallSeconds": round(wall, 1), "finish": {
+                "reason": finish.reason, "ticks": finish.ticks, "busySeconds": round(finish.busy_s, 1)},
+            "api": {"url": service.url, **api},
+            "clusters": outcome, "forecastVsActual": accuracy.to_dict() if accuracy else None,
+            "calibratedForecastVsActual": calibrated.to_dict() if calibrated else None,
+            "calibration": recal[1].table if recal else None},
+            indent=2) + "\n", encoding="utf-8")
         ok = print_outcome(console, outcome)
+        if accuracy is not None:
+            print_accuracy(console, accuracy)
+        if recal is not None and calibrated is not None:
+            print_accuracy(console, calibrated, calibrated_from=recal[1])
         _print_where(console, d, service.url, api, wall, opts.keep)
         if opts.keep:
             service = _restart_in_real_time(service, clock)
@@ -166,54 +181,60 @@ def _report_before(daemon: Any, at: datetime) -> Any:
     plan = eng.compute_fleet_plan(obs, policies)
     forecast, notes = compute_forecast(policies, obs, eng.observer, at)
     rep = compute_demo_report(plan, at, forecast=forecast)
+    rep.forecast = forecast
+    clusters = list(obs.clusters.values())
+    rep.forecast_inputs = (policies, clusters, {c.id: eng.observer.offers_for(c, at) for c in clusters})
     rep.notes.extend(notes)
     return rep
 
 
-def _settled(daemon: Any) -> bool:
-    plan = daemon.engine.last_plan
-    if plan is None or daemon.store.runs(active_only=True):
-        return False
-    return all(c.status not in ("needs-upgrade", "blocked-by-gate") for c in plan.clusters)
-
-
-def _watch(service: Any, clock: ScaledClock, end: datetime, console: Console, budget: float) -> None:
-    """Show the live view until the fleet is settled, the virtual week is over or ``budget`` seconds passed."""
+def _watch(service: Any, clock: ScaledClock, end: datetime, console: Console, speed: float) -> Any:
+    """Drive the daemon over the virtual week (fleet.demo.timeline) and show the live view meanwhile."""
     from rich.live import Live
 
+    from fleet.demo.timeline import run_timeline
     from fleet.demo.view import EventTail, observe_snapshot, progress_line, render_snapshot
     daemon = service.daemon
     tail = EventTail()
-    deadline = time.monotonic() + max(budget, 10.0)
-    settled_at: float | None = None
-    last_line = 0.0
+    last = [0.0]
 
-    def done() -> bool:
-        nonlocal settled_at
-        if clock.now() >= end or time.monotonic() > deadline:
-            return True
-        ticks = daemon.metrics.registry.get_sample_value("fleet_reconcile_total") or 0
-        if _settled(daemon):
-            settled_at = settled_at if settled_at is not None else ticks
-            return ticks >= settled_at + SETTLE_TICKS
-        settled_at = None
-        return False
+    def snapshot() -> Any:
+        return observe_snapshot(daemon, S.SCENARIO_START, end, service.url, tail)
+
+    live: Any = None
+
+    def show() -> None:
+        if live is not None and time.monotonic() - last[0] >= REFRESH_S:
+            live.update(render_snapshot(snapshot()))
+            last[0] = time.monotonic()
+        elif live is None and time.monotonic() - last[0] >= 2.0:
+            console.print(progress_line(snapshot()), markup=False, highlight=False)
+            last[0] = time.monotonic()
+
+    def wait(seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            time.sleep(min(left, REFRESH_S))
+            show()
+
+    def drive() -> Any:
+        return run_timeline(daemon, clock, end, speed=speed, on_tick=show, wait=wait, origin=S.SCENARIO_START)
 
     if console.is_terminal:
         with Live(console=console, refresh_per_second=4, transient=False) as live:
-            while not done():
-                live.update(render_snapshot(observe_snapshot(daemon, clock.start, end, service.url, tail)))
-                time.sleep(REFRESH_S)
-            live.update(render_snapshot(observe_snapshot(daemon, clock.start, end, service.url, tail)))
-    else:
-        while not done():
-            if time.monotonic() - last_line >= 2.0:
-                console.print(progress_line(observe_snapshot(daemon, clock.start, end, service.url, tail)),
-                              markup=False, highlight=False)
-                last_line = time.monotonic()
-            time.sleep(REFRESH_S)
-        console.print(progress_line(observe_snapshot(daemon, clock.start, end, service.url, tail)),
-                      markup=False, highlight=False)
+            finish = drive()
+            live.update(render_snapshot(snapshot()))
+        return finish
+    finish = drive()
+    console.print(progress_line(snapshot()), markup=False, highlight=False)
+    return finish
+
+
+def _print_finish(console: Console, finish: Any) -> None:
+    from fleet.demo.timeline import SETTLED
+    style = "green" if finish.reason == SETTLED else "bold yellow"
+    console.print(f"virtual time stopped at {iso(finish.at)}: {finish.reason} after {finish.ticks} ticks "
+                  f"({finish.busy_s:.0f} s of real time inside ticks)", style=style, markup=False, highlight=False)
 
 
 def _check_api(url: str, daemon: Any) -> dict[str, Any]:
@@ -227,7 +248,8 @@ def _check_api(url: str, daemon: Any) -> dict[str, Any]:
             if path == "/metrics":
                 out["metricsSample"] = [ln for ln in r.text.splitlines()
                                         if ln.startswith(("fleet_steps_succeeded_total", "fleet_clusters{",
-                                                          "fleet_reconcile_total", "fleet_reconcile_duration_seconds_sum"))]
+                                                          "fleet_reconcile_total", "fleet_reconcile_duration_seconds_sum",
+                                                          "fleet_forecast_"))]
     return out
 
 
@@ -260,6 +282,7 @@ def _restart_in_real_time(service: Any, clock: ScaledClock) -> Any:
     service.stop()
     service.close_socket()
     clock.set_factor(1.0)
+    clock.go()
     fresh = DemoDaemon(service.config_file, clock, bind_ephemeral(port=port))
     fresh.start()
     return fresh

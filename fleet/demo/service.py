@@ -49,8 +49,9 @@ class DemoDaemon:
         self.daemon = Daemon(rt, self.clock)
         return self.daemon
 
-    def start(self) -> None:
-        """Serve the API (waits until it answers), then start the scheduler."""
+    def start(self, *, scheduler: bool = True) -> None:
+        """Serve the API (waits until it answers), then start the scheduler (``scheduler=False``: whoever
+        called ticks the daemon itself, as the demo's event-driven timeline does)."""
         import uvicorn
 
         from fleet.daemon.api import create_app
@@ -66,7 +67,8 @@ class DemoDaemon:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the daemon's HTTP API did not start")
             time.sleep(0.02)
-        self.daemon.start_scheduler()
+        if scheduler:
+            self.daemon.start_scheduler()
 
     def stop(self) -> None:
         """Stop the API, then the daemon (the tick in progress finishes; the store is closed). Idempotent."""

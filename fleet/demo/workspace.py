@@ -20,7 +20,8 @@ from typing import Any
 import yaml
 
 API = "fleet.dev/v1alpha1"
-RECONCILE_INTERVAL = "10m"          # virtual time; the daemon also wakes at window openings and due polls
+RECONCILE_INTERVAL = "1h"           # virtual time; the daemon also wakes at window openings, due polls and
+                                    # soak ends, and in the demo nobody changes the clouds behind its back
 
 
 def _policy(name: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -10,8 +10,13 @@ Waves that require approval are assumed approved when reached (the forecast says
 approved for every planned version, and each stage gets a lane (``stage NAME``) beside the waves, and a note
 for when each stage first starts each version.
 
-Default step durations (virtual time; override with ``durations``): see DEFAULT_DURATIONS. A node-pool
-step takes the per-batch duration times ceil(nodes / (maxSurge + maxUnavailable)).
+Step durations come from a step model (fleet.reports.calibration: calibrated from the journal, else the
+documented DEFAULT_DURATIONS, overridden per provider type with ``durations``), which models each cloud's
+batch size (EKS: maxUnavailable only), node soak, and blue-green batches and soaks. With ``late_model`` (or
+``late_durations``) a second simulation gives each cluster's late (p90) completion.
+
+Approvals: a wave that requires approval is assumed approved the moment it is reached; the forecast notes
+when each one starts waiting ("waits for approval since ...", APPROVAL_ASSUMPTION).
 """
 
 from __future__ import annotations
@@ -25,19 +30,13 @@ from typing import Any
 from fleet.clock import FakeClock
 from fleet.execution.model import MemberStatus
 from fleet.provider import Cluster, VersionOffers
+from fleet.reports.calibration import DEFAULT_DURATIONS, FALLBACK_DURATION, StepModel
 
-# provider type -> (control-plane step, node-pool step per batch of surge+unavailable nodes)
-DEFAULT_DURATIONS: dict[str, tuple[timedelta, timedelta]] = {
-    "eks": (timedelta(minutes=40), timedelta(minutes=12)),
-    "gke": (timedelta(minutes=25), timedelta(minutes=8)),
-    "aks": (timedelta(minutes=20), timedelta(minutes=10)),
-    "oke": (timedelta(minutes=25), timedelta(minutes=12)),
-    "capi": (timedelta(minutes=20), timedelta(minutes=8)),
-    "kops": (timedelta(minutes=30), timedelta(minutes=10)),
-}
-FALLBACK_DURATION = (timedelta(minutes=20), timedelta(minutes=10))
 FORECAST_BUDGET_S = 300.0    # elapsed seconds one forecast may take (fleet.budget): past it, an error naming the run
 MAX_TICKS = 200_000          # ... and ticks: past them the forecast stops there and says so in its notes
+APPROVAL_ASSUMPTION = ("assumption: every wave and stage that requires approval is approved the moment it is "
+                       "reached (each is listed as 'waits for approval since ...'); a later approval delays it "
+                       "and everything after it")
 GRID = timedelta(minutes=5)   # forecast resolution: wake-ups are rounded up to this grid
 SAME_INSTANT_TICKS = 5        # ticks in a row at one instant before the clock moves on by GRID
 
@@ -51,6 +50,8 @@ class ClusterForecast:
     steps_done: int = 0
     status: str = "pending"        # completes | failed | blocked | pending (beyond the horizon) | up-to-date
     stage: str | None = None       # its stage in the fleet rollout, if there is one
+    policy: str | None = None
+    late: datetime | None = None   # completion under the late (p90) durations, when they were given
 
 
 @dataclass
@@ -59,10 +60,12 @@ class Forecast:
     horizon_end: datetime
     clusters: dict[str, ClusterForecast] = field(default_factory=dict)
     fleet_done: datetime | None = None
+    late_done: datetime | None = None    # the fleet's late completion, when late durations were given
     waves: dict[str, tuple[datetime | None, datetime | None]] = field(default_factory=dict)
     durations: dict[str, tuple[timedelta, timedelta]] = field(default_factory=dict)
     ticks: int = 0
     notes: list[str] = field(default_factory=list)
+    approvals: list[tuple[str, str, datetime]] = field(default_factory=list)   # (policy, wave, waits since)
 
 
 def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
@@ -70,13 +73,22 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
                    start: datetime, *, horizon: timedelta = timedelta(days=365),
                    durations: Mapping[str, tuple[timedelta, timedelta]] | None = None,
                    max_ticks: int = MAX_TICKS, state_url: str = "memory://", rollout: Any = None,
+                   late_durations: Mapping[str, tuple[timedelta, timedelta]] | None = None,
+                   model: StepModel | None = None, late_model: StepModel | None = None,
                    budget_s: float | None = -1.0) -> Forecast:
     """``state_url``: where the throw-away engine state lives; ``memory://`` (default, fast) or a SQL URL,
     in which ``{tmp}`` names a temporary directory (the results are the same, which a test checks).
+    ``late_durations``: a second simulation under these (e.g. p90) durations gives each cluster's ``late``
+    completion. ``model`` / ``late_model``: calibrated step models (fleet.reports.calibration) for the likely
+    and the late forecast; without one, a model of ``durations`` over the defaults.
 
-    Bounded: past ``budget_s`` elapsed seconds (default FORECAST_BUDGET_S; None: unbounded) it raises fleet.budget.BudgetExceeded naming the run (policy)
-    or cluster it was simulating; past ``max_ticks`` it stops and notes it (clusters not done by then stay
-    ``pending``)."""
+    Bounded: past ``budget_s`` elapsed seconds per simulation (default FORECAST_BUDGET_S; None: unbounded) it
+    raises fleet.budget.BudgetExceeded naming the run (policy) or cluster it was simulating; past ``max_ticks``
+    it stops and notes it (clusters not done by then stay ``pending``)."""
+    if late_durations is not None or late_model is not None:
+        return _forecast_with_late(policies, clusters, offers, start, horizon=horizon, durations=durations,
+                                   max_ticks=max_ticks, state_url=state_url, rollout=rollout, model=model,
+                                   late_model=late_model, late_durations=late_durations, budget_s=budget_s)
     from fleet.budget import Budget
     from fleet.execution.driver import drive
     from fleet.execution.model import TickResult
@@ -87,7 +99,12 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
     dur = dict(DEFAULT_DURATIONS)
     dur.update(durations or {})
     clock = FakeClock(start)
-    world = SimWorld(clock, cp_duration=FALLBACK_DURATION[0], pool_duration=FALLBACK_DURATION[1], durations=dur)
+    if model is None:
+        model = StepModel(defaults=dur)
+    elif durations:
+        model = StepModel(dict(model.estimates), {**model.defaults, **durations})
+    world = SimWorld(clock, cp_duration=FALLBACK_DURATION[0], pool_duration=FALLBACK_DURATION[1], durations=dur,
+                     step_model=model)
     for c in clusters:
         o = offers(c) if callable(offers) else (offers.get(c.provider) or offers.get(c.provider_type))
         if not c.available and o is not None:
@@ -97,7 +114,7 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
         world.add(c)
     providers = {name: SimProvider(name, clock=clock, world=world, mirror_of=name)
                  for name in sorted({c.provider for c in clusters})}
-    fc = Forecast(start=start, horizon_end=start + horizon, durations=dur)
+    fc = Forecast(start=start, horizon_end=start + horizon, durations=dur, notes=[APPROVAL_ASSUMPTION])
     with tempfile.TemporaryDirectory(prefix="fleet-forecast-") as tmp:
         store = open_state(state_url.replace("{tmp}", tmp))
         # the simulation reports exact remaining times, so polls need no cap; wake-ups are rounded up to a
@@ -111,7 +128,8 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
             if fc.ticks == 1 and engine.last_plan is not None:
                 for cp in engine.last_plan.clusters:
                     status = {"needs-upgrade": "pending"}.get(cp.status, cp.status)
-                    fc.clusters[cp.id] = ClusterForecast(cp.id, cp.target, None, cp.wave, 0, status, cp.stage)
+                    fc.clusters[cp.id] = ClusterForecast(cp.id, cp.target, None, cp.wave, 0, status, cp.stage,
+                                                         cp.policy)
                 _approve_stages(store, clock.now(), fc, rollout, engine.last_plan.rollout)
             if res.runs_started:
                 _approve_all(store, clock.now(), fc)
@@ -128,6 +146,27 @@ def forecast_fleet(policies: Sequence, clusters: Sequence[Cluster],
     return fc
 
 
+def _forecast_with_late(policies: Sequence, clusters: Sequence[Cluster], offers: Any, start: datetime, *,
+                        late_durations: Mapping[str, tuple[timedelta, timedelta]] | None,
+                        late_model: StepModel | None, **kw: Any) -> Forecast:
+    """The likely forecast, with each cluster's ``late`` completion from a second simulation under the late
+    durations (one simulation when they are the same as the likely ones: nothing calibrated yet)."""
+    fc = forecast_fleet(policies, clusters, offers, start, **kw)
+    if late_durations is None and late_model is not None and late_model == kw.get("model"):
+        for cf in fc.clusters.values():
+            cf.late = cf.completion
+        fc.late_done = fc.fleet_done
+        return fc
+    kw["durations"] = {**(kw.get("durations") or {}), **(late_durations or {})}
+    kw["model"] = late_model
+    late = forecast_fleet(policies, clusters, offers, start, **kw)
+    for cid, cf in fc.clusters.items():
+        other = late.clusters.get(cid)
+        cf.late = other.completion if other is not None else None
+    fc.late_done = late.fleet_done
+    return fc
+
+
 def _approve_all(store, now: datetime, fc: Forecast) -> None:  # noqa: ANN001
     """A forecast assumes approvals are given when a wave is reached: approving every required wave when
     its run starts is the same thing, since an approval only opens that wave's gate."""
@@ -136,7 +175,6 @@ def _approve_all(store, now: datetime, fc: Forecast) -> None:  # noqa: ANN001
         for w in r.policy_snapshot["spec"].get("rollout", {}).get("waves", []):
             if w.get("approval") == "required" and w["name"] not in r.approved_waves:
                 approve_wave(store, now, r.id, w["name"], "forecast")
-                fc.notes.append(f"run {r.policy}: wave {w['name']} assumed approved")
 
 
 def _approve_stages(store, now: datetime, fc: Forecast, rollout: Any, summary: Any) -> None:  # noqa: ANN001
@@ -159,7 +197,7 @@ def _collect_stages(store, fc: Forecast) -> None:  # noqa: ANN001
         cf = fc.clusters.get(m.cluster_id)
         if cf is None or cf.stage is None:
             continue
-        lane = lanes.setdefault(f"stage {cf.stage}", [])
+        lane = lanes.setdefault(f"stage {cf.stage}", [])     # a stage spans policies: one lane
         lane += [t for t in (m.started_at, m.finished_at) if t is not None]
     first: dict[tuple[str, str], datetime] = {}
     for e in store.events(kind="step-dispatched", limit=10**9):
@@ -170,6 +208,42 @@ def _collect_stages(store, fc: Forecast) -> None:  # noqa: ANN001
         fc.waves[name] = (min(ts) if ts else None, max(ts) if ts else None)
     for (stage, version), at in sorted(first.items(), key=lambda kv: kv[1]):
         fc.notes.append(f"stage {stage} starts {version} at {at.isoformat()}")
+
+
+def compute_approval_waits(run: Any) -> list[tuple[str, datetime]]:
+    """(wave, since) for each wave of ``run`` that requires approval and was reached: the run's start for its
+    first wave, else the instant the previous wave was done plus that wave's soak (pure)."""
+    from fleet.clock import utc
+    from fleet.policy.models import UpgradePolicy
+    waves = UpgradePolicy.model_validate(run.policy_snapshot).spec.rollout.waves
+    out = []
+    for i, w in enumerate(waves):
+        if w.approval != "required":
+            continue
+        if i == 0:
+            since = run.created_at
+        else:
+            done = run.wave_done_at.get(waves[i - 1].name)
+            if done is None:
+                continue
+            since = utc(datetime.fromisoformat(str(done).replace("Z", "+00:00"))) + waves[i - 1].soak
+        out.append((w.name, since))
+    return out
+
+
+def _collect_approvals(store, fc: Forecast) -> None:  # noqa: ANN001
+    from fleet.clock import iso
+    for r in store.runs():
+        for wave, since in compute_approval_waits(r):
+            fc.approvals.append((r.policy, wave, since))
+            fc.notes.append(f"{lane_name(r.policy, wave)} waits for approval since {iso(since)} "
+                            f"(assumed approved then)")
+
+
+def lane_name(policy: str | None, wave: str | None) -> str:
+    """A wave's lane in the forecast: one wave of one policy (waves of the same name in different policies are
+    different lanes). A stage of a fleet rollout spans policies: its lane is ``stage NAME``."""
+    return f"{policy or '-'} / {wave or '-'}"
 
 
 def _collect(store, fc: Forecast) -> None:  # noqa: ANN001
@@ -186,12 +260,13 @@ def _collect(store, fc: Forecast) -> None:  # noqa: ANN001
             cf.status, cf.completion = "completes", m.finished_at
         elif m.status in (MemberStatus.FAILED, MemberStatus.BLOCKED):
             cf.status = m.status.value
-        w = waves.setdefault(m.wave, [])
+        w = waves.setdefault(lane_name(cf.policy, m.wave), [])
         if m.started_at is not None:
             w.append(m.started_at)
         if m.finished_at is not None:
             w.append(m.finished_at)
     fc.waves = {name: (min(ts) if ts else None, max(ts) if ts else None) for name, ts in waves.items()}
+    _collect_approvals(store, fc)
     _collect_stages(store, fc)
     pending = [c for c in fc.clusters.values() if c.status == "pending"]
     done = [c.completion for c in fc.clusters.values() if c.completion is not None]

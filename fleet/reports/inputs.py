@@ -111,9 +111,46 @@ def compute_forecast(inputs: FleetInputs, at: datetime, horizon: timedelta,
             raise
         return None, ["forecast unavailable: fleet.reports.forecast is not installed"]
     from fleet.budget import BudgetExceeded
+    cal = observe_calibration(inputs)
     try:
         fc = forecast_fleet(inputs.policies, inputs.clusters, inputs.offers, at, horizon=horizon,
-                            durations=durations, rollout=inputs.rollout)
+                            durations=durations, rollout=inputs.rollout, model=cal.likely, late_model=cal.late)
     except BudgetExceeded as exc:        # the report goes on without it, and says why
         return None, [f"forecast not computed: {exc}"]
+    fc.notes.extend(cal.notes())
     return fc, []
+
+
+def observe_calibration(inputs: FleetInputs) -> Any:
+    """Step durations calibrated from the state store's journal (fleet.reports.calibration), read-only; the
+    documented defaults when there is no store or it cannot be read."""
+    from fleet.reports.calibration import compute_calibration, observe_samples
+    samples: list[Any] = []
+    if inputs.state_url is not None and not _sqlite_missing(inputs.state_url):
+        from fleet.state.store import SqlStore
+        try:
+            store = SqlStore(inputs.state_url, migrate=False)
+            try:
+                samples = observe_samples(store, {c.id: c for c in inputs.clusters})
+            finally:
+                store.close()
+        except StateError:
+            samples = []
+    return compute_calibration(samples)
+
+
+def observe_kept_accuracy(state_url: str | None) -> Any:
+    """The forecasts the daemon kept at run start against the journal's completions (fleet.reports.accuracy),
+    or None without a readable store."""
+    if state_url is None or _sqlite_missing(state_url):
+        return None
+    from fleet.reports.accuracy import compute_kept_accuracy, observe_completions, observe_kept_forecasts
+    from fleet.state.store import SqlStore
+    try:
+        store = SqlStore(state_url, migrate=False)
+        try:
+            return compute_kept_accuracy(observe_kept_forecasts(store), observe_completions(store))
+        finally:
+            store.close()
+    except StateError:
+        return None

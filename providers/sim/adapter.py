@@ -197,6 +197,9 @@ class SimProvider:
                 if not parse_version(step.to).not_newer_than(parse_version(c.control_plane)):
                     raise PermanentProviderError(f"node pool {step.pool} cannot run {step.to}, newer than the "
                                                  f"control plane {c.control_plane}", provider=self.name, code="400")
+            if w.step_model is not None:     # the forecast's calibrated model (fleet.reports.calibration)
+                nodes = 0 if step.component is Component.CONTROL_PLANE else self._pool(c, step).nodes
+                duration = w.step_model.step_duration(c.provider_type or c.provider, step, nodes)
             # a node pool may always join its control plane's version (as on every cloud), offered or not
             joins_cp = step.component is not Component.CONTROL_PLANE and step.to == c.control_plane
             if offered and step.to not in offered and not joins_cp:

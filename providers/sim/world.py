@@ -91,8 +91,12 @@ class SimWorld:
     def __init__(self, clock: Clock, *, cp_duration: timedelta = timedelta(minutes=20),
                  pool_duration: timedelta = timedelta(minutes=10), faults: Faults | None = None,
                  state_file: str | Path | None = None,
-                 durations: dict[str, tuple[timedelta, timedelta]] | None = None):
+                 durations: dict[str, tuple[timedelta, timedelta]] | None = None,
+                 step_model: Any = None):
         self.clock = clock
+        # the forecast's step model (fleet.reports.calibration.StepModel): step_duration(provider type, step,
+        # nodes) -> timedelta; when set, it decides every step's duration instead of ``durations``
+        self.step_model = step_model
         self.cp_duration = cp_duration
         self.pool_duration = pool_duration
         self.durations = durations or {}   # provider type -> (control-plane step, node-pool step per batch)
