@@ -4,48 +4,47 @@ ready; pass, fail, cloud error, timeout and unreachable."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from functools import partial
 
 import pytest
 
 from fleet.errors import PermanentProviderError
-from fleet.provider import BuiltinCheck, CheckResult, Component, OperationState, Step
+from fleet.provider import BuiltinCheck, CheckResult, OperationState
 from providers.aks.adapter import AksProvider
+from tests.providers.gate_kit import (
+    FAULTS,
+    NOW,
+    assert_error_outcome,
+    cluster,
+    cp_step,
+    finish,
+    pool_step,
+    started,
+)
 from tests.providers.harness_aks import RESOURCE_GROUP, SUBSCRIPTION, AksHarness
 
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
 V = ["1.29.9", "1.30.5", "1.30.7"]
 API = "flowcontrol.apiserver.k8s.io.prioritylevelconfigurations.v1beta3"
 
 
 @pytest.fixture
 def h():
-    harness = AksHarness()
-    harness.start()
-    harness.seed("g", V[0], {"system": V[0], "user": V[0]}, V)
-    yield harness
-    harness.stop()
+    yield from started(AksHarness(), lambda x: x.seed("g", V[0], {"system": V[0], "user": V[0]}, V))
 
 
-def _cluster(p):
-    return next(c for c in p.discover() if c.name == "g")
+_cluster = partial(cluster, name="g")
 
 
 def _cp(to="1.30.5", force_until=None):
-    return Step(Component.CONTROL_PLANE, to=to, from_=V[0], force_until=force_until)
+    return cp_step(to, V[0], force_until=force_until)
 
 
 def _pool(to="1.30.5"):
-    return Step(Component.NODE_POOL, to=to, from_=V[0], pool="user", max_surge=1, max_unavailable=0)
+    return pool_step(to, V[0], "user")
 
 
-def _finish(h, p, c, op):
-    for _ in range(30):
-        st = p.poll(c, op)
-        if st.state is not OperationState.RUNNING:
-            return st
-        h.finish_operations()
-    raise AssertionError("never finished")
+_finish = partial(finish, limit=30)
 
 
 def _usage(h, **kw):
@@ -129,15 +128,14 @@ def test_nodes_ready_follows_the_pool(h):
 
 
 @pytest.mark.parametrize("check", ["upgrade-blockers", "cluster-health", "nodes-ready"])
-@pytest.mark.parametrize("fault,temporary", [("server-error", True), ("forbidden", False), ("timeout", True)])
+@pytest.mark.parametrize("fault,temporary", FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(timeoutSeconds=0.3)
     c = _cluster(p)
     h.emulator.server.timeout_delay_s = 1.0
     h.inject(fault)
     out = p.run_check(c, check, _pool(), {}, NOW)
-    assert out.result is CheckResult.ERROR
-    assert out.evidence["temporary"] is temporary, out.reason
+    assert_error_outcome(out, temporary)
 
 
 @pytest.mark.parametrize("check", ["upgrade-blockers", "cluster-health", "nodes-ready"])

@@ -3,7 +3,8 @@ cluster health, nodes ready; pass, fail, cloud error, timeout and unreachable fo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from functools import partial
 
 import pytest
 
@@ -11,31 +12,30 @@ from fleet.errors import PermanentProviderError
 from fleet.provider import BuiltinCheck, CheckResult, Component, OperationState, Step
 from providers.eks.adapter import EksProvider
 from providers.eks.emulator.server import Insight
+from tests.providers.gate_kit import FAULTS, NOW, assert_error_outcome, cluster, cp_step, started
 from tests.providers.harness_eks import EksHarness, ami_releases
 
 MINORS = ("1.29", "1.30")
 CID = "eks/us-east-1/g"
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def h():
-    harness = EksHarness(timeout_delay_s=0.6)
-    harness.start()
+def _seed(harness):
     for m in MINORS:
         harness.emulator.add_version(m)
         harness.emulator.add_ami_releases(m, ami_releases(m))
     harness.emulator.add_cluster("g", "1.29", {"ng1": "1.29"})
-    yield harness
-    harness.stop()
 
 
-def _cluster(p):
-    return next(c for c in p.discover() if c.id == CID)
+@pytest.fixture
+def h():
+    yield from started(EksHarness(timeout_delay_s=0.6), _seed)
+
+
+_cluster = partial(cluster, cid=CID)
 
 
 def _cp(to="1.30", force_until=None):
-    return Step(Component.CONTROL_PLANE, to=to, from_="1.29", force_until=force_until)
+    return cp_step(to, "1.29", force_until=force_until)
 
 
 def _ng(to):
@@ -129,14 +129,13 @@ def test_nodes_ready_after_a_nodegroup_update(h):
 
 
 @pytest.mark.parametrize("check", ["upgrade-blockers", "cluster-health", "nodes-ready"])
-@pytest.mark.parametrize("fault,temporary", [("server-error", True), ("forbidden", False), ("timeout", True)])
+@pytest.mark.parametrize("fault,temporary", FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(readTimeoutSeconds=0.2)
     c = _cluster(p)
     h.inject(fault)
     out = p.run_check(c, check, _ng("1.29.3-20240312") if check == "nodes-ready" else _cp(), {}, NOW)
-    assert out.result is CheckResult.ERROR
-    assert out.evidence["temporary"] is temporary, out.reason
+    assert_error_outcome(out, temporary)
 
 
 @pytest.mark.parametrize("check", ["upgrade-blockers", "cluster-health", "nodes-ready"])

@@ -3,48 +3,50 @@ ready (pass, fail, cloud error, timeout, unreachable), and RollbackNodePoolUpgra
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
 from fleet.errors import PermanentProviderError
-from fleet.provider import BlueGreen, BuiltinCheck, CheckResult, Component, OperationState, Step
+from fleet.provider import BlueGreen, BuiltinCheck, CheckResult, OperationState
 from providers.gke.adapter import GkeProvider
+from tests.providers.gate_kit import (
+    FAULTS,
+    NOW,
+    assert_error_outcome,
+    cluster,
+    cp_step,
+    finish,
+    pool_step,
+    started,
+)
 from tests.providers.harness_gke import LOCATION, PROJECT, GkeHarness
 
 V = ("1.29.4-gke.1043002", "1.29.8-gke.1211000", "1.30.5-gke.1014001")
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def _seed(harness):
+    harness.emulator.set_versions(V, project=PROJECT)
+    harness.emulator.add_cluster("g", V[0], {"np": V[0]}, project=PROJECT, location=LOCATION)
 
 
 @pytest.fixture
 def h():
-    harness = GkeHarness()
-    harness.start()
-    harness.emulator.set_versions(V, project=PROJECT)
-    harness.emulator.add_cluster("g", V[0], {"np": V[0]}, project=PROJECT, location=LOCATION)
-    yield harness
-    harness.stop()
+    yield from started(GkeHarness(), _seed)
 
 
-def _cluster(p):
-    return next(c for c in p.discover() if c.name == "g")
+_cluster = partial(cluster, name="g")
 
 
 def _pool(to=V[1], **kw):
-    return Step(Component.NODE_POOL, to=to, from_=V[0], pool="np", max_surge=1, max_unavailable=0, **kw)
+    return pool_step(to, V[0], "np", **kw)
 
 
 def _cp(to=V[1]):
-    return Step(Component.CONTROL_PLANE, to=to, from_=V[0])
+    return cp_step(to, V[0])
 
 
-def _finish(h, p, c, op):
-    for _ in range(20):
-        st = p.poll(c, op)
-        if st.state is not OperationState.RUNNING:
-            return st
-        h.finish_operations()
-    raise AssertionError("never finished")
+_finish = partial(finish, limit=20)
 
 
 def test_supported_checks(h):
@@ -86,15 +88,14 @@ def test_nodes_ready_follows_the_pool_and_the_control_plane(h):
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])
-@pytest.mark.parametrize("fault,temporary", [("server-error", True), ("forbidden", False), ("timeout", True)])
+@pytest.mark.parametrize("fault,temporary", FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = GkeProvider("gke", h.settings(timeoutSeconds=0.2), clock=h.clock)
     c = _cluster(p)
     h.emulator.server.timeout_delay_s = 0.4
     h.inject(fault)
     out = p.run_check(c, check, _pool(), {}, NOW)
-    assert out.result is CheckResult.ERROR
-    assert out.evidence["temporary"] is temporary, out.reason
+    assert_error_outcome(out, temporary)
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])

@@ -4,46 +4,44 @@ timeout and unreachable."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
-from fleet.provider import BuiltinCheck, CheckResult, Component, OperationState, Step
+from fleet.provider import BuiltinCheck, CheckResult, OperationState
 from providers.oke.adapter import OkeProvider
+from tests.providers.gate_kit import (
+    FAULTS,
+    NOW,
+    assert_error_outcome,
+    cluster,
+    cp_step,
+    finish,
+    pool_step,
+    started,
+)
 from tests.providers.harness_oke import OkeHarness
 
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
 V = ("v1.30.1", "v1.30.10", "v1.31.1")
 
 
 @pytest.fixture
 def h():
-    harness = OkeHarness()
-    harness.start()
-    harness.seed("g", V[0], {"pool-a": V[0]}, list(V))
-    yield harness
-    harness.stop()
+    yield from started(OkeHarness(), lambda x: x.seed("g", V[0], {"pool-a": V[0]}, list(V)))
 
 
-def _cluster(p):
-    return next(c for c in p.discover() if c.name == "g")
+_cluster = partial(cluster, name="g")
 
 
 def _pool(to=V[1]):
-    return Step(Component.NODE_POOL, to=to, from_=V[0], pool="pool-a", max_surge=1, max_unavailable=0)
+    return pool_step(to, V[0], "pool-a")
 
 
 def _cp(to=V[1]):
-    return Step(Component.CONTROL_PLANE, to=to, from_=V[0])
+    return cp_step(to, V[0])
 
 
-def _finish(h, p, c, op):
-    for _ in range(40):
-        st = p.poll(c, op)
-        if st.state is not OperationState.RUNNING:
-            return st
-        h.finish_operations()
-    raise AssertionError("never finished")
+_finish = finish
 
 
 def test_supported_checks_and_no_rollback(h):
@@ -87,15 +85,14 @@ def test_nodes_ready_needs_every_node_at_the_target(h):
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])
-@pytest.mark.parametrize("fault,temporary", [("server-error", True), ("forbidden", False), ("timeout", True)])
+@pytest.mark.parametrize("fault,temporary", FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(timeoutSeconds=0.3)
     c = _cluster(p)
     h.emulator.server.timeout_delay_s = 1.0
     h.inject(fault)
     out = p.run_check(c, check, _pool(), {}, NOW)
-    assert out.result is CheckResult.ERROR
-    assert out.evidence["temporary"] is temporary, out.reason
+    assert_error_outcome(out, temporary)
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])
