@@ -12,16 +12,7 @@ import pytest
 from fleet.errors import PermanentProviderError
 from fleet.provider import BuiltinCheck, CheckResult, OperationState
 from providers.aks.adapter import AksProvider
-from tests.providers.gate_kit import (
-    FAULTS,
-    NOW,
-    assert_error_outcome,
-    cluster,
-    cp_step,
-    finish,
-    pool_step,
-    started,
-)
+from tests.providers import gate_kit as kit
 from tests.providers.harness_aks import RESOURCE_GROUP, SUBSCRIPTION, AksHarness
 
 V = ["1.29.9", "1.30.5", "1.30.7"]
@@ -30,21 +21,21 @@ API = "flowcontrol.apiserver.k8s.io.prioritylevelconfigurations.v1beta3"
 
 @pytest.fixture
 def h():
-    yield from started(AksHarness(), lambda x: x.seed("g", V[0], {"system": V[0], "user": V[0]}, V))
+    yield from kit.started(AksHarness(), lambda x: x.seed("g", V[0], {"system": V[0], "user": V[0]}, V))
 
 
-_cluster = partial(cluster, name="g")
+_cluster = partial(kit.cluster, name="g")
 
 
 def _cp(to="1.30.5", force_until=None):
-    return cp_step(to, V[0], force_until=force_until)
+    return kit.cp_step(to, V[0], force_until=force_until)
 
 
 def _pool(to="1.30.5"):
-    return pool_step(to, V[0], "user")
+    return kit.pool_step(to, V[0], "user")
 
 
-_finish = partial(finish, limit=30)
+_finish = partial(kit.finish, limit=30)
 
 
 def _usage(h, **kw):
@@ -57,16 +48,16 @@ def test_supported_checks_and_no_rollback(h):
     c = _cluster(p)
     assert p.supported_checks(c) == {"upgrade-blockers", "cluster-health", "nodes-ready"}
     assert AksProvider.rollback_support(c, _pool()) is None and AksProvider.rollback_support(c, _cp()) is None
-    assert p.run_check(c, BuiltinCheck.ETCD_BACKUP, _cp(), {}, NOW).result is CheckResult.ERROR
+    assert p.run_check(c, BuiltinCheck.ETCD_BACKUP, _cp(), {}, kit.NOW).result is CheckResult.ERROR
 
 
 def test_blockers_check_says_the_block_is_enforced_at_the_put(h):
     p = h.provider()
     c = _cluster(p)
-    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.PASS
     assert out.evidence["preflight"] is False and out.evidence["blockApplies"] is True
-    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _pool(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _pool(), {}, kit.NOW)
     assert out.result is CheckResult.PASS and out.evidence["blockApplies"] is False
 
 
@@ -87,7 +78,7 @@ def test_deprecated_api_usage_blocks_the_minor_upgrade_until_overridden(h):
     assert sent["forceUpgrade"] is True and sent["until"].startswith(until.strftime("%Y-%m-%dT%H:%M"))
     assert _finish(h, p, c, op).state is OperationState.SUCCEEDED
     # the override AKS kept is reported by the check
-    out = p.run_check(_cluster(p), BuiltinCheck.UPGRADE_BLOCKERS, _cp("1.31.1"), {}, NOW)
+    out = p.run_check(_cluster(p), BuiltinCheck.UPGRADE_BLOCKERS, _cp("1.31.1"), {}, kit.NOW)
     assert out.evidence["overrideSettings"]["forceUpgrade"] is True
 
 
@@ -102,11 +93,11 @@ def test_usage_older_than_twelve_hours_does_not_block(h):
 def test_cluster_health_pass_and_fail(h):
     p = h.provider()
     c = _cluster(p)
-    assert p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW).result is CheckResult.PASS
+    assert p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW).result is CheckResult.PASS
     h.emulator.set_state("g", "user", provisioning_state="Failed", resource_group=RESOURCE_GROUP,
                          subscription=SUBSCRIPTION)
     h.emulator.set_state("g", power_state="Stopped", resource_group=RESOURCE_GROUP, subscription=SUBSCRIPTION)
-    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.FAIL
     assert "agent pool user provisioningState Failed" in out.reason and "cluster powerState Stopped" in out.reason
 
@@ -115,31 +106,31 @@ def test_nodes_ready_follows_the_pool(h):
     p = h.provider()
     c = _cluster(p)
     op = p.start(c, _cp())
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, NOW).result is CheckResult.FAIL
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, kit.NOW).result is CheckResult.FAIL
     _finish(h, p, c, op)
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, NOW).result is CheckResult.PASS
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, kit.NOW).result is CheckResult.PASS
     c = _cluster(p)
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, NOW).result is CheckResult.FAIL
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, kit.NOW).result is CheckResult.FAIL
     op = p.start(c, _pool())
     _finish(h, p, c, op)
-    out = p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, kit.NOW)
     assert out.result is CheckResult.PASS, out.reason
     assert out.evidence["currentOrchestratorVersion"] == "1.30.5"
 
 
 @pytest.mark.parametrize("check", ["upgrade-blockers", "cluster-health", "nodes-ready"])
-@pytest.mark.parametrize("fault,temporary", FAULTS)
+@pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(timeoutSeconds=0.3)
     c = _cluster(p)
     h.emulator.server.timeout_delay_s = 1.0
     h.inject(fault)
-    out = p.run_check(c, check, _pool(), {}, NOW)
-    assert_error_outcome(out, temporary)
+    out = p.run_check(c, check, _pool(), {}, kit.NOW)
+    kit.assert_error_outcome(out, temporary)
 
 
 @pytest.mark.parametrize("check", ["upgrade-blockers", "cluster-health", "nodes-ready"])
 def test_unreachable_is_an_error_outcome(h, check):
     c = _cluster(h.provider())
-    out = h.provider(endpoint="http://127.0.0.1:9").run_check(c, check, _pool(), {}, NOW)
+    out = h.provider(endpoint="http://127.0.0.1:9").run_check(c, check, _pool(), {}, kit.NOW)
     assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason

@@ -12,15 +12,7 @@ from kubernetes import client as k8s
 
 from fleet.provider import BuiltinCheck, CheckResult, OperationState
 from providers.capi.adapter import CapiProvider
-from tests.providers.gate_kit import (
-    FAULTS,
-    assert_error_outcome,
-    cluster,
-    cp_step,
-    finish,
-    pool_step,
-    started,
-)
+from tests.providers import gate_kit as kit
 from tests.providers.harness_capi import TOKEN, CapiHarness
 
 V = ("v1.29.2", "v1.29.8", "v1.30.4")
@@ -30,19 +22,19 @@ KCP = "KubeadmControlPlane"
 
 @pytest.fixture(params=["v1beta1", "v1beta2"])
 def h(request):
-    yield from started(CapiHarness(capi_version=request.param),
+    yield from kit.started(CapiHarness(capi_version=request.param),
                        lambda x: x.seed("g", V[0], {"g-md-0": V[0]}, list(V)))
 
 
-_cluster = partial(cluster, name="g")
+_cluster = partial(kit.cluster, name="g")
 
 
 def _cp(to=V[1]):
-    return cp_step(to, V[0])
+    return kit.cp_step(to, V[0])
 
 
 def _pool(c, to=V[1]):
-    return pool_step(to, V[0], c.node_pools[0].name)
+    return kit.pool_step(to, V[0], c.node_pools[0].name)
 
 
 def _annotate(h, value):
@@ -56,7 +48,7 @@ def _annotate(h, value):
                                        _content_type="application/merge-patch+json")
 
 
-_finish = finish
+_finish = kit.finish
 
 
 def test_supported_checks_and_no_rollback(h):
@@ -126,14 +118,14 @@ def test_etcd_backup_annotation(h):
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready", "etcd-backup"])
-@pytest.mark.parametrize("fault,temporary", FAULTS)
+@pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(requestTimeoutSeconds=0.3)
     c = _cluster(p)
     h.emulator.server.timeout_delay_s = 1.0
     h.inject(fault)
     out = p.run_check(c, check, _cp(), {"maxAgeSeconds": 60, "annotation": ANNOTATION}, h.clock.now())
-    assert_error_outcome(out, temporary)
+    kit.assert_error_outcome(out, temporary)
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready", "etcd-backup"])

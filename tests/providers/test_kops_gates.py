@@ -14,15 +14,7 @@ from fleet.provider import BuiltinCheck, CheckResult, OperationState
 from providers.kops.adapter import KopsProvider
 from providers.kops.emulator.kit import CONTROL_PLANE_IG
 from providers.kops.emulator.reference import check_argv
-from tests.providers.gate_kit import (
-    FAULTS,
-    assert_error_outcome,
-    cluster,
-    cp_step,
-    finish,
-    pool_step,
-    started,
-)
+from tests.providers import gate_kit as kit
 from tests.providers.harness_kops import KopsHarness
 
 NAME = "g.k8s.local"
@@ -30,22 +22,22 @@ NAME = "g.k8s.local"
 
 @pytest.fixture
 def h():
-    yield from started(KopsHarness(), lambda x: x.seed("g", "1.29.2", {"nodes-a": "1.29.2"}, ["1.29.2", "1.29.8"]))
+    yield from kit.started(KopsHarness(), lambda x: x.seed("g", "1.29.2", {"nodes-a": "1.29.2"}, ["1.29.2", "1.29.8"]))
 
 
-_cluster = partial(cluster, name=NAME)
+_cluster = partial(kit.cluster, name=NAME)
 
 
 def _cp(to="1.29.8"):
-    return cp_step(to, "1.29.2")
+    return kit.cp_step(to, "1.29.2")
 
 
 def _pool(to="1.29.8"):
-    return pool_step(to, "1.29.2", "nodes-a")
+    return kit.pool_step(to, "1.29.2", "nodes-a")
 
 
 def _finish(h, p, c, op):
-    return finish(h, p, c, op, limit=40, advance=lambda st: h.clock.advance(st.poll_after or 60))
+    return kit.finish(h, p, c, op, limit=40, advance=lambda st: h.clock.advance(st.poll_after or 60))
 
 
 def test_supported_checks_and_no_rollback(h):
@@ -115,7 +107,7 @@ def test_etcd_backup_freshness(h):
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready", "etcd-backup"])
-@pytest.mark.parametrize("fault,temporary", [*FAULTS, ("kops-server-error", True), ("kops-forbidden", False)])
+@pytest.mark.parametrize("fault,temporary", [*kit.FAULTS, ("kops-server-error", True), ("kops-forbidden", False)])
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(requestTimeout=0.3)
     c = _cluster(p)
@@ -126,7 +118,7 @@ def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
         # the etcd-backup check runs no kops command: the fault waits for the next one
         assert out.result is CheckResult.FAIL
         return
-    assert_error_outcome(out, temporary)
+    kit.assert_error_outcome(out, temporary)
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready", "etcd-backup"])
