@@ -66,3 +66,21 @@ def assert_error_outcome(out: CheckOutcome, temporary: bool) -> None:
     """A cloud fault is an ERROR outcome that says whether it is temporary."""
     assert out.result is CheckResult.ERROR
     assert out.evidence["temporary"] is temporary, out.reason
+
+
+def assert_fault_is_error(h: Any, p: Any, c: Cluster, check: str, step: Step, fault: str, temporary: bool, *,
+                          params: dict[str, Any] | None = None, now: datetime = NOW,
+                          delay_s: float | None = None) -> None:
+    """Inject ``fault`` (a ``timeout`` answers after ``delay_s``, longer than the provider's timeout) and check
+    that ``check`` comes back an ERROR outcome saying whether it is temporary."""
+    if delay_s is not None:
+        h.emulator.server.timeout_delay_s = delay_s
+    h.inject(fault)
+    assert_error_outcome(p.run_check(c, check, step, params or {}, now), temporary)
+
+
+def assert_unreachable_is_error(bad: Any, c: Cluster, check: str, step: Step, *,
+                                params: dict[str, Any] | None = None, now: datetime = NOW) -> None:
+    """A provider pointed at a closed port: ``check`` is a temporary ERROR outcome."""
+    out = bad.run_check(c, check, step, params or {}, now)
+    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason

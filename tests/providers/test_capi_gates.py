@@ -121,17 +121,12 @@ def test_etcd_backup_annotation(h):
 @pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(requestTimeoutSeconds=0.3)
-    c = _cluster(p)
-    h.emulator.server.timeout_delay_s = 1.0
-    h.inject(fault)
-    out = p.run_check(c, check, _cp(), {"maxAgeSeconds": 60, "annotation": ANNOTATION}, h.clock.now())
-    kit.assert_error_outcome(out, temporary)
+    kit.assert_fault_is_error(h, p, _cluster(p), check, _cp(), fault, temporary, delay_s=1.0,
+                              params={"maxAgeSeconds": 60, "annotation": ANNOTATION}, now=h.clock.now())
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready", "etcd-backup"])
 def test_unreachable_is_an_error_outcome(h, check):
     c = _cluster(h.provider())
-    out = h.provider(endpoint="http://127.0.0.1:9").run_check(c, check, _cp(), {"maxAgeSeconds": 60,
-                                                                                "annotation": ANNOTATION},
-                                                                h.clock.now())
-    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
+    kit.assert_unreachable_is_error(h.provider(endpoint="http://127.0.0.1:9"), c, check, _cp(),
+                                    params={"maxAgeSeconds": 60, "annotation": ANNOTATION}, now=h.clock.now())

@@ -132,10 +132,8 @@ def test_nodes_ready_after_a_nodegroup_update(h):
 @pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(readTimeoutSeconds=0.2)
-    c = _cluster(p)
-    h.inject(fault)
-    out = p.run_check(c, check, _ng("1.29.3-20240312") if check == "nodes-ready" else _cp(), {}, kit.NOW)
-    kit.assert_error_outcome(out, temporary)
+    step = _ng("1.29.3-20240312") if check == "nodes-ready" else _cp()
+    kit.assert_fault_is_error(h, p, _cluster(p), check, step, fault, temporary)
 
 
 @pytest.mark.parametrize("check", ["upgrade-blockers", "cluster-health", "nodes-ready"])
@@ -143,5 +141,4 @@ def test_unreachable_is_an_error_outcome(h, check):
     p = h.provider()
     c = _cluster(p)
     bad = h.provider(endpoint="http://127.0.0.1:9", connectTimeoutSeconds=0.5)
-    out = bad.run_check(c, check, _cp(), {}, kit.NOW)
-    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
+    kit.assert_unreachable_is_error(bad, c, check, _cp())

@@ -82,19 +82,14 @@ def test_nodes_ready_follows_the_pool_and_the_control_plane(h):
 @pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = GkeProvider("gke", h.settings(timeoutSeconds=0.2), clock=h.clock)
-    c = _cluster(p)
-    h.emulator.server.timeout_delay_s = 0.4
-    h.inject(fault)
-    out = p.run_check(c, check, _pool(), {}, kit.NOW)
-    kit.assert_error_outcome(out, temporary)
+    kit.assert_fault_is_error(h, p, _cluster(p), check, _pool(), fault, temporary, delay_s=0.4)
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])
 def test_unreachable_is_an_error_outcome(h, check):
     c = _cluster(h.provider())
     bad = GkeProvider("gke", h.settings(endpoint="http://127.0.0.1:9"), clock=h.clock)
-    out = bad.run_check(c, check, _pool(), {}, kit.NOW)
-    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
+    kit.assert_unreachable_is_error(bad, c, check, _pool())
 
 
 def test_rollback_support_is_for_node_pool_steps(h):

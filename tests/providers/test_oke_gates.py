@@ -79,15 +79,10 @@ def test_nodes_ready_needs_every_node_at_the_target(h):
 @pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(timeoutSeconds=0.3)
-    c = _cluster(p)
-    h.emulator.server.timeout_delay_s = 1.0
-    h.inject(fault)
-    out = p.run_check(c, check, _pool(), {}, kit.NOW)
-    kit.assert_error_outcome(out, temporary)
+    kit.assert_fault_is_error(h, p, _cluster(p), check, _pool(), fault, temporary, delay_s=1.0)
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])
 def test_unreachable_is_an_error_outcome(h, check):
     c = _cluster(h.provider())
-    out = h.provider(endpoint="http://127.0.0.1:9/{region}").run_check(c, check, _pool(), {}, kit.NOW)
-    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
+    kit.assert_unreachable_is_error(h.provider(endpoint="http://127.0.0.1:9/{region}"), c, check, _pool())
