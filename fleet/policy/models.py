@@ -50,6 +50,30 @@ class Metadata(Strict):
         return v
 
 
+def check_unique(names: list[str], what: str) -> None:
+    """``duplicate <what> names: a, b`` when a name repeats (a validator's ValueError)."""
+    dup = {n for n in names if names.count(n) > 1}
+    if dup:
+        raise ValueError(f"duplicate {what} names: {', '.join(sorted(dup))}")
+
+
+class Header(Strict):
+    """The header every document a user writes starts with; each kind narrows ``kind`` to its own name."""
+
+    api_version: Literal["fleet.dev/v1alpha1"]
+    kind: str
+
+
+class Document(Header):
+    """A document named by its ``metadata`` (UpgradePolicy, RolloutStrategy, FleetConfig)."""
+
+    metadata: Metadata
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
 # ---- selectors -----------------------------------------------------------------------------------------
 
 class Selector(Strict):
@@ -301,10 +325,7 @@ class Rollout(Strict):
     @field_validator("waves")
     @classmethod
     def _unique(cls, v: list[Wave]) -> list[Wave]:
-        names = [w.name for w in v]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"duplicate wave names: {', '.join(sorted(dup))}")
+        check_unique([w.name for w in v], "wave")
         return v
 
 
@@ -319,15 +340,9 @@ class UpgradePolicySpec(Strict):
     gates: Gates = Field(default_factory=Gates, description="safety gates around every step (docs/gates.md)")
 
 
-class UpgradePolicy(Strict):
-    api_version: Literal["fleet.dev/v1alpha1"]
+class UpgradePolicy(Document):
     kind: Literal["UpgradePolicy"]
-    metadata: Metadata
     spec: UpgradePolicySpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name
 
 
 # ---- inventory -----------------------------------------------------------------------------------------
@@ -376,10 +391,7 @@ class InventoryCluster(Strict):
     @field_validator("node_pools")
     @classmethod
     def _unique(cls, v: list[InventoryNodePool]) -> list[InventoryNodePool]:
-        names = [p.name for p in v]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"duplicate node pool names: {', '.join(sorted(dup))}")
+        check_unique([p.name for p in v], "node pool")
         return v
 
 
@@ -388,8 +400,7 @@ class ProviderOffers(Strict):
     node_pools: list[VersionStr] = Field(default_factory=list)
 
 
-class Inventory(Strict):
-    api_version: Literal["fleet.dev/v1alpha1"]
+class Inventory(Header):
     kind: Literal["Inventory"]
     metadata: Metadata | None = None
     clusters: list[InventoryCluster] = Field(default_factory=list)
@@ -634,10 +645,7 @@ class FleetConfigSpec(Strict):
     @field_validator("notifications")
     @classmethod
     def _unique_notifications(cls, v: list[NotificationConfig]) -> list[NotificationConfig]:
-        names = [n.name for n in v]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"duplicate notification names: {', '.join(sorted(dup))}")
+        check_unique([n.name for n in v], "notification")
         return v
 
     @field_validator("providers")
@@ -645,17 +653,12 @@ class FleetConfigSpec(Strict):
     def _unique(cls, v: list[ProviderConfig]) -> list[ProviderConfig]:
         if not v:
             raise ValueError("list at least one provider")
-        names = [p.name for p in v]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"duplicate provider names: {', '.join(sorted(dup))}")
+        check_unique([p.name for p in v], "provider")
         return v
 
 
-class FleetConfig(Strict):
-    api_version: Literal["fleet.dev/v1alpha1"]
+class FleetConfig(Document):
     kind: Literal["FleetConfig"]
-    metadata: Metadata
     spec: FleetConfigSpec
 
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from fleet.policy.models import _NAME_RE, Metadata, Selector, Strict
+from fleet.policy.models import _NAME_RE, Document, Selector, Strict, check_unique
 from fleet.policy.types import Duration
 
 MAX_STAGES = 20
@@ -76,19 +76,10 @@ class RolloutStrategySpec(Strict):
             raise ValueError("list at least one stage")
         if len(v) > MAX_STAGES:
             raise ValueError(f"at most {MAX_STAGES} stages")
-        names = [s.name for s in v]
-        dup = {n for n in names if names.count(n) > 1}
-        if dup:
-            raise ValueError(f"duplicate stage names: {', '.join(sorted(dup))}")
+        check_unique([s.name for s in v], "stage")
         return v
 
 
-class RolloutStrategy(Strict):
-    api_version: Literal["fleet.dev/v1alpha1"]
+class RolloutStrategy(Document):
     kind: Literal["RolloutStrategy"]
-    metadata: Metadata
     spec: RolloutStrategySpec
-
-    @property
-    def name(self) -> str:
-        return self.metadata.name

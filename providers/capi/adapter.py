@@ -200,13 +200,6 @@ class CapiProvider:
         raise PermanentProviderError(f"{m.name}: {group} v1beta1/v1beta2 is not served (is Cluster API installed?)",
                                      provider=self.name, code="404")
 
-    def _preferred(self, m: _Mgmt, group: str) -> str:
-        self._served(m, CAPI)                   # fills m.groups
-        assert m.groups is not None
-        if group not in m.groups:
-            raise PermanentProviderError(f"{m.name}: API group {group} is not served", provider=self.name, code="404")
-        return m.groups[group][1]
-
     def _plural(self, m: _Mgmt, group: str, version: str, kind: str) -> str:
         if (group, version) not in m.plurals:
             res = self._call(f"{m.name}: discover {group}/{version}", m.custom.get_api_resources, group, version)

@@ -32,14 +32,13 @@ with ``readyReplicas == spec.replicas``. Infrastructure pools and what a step wr
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from fleet.provider import Step
 from fleet.versions import InvalidVersion, parse_version
 from providers.capi.objects import Ref, capi_version, get, same_version
+from providers.cloud_budgets import eks_unavailable, oke_grace_duration, oke_surge_unavailable
 
 CAPI = "cluster.x-k8s.io"
 CP = "controlplane.cluster.x-k8s.io"
@@ -217,82 +216,35 @@ def _set_path(node: dict[str, Any], parts: list[str], value: Any) -> dict[str, A
     return node
 
 
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
-EKS_MAX_UNAVAILABLE = 100
-
-
 def _eks_update_config(step: Step) -> tuple[dict[str, Any], list[str]]:
-    """AWSManagedMachinePool.spec.updateConfig, translated as providers/eks/budget.py translates the EKS API's
-    NodegroupUpdateConfig (the same fields): maxUnavailable 1..100 or maxUnavailablePercentage (whole, rounded up);
-    no surge field in the CRD (CAPA sets no updateStrategy), so a maxSurge above 0 is a warning."""
+    """AWSManagedMachinePool.spec.updateConfig: the same fields as the EKS API's NodegroupUpdateConfig, so the same
+    rules (providers/cloud_budgets.py): maxUnavailable 1..100 or maxUnavailablePercentage (whole, rounded up), the
+    other one cleared; no surge field in the CRD (CAPA sets no updateStrategy), so a maxSurge above 0 is a
+    warning."""
     w: list[str] = []
     if step.max_surge:
         w.append("EKS node groups (AWSManagedMachinePool.updateConfig) take no maxSurge: EKS launches new nodes "
                  f"itself; maxSurge {step.max_surge_spec or step.max_surge} is not honoured")
-    m = _PERCENT.match(step.max_unavailable_spec) if isinstance(step.max_unavailable_spec, str) else None
-    if m:
-        pct = float(m.group(1))
-        if pct < 1:
-            return {"updateConfig": {"maxUnavailable": 1, "maxUnavailablePercentage": None}}, [
-                *w, f"EKS node groups take maxUnavailable of at least 1 node; maxUnavailable "
-                    f"{step.max_unavailable_spec} becomes maxUnavailable=1"]
-        whole = min(100, math.ceil(pct))
-        if whole != pct:
-            w.append(f"EKS takes maxUnavailablePercentage as a whole number from 1 to 100; "
-                     f"{step.max_unavailable_spec} becomes {whole}%")
-        return {"updateConfig": {"maxUnavailablePercentage": whole, "maxUnavailable": None}}, w
-    n = step.max_unavailable
-    if n is None:
+    cfg, more = eks_unavailable(step.max_unavailable_spec, step.max_unavailable)
+    if not cfg:
         return {}, w
-    if n < 1:
-        w.append(f"EKS node groups cannot update with maxUnavailable={n}: at least one node is replaced at a "
-                 "time; using maxUnavailable=1")
-        n = 1
-    elif n > EKS_MAX_UNAVAILABLE:
-        w.append(f"EKS caps maxUnavailable at {EKS_MAX_UNAVAILABLE}; maxUnavailable={n} becomes "
-                 f"{EKS_MAX_UNAVAILABLE}")
-        n = EKS_MAX_UNAVAILABLE
-    return {"updateConfig": {"maxUnavailable": n, "maxUnavailablePercentage": None}}, w
-
-
-def _oke_knob(name: str, spec: str | None, resolved: int | None, default: str, w: list[str]) -> str:
-    """As providers/oke/budget.py: percentages passed as whole percentages (surge up, unavailable down, at most
-    100%), integers as integers; nothing given: OKE's default."""
-    m = _PERCENT.match(spec) if isinstance(spec, str) else None
-    if m:
-        pct = float(m.group(1))
-        whole = min(100, math.ceil(pct) if name == "maxSurge" else math.floor(pct))
-        if pct > 100:
-            w.append(f"OKE caps {name} at 100%; {spec} becomes 100%")
-        elif whole != pct:
-            w.append(f"OKE takes whole percentages; {name} {spec} becomes {whole}%")
-        return f"{whole}%"
-    return default if resolved is None else str(max(0, int(resolved)))
+    other = "maxUnavailable" if "maxUnavailablePercentage" in cfg else "maxUnavailablePercentage"
+    return {"updateConfig": {**cfg, other: None}}, w + more
 
 
 def _oke_cycling(step: Step, to: str, image: str | None) -> tuple[dict[str, Any], list[str]]:
-    """OCIManagedMachinePool: the version, node cycling on with maximumSurge/maximumUnavailable (OKE defaults 1
-    and 0; both 0 is refused by OKE, so surge becomes 1), the drain timeout as
-    ``nodeEvictionNodePoolSettings.evictionGraceDuration``, the image (None: CAPOCI looks up the OKE image of the
-    version)."""
+    """OCIManagedMachinePool: the version, node cycling on with maximumSurge/maximumUnavailable (the rules of the
+    OKE API's nodePoolCyclingDetails, providers/cloud_budgets.py; the pool size is not known here, so integers are
+    not capped), the drain timeout as ``nodeEvictionNodePoolSettings.evictionGraceDuration``, the image (None:
+    CAPOCI looks up the OKE image of the version)."""
     w: list[str] = []
-    surge = _oke_knob("maxSurge", step.max_surge_spec, step.max_surge, "1", w)
-    unavailable = _oke_knob("maxUnavailable", step.max_unavailable_spec, step.max_unavailable, "0", w)
-    if surge.rstrip("%") in ("0", "0.0") and unavailable.rstrip("%") in ("0", "0.0"):
-        w.append("OKE refuses maxSurge 0 with maxUnavailable 0; using maxSurge 1")
-        surge = "1"
+    surge, unavailable = oke_surge_unavailable(step.max_surge_spec, step.max_surge, step.max_unavailable_spec,
+                                               step.max_unavailable, None, w)
     cycling = {"isNodeCyclingEnabled": True, "maximumSurge": surge, "maximumUnavailable": unavailable}
     spec: dict[str, Any] = {"version": to, "nodePoolCyclingDetails": cycling, "nodeSourceViaImage": {"imageId": image}}
     if step.drain_timeout_seconds is not None:
-        # as providers/oke/budget.py grace_duration: whole minutes, PT0M..PT60M
-        secs = step.drain_timeout_seconds
-        minutes = min(60, math.ceil(max(0, secs) / 60))
-        if secs > 3600:
-            w.append(f"OKE allows at most 60 minutes to evict pods (evictionGraceDuration); the drain timeout of "
-                     f"{secs}s becomes PT60M")
-        elif minutes * 60 != secs:
-            w.append(f"OKE takes the eviction grace period in whole minutes; {secs}s becomes PT{minutes}M")
-        spec["nodeEvictionNodePoolSettings"] = {"evictionGraceDuration": f"PT{minutes}M"}
+        spec["nodeEvictionNodePoolSettings"] = {
+            "evictionGraceDuration": oke_grace_duration(step.drain_timeout_seconds, w)}
     return spec, w
 
 

@@ -25,32 +25,24 @@ Nothing given leaves the node group's own updateConfig alone.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from fleet.provider import Component, Step
 from fleet.versions import InvalidVersion, parse_version
+from providers.cloud_budgets import eks_unavailable
 
 EKS_DRAIN_SECONDS = 900          # EKS evicts pods for 15 minutes, then fails with PodEvictionFailure
-MAX_UNAVAILABLE = 100
 _UNAVAILABLE_KEYS = ("maxUnavailable", "maxUnavailablePercentage")
-
-
-def _percent(spec: str | None) -> float | None:
-    if spec is None:
-        return None
-    text = str(spec).strip()
-    if not text.endswith("%"):
-        return None
-    return float(text[:-1])
 
 
 def compute_update_config(step: Step) -> tuple[dict[str, Any] | None, list[str]]:
     """The ``updateConfig`` to set before a node-group step (None: leave it) and the warnings."""
     if step.component is not Component.NODE_POOL:
         return None, compute_control_plane_warnings(step)
-    cfg, warn = _unavailable(step)
+    # maxUnavailable (1..100) or maxUnavailablePercentage (whole): the rules CAPA's AWSManagedMachinePool shares
+    unavailable, warn = eks_unavailable(step.max_unavailable_spec, step.max_unavailable)
+    cfg: dict[str, Any] = dict(unavailable)
     if step.max_surge is not None:
         if step.max_surge <= 0:
             cfg["updateStrategy"] = "MINIMAL"
@@ -59,29 +51,6 @@ def compute_update_config(step: Step) -> tuple[dict[str, Any] | None, list[str]]
             warn.append(f"EKS node groups take no maxSurge: EKS launches new nodes itself (up to max(2 x AZ "
                         f"count, maxUnavailable)); maxSurge={step.max_surge} is not honoured exactly")
     return (cfg or None), warn + _unhonoured(step)
-
-
-def _unavailable(step: Step) -> tuple[dict[str, Any], list[str]]:
-    """maxUnavailable (a count, at least 1 and at most MAX_UNAVAILABLE) or maxUnavailablePercentage (whole)."""
-    pct = _percent(step.max_unavailable_spec)
-    if pct is not None:
-        if pct < 1:
-            return {"maxUnavailable": 1}, [f"EKS node groups take maxUnavailable of at least 1 node; maxUnavailable "
-                                           f"{step.max_unavailable_spec} becomes maxUnavailable=1"]
-        whole = min(MAX_UNAVAILABLE, math.ceil(pct))
-        warn = [] if whole == pct else [f"EKS takes maxUnavailablePercentage as a whole number from 1 to 100; "
-                                        f"{step.max_unavailable_spec} becomes {whole}%"]
-        return {"maxUnavailablePercentage": whole}, warn
-    if step.max_unavailable is None:
-        return {}, []
-    n = step.max_unavailable
-    if n < 1:
-        return {"maxUnavailable": 1}, [f"EKS node groups cannot update with maxUnavailable={n}: at least one node "
-                                       "is replaced at a time; using maxUnavailable=1"]
-    if n > MAX_UNAVAILABLE:
-        return {"maxUnavailable": MAX_UNAVAILABLE}, [f"EKS caps maxUnavailable at {MAX_UNAVAILABLE}; "
-                                                     f"maxUnavailable={n} becomes {MAX_UNAVAILABLE}"]
-    return {"maxUnavailable": n}, []
 
 
 def _unhonoured(step: Step) -> list[str]:

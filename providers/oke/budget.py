@@ -6,21 +6,23 @@ strings; they cannot both be 0. Pod eviction waits ``nodeEvictionNodePoolSetting
 (ISO 8601, PT0M-PT60M). OKE has no blue-green node pool upgrade and no per-node soak: those are warned.
 
 Percentages in the policy (``max_surge_spec="25%"``) are passed to OKE as percentages, so OKE applies them to
-the pool size it sees; integers are passed as integers, capped at the pool size.
+the pool size it sees; integers are passed as integers, capped at the pool size. The knob rules themselves are
+in providers/cloud_budgets.py (CAPOCI's OCIManagedMachinePool has the same fields: providers/capi/pools.py).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from dataclasses import dataclass, field
 
 from fleet.provider import Step
+from providers.cloud_budgets import OKE_DEFAULT_SURGE as DEFAULT_SURGE
+from providers.cloud_budgets import OKE_DEFAULT_UNAVAILABLE as DEFAULT_UNAVAILABLE
+from providers.cloud_budgets import OKE_MAX_GRACE_SECONDS as MAX_GRACE_SECONDS
+from providers.cloud_budgets import oke_grace_duration as grace_duration
+from providers.cloud_budgets import oke_surge_unavailable
 
-MAX_GRACE_SECONDS = 3600
-DEFAULT_SURGE = "1"
-DEFAULT_UNAVAILABLE = "0"
-_PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+__all__ = ["DEFAULT_SURGE", "DEFAULT_UNAVAILABLE", "MAX_GRACE_SECONDS", "CyclingPlan", "compute_cycling",
+           "grace_duration"]
 
 
 @dataclass(frozen=True)
@@ -34,42 +36,6 @@ class CyclingPlan:
     warnings: list[str] = field(default_factory=list)
 
 
-def _knob(name: str, spec: str | None, resolved: int | None, default: str, size: int | None,
-          warnings: list[str]) -> str:
-    m = _PERCENT.match(spec) if isinstance(spec, str) else None
-    if m:
-        pct = float(m.group(1))
-        whole = min(100, math.ceil(pct) if name == "maxSurge" else math.floor(pct))
-        if pct > 100:
-            warnings.append(f"OKE caps {name} at 100%; {spec} becomes 100%")
-        elif whole != pct:
-            warnings.append(f"OKE takes whole percentages; {name} {spec} becomes {whole}%")
-        return f"{whole}%"
-    if resolved is None:
-        return default
-    n = max(0, int(resolved))
-    if size is not None and size > 0 and n > size:
-        warnings.append(f"OKE caps {name} at the node pool size ({size}); {n} becomes {size}")
-        n = size
-    return str(n)
-
-
-def _is_zero(value: str) -> bool:
-    return value.rstrip("%") in ("0", "0.0")
-
-
-def grace_duration(seconds: int, warnings: list[str]) -> str:
-    """Drain timeout in seconds -> OKE's evictionGraceDuration (whole minutes, PT0M-PT60M)."""
-    if seconds > MAX_GRACE_SECONDS:
-        warnings.append(f"OKE allows at most 60 minutes to evict pods (evictionGraceDuration); the drain timeout of "
-                        f"{seconds}s becomes PT60M")
-        return "PT60M"
-    minutes = math.ceil(max(0, seconds) / 60)
-    if minutes * 60 != seconds:
-        warnings.append(f"OKE takes the eviction grace period in whole minutes; {seconds}s becomes PT{minutes}M")
-    return f"PT{minutes}M"
-
-
 def compute_cycling(step: Step, pool_size: int | None) -> CyclingPlan:
     """The node pool knobs for ``step`` on a pool of ``pool_size`` nodes (None: unknown, no capping)."""
     warnings: list[str] = []
@@ -81,10 +47,6 @@ def compute_cycling(step: Step, pool_size: int | None) -> CyclingPlan:
     grace = grace_duration(step.drain_timeout_seconds, warnings) if step.drain_timeout_seconds is not None else None
     if pool_size == 0:
         return CyclingPlan(None, None, cycle=False, eviction_grace=grace, warnings=warnings)
-    surge = _knob("maxSurge", step.max_surge_spec, step.max_surge, DEFAULT_SURGE, pool_size, warnings)
-    unavailable = _knob("maxUnavailable", step.max_unavailable_spec, step.max_unavailable, DEFAULT_UNAVAILABLE,
-                        pool_size, warnings)
-    if _is_zero(surge) and _is_zero(unavailable):
-        warnings.append("OKE refuses maxSurge 0 with maxUnavailable 0; using maxSurge 1")
-        surge = "1"
+    surge, unavailable = oke_surge_unavailable(step.max_surge_spec, step.max_surge, step.max_unavailable_spec,
+                                               step.max_unavailable, pool_size, warnings)
     return CyclingPlan(surge, unavailable, cycle=True, eviction_grace=grace, warnings=warnings)

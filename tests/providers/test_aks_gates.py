@@ -4,48 +4,38 @@ ready; pass, fail, cloud error, timeout and unreachable."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from functools import partial
 
 import pytest
 
 from fleet.errors import PermanentProviderError
-from fleet.provider import BuiltinCheck, CheckResult, Component, OperationState, Step
+from fleet.provider import BuiltinCheck, CheckResult, OperationState
 from providers.aks.adapter import AksProvider
+from tests.providers import gate_kit as kit
 from tests.providers.harness_aks import RESOURCE_GROUP, SUBSCRIPTION, AksHarness
 
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
 V = ["1.29.9", "1.30.5", "1.30.7"]
 API = "flowcontrol.apiserver.k8s.io.prioritylevelconfigurations.v1beta3"
 
 
 @pytest.fixture
 def h():
-    harness = AksHarness()
-    harness.start()
-    harness.seed("g", V[0], {"system": V[0], "user": V[0]}, V)
-    yield harness
-    harness.stop()
+    yield from kit.started(AksHarness(), lambda x: x.seed("g", V[0], {"system": V[0], "user": V[0]}, V))
 
 
-def _cluster(p):
-    return next(c for c in p.discover() if c.name == "g")
+_cluster = partial(kit.cluster, name="g")
 
 
 def _cp(to="1.30.5", force_until=None):
-    return Step(Component.CONTROL_PLANE, to=to, from_=V[0], force_until=force_until)
+    return kit.cp_step(to, V[0], force_until=force_until)
 
 
 def _pool(to="1.30.5"):
-    return Step(Component.NODE_POOL, to=to, from_=V[0], pool="user", max_surge=1, max_unavailable=0)
+    return kit.pool_step(to, V[0], "user")
 
 
-def _finish(h, p, c, op):
-    for _ in range(30):
-        st = p.poll(c, op)
-        if st.state is not OperationState.RUNNING:
-            return st
-        h.finish_operations()
-    raise AssertionError("never finished")
+_finish = partial(kit.finish, limit=30)
 
 
 def _usage(h, **kw):
@@ -58,16 +48,16 @@ def test_supported_checks_and_no_rollback(h):
     c = _cluster(p)
     assert p.supported_checks(c) == {"upgrade-blockers", "cluster-health", "nodes-ready"}
     assert AksProvider.rollback_support(c, _pool()) is None and AksProvider.rollback_support(c, _cp()) is None
-    assert p.run_check(c, BuiltinCheck.ETCD_BACKUP, _cp(), {}, NOW).result is CheckResult.ERROR
+    assert p.run_check(c, BuiltinCheck.ETCD_BACKUP, _cp(), {}, kit.NOW).result is CheckResult.ERROR
 
 
 def test_blockers_check_says_the_block_is_enforced_at_the_put(h):
     p = h.provider()
     c = _cluster(p)
-    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.PASS
     assert out.evidence["preflight"] is False and out.evidence["blockApplies"] is True
-    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _pool(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _pool(), {}, kit.NOW)
     assert out.result is CheckResult.PASS and out.evidence["blockApplies"] is False
 
 
@@ -88,7 +78,7 @@ def test_deprecated_api_usage_blocks_the_minor_upgrade_until_overridden(h):
     assert sent["forceUpgrade"] is True and sent["until"].startswith(until.strftime("%Y-%m-%dT%H:%M"))
     assert _finish(h, p, c, op).state is OperationState.SUCCEEDED
     # the override AKS kept is reported by the check
-    out = p.run_check(_cluster(p), BuiltinCheck.UPGRADE_BLOCKERS, _cp("1.31.1"), {}, NOW)
+    out = p.run_check(_cluster(p), BuiltinCheck.UPGRADE_BLOCKERS, _cp("1.31.1"), {}, kit.NOW)
     assert out.evidence["overrideSettings"]["forceUpgrade"] is True
 
 
@@ -103,11 +93,11 @@ def test_usage_older_than_twelve_hours_does_not_block(h):
 def test_cluster_health_pass_and_fail(h):
     p = h.provider()
     c = _cluster(p)
-    assert p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW).result is CheckResult.PASS
+    assert p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW).result is CheckResult.PASS
     h.emulator.set_state("g", "user", provisioning_state="Failed", resource_group=RESOURCE_GROUP,
                          subscription=SUBSCRIPTION)
     h.emulator.set_state("g", power_state="Stopped", resource_group=RESOURCE_GROUP, subscription=SUBSCRIPTION)
-    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.FAIL
     assert "agent pool user provisioningState Failed" in out.reason and "cluster powerState Stopped" in out.reason
 
@@ -116,32 +106,26 @@ def test_nodes_ready_follows_the_pool(h):
     p = h.provider()
     c = _cluster(p)
     op = p.start(c, _cp())
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, NOW).result is CheckResult.FAIL
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, kit.NOW).result is CheckResult.FAIL
     _finish(h, p, c, op)
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, NOW).result is CheckResult.PASS
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, kit.NOW).result is CheckResult.PASS
     c = _cluster(p)
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, NOW).result is CheckResult.FAIL
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, kit.NOW).result is CheckResult.FAIL
     op = p.start(c, _pool())
     _finish(h, p, c, op)
-    out = p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, kit.NOW)
     assert out.result is CheckResult.PASS, out.reason
     assert out.evidence["currentOrchestratorVersion"] == "1.30.5"
 
 
 @pytest.mark.parametrize("check", ["upgrade-blockers", "cluster-health", "nodes-ready"])
-@pytest.mark.parametrize("fault,temporary", [("server-error", True), ("forbidden", False), ("timeout", True)])
+@pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(timeoutSeconds=0.3)
-    c = _cluster(p)
-    h.emulator.server.timeout_delay_s = 1.0
-    h.inject(fault)
-    out = p.run_check(c, check, _pool(), {}, NOW)
-    assert out.result is CheckResult.ERROR
-    assert out.evidence["temporary"] is temporary, out.reason
+    kit.assert_fault_is_error(h, p, _cluster(p), check, _pool(), fault, temporary, delay_s=1.0)
 
 
 @pytest.mark.parametrize("check", ["upgrade-blockers", "cluster-health", "nodes-ready"])
 def test_unreachable_is_an_error_outcome(h, check):
     c = _cluster(h.provider())
-    out = h.provider(endpoint="http://127.0.0.1:9").run_check(c, check, _pool(), {}, NOW)
-    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
+    kit.assert_unreachable_is_error(h.provider(endpoint="http://127.0.0.1:9"), c, check, _pool())

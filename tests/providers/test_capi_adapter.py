@@ -3,20 +3,15 @@ missing images, idempotency after a crash, stalls and failures."""
 
 from __future__ import annotations
 
-import shutil
 import socket
-import tempfile
-from pathlib import Path
 
 import pytest
 
-from fleet.clock import FakeClock
 from fleet.errors import PermanentProviderError, TemporaryProviderError
 from fleet.provider import Component, OperationState, Step
 from providers.capi.adapter import CapiProvider
-from providers.capi.emulator.server import CapiEmulator
 from providers.capi.objects import compute_template_copy
-from tests.providers.harness_capi import TOKEN, oci_image, write_kubeconfig
+from tests.providers.harness_capi import management_clusters, oci_image, write_kubeconfig
 
 VERSIONS = ["v1.29.2", "v1.29.8", "v1.30.4"]
 KCP = "KubeadmControlPlane"
@@ -24,17 +19,7 @@ KCP = "KubeadmControlPlane"
 
 @pytest.fixture
 def env():
-    clock = FakeClock()
-    emus = {"east": CapiEmulator(clock, capi_version="v1beta1", token=TOKEN),
-            "west": CapiEmulator(clock, capi_version="v1beta2", token=TOKEN)}
-    tmp = Path(tempfile.mkdtemp(prefix="capi-adapter-"))
-    for e in emus.values():
-        e.start()
-    write_kubeconfig(tmp / "kubeconfig", {name: e.url for name, e in emus.items()})
-    yield clock, emus, tmp
-    for e in emus.values():
-        e.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
+    yield from management_clusters({"east": "v1beta1", "west": "v1beta2"}, "capi-adapter-")
 
 
 def provider(clock, tmp, **extra) -> CapiProvider:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ from fleet.clock import FakeClock
 from fleet.provider import Cluster, Component, OperationState, Step
 from providers.capi.adapter import CapiProvider
 from providers.capi.emulator.server import CapiEmulator
-from tests.providers.harness_capi import TOKEN, oci_image, write_kubeconfig
+from tests.providers.harness_capi import management_clusters, oci_image
 
 KCP = "KubeadmControlPlane"
 MD = "MachineDeployment"
@@ -20,17 +18,7 @@ MD = "MachineDeployment"
 
 @pytest.fixture
 def env():
-    clock = FakeClock()
-    emus = {"capi-110": CapiEmulator(clock, capi_version="v1beta1", token=TOKEN),
-            "capi-111": CapiEmulator(clock, capi_version="v1beta2", token=TOKEN)}
-    tmp = Path(tempfile.mkdtemp(prefix="capi-e2e-"))
-    for e in emus.values():
-        e.start()
-    write_kubeconfig(tmp / "kubeconfig", {name: e.url for name, e in emus.items()})
-    yield clock, emus, tmp
-    for e in emus.values():
-        e.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
+    yield from management_clusters({"capi-110": "v1beta1", "capi-111": "v1beta2"}, "capi-e2e-")
 
 
 def _provider(clock: FakeClock, tmp: Path, versions: list[str]) -> CapiProvider:

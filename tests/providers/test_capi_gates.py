@@ -5,12 +5,14 @@ and the configurable etcd-backup annotation; pass, fail, cloud error, timeout an
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from kubernetes import client as k8s
 
-from fleet.provider import BuiltinCheck, CheckResult, Component, OperationState, Step
+from fleet.provider import BuiltinCheck, CheckResult, OperationState
 from providers.capi.adapter import CapiProvider
+from tests.providers import gate_kit as kit
 from tests.providers.harness_capi import TOKEN, CapiHarness
 
 V = ("v1.29.2", "v1.29.8", "v1.30.4")
@@ -20,23 +22,19 @@ KCP = "KubeadmControlPlane"
 
 @pytest.fixture(params=["v1beta1", "v1beta2"])
 def h(request):
-    harness = CapiHarness(capi_version=request.param)
-    harness.start()
-    harness.seed("g", V[0], {"g-md-0": V[0]}, list(V))
-    yield harness
-    harness.stop()
+    yield from kit.started(CapiHarness(capi_version=request.param),
+                       lambda x: x.seed("g", V[0], {"g-md-0": V[0]}, list(V)))
 
 
-def _cluster(p):
-    return next(c for c in p.discover() if c.name == "g")
+_cluster = partial(kit.cluster, name="g")
 
 
 def _cp(to=V[1]):
-    return Step(Component.CONTROL_PLANE, to=to, from_=V[0])
+    return kit.cp_step(to, V[0])
 
 
 def _pool(c, to=V[1]):
-    return Step(Component.NODE_POOL, to=to, from_=V[0], pool=c.node_pools[0].name, max_surge=1, max_unavailable=0)
+    return kit.pool_step(to, V[0], c.node_pools[0].name)
 
 
 def _annotate(h, value):
@@ -50,13 +48,7 @@ def _annotate(h, value):
                                        _content_type="application/merge-patch+json")
 
 
-def _finish(h, p, c, op):
-    for _ in range(40):
-        st = p.poll(c, op)
-        if st.state is not OperationState.RUNNING:
-            return st
-        h.finish_operations()
-    raise AssertionError("never finished")
+_finish = kit.finish
 
 
 def test_supported_checks_and_no_rollback(h):
@@ -126,21 +118,15 @@ def test_etcd_backup_annotation(h):
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready", "etcd-backup"])
-@pytest.mark.parametrize("fault,temporary", [("server-error", True), ("forbidden", False), ("timeout", True)])
+@pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(requestTimeoutSeconds=0.3)
-    c = _cluster(p)
-    h.emulator.server.timeout_delay_s = 1.0
-    h.inject(fault)
-    out = p.run_check(c, check, _cp(), {"maxAgeSeconds": 60, "annotation": ANNOTATION}, h.clock.now())
-    assert out.result is CheckResult.ERROR
-    assert out.evidence["temporary"] is temporary, out.reason
+    kit.assert_fault_is_error(h, p, _cluster(p), check, _cp(), fault, temporary, delay_s=1.0,
+                              params={"maxAgeSeconds": 60, "annotation": ANNOTATION}, now=h.clock.now())
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready", "etcd-backup"])
 def test_unreachable_is_an_error_outcome(h, check):
     c = _cluster(h.provider())
-    out = h.provider(endpoint="http://127.0.0.1:9").run_check(c, check, _cp(), {"maxAgeSeconds": 60,
-                                                                                "annotation": ANNOTATION},
-                                                                h.clock.now())
-    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
+    kit.assert_unreachable_is_error(h.provider(endpoint="http://127.0.0.1:9"), c, check, _cp(),
+                                    params={"maxAgeSeconds": 60, "annotation": ANNOTATION}, now=h.clock.now())

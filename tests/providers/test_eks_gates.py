@@ -3,7 +3,8 @@ cluster health, nodes ready; pass, fail, cloud error, timeout and unreachable fo
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from functools import partial
 
 import pytest
 
@@ -11,31 +12,30 @@ from fleet.errors import PermanentProviderError
 from fleet.provider import BuiltinCheck, CheckResult, Component, OperationState, Step
 from providers.eks.adapter import EksProvider
 from providers.eks.emulator.server import Insight
+from tests.providers import gate_kit as kit
 from tests.providers.harness_eks import EksHarness, ami_releases
 
 MINORS = ("1.29", "1.30")
 CID = "eks/us-east-1/g"
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def h():
-    harness = EksHarness(timeout_delay_s=0.6)
-    harness.start()
+def _seed(harness):
     for m in MINORS:
         harness.emulator.add_version(m)
         harness.emulator.add_ami_releases(m, ami_releases(m))
     harness.emulator.add_cluster("g", "1.29", {"ng1": "1.29"})
-    yield harness
-    harness.stop()
 
 
-def _cluster(p):
-    return next(c for c in p.discover() if c.id == CID)
+@pytest.fixture
+def h():
+    yield from kit.started(EksHarness(timeout_delay_s=0.6), _seed)
+
+
+_cluster = partial(kit.cluster, cid=CID)
 
 
 def _cp(to="1.30", force_until=None):
-    return Step(Component.CONTROL_PLANE, to=to, from_="1.29", force_until=force_until)
+    return kit.cp_step(to, "1.29", force_until=force_until)
 
 
 def _ng(to):
@@ -54,7 +54,7 @@ def test_supported_checks_and_no_rollback(h):
     c = _cluster(p)
     assert p.supported_checks(c) == {"upgrade-blockers", "cluster-health", "nodes-ready"}
     assert EksProvider.rollback_support(c, _cp()) is None
-    out = p.run_check(c, BuiltinCheck.ETCD_BACKUP, _cp(), {"maxAgeSeconds": 60}, NOW)
+    out = p.run_check(c, BuiltinCheck.ETCD_BACKUP, _cp(), {"maxAgeSeconds": 60}, kit.NOW)
     assert out.result is CheckResult.ERROR and out.evidence["unsupported"]
 
 
@@ -63,13 +63,13 @@ def test_upgrade_blockers_pass_fail_and_evidence(h):
     c = _cluster(p)
     h.emulator.add_insight("g", _insight(status="WARNING"))
     h.emulator.add_insight("g", _insight(version="1.31", iid="i-2"))       # another minor: not ours
-    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.PASS, out.reason
     h.emulator.add_insight("g", _insight())
     # node-group steps are not gated by upgrade insights (UpdateNodegroupVersion has no such refusal)
-    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _ng("1.29.3-20240312"), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _ng("1.29.3-20240312"), {}, kit.NOW)
     assert out.result is CheckResult.PASS and out.evidence["appliesTo"] == "UpdateClusterVersion"
-    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.FAIL
     assert "Deprecated APIs removed" in out.reason and "force" in out.reason
     [ev] = out.evidence["insights"]
@@ -100,11 +100,11 @@ def test_update_refused_while_blocked_unless_override_active(h):
 def test_cluster_health_pass_and_fail(h):
     p = h.provider()
     c = _cluster(p)
-    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.PASS, out.reason
     h.emulator.set_health("g", "ng1", issues=[{"code": "NodeCreationFailure", "message": "Instances failed to join",
                                                "resourceIds": ["i-0abc"]}], status="DEGRADED")
-    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.FAIL
     assert "ng1 status DEGRADED" in out.reason and "NodeCreationFailure" in out.reason
     assert out.evidence["nodegroups"]["ng1"]["status"] == "DEGRADED"
@@ -114,29 +114,26 @@ def test_nodes_ready_after_a_nodegroup_update(h):
     p = h.provider()
     c = _cluster(p)
     step = _ng("1.29.3-20240312")
-    out = p.run_check(c, BuiltinCheck.NODES_READY, step, {}, NOW)
+    out = p.run_check(c, BuiltinCheck.NODES_READY, step, {}, kit.NOW)
     assert out.result is CheckResult.FAIL and "not 1.29.3-20240312" in out.reason
     op = p.start(c, step)
     h.clock.advance(86400)
     assert p.poll(c, op).state is OperationState.SUCCEEDED
-    out = p.run_check(c, BuiltinCheck.NODES_READY, step, {}, NOW)
+    out = p.run_check(c, BuiltinCheck.NODES_READY, step, {}, kit.NOW)
     assert out.result is CheckResult.PASS, out.reason
     h.emulator.set_health("g", "ng1", issues=[{"code": "AsgInstanceLaunchFailures", "message": "x"}])
-    assert p.run_check(c, BuiltinCheck.NODES_READY, step, {}, NOW).result is CheckResult.FAIL
+    assert p.run_check(c, BuiltinCheck.NODES_READY, step, {}, kit.NOW).result is CheckResult.FAIL
     # the control plane: ready at its version, not at the next
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp("1.29"), {}, NOW).result is CheckResult.PASS
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp("1.30"), {}, NOW).result is CheckResult.FAIL
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp("1.29"), {}, kit.NOW).result is CheckResult.PASS
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp("1.30"), {}, kit.NOW).result is CheckResult.FAIL
 
 
 @pytest.mark.parametrize("check", ["upgrade-blockers", "cluster-health", "nodes-ready"])
-@pytest.mark.parametrize("fault,temporary", [("server-error", True), ("forbidden", False), ("timeout", True)])
+@pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(readTimeoutSeconds=0.2)
-    c = _cluster(p)
-    h.inject(fault)
-    out = p.run_check(c, check, _ng("1.29.3-20240312") if check == "nodes-ready" else _cp(), {}, NOW)
-    assert out.result is CheckResult.ERROR
-    assert out.evidence["temporary"] is temporary, out.reason
+    step = _ng("1.29.3-20240312") if check == "nodes-ready" else _cp()
+    kit.assert_fault_is_error(h, p, _cluster(p), check, step, fault, temporary)
 
 
 @pytest.mark.parametrize("check", ["upgrade-blockers", "cluster-health", "nodes-ready"])
@@ -144,5 +141,4 @@ def test_unreachable_is_an_error_outcome(h, check):
     p = h.provider()
     c = _cluster(p)
     bad = h.provider(endpoint="http://127.0.0.1:9", connectTimeoutSeconds=0.5)
-    out = bad.run_check(c, check, _cp(), {}, NOW)
-    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
+    kit.assert_unreachable_is_error(bad, c, check, _cp())

@@ -3,106 +3,93 @@ ready (pass, fail, cloud error, timeout, unreachable), and RollbackNodePoolUpgra
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
 from fleet.errors import PermanentProviderError
-from fleet.provider import BlueGreen, BuiltinCheck, CheckResult, Component, OperationState, Step
+from fleet.provider import BlueGreen, BuiltinCheck, CheckResult, OperationState
 from providers.gke.adapter import GkeProvider
+from tests.providers import gate_kit as kit
 from tests.providers.harness_gke import LOCATION, PROJECT, GkeHarness
 
 V = ("1.29.4-gke.1043002", "1.29.8-gke.1211000", "1.30.5-gke.1014001")
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def _seed(harness):
+    harness.emulator.set_versions(V, project=PROJECT)
+    harness.emulator.add_cluster("g", V[0], {"np": V[0]}, project=PROJECT, location=LOCATION)
 
 
 @pytest.fixture
 def h():
-    harness = GkeHarness()
-    harness.start()
-    harness.emulator.set_versions(V, project=PROJECT)
-    harness.emulator.add_cluster("g", V[0], {"np": V[0]}, project=PROJECT, location=LOCATION)
-    yield harness
-    harness.stop()
+    yield from kit.started(GkeHarness(), _seed)
 
 
-def _cluster(p):
-    return next(c for c in p.discover() if c.name == "g")
+_cluster = partial(kit.cluster, name="g")
 
 
 def _pool(to=V[1], **kw):
-    return Step(Component.NODE_POOL, to=to, from_=V[0], pool="np", max_surge=1, max_unavailable=0, **kw)
+    return kit.pool_step(to, V[0], "np", **kw)
 
 
 def _cp(to=V[1]):
-    return Step(Component.CONTROL_PLANE, to=to, from_=V[0])
+    return kit.cp_step(to, V[0])
 
 
-def _finish(h, p, c, op):
-    for _ in range(20):
-        st = p.poll(c, op)
-        if st.state is not OperationState.RUNNING:
-            return st
-        h.finish_operations()
-    raise AssertionError("never finished")
+_finish = partial(kit.finish, limit=20)
 
 
 def test_supported_checks(h):
     p = h.provider()
     c = _cluster(p)
     assert p.supported_checks(c) == {"cluster-health", "nodes-ready"}
-    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.ERROR and out.evidence["unsupported"]
 
 
 def test_cluster_health_pass_and_fail(h):
     p = h.provider()
     c = _cluster(p)
-    assert p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW).result is CheckResult.PASS
+    assert p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW).result is CheckResult.PASS
     h.emulator.set_health(PROJECT, LOCATION, "g", "np", status="RUNNING_WITH_ERROR", message="repair running",
                           conditions=[{"canonical_code": 9, "message": "Instances are unhealthy"}])
-    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.FAIL
     assert "np status RUNNING_WITH_ERROR" in out.reason and "Instances are unhealthy" in out.reason
     h.emulator.set_health(PROJECT, LOCATION, "g", "np", status="RUNNING", conditions=[])
     h.emulator.set_health(PROJECT, LOCATION, "g", status="DEGRADED", message="etcd is slow")
-    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.FAIL and "cluster status DEGRADED (etcd is slow)" in out.reason
 
 
 def test_nodes_ready_follows_the_pool_and_the_control_plane(h):
     p = h.provider()
     c = _cluster(p)
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, NOW).result is CheckResult.FAIL
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, kit.NOW).result is CheckResult.FAIL
     op = p.start(c, _cp())
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, NOW).result is CheckResult.FAIL   # RECONCILING
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, kit.NOW).result is CheckResult.FAIL   # RECONCILING
     assert _finish(h, p, c, op).state is OperationState.SUCCEEDED
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, NOW).result is CheckResult.PASS
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, kit.NOW).result is CheckResult.PASS
     op = p.start(_cluster(p), _pool())
     assert _finish(h, p, c, op).state is OperationState.SUCCEEDED
-    out = p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, kit.NOW)
     assert out.result is CheckResult.PASS, out.reason
     assert out.evidence["version"] == V[1]
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])
-@pytest.mark.parametrize("fault,temporary", [("server-error", True), ("forbidden", False), ("timeout", True)])
+@pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = GkeProvider("gke", h.settings(timeoutSeconds=0.2), clock=h.clock)
-    c = _cluster(p)
-    h.emulator.server.timeout_delay_s = 0.4
-    h.inject(fault)
-    out = p.run_check(c, check, _pool(), {}, NOW)
-    assert out.result is CheckResult.ERROR
-    assert out.evidence["temporary"] is temporary, out.reason
+    kit.assert_fault_is_error(h, p, _cluster(p), check, _pool(), fault, temporary, delay_s=0.4)
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])
 def test_unreachable_is_an_error_outcome(h, check):
     c = _cluster(h.provider())
     bad = GkeProvider("gke", h.settings(endpoint="http://127.0.0.1:9"), clock=h.clock)
-    out = bad.run_check(c, check, _pool(), {}, NOW)
-    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
+    kit.assert_unreachable_is_error(bad, c, check, _pool())
 
 
 def test_rollback_support_is_for_node_pool_steps(h):

@@ -6,13 +6,15 @@ unreachable."""
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
-from fleet.provider import BuiltinCheck, CheckResult, Component, OperationState, Step
+from fleet.provider import BuiltinCheck, CheckResult, OperationState
 from providers.kops.adapter import KopsProvider
 from providers.kops.emulator.kit import CONTROL_PLANE_IG
 from providers.kops.emulator.reference import check_argv
+from tests.providers import gate_kit as kit
 from tests.providers.harness_kops import KopsHarness
 
 NAME = "g.k8s.local"
@@ -20,32 +22,22 @@ NAME = "g.k8s.local"
 
 @pytest.fixture
 def h():
-    harness = KopsHarness()
-    harness.start()
-    harness.seed("g", "1.29.2", {"nodes-a": "1.29.2"}, ["1.29.2", "1.29.8"])
-    yield harness
-    harness.stop()
+    yield from kit.started(KopsHarness(), lambda x: x.seed("g", "1.29.2", {"nodes-a": "1.29.2"}, ["1.29.2", "1.29.8"]))
 
 
-def _cluster(p):
-    return next(c for c in p.discover() if c.name == NAME)
+_cluster = partial(kit.cluster, name=NAME)
 
 
 def _cp(to="1.29.8"):
-    return Step(Component.CONTROL_PLANE, to=to, from_="1.29.2")
+    return kit.cp_step(to, "1.29.2")
 
 
 def _pool(to="1.29.8"):
-    return Step(Component.NODE_POOL, to=to, from_="1.29.2", pool="nodes-a", max_surge=1, max_unavailable=0)
+    return kit.pool_step(to, "1.29.2", "nodes-a")
 
 
 def _finish(h, p, c, op):
-    for _ in range(40):
-        st = p.poll(c, op)
-        if st.state is not OperationState.RUNNING:
-            return st
-        h.clock.advance(st.poll_after or 60)
-    raise AssertionError("never finished")
+    return kit.finish(h, p, c, op, limit=40, advance=lambda st: h.clock.advance(st.poll_after or 60))
 
 
 def test_supported_checks_and_no_rollback(h):
@@ -115,8 +107,7 @@ def test_etcd_backup_freshness(h):
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready", "etcd-backup"])
-@pytest.mark.parametrize("fault,temporary", [("server-error", True), ("forbidden", False), ("timeout", True),
-                                             ("kops-server-error", True), ("kops-forbidden", False)])
+@pytest.mark.parametrize("fault,temporary", [*kit.FAULTS, ("kops-server-error", True), ("kops-forbidden", False)])
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(requestTimeout=0.3)
     c = _cluster(p)
@@ -127,16 +118,14 @@ def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
         # the etcd-backup check runs no kops command: the fault waits for the next one
         assert out.result is CheckResult.FAIL
         return
-    assert out.result is CheckResult.ERROR
-    assert out.evidence["temporary"] is temporary, out.reason
+    kit.assert_error_outcome(out, temporary)
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready", "etcd-backup"])
 def test_unreachable_state_store_is_an_error_outcome(h, check):
     c = _cluster(h.provider())
-    out = h.provider(endpoint="http://127.0.0.1:9", requestTimeout=0.5).run_check(
-        c, check, _cp(), {"maxAgeSeconds": 60}, h.clock.now())
-    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
+    kit.assert_unreachable_is_error(h.provider(endpoint="http://127.0.0.1:9", requestTimeout=0.5), c, check, _cp(),
+                                    params={"maxAgeSeconds": 60}, now=h.clock.now())
 
 
 def test_a_hanging_kops_is_a_temporary_error_outcome(h):

@@ -4,46 +4,35 @@ timeout and unreachable."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
-from fleet.provider import BuiltinCheck, CheckResult, Component, OperationState, Step
+from fleet.provider import BuiltinCheck, CheckResult, OperationState
 from providers.oke.adapter import OkeProvider
+from tests.providers import gate_kit as kit
 from tests.providers.harness_oke import OkeHarness
 
-NOW = datetime(2030, 1, 1, tzinfo=UTC)
 V = ("v1.30.1", "v1.30.10", "v1.31.1")
 
 
 @pytest.fixture
 def h():
-    harness = OkeHarness()
-    harness.start()
-    harness.seed("g", V[0], {"pool-a": V[0]}, list(V))
-    yield harness
-    harness.stop()
+    yield from kit.started(OkeHarness(), lambda x: x.seed("g", V[0], {"pool-a": V[0]}, list(V)))
 
 
-def _cluster(p):
-    return next(c for c in p.discover() if c.name == "g")
+_cluster = partial(kit.cluster, name="g")
 
 
 def _pool(to=V[1]):
-    return Step(Component.NODE_POOL, to=to, from_=V[0], pool="pool-a", max_surge=1, max_unavailable=0)
+    return kit.pool_step(to, V[0], "pool-a")
 
 
 def _cp(to=V[1]):
-    return Step(Component.CONTROL_PLANE, to=to, from_=V[0])
+    return kit.cp_step(to, V[0])
 
 
-def _finish(h, p, c, op):
-    for _ in range(40):
-        st = p.poll(c, op)
-        if st.state is not OperationState.RUNNING:
-            return st
-        h.finish_operations()
-    raise AssertionError("never finished")
+_finish = kit.finish
 
 
 def test_supported_checks_and_no_rollback(h):
@@ -51,22 +40,22 @@ def test_supported_checks_and_no_rollback(h):
     c = _cluster(p)
     assert p.supported_checks(c) == {"cluster-health", "nodes-ready"}
     assert OkeProvider.rollback_support(c, _pool()) is None
-    assert p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, NOW).result is CheckResult.ERROR
+    assert p.run_check(c, BuiltinCheck.UPGRADE_BLOCKERS, _cp(), {}, kit.NOW).result is CheckResult.ERROR
 
 
 def test_cluster_health_sees_node_errors(h):
     p = h.provider()
     c = _cluster(p)
-    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.PASS, out.reason
     assert out.evidence["nodePools"]["pool-a"]["nodes"] == 3
     h.emulator.set_node_state("g", "pool-a", 1, lifecycle_state="FAILING",
                               error={"code": "LimitExceeded", "message": "out of host capacity", "status": "409"})
-    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW)
     assert out.result is CheckResult.FAIL
     assert "FAILING" in out.reason and "LimitExceeded: out of host capacity" in out.reason
     h.emulator.set_state("g", lifecycle_state="FAILED")
-    assert "cluster FAILED" in p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, NOW).reason
+    assert "cluster FAILED" in p.run_check(c, BuiltinCheck.CLUSTER_HEALTH, _cp(), {}, kit.NOW).reason
 
 
 def test_nodes_ready_needs_every_node_at_the_target(h):
@@ -74,32 +63,26 @@ def test_nodes_ready_needs_every_node_at_the_target(h):
     c = _cluster(p)
     op = p.start(c, _cp())
     assert _finish(h, p, c, op).state is OperationState.SUCCEEDED
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, NOW).result is CheckResult.PASS
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _cp(), {}, kit.NOW).result is CheckResult.PASS
     c = _cluster(p)
-    out = p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, kit.NOW)
     assert out.result is CheckResult.FAIL and "3 node(s)" in out.reason
     op = p.start(c, _pool())
     assert _finish(h, p, c, op).state is OperationState.SUCCEEDED
-    out = p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, NOW)
+    out = p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, kit.NOW)
     assert out.result is CheckResult.PASS, out.reason
     h.emulator.set_node_state("g", "pool-a", 0, lifecycle_state="UPDATING")
-    assert p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, NOW).result is CheckResult.FAIL
+    assert p.run_check(c, BuiltinCheck.NODES_READY, _pool(), {}, kit.NOW).result is CheckResult.FAIL
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])
-@pytest.mark.parametrize("fault,temporary", [("server-error", True), ("forbidden", False), ("timeout", True)])
+@pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
     p = h.provider(timeoutSeconds=0.3)
-    c = _cluster(p)
-    h.emulator.server.timeout_delay_s = 1.0
-    h.inject(fault)
-    out = p.run_check(c, check, _pool(), {}, NOW)
-    assert out.result is CheckResult.ERROR
-    assert out.evidence["temporary"] is temporary, out.reason
+    kit.assert_fault_is_error(h, p, _cluster(p), check, _pool(), fault, temporary, delay_s=1.0)
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])
 def test_unreachable_is_an_error_outcome(h, check):
     c = _cluster(h.provider())
-    out = h.provider(endpoint="http://127.0.0.1:9/{region}").run_check(c, check, _pool(), {}, NOW)
-    assert out.result is CheckResult.ERROR and out.evidence["temporary"] is True, out.reason
+    kit.assert_unreachable_is_error(h.provider(endpoint="http://127.0.0.1:9/{region}"), c, check, _pool())
