@@ -3,7 +3,7 @@ a kubeadm cluster (KubeadmControlPlane + a MachineDeployment + a MachinePool on 
 (CAPA AWSManagedControlPlane + AWSManagedMachinePool), an OKE cluster (CAPOCI OCIManagedControlPlane +
 OCIManagedMachinePool), an AKS cluster (CAPZ), a GKE cluster (CAPG) and a bring-your-own-host cluster
 (ByoMachineTemplate + K8sInstallerConfigTemplate), all going 1.29 -> 1.30 -> 1.31 under
-one policy (docs/providers/capi.md, policies/examples/capi-mixed.yaml)."""
+one policy (docs/providers/capi.md, policies/capi/capi-mixed.yaml)."""
 
 from __future__ import annotations
 
