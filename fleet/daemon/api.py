@@ -160,6 +160,12 @@ def add_probe_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
         return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+def check_choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    """400 naming the query parameter and the values it accepts, unless ``value`` is absent or allowed."""
+    if value is not None and value not in allowed:
+        raise HTTPException(400, f"{name}: {value!r} is not one of {', '.join(allowed)}")
+
+
 def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
     """``/api/v1`` reads: leader, plan, clusters, rollouts, events."""
     read = [Depends(can_read)]
@@ -176,9 +182,18 @@ def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
 
     @app.get("/api/v1/clusters", dependencies=read)
     async def clusters(status: str | None = None, provider: str | None = None,
-                 limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0)) -> Any:
-        """``{"total": N, "clusters": [...]}``: one page of the plan view of every cluster with its rollout."""
-        return Response(daemon.cluster_view_json(status=status, provider=provider, limit=limit, offset=offset),
+                       compliance: str | None = None, upgrade_state: str | None = Query(None, alias="upgradeState"),
+                       limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0)) -> Any:
+        """``{"total": N, "clusters": [...]}``: one page of the plan view of every cluster with its rollout, its
+        compliance status and its upgrade state; filtered by plan ``status``, ``provider``, ``compliance``
+        status and ``upgradeState`` (an unknown value is answered 400)."""
+        from fleet.planning.plan import STATUSES as PLAN_STATUSES
+        from fleet.reports.compliance import STATUSES, UPGRADE_STATES
+        check_choice("status", status, PLAN_STATUSES)
+        check_choice("compliance", compliance, STATUSES)
+        check_choice("upgradeState", upgrade_state, UPGRADE_STATES)
+        return Response(daemon.cluster_view_json(status=status, provider=provider, limit=limit, offset=offset,
+                                                 compliance=compliance, upgrade_state=upgrade_state),
                         media_type="application/json")
 
     @app.get("/api/v1/stages", dependencies=read)

@@ -78,6 +78,7 @@ class Daemon:
         self._lock = threading.Lock()
         self._ticks = 0
         self._view_pair: tuple[list[dict[str, Any]], list[bytes]] = ([], [])
+        self._compliance: dict[str, Any] = {}     # cluster id -> ClusterCompliance of the last tick
         self._scheduler: Any = None
         self._stopping = threading.Event()
         self._init_watchdog()
@@ -246,14 +247,17 @@ class Daemon:
                                      "message": m.message} for m in members]})
         return out
 
-    def cluster_view_json(self, *, status: str | None, provider: str | None, limit: int, offset: int) -> bytes:
-        """``{"total": N, "clusters": [...]}``: one page of the plan view (every cluster with its rollout) as
-        JSON bytes, joined from rows encoded once per tick (50 clients reading 10,000 clusters must not
-        re-encode them on every request)."""
+    def cluster_view_json(self, *, status: str | None, provider: str | None, limit: int, offset: int,
+                          compliance: str | None = None, upgrade_state: str | None = None) -> bytes:
+        """``{"total": N, "clusters": [...]}``: one page of the plan view (every cluster with its rollout, its
+        compliance status and its upgrade state) as JSON bytes, joined from rows encoded once per tick (50
+        clients reading 10,000 clusters must not re-encode them on every request)."""
         rows, encoded = self._view_pair
-        if status or provider:
+        if status or provider or compliance or upgrade_state:
             encoded = [e for r, e in zip(rows, encoded, strict=True)
-                       if (not status or r["status"] == status) and (not provider or r["provider"] == provider)]
+                       if (not status or r["status"] == status) and (not provider or r["provider"] == provider)
+                       and (not compliance or (r.get("compliance") or {}).get("status") == compliance)
+                       and (not upgrade_state or (r.get("upgradeState") or {}).get("state") == upgrade_state)]
         return b'{"total":%d,"clusters":[%s]}' % (len(encoded), b",".join(encoded[offset:offset + limit]))
 
     def _refresh_view(self) -> None:
@@ -266,6 +270,9 @@ class Daemon:
             d = c.to_dict()
             m = latest.get(c.id)
             d["rollout"] = None if m is None else {"run": m.run_id, "status": m.status.value, "message": m.message}
+            cc = self._compliance.get(c.id)      # fleet.reports.compliance: one status, one upgrade state
+            d["compliance"] = None if cc is None else {"status": cc.status, "atRisk": cc.at_risk}
+            d["upgradeState"] = None if cc is None else {"state": cc.upgrade_state, "reason": cc.upgrade_reason}
             view.append(d)
         encoded = [json.dumps(d, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode() for d in view]
         self._view_pair = (view, encoded)
@@ -306,6 +313,11 @@ class Daemon:
         now = self.clock.now()
         self.metrics.observe_plan(plan)
         compliance = self.metrics.observe_compliance(plan, self.metrics.active_lifecycle(), now, store=self.store)
+        from fleet.daemon.risks import compute_risk_list
+        at_risk = compute_risk_list(compliance, now)
+        for c in compliance:
+            c.at_risk = c.id in at_risk
+        self._compliance = {c.id: c for c in compliance}
         if self.notifier is not None:
             try:
                 reconcile_risk_list(self.store, self.notifier, compliance, now, self.engine.owns)

@@ -67,12 +67,12 @@ def test_markdown_renders_tables(lifecycle_env):
     assert "Lifecycle data as of **2026-08-20**" in text
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
     tables = [i for i, t in enumerate(tokens) if t.type == "table_open"]
-    assert len(tables) == 4  # summary, versions, risks, clusters
-    # the cluster table (last) has a header row plus one row per cluster, each with 13 cells
+    assert len(tables) == 5  # compliance statuses, upgrade states, versions, risks, clusters
+    # the cluster table (last) has a header row plus one row per cluster, each with 14 cells
     last = tokens[tables[-1]:]
     rows = [t for t in last if t.type == "tr_open"]
     cells = [t for t in last if t.type in ("td_open", "th_open")]
-    assert len(rows) == 11 and len(cells) == 11 * 13
+    assert len(rows) == 11 and len(cells) == 11 * 14
     inline = [t.content for t in last if t.type == "inline"]
     assert "eks/eu-west-1/payments-eu-1" in inline
 
@@ -195,8 +195,10 @@ def test_report_from_config_reads_run_states(tmp_path):
     r = run_fleet("report", "--config", str(cfg), "--at", AT, "--format", "json", "--no-forecast",
                   env={"FLEET_LIFECYCLE_FILE": str(tmp_path / "none.yaml")})
     assert r.returncode == 0, r.stderr
-    st = {c["id"]: c["status"] for c in json.loads(r.stdout)["clusters"]}
-    assert st == {"eks/lab/c0": "upgrading", "eks/lab/c1": "failed", "eks/lab/c2": "end-of-extended-support"}
+    st = {c["id"]: (c["status"], c["upgradeState"]["state"]) for c in json.loads(r.stdout)["clusters"]}
+    assert st == {"eks/lab/c0": ("end-of-extended-support", "upgrading"),
+                  "eks/lab/c1": ("end-of-extended-support", "failed"),
+                  "eks/lab/c2": ("end-of-extended-support", "pending")}
 
 
 def test_missing_state_store_is_not_created(tmp_path):
