@@ -86,7 +86,7 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
     durations = parse_step_durations(step_duration)
 
     def body() -> None:
-        from fleet.reports.compliance import compute_report
+        from fleet.reports.compliance import compute_newest_offered, compute_report
         from fleet.reports.inputs import compute_forecast, observe_inputs, observe_memberships
         now = parse_at(at)
         horizon = timedelta(days=horizon_days)
@@ -98,7 +98,8 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
             forecast, more = compute_forecast(inputs, now, horizon, durations)
             notes += more
         rep = compute_report(inputs.plan, lc, now, forecast=forecast, memberships=memberships, horizon=horizon,
-                             notes=inputs.notes + notes)
+                             notes=inputs.notes + notes,
+                             newest_offered=compute_newest_offered(inputs.clusters, inputs.offers))
         if format == "table" and output is None:
             from fleet.reports.render_table import render_table
             sys.stdout.write(render_table(rep, color=sys.stdout.isatty()))
