@@ -203,6 +203,16 @@ def history(cluster: Annotated[str, typer.Argument(help="cluster id")],
             store = open_config_store(need_config(config, "history"))
             evs = with_gate_evaluations(store.events(cluster_id=cluster, limit=100000),
                                         store.gate_evaluations(cluster_id=cluster, limit=100000))
+        if not evs:             # known only as a member of a run (no event of its own yet), or unknown
+            if client is not None:
+                runs = client.get("/api/v1/status")["runs"]
+                known = any(c["cluster"] == cluster for r in runs for c in r["clusters"])
+            else:
+                known = cluster in store.latest_memberships()
+            if not known:
+                fail_input([Problem("fleet history", None, "cluster",
+                                    f"no history for cluster {cluster!r}: no event or run in this state store "
+                                    "names it (check the id with `fleet status` or `fleet plan`)")])
         if format == "json":
             for e in evs:
                 e["at"] = iso(e["at"])

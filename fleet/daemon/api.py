@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from fleet.clock import iso
 from fleet.daemon.auth import Authenticator, AuthError, Principal, Role
-from fleet.errors import NotFoundError
+from fleet.errors import NotFoundError, NothingToApproveError
 
 
 def _bearer(request: Request) -> str | None:
@@ -240,6 +240,8 @@ def add_write_routes(app: FastAPI, daemon: Any, role: Callable[[Role], Dependenc
     def approve(run_id: str, wave: str, who: Principal = approver) -> dict[str, Any]:
         try:
             daemon.approve(run_id, wave, actor_of(who))
+        except NothingToApproveError as exc:
+            raise HTTPException(409, str(exc.args[0])) from None
         except NotFoundError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"approved": wave, "run": run_id}

@@ -313,6 +313,11 @@ class Daemon:
         now = self.clock.now()
         self.metrics.observe_plan(plan)
         compliance = self.metrics.observe_compliance(plan, self.metrics.active_lifecycle(), now, store=self.store)
+        try:                                # a wave waiting for a person: one event (and webhook) per wave
+            from fleet.execution.approvals import reconcile_approval_waits
+            reconcile_approval_waits(self.store, now)
+        except StateError as exc:           # tried again after the next tick
+            log.warning("cannot record approval waits", extra={"reason": str(exc)})
         from fleet.daemon.risks import compute_risk_list
         at_risk = compute_risk_list(compliance, now)
         for c in compliance:
