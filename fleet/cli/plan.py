@@ -3,14 +3,25 @@ change nothing."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
 
-from fleet.cli.common import EXIT_INPUT, err, fail_input, out, parse_at, run_guarded
+from fleet.cli.common import (
+    EXIT_INPUT,
+    FormatOpt,
+    OutputOpt,
+    choose_output,
+    err,
+    fail_input,
+    out,
+    parse_at,
+    print_doc,
+    run_guarded,
+    wide_console,
+)
 from fleet.cli.remote import ServerOpt, TokenFileOpt, connect
 from fleet.errors import Problem
 
@@ -55,25 +66,25 @@ PLAN_BUDGET_S = 300.0
 def plan(
     policies: Annotated[Path | None, typer.Option(help="policy file or folder")] = None,
     inventory: Annotated[Path | None, typer.Option(help="Inventory file (offline planning)")] = None,
-    config: Annotated[Path | None, typer.Option(help="FleetConfig: plan against live discovery")] = None,
+    config: Annotated[Path | None, typer.Option(envvar="FLEET_CONFIG", metavar="PATH",
+                                                help="FleetConfig: plan against live discovery")] = None,
     at: Annotated[str | None, typer.Option(help="plan as of this ISO-8601 instant (default: now)")] = None,
-    format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    output: OutputOpt = "table", format: FormatOpt = None,
     server: ServerOpt = None, token_file: TokenFileOpt = None,
 ) -> None:
     """Compute, for every cluster, the safe sequence of upgrade steps and when the next one may start
     (with --server: the running daemon's last plan)."""
-    if format not in ("table", "json"):
-        fail_input([Problem("--format", None, "format", "must be table or json")])
+    fmt = choose_output(output, format)
 
     def body() -> None:
         client = connect(server, token_file)
         if client is not None:
             d = client.get("/api/v1/plan")
-            if format == "json":
-                sys.stdout.write(json.dumps(d, indent=2) + "\n")
+            if fmt in ("json", "yaml"):
+                print_doc(d, fmt)
             else:
                 from fleet.cli.views import plan_table_from
-                out.print(plan_table_from(d))
+                (wide_console() if fmt == "wide" else out).print(plan_table_from(d))
             return
         now = parse_at(at)
         unread: dict[str, str] = {}
@@ -90,14 +101,15 @@ def plan(
                     fail_input([Problem("fleet plan", None, "", "give --config FILE, or --policies PATH and --inventory FILE")])
                 from fleet.planning.offline import offline_plan
                 result = offline_plan(policies, inventory, now)
-        if format == "json":
-            sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        if fmt in ("json", "yaml"):
+            print_doc(result.to_dict(), fmt)
         else:
             from fleet.render import plan_table, rollout_table
-            out.print(plan_table(result))
+            console = wide_console() if fmt == "wide" else out
+            console.print(plan_table(result))
             stages = rollout_table(result)
             if stages is not None:
-                out.print(stages)
+                console.print(stages)
         if unread:
             fail_providers(unread)
     run_guarded(body)

@@ -4,7 +4,6 @@ are rendered by fleet.reports.render_*; the forecast's table is drawn here."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -14,11 +13,22 @@ from typing import Annotated, Any
 
 import typer
 
-from fleet.cli.common import check_choice, fail_input, out, parse_at, run_guarded
+from fleet.cli.common import (
+    FormatOpt,
+    OutputOpt,
+    choose_output,
+    fail_input,
+    out,
+    parse_at,
+    print_doc,
+    run_guarded,
+    wide_console,
+)
 from fleet.cli.lifecycle import LifecycleOpt, load_lifecycle
 from fleet.errors import InputError, Problem
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="FleetConfig: report on live discovery")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", envvar="FLEET_CONFIG",
+                                                help="FleetConfig: report on live discovery")]
 InventoryOpt = Annotated[Path | None, typer.Option(help="Inventory file (offline report)")]
 PoliciesOpt = Annotated[Path | None, typer.Option(help="policy file or folder (with --inventory)")]
 AtOpt = Annotated[str | None, typer.Option(help="as of this ISO-8601 instant (default: now)")]
@@ -59,7 +69,7 @@ def write_output(text: str, output: Path | None) -> None:
         return
     parent = output.resolve().parent
     if not parent.is_dir():
-        raise InputError([Problem("--output", None, "output", f"folder {parent} does not exist")])
+        raise InputError([Problem("--out-file", None, "out-file", f"folder {parent} does not exist")])
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=parent)
     try:
         mask = os.umask(0)
@@ -73,16 +83,23 @@ def write_output(text: str, output: Path | None) -> None:
         raise
 
 
+REPORT_OUTPUTS = ("table", "wide", "json", "yaml", "csv", "markdown", "html")
+
+
 def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: PoliciesOpt = None, at: AtOpt = None,
-           format: Annotated[str, typer.Option("--format", help="table, json, csv, markdown or html")] = "table",
-           output: Annotated[Path | None, typer.Option("--output", "-o", help="write here instead of stdout")] = None,
+           output_format: Annotated[str, typer.Option(
+               "--output", "-o", metavar="FORMAT", help="table, wide, json, yaml, csv, markdown or html")] = "table",
+           format: Annotated[str | None, typer.Option("--format", hidden=True, help="the same as --output")] = None,
+           output: Annotated[Path | None, typer.Option("--out-file", metavar="PATH",
+                                                       help="write here (atomically) instead of stdout")] = None,
            no_forecast: Annotated[bool, typer.Option("--no-forecast", help="skip the forecast simulation")] = False,
            horizon_days: HorizonOpt = 365,
            state: Annotated[str | None, typer.Option(help="state store URL for run states (default: the config's)")] = None,
            lifecycle: LifecycleOpt = None, step_duration: StepDurationOpt = None) -> None:
     """Which clusters run what, which are out of support or about to be, and when each will be fixed."""
-    from fleet.reports.formats import FORMATS, renderer
-    check_choice(format, FORMATS, "--format")
+    from fleet.cli.common import choose_output
+    from fleet.reports.formats import renderer
+    fmt = choose_output(output_format, format, REPORT_OUTPUTS)
     durations = parse_step_durations(step_duration)
 
     def body() -> None:
@@ -100,19 +117,24 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
         rep = compute_report(inputs.plan, lc, now, forecast=forecast, memberships=memberships, horizon=horizon,
                              notes=inputs.notes + notes,
                              newest_offered=compute_newest_offered(inputs.clusters, inputs.offers))
-        if format == "table" and output is None:
-            from fleet.reports.render_table import render_table
-            sys.stdout.write(render_table(rep, color=sys.stdout.isatty()))
-            return
-        write_output(renderer(format)(rep), output)
+        from fleet.reports.render_table import render_table
+        if fmt in ("table", "wide"):
+            write_output(render_table(rep, color=output is None and sys.stdout.isatty(), wide=fmt == "wide"), output)
+        elif fmt == "yaml":
+            import yaml
+
+            from fleet.reports.render_json import report_dict
+            write_output(yaml.safe_dump(report_dict(rep), sort_keys=False, allow_unicode=True), output)
+        else:
+            write_output(renderer(fmt)(rep), output)
     run_guarded(body)
 
 
 def forecast(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: PoliciesOpt = None, at: AtOpt = None,
-             format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+             output: OutputOpt = "table", format: FormatOpt = None,
              horizon_days: HorizonOpt = 365, step_duration: StepDurationOpt = None) -> None:
     """Simulate the rollout forward in virtual time: when each cluster reaches its target, when the fleet is done."""
-    check_choice(format, ("table", "json"), "--format")
+    fmt = choose_output(output, format)
     durations = parse_step_durations(step_duration)
 
     def body() -> None:
@@ -134,8 +156,8 @@ def forecast(config: ConfigOpt = None, inventory: InventoryOpt = None, policies:
                "waves": [{"name": n, "start": iso(s), "end": iso(e)}
                          for n, (s, e) in sorted(fc.waves.items(), key=lambda kv: (iso(kv[1][0]) or "~", kv[0]))],
                "clusters": rows}
-        if format == "json":
-            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        if fmt in ("json", "yaml"):
+            print_doc(doc, fmt)
             return
         from rich.table import Table
 
@@ -147,5 +169,5 @@ def forecast(config: ConfigOpt = None, inventory: InventoryOpt = None, policies:
             t.add_row(r["id"], r["policy"] or "-", r["wave"] or "", r["status"], r["target"] or "-",
                       f"{r['stepsDone'] if r['stepsDone'] is not None else '?'}/{r['steps']}", done)
         t.caption = f"fleet done: {doc['fleetDone'] or 'not within the horizon'}"
-        out.print(t)
+        (wide_console() if fmt == "wide" else out).print(t)
     run_guarded(body)

@@ -52,7 +52,7 @@ def test_json(lifecycle_env):
 
 def test_csv(lifecycle_env, tmp_path):
     out = tmp_path / "r.csv"
-    assert report("csv", lifecycle_env, "--output", str(out)) == ""
+    assert report("csv", lifecycle_env, "--out-file", str(out)) == ""
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
     assert tuple(rows[0]) == COLUMNS and {r["id"] for r in rows} == IDS
     crm = next(r for r in rows if r["id"] == "aks/westeurope/crm-eu-1")
@@ -124,8 +124,9 @@ def test_bad_step_duration_exits_2(value):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--format", "pdf"], "--format: format: must be one of table, json, csv, markdown, html"),
-    (["--output", "/nonexistent-dir/r.json", "--format", "json"], "--output: output: folder /nonexistent-dir does not exist"),
+    (["--format", "pdf"], "--output: output: must be one of table, wide, json, yaml, csv, markdown, html"),
+    (["-o", "pdf"], "--output: output: must be one of table, wide, json, yaml, csv, markdown, html"),
+    (["--out-file", "/nonexistent-dir/r.json", "-o", "json"], "--out-file: out-file: folder /nonexistent-dir does not exist"),
     (["--at", "yesterday"], "--at: at: not an ISO-8601 instant"),
 ])
 def test_bad_input_exits_2(lifecycle_env, args, message):
