@@ -240,12 +240,25 @@ class Daemon:
             counts: dict[str, int] = {}
             for m in members:
                 counts[m.status.value] = counts.get(m.status.value, 0) + 1
+            from fleet.reports.inputs import compute_waves_awaiting_approval
+            waiting = compute_waves_awaiting_approval(r.policy_snapshot, r.approved_waves)
             out.append({"id": r.id, "policy": r.policy, "status": r.status.value, "failures": r.failures,
                         "createdAt": iso(r.created_at), "approvedWaves": list(r.approved_waves),
+                        "awaitingApproval": sorted(waiting) if r.status.value == "running" else [],
                         "waveDoneAt": dict(r.wave_done_at), "clusters": counts,
                         "members": [{"cluster": m.cluster_id, "wave": m.wave, "status": m.status.value,
                                      "message": m.message} for m in members]})
         return out
+
+    def compliance_summary(self) -> dict[str, Any]:
+        """The last tick's tallies: clusters by compliance status and by upgrade state (every value), at risk."""
+        from fleet.reports.compliance import STATUSES, UPGRADE_STATES
+        by_c, by_u = dict.fromkeys(STATUSES, 0), dict.fromkeys(UPGRADE_STATES, 0)
+        for c in self._compliance.values():
+            by_c[c.status] += 1
+            by_u[c.upgrade_state] += 1
+        return {"clusters": len(self._compliance), "byCompliance": by_c, "byUpgradeState": by_u,
+                "atRisk": sum(1 for c in self._compliance.values() if c.at_risk)}
 
     def cluster_view_json(self, *, status: str | None, provider: str | None, limit: int, offset: int,
                           compliance: str | None = None, upgrade_state: str | None = None) -> bytes:
