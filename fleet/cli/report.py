@@ -4,6 +4,7 @@ are rendered by fleet.reports.render_*; the forecast's table is drawn here."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -62,6 +63,17 @@ def parse_step_durations(values: list[str] | None) -> dict[str, tuple[timedelta,
     return out
 
 
+def read_previous(path: Path) -> dict[str, Any]:
+    """A previous ``fleet report -o json`` document (exit 2 naming the file when it is not one)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError([Problem(str(path), None, "", f"not a readable JSON report: {exc}")]) from None
+    if not isinstance(doc, dict) or doc.get("kind") != "ComplianceReport":
+        raise InputError([Problem(str(path), None, "kind", "not a ComplianceReport (write one with -o json)")])
+    return doc
+
+
 def write_output(text: str, output: Path | None) -> None:
     """Write to ``output`` atomically (a partial file never replaces a good one), or to stdout."""
     if output is None:
@@ -95,7 +107,10 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
            no_forecast: Annotated[bool, typer.Option("--no-forecast", help="skip the forecast simulation")] = False,
            horizon_days: HorizonOpt = 365,
            state: Annotated[str | None, typer.Option(help="state store URL for run states (default: the config's)")] = None,
-           lifecycle: LifecycleOpt = None, step_duration: StepDurationOpt = None) -> None:
+           lifecycle: LifecycleOpt = None, step_duration: StepDurationOpt = None,
+           compare: Annotated[Path | None, typer.Option("--compare", metavar="PATH", help=(
+               "a previous JSON report (-o json) to compare with: the HTML report gains a before/after "
+               "section"))] = None) -> None:
     """Which clusters run what, which are out of support or about to be, and when each will be fixed."""
     from fleet.cli.common import choose_output
     from fleet.reports.formats import renderer
@@ -125,6 +140,9 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
 
             from fleet.reports.render_json import report_dict
             write_output(yaml.safe_dump(report_dict(rep), sort_keys=False, allow_unicode=True), output)
+        elif fmt == "html" and compare is not None:
+            from fleet.reports.render_html import render_html
+            write_output(render_html(rep, before=read_previous(compare)), output)
         else:
             write_output(renderer(fmt)(rep), output)
     run_guarded(body)

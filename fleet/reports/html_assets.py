@@ -42,6 +42,7 @@ th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertic
 td.wrap{max-width:420px;overflow:hidden;text-overflow:ellipsis;color:var(--muted);font-size:12px}
 h3.sub{font-size:13px;font-weight:600;color:var(--muted);margin:14px 0 6px}
 .hint{color:var(--muted);font-size:12px;margin:-4px 0 8px}
+span.up{color:#b71c1c;font-weight:600}span.down{color:#2e7d32;font-weight:600}
 .card,.timeline,section .scroll{min-width:0}
 .scroll{overflow-x:auto;max-width:100%}
 td.pools{max-width:230px;overflow:hidden;text-overflow:ellipsis}

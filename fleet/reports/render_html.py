@@ -195,12 +195,49 @@ def _tiles(r: ComplianceReport) -> str:
             f'<h3 class="sub">Upgrade state</h3><div class="tiles" id="upgrade-tiles">{"".join(ups)}</div>')
 
 
+def compare_section(r: ComplianceReport, before: dict | None) -> str:
+    """Before/after: a previous JSON report (``fleet report --compare FILE``) against this one — counts by
+    compliance status and by upgrade state, at risk, and the clusters whose status changed."""
+    if not before:
+        return ""
+    b_sum = before.get("summary", {})
+    b_status, b_up = b_sum.get("byStatus", {}), b_sum.get("byUpgradeState", {})
+    rows = [(s, b_status.get(s, 0), r.counts.get(s, 0)) for s in STATUSES]
+    rows += [(s, b_up.get(s, 0), r.upgrade_counts.get(s, 0)) for s in UPGRADE_STATES]
+    rows.append(("at risk", b_sum.get("atRisk", 0), len(r.risks)))
+
+    def delta(a: int, b: int) -> str:
+        return "" if a == b else f'<span class="{"up" if b > a else "down"}">{b - a:+d}</span>'
+    counts = "".join(f"<tr><td>{_e(k)}</td><td class=\"num\">{a}</td><td class=\"num\">{b}</td>"
+                     f"<td class=\"num\">{delta(a, b)}</td></tr>" for k, a, b in rows if a or b)
+    old = {c["id"]: c for c in before.get("clusters", [])}
+    changed = []
+    for c in r.clusters:
+        o = old.get(c.id)
+        if o is None:
+            changed.append((c.id, "(new)", c.status, "", c.control_plane))
+        elif o.get("status") != c.status or o.get("controlPlane") != c.control_plane:
+            changed.append((c.id, o.get("status", ""), c.status, o.get("controlPlane", ""), c.control_plane))
+    gone = sorted(set(old) - {c.id for c in r.clusters})
+    changed += [(g, old[g].get("status", ""), "(gone)", old[g].get("controlPlane", ""), "") for g in gone]
+    ch = "".join(f"<tr><td>{_e(i)}</td><td>{_e(a)}</td><td>{_e(b)}</td><td>{_e(va)}</td><td>{_e(vb)}</td></tr>"
+                 for i, a, b, va, vb in changed[:1000])
+    return (f'<section id="compare"><h2>Compared with the report at {_e(before.get("at"))}</h2>'
+            f'<div class="charts"><div class="card scroll"><table id="compare-counts"><thead><tr><th>clusters</th>'
+            f'<th>before</th><th>now</th><th>change</th></tr></thead><tbody>{counts}</tbody></table></div>'
+            f'<div class="card scroll"><table id="compare-changed"><thead><tr><th>cluster</th><th>status before</th>'
+            f'<th>status now</th><th>control plane before</th><th>now</th></tr></thead><tbody>{ch}</tbody></table>'
+            + ("" if changed else '<p class="empty">No cluster changed status or version.</p>')
+            + "</div></div></section>")
+
+
 def _json_block(obj: object) -> str:
     text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
     return text.replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
-def render_html(r: ComplianceReport) -> str:
+def render_html(r: ComplianceReport, before: dict | None = None) -> str:
+    """``before``: a previous report's JSON document (render_json.report_dict) to compare with."""
     at = iso(r.at)
     providers = sorted({c.provider for c in r.clusters})
     charts = "".join(
@@ -245,6 +282,7 @@ def render_html(r: ComplianceReport) -> str:
 <main>
 {f'<div class="notes">{notes}</div>' if notes else ''}
 <section id="summary"><h2>Summary</h2>{_tiles(r)}</section>
+{compare_section(r, before)}
 <section id="versions"><h2>Control-plane versions by provider</h2><div class="charts">{charts}</div>
 <div class="legend">{legend}</div></section>
 <section id="forecast"><h2>Forecast by wave</h2>{timeline}</section>
