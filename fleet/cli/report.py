@@ -131,7 +131,8 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
             notes += more
         rep = compute_report(inputs.plan, lc, now, forecast=forecast, memberships=memberships, horizon=horizon,
                              notes=inputs.notes + notes,
-                             newest_offered=compute_newest_offered(inputs.clusters, inputs.offers))
+                             newest_offered=compute_newest_offered(inputs.clusters, inputs.offers),
+                             policies=inputs.policies)
         from fleet.reports.render_table import render_table
         if fmt in ("table", "wide"):
             write_output(render_table(rep, color=output is None and sys.stdout.isatty(), wide=fmt == "wide"), output)

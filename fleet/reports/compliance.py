@@ -149,6 +149,17 @@ class Risk:
 
 
 @dataclass(frozen=True, slots=True)
+class Freeze:
+    """A policy's maintenance exclusion (no upgrades, or no minor upgrades, start inside it), in UTC."""
+
+    policy: str
+    name: str
+    scope: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class NewestSupport:
     """A cluster on the newest minor its provider offers whose support ends within the horizon."""
 
@@ -186,6 +197,7 @@ class ComplianceReport:
     notes: list[str] = field(default_factory=list)
     upgrade_counts: dict[str, int] = field(default_factory=dict)
     newest: list[NewestSupport] = field(default_factory=list)
+    freezes: list[Freeze] = field(default_factory=list)
 
     @property
     def forecast_computed(self) -> bool:
@@ -430,7 +442,8 @@ def compute_versions(clusters: list[ClusterCompliance], at: datetime) -> dict[st
 
 def compute_report(plan: Plan, lifecycle: Lifecycle, at: datetime, *, forecast: ForecastLike | None = None,
                    memberships: Mapping[str, Membership] | None = None, horizon: timedelta = DEFAULT_HORIZON,
-                   notes: list[str] | None = None, newest_offered: Mapping[str, str] | None = None) -> ComplianceReport:
+                   notes: list[str] | None = None, newest_offered: Mapping[str, str] | None = None,
+                   policies: Any = ()) -> ComplianceReport:
     """``newest_offered``: cluster id -> the newest control-plane version offered to it (compute_newest_offered);
     a cluster missing from it is never taken to be on the newest version."""
     at = utc(at)
@@ -470,8 +483,25 @@ def compute_report(plan: Plan, lifecycle: Lifecycle, at: datetime, *, forecast: 
     if age > 180:
         all_notes.append(f"the lifecycle data is {age} days old (as of {lifecycle.as_of}): "
                          "load a newer file with `fleet lifecycle load`")
+    freezes = [f for f in compute_freezes(policies) if f.end > at and f.start < at + horizon]
     return ComplianceReport(at, lifecycle.as_of, lifecycle.source, horizon, clusters, counts,
-                            compute_versions(clusters, at), risks, summary, all_notes, upgrade_counts, newest)
+                            compute_versions(clusters, at), risks, summary, all_notes, upgrade_counts, newest,
+                            freezes)
+
+
+def compute_freezes(policies: Any) -> list[Freeze]:
+    """Every maintenance exclusion of ``policies`` (UpgradePolicy models), in UTC: a naive time is read in the
+    policy's zone (UTC for ``timezone: cluster``, where each cluster has its own)."""
+    from zoneinfo import ZoneInfo
+    out = []
+    for p in policies:
+        m = p.spec.maintenance
+        tz = ZoneInfo(m.timezone if m.timezone != "cluster" else "UTC")
+        for i, ex in enumerate(m.exclusions):
+            s, e = (utc(t.replace(tzinfo=tz) if t.tzinfo is None else t) for t in (ex.start, ex.end))
+            if e > s:
+                out.append(Freeze(p.name, ex.name or f"exclusion {i + 1}", ex.scope, s, e))
+    return sorted(out, key=lambda f: (f.start, f.policy))
 
 
 def compute_newest_offered(clusters: Any, offers: Any) -> dict[str, str]:

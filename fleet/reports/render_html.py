@@ -100,8 +100,9 @@ def _ticks(t0: datetime, t1: datetime) -> list[tuple[datetime, str]]:
 
 
 def svg_timeline(r: ComplianceReport) -> str:
-    """Forecast by wave: one bar per wave from its first start to its last completion (a wave still running
-    at the horizon runs to the chart's edge, hatched), plus the report instant and the fleet's end."""
+    """Forecast by wave: one bar per wave (and one per rollout stage) from its first start to its last
+    completion (a wave still running at the horizon runs to the chart's edge, hatched), the policies'
+    maintenance exclusions (freezes) as shaded bands, plus the report instant and the fleet's end."""
     assert r.forecast is not None
     waves = [w for w in r.forecast.waves if w[1] is not None]
     t0 = r.at
@@ -119,6 +120,14 @@ def svg_timeline(r: ComplianceReport) -> str:
            f'aria-label="forecast by wave" xmlns="http://www.w3.org/2000/svg">'
            '<defs><pattern id="open" width="6" height="6" patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
            '<rect width="3" height="6" fill="#1f5fbf" opacity="0.5"/></pattern></defs>']
+    for f in r.freezes:                     # maintenance exclusions: nothing (or no minor) starts inside
+        if f.end <= t0 or f.start >= t1:
+            continue
+        fx0, fx1 = x(max(f.start, t0)), x(min(f.end, t1))
+        out.append(f'<rect class="freeze" x="{fx0:.1f}" y="{top - 6}" width="{max(fx1 - fx0, 2):.1f}" '
+                   f'height="{h - 30 - top + 6}" fill="#c62828" opacity="0.12"><title>{_e(f.policy)}: {_e(f.name)} '
+                   f'({_e(f.scope)}) {_day(f.start)} → {_day(f.end)} UTC</title></rect>'
+                   f'<text x="{fx0 + 3:.1f}" y="{h - 32}" font-size="10" fill="#c62828">{_e(f.name)}</text>')
     for t, label in _ticks(t0, t1):
         out.append(f'<line x1="{x(t):.1f}" y1="{top - 6}" x2="{x(t):.1f}" y2="{h - 30}" stroke="#e6ebf1"/>'
                    f'<text x="{x(t):.1f}" y="{h - 14}" text-anchor="middle" font-size="11" fill="#5f6b7a">{_e(label)}</text>')

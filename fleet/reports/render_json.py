@@ -66,6 +66,8 @@ def report_dict(r: ComplianceReport) -> dict[str, Any]:
         "summary": {
             "clusters": len(r.clusters), "byStatus": dict(r.counts), "byUpgradeState": dict(r.upgrade_counts),
             "atRisk": len(r.risks), "supportEndsOnNewest": len(r.newest), "forecastComputed": r.forecast_computed,
+            "freezes": [{"policy": f.policy, "name": f.name, "scope": f.scope, "start": iso(f.start),
+                         "end": iso(f.end)} for f in r.freezes],
             "lifecycleUnknown": r.lifecycle_unknown,
             "versionsByProvider": {p: [{"minor": v.minor, "clusters": v.clusters, "support": v.support} for v in vs]
                                    for p, vs in r.versions.items()},

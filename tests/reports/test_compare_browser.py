@@ -38,3 +38,19 @@ def test_report_compared_with_a_previous_one(browser, tmp_path, lifecycle_env): 
     r = run_fleet("report", *EXAMPLE, "--at", AT, "--no-forecast", "-o", "html", "--compare", str(bad),
                   env=lifecycle_env)
     assert r.returncode == 2 and "not a ComplianceReport" in r.stderr
+
+
+def test_timeline_shows_freezes(browser, tmp_path, lifecycle_env):  # noqa: F811
+    html = tmp_path / "dec.html"
+    r = run_fleet("report", *EXAMPLE, "--at", "2026-12-10T00:00:00Z", "-o", "html", "--out-file", str(html),
+                  env=lifecycle_env)
+    assert r.returncode == 0, r.stderr
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = ctx.new_page()
+    page.goto(html.as_uri())
+    page.wait_for_selector("body[data-ready='1']")
+    freezes = page.eval_on_selector_all("svg.timeline-chart rect.freeze",
+                                        "els => els.map(e => [e.getBoundingClientRect().width, e.textContent])")
+    assert freezes and freezes[0][0] > 5, freezes            # production's year-end freeze, inside the chart
+    assert "production: year-end-freeze (no-upgrades) 2026-12-14 23:00" in freezes[0][1]
+    ctx.close()
