@@ -62,7 +62,8 @@ def gate_tables(d: dict[str, Any]) -> list[Table]:
     out = []
     if d["gates"]:
         t = Table(title="gates (latest evaluation, clusters in active runs)")
-        for col in ("cluster", "gate", "phase", "result", "at", "reason"):
+        t.add_column("cluster", no_wrap=True)
+        for col in ("gate", "phase", "result", "at", "reason"):
             t.add_column(col, overflow="fold")
         for g in d["gates"]:
             style = "green" if g["result"] in ("pass", "overridden") else "red"
@@ -92,7 +93,8 @@ def plan_table_from(d: dict[str, Any]) -> Table:
     """The plan table of a plan's JSON form (the daemon's /api/v1/plan), as fleet.render.plan_table shows a
     Plan."""
     t = Table(title=f"Upgrade plan at {d.get('at') or '-'}")
-    for col in ("cluster", "policy", "status", "path", "pool steps", "wave", "next window", "notes"):
+    t.add_column("cluster", no_wrap=True)
+    for col in ("policy", "status", "path", "pool steps", "wave", "next window", "notes"):
         t.add_column(col, overflow="fold")
     counts: dict[str, int] = {}
     for c in d.get("clusters", []):

@@ -89,3 +89,18 @@ def test_log_records_are_one_line_each():
     assert len(lines) == 2, lines
     assert "provider=eks" in lines[0] and 'reason="HTTP 503:\\nbad gateway"' in lines[0]
     assert "ValueError: boom\\nmore" in lines[1] and "Traceback" in lines[1]
+
+
+def test_cluster_ids_are_never_wrapped_in_tables(tmp_path):
+    from rich.console import Console
+
+    from fleet.planning.plan import ClusterPlan, Plan
+    from fleet.render import plan_table
+    long_id = "capi/mgmt-eu-central-production-registry/edge-lab-with-a-very-long-name-indeed"
+    cp = ClusterPlan(id=long_id, provider="capi", provider_type="capi", name="x", location="eu", labels={},
+                     policy="p", status="up-to-date", control_plane="1.30.1", node_pools={},
+                     reasons=["a long note " * 12])
+    from datetime import UTC, datetime
+    buf = Console(width=120, record=True, file=io.StringIO())
+    buf.print(plan_table(Plan(datetime(2026, 8, 20, tzinfo=UTC), [cp])))
+    assert long_id in buf.export_text()                      # whole, on one line
