@@ -138,7 +138,7 @@ def retry(run: Annotated[str, typer.Argument(help="run id")],
                 n = retry_run(open_config_store(need_config(config, "retry")), now(), run, actor())
             except NotFoundError as exc:
                 fail_input([Problem("fleet retry", None, "run", str(exc))])
-        out.print(f"re-queued {n} failed clusters of run {run}")
+        out.print(f"re-queued {n} failed cluster{'' if n == 1 else 's'} of run {run}")
     run_guarded(body)
 
 
