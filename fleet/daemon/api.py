@@ -103,6 +103,7 @@ def create_app(daemon: Any) -> FastAPI:
     app = FastAPI(title="fleet", version="v1", description="Fleet upgrade daemon API")
     app.add_middleware(_Guard, max_body=daemon.max_body_bytes,
                        allowed_hosts=list(getattr(daemon, "allowed_hosts", ["*"])))
+    add_query_errors(app)
     auth = authenticator_of(daemon)
     add_probe_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth))
     add_read_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth))
@@ -118,6 +119,19 @@ def create_app(daemon: Any) -> FastAPI:
     for extra in getattr(daemon, "route_plugins", ()):   # more commands' routes
         extra(app, daemon, lambda role: require(auth, role))
     return app
+
+
+def add_query_errors(app: FastAPI) -> None:
+    """A bad query or path value (``?limit=0``, ``?after=x``, a reason with control characters) is the
+    client's mistake: 400 with FastAPI's error list, naming the parameter. A bad JSON body stays 422."""
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        in_url = all(e.get("loc", ("",))[0] in ("query", "path") for e in errors)
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=400 if in_url else 422)
 
 
 def require(auth: Authenticator, role: Role, *, optional: bool = False) -> Dependency:

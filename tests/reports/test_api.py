@@ -41,5 +41,10 @@ def test_clusters_carry_compliance_and_upgrade_state(tmp_path):
             r = client.get(f"/api/v1/clusters?{bad}", headers=auth)
             assert r.status_code == 400, bad
             assert "bogus" in r.json()["detail"] and "is not one of" in r.json()["detail"]
+        for bad in ("/api/v1/clusters?limit=0", "/api/v1/clusters?offset=x", "/api/v1/events?after=-1",
+                    "/api/v1/events?limit=abc"):
+            r = client.get(bad, headers=auth)
+            assert r.status_code == 400, (bad, r.status_code)
+            assert r.json()["detail"][0]["loc"][0] == "query"
     finally:
         daemon.stop()
