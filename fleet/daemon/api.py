@@ -225,8 +225,9 @@ def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
         return dict(status_dict(daemon.store, daemon.clock.now()))
 
     @app.get("/api/v1/rollouts", dependencies=read)
-    def rollouts() -> dict[str, Any]:
-        return {"paused": daemon.paused(), "rollouts": daemon.rollouts()}
+    def rollouts(members: bool = True) -> dict[str, Any]:
+        """Every run; ``?members=false`` leaves out each run's cluster rows (the dashboard: counts only)."""
+        return {"paused": daemon.paused(), "rollouts": daemon.rollouts(members) if not members else daemon.rollouts()}
 
     @app.get("/api/v1/events", dependencies=read)
     def events(cluster: str | None = None, run: str | None = None, kind: str | None = None,

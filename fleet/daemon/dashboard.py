@@ -98,7 +98,7 @@ function loadSummary(){
   });
 }
 function loadRuns(){
-  return api("GET", "/api/v1/rollouts").then(function(d){
+  return api("GET", "/api/v1/rollouts?members=false").then(function(d){
     var tb = document.querySelector("#runs tbody"); tb.textContent = "";
     d.rollouts.slice().reverse().slice(0, 20).forEach(function(r){
       var total = 0, done = 0; Object.keys(r.clusters).forEach(function(k){ total += r.clusters[k]; if(k === "done") done += r.clusters[k]; });

@@ -233,12 +233,13 @@ class Daemon:
         self.wake_now()
         return done
 
-    def rollouts(self) -> list[dict[str, Any]]:
+    def rollouts(self, members: bool = True) -> list[dict[str, Any]]:
+        """Every run with its counts; ``members``: with each cluster's row too (heavy with 10,000 clusters)."""
         out = []
         for r in self.store.runs():
-            members = self.store.members(r.id)
+            rows = self.store.members(r.id)
             counts: dict[str, int] = {}
-            for m in members:
+            for m in rows:
                 counts[m.status.value] = counts.get(m.status.value, 0) + 1
             from fleet.reports.inputs import compute_waves_awaiting_approval
             waiting = compute_waves_awaiting_approval(r.policy_snapshot, r.approved_waves)
@@ -246,8 +247,8 @@ class Daemon:
                         "createdAt": iso(r.created_at), "approvedWaves": list(r.approved_waves),
                         "awaitingApproval": sorted(waiting) if r.status.value == "running" else [],
                         "waveDoneAt": dict(r.wave_done_at), "clusters": counts,
-                        "members": [{"cluster": m.cluster_id, "wave": m.wave, "status": m.status.value,
-                                     "message": m.message} for m in members]})
+                        **({"members": [{"cluster": m.cluster_id, "wave": m.wave, "status": m.status.value,
+                                         "message": m.message} for m in rows]} if members else {})})
         return out
 
     def compliance_summary(self) -> dict[str, Any]:
