@@ -15,6 +15,7 @@
      ├── StateError                 the state store refused an operation
      │    └── FencedError           a write carried an epoch older than the current leader's
      └── NotFoundError              an operator command named a run or wave that does not exist
+          └── NothingToApproveError    the wave named needs no approval (its policy does not require it)
 """
 
 from __future__ import annotations
@@ -101,3 +102,7 @@ class FencedError(StateError):
 
 class NotFoundError(FleetError):
     """An operator command (approve, retry) named a run or a wave that does not exist."""
+
+
+class NothingToApproveError(NotFoundError):
+    """``fleet approve`` named a wave whose policy does not require approval: nothing was recorded."""

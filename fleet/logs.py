@@ -62,14 +62,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+def _one_line(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _value(v: Any) -> str:
+    """A ``key=value`` value: as is when plain, JSON-quoted when it has spaces, quotes or line breaks."""
+    text = str(v)
+    if text and not any(c in text for c in ' "=\n\r\\'):
+        return text
+    return json.dumps(text, ensure_ascii=False)
+
+
 class TextFormatter(logging.Formatter):
+    """``TIME LEVEL logger: message key=value ...``: one line per record, always (line breaks in the message,
+    the values or a traceback are escaped as ``\\n``)."""
+
     def format(self, record: logging.LogRecord) -> str:
-        base = f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} {record.levelname:<7} {record.name}: {record.getMessage()}"
+        base = (f"{self.formatTime(record, '%Y-%m-%dT%H:%M:%S')}Z {record.levelname:<7} {record.name}: "
+                f"{_one_line(record.getMessage())}")
         extras = _extras(record)
         if extras:
-            base += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+            base += " " + " ".join(f"{k}={_value(v)}" for k, v in extras.items())
         if record.exc_info:
-            base += "\n" + redact(self.formatException(record.exc_info))
+            base += " error=" + _one_line(redact(self.formatException(record.exc_info)))
         return base
 
 

@@ -21,8 +21,8 @@ def plan_table(plan: Plan) -> Table:
     staged = plan.rollout is not None
     cols = ("cluster", "policy", "status", "path", "pool steps") + (("stage",) if staged else ()) + (
         "wave", "next window", "notes")
-    for col in cols:
-        t.add_column(col, overflow="fold")
+    for col in cols:                  # ids are never wrapped mid-word: other columns fold first
+        t.add_column(col, no_wrap=True) if col == "cluster" else t.add_column(col, overflow="fold")
     for c in plan.clusters:
         path = " → ".join(c.path) if c.steps else c.control_plane
         pool_steps = sum(1 for s in c.steps if s.pool)

@@ -23,7 +23,12 @@ err = Console(stderr=True, soft_wrap=True)
 EXIT_INPUT = 2
 EXIT_FAILED = 1
 
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="FleetConfig file")]
+ConfigOpt = Annotated[Path, typer.Option("--config", "-c", envvar="FLEET_CONFIG", help="FleetConfig file")]
+
+OUTPUTS = ("table", "json", "yaml", "wide")
+OutputOpt = Annotated[str, typer.Option("--output", "-o", metavar="FORMAT",
+                                        help="table, json, yaml or wide (kubectl style)")]
+FormatOpt = Annotated[str | None, typer.Option("--format", hidden=True, help="the same as --output")]
 
 T = TypeVar("T")
 
@@ -76,3 +81,28 @@ def actor() -> str:
         return f"cli:{getpass.getuser()}"
     except Exception:  # noqa: BLE001
         return "cli"
+
+
+def choose_output(output: str, format: str | None, allowed: tuple[str, ...] = OUTPUTS) -> str:
+    """The output format of ``-o/--output`` (or the older ``--format``); exit 2 naming the accepted values for
+    any other (never a silent table)."""
+    value = format if format is not None else output
+    check_choice(value, allowed, "--output")
+    return value
+
+
+def print_doc(doc: object, fmt: str) -> None:
+    """A JSON-shaped document as ``json`` or ``yaml`` on standard output."""
+    import json
+    import sys
+    if fmt == "yaml":
+        import yaml
+        sys.stdout.write(yaml.safe_dump(json.loads(json.dumps(doc, default=str)), sort_keys=False,
+                                        allow_unicode=True))
+    else:
+        sys.stdout.write(json.dumps(doc, indent=2, default=str) + "\n")
+
+
+def wide_console() -> Console:
+    """``-o wide``: tables at their natural width (nothing folded)."""
+    return Console(soft_wrap=False, width=1000)

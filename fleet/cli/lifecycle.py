@@ -6,15 +6,13 @@ Settings (the active lifecycle file) are read once per command from the environm
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from fleet.cli.common import check_choice, fail_input, out, run_guarded
+from fleet.cli.common import FormatOpt, OutputOpt, fail_input, out, run_guarded
 from fleet.errors import Problem
 
 LifecycleOpt = Annotated[Path | None, typer.Option("--lifecycle", help="lifecycle file for this command only "
@@ -38,11 +36,12 @@ app = typer.Typer(no_args_is_help=True, help="Kubernetes version lifecycle data 
 
 @app.command("show")
 def lifecycle_show(provider: Annotated[str | None, typer.Option(help="only this provider")] = None,
-                   format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+                   output: OutputOpt = "table", format: FormatOpt = None,
                    file: Annotated[Path | None, typer.Option("--file", help="show this file instead of the active dataset")] = None
                    ) -> None:
     """Print the active lifecycle dataset (or one provider of it)."""
-    check_choice(format, ("table", "json"), "--format")
+    from fleet.cli.common import choose_output, print_doc
+    fmt = choose_output(output, format)
 
     def body() -> None:
         lc = load_lifecycle(file)
@@ -50,11 +49,11 @@ def lifecycle_show(provider: Annotated[str | None, typer.Option(help="only this 
         if provider is not None and provider not in names:
             fail_input([Problem("--provider", None, "provider", f"unknown provider {provider!r}; known: {', '.join(names)}")])
         chosen = [provider] if provider else names
-        if format == "json":
+        if fmt in ("json", "yaml"):
             dump = lc.data.model_dump(mode="json", by_alias=True, exclude_none=True)
             dump["providers"] = {n: dump["providers"][n] for n in chosen}
             dump["source"] = lc.source
-            sys.stdout.write(json.dumps(dump, indent=2) + "\n")
+            print_doc(dump, fmt)
             return
         from rich.table import Table
 

@@ -14,11 +14,22 @@ from typing import Annotated, Any
 
 import typer
 
-from fleet.cli.common import check_choice, fail_input, out, parse_at, run_guarded
+from fleet.cli.common import (
+    FormatOpt,
+    OutputOpt,
+    choose_output,
+    fail_input,
+    out,
+    parse_at,
+    print_doc,
+    run_guarded,
+    wide_console,
+)
 from fleet.cli.lifecycle import LifecycleOpt, load_lifecycle
 from fleet.errors import InputError, Problem
 
-ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="FleetConfig: report on live discovery")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", envvar="FLEET_CONFIG",
+                                                help="FleetConfig: report on live discovery")]
 InventoryOpt = Annotated[Path | None, typer.Option(help="Inventory file (offline report)")]
 PoliciesOpt = Annotated[Path | None, typer.Option(help="policy file or folder (with --inventory)")]
 AtOpt = Annotated[str | None, typer.Option(help="as of this ISO-8601 instant (default: now)")]
@@ -52,6 +63,17 @@ def parse_step_durations(values: list[str] | None) -> dict[str, tuple[timedelta,
     return out
 
 
+def read_previous(path: Path) -> dict[str, Any]:
+    """A previous ``fleet report -o json`` document (exit 2 naming the file when it is not one)."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError([Problem(str(path), None, "", f"not a readable JSON report: {exc}")]) from None
+    if not isinstance(doc, dict) or doc.get("kind") != "ComplianceReport":
+        raise InputError([Problem(str(path), None, "kind", "not a ComplianceReport (write one with -o json)")])
+    return doc
+
+
 def write_output(text: str, output: Path | None) -> None:
     """Write to ``output`` atomically (a partial file never replaces a good one), or to stdout."""
     if output is None:
@@ -59,7 +81,7 @@ def write_output(text: str, output: Path | None) -> None:
         return
     parent = output.resolve().parent
     if not parent.is_dir():
-        raise InputError([Problem("--output", None, "output", f"folder {parent} does not exist")])
+        raise InputError([Problem("--out-file", None, "out-file", f"folder {parent} does not exist")])
     fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", dir=parent)
     try:
         mask = os.umask(0)
@@ -73,20 +95,30 @@ def write_output(text: str, output: Path | None) -> None:
         raise
 
 
+REPORT_OUTPUTS = ("table", "wide", "json", "yaml", "csv", "markdown", "html")
+
+
 def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: PoliciesOpt = None, at: AtOpt = None,
-           format: Annotated[str, typer.Option("--format", help="table, json, csv, markdown or html")] = "table",
-           output: Annotated[Path | None, typer.Option("--output", "-o", help="write here instead of stdout")] = None,
+           output_format: Annotated[str, typer.Option(
+               "--output", "-o", metavar="FORMAT", help="table, wide, json, yaml, csv, markdown or html")] = "table",
+           format: Annotated[str | None, typer.Option("--format", hidden=True, help="the same as --output")] = None,
+           output: Annotated[Path | None, typer.Option("--out-file", metavar="PATH",
+                                                       help="write here (atomically) instead of stdout")] = None,
            no_forecast: Annotated[bool, typer.Option("--no-forecast", help="skip the forecast simulation")] = False,
            horizon_days: HorizonOpt = 365,
            state: Annotated[str | None, typer.Option(help="state store URL for run states (default: the config's)")] = None,
-           lifecycle: LifecycleOpt = None, step_duration: StepDurationOpt = None) -> None:
+           lifecycle: LifecycleOpt = None, step_duration: StepDurationOpt = None,
+           compare: Annotated[Path | None, typer.Option("--compare", metavar="PATH", help=(
+               "a previous JSON report (-o json) to compare with: the HTML report gains a before/after "
+               "section"))] = None) -> None:
     """Which clusters run what, which are out of support or about to be, and when each will be fixed."""
-    from fleet.reports.formats import FORMATS, renderer
-    check_choice(format, FORMATS, "--format")
+    from fleet.cli.common import choose_output
+    from fleet.reports.formats import renderer
+    fmt = choose_output(output_format, format, REPORT_OUTPUTS)
     durations = parse_step_durations(step_duration)
 
     def body() -> None:
-        from fleet.reports.compliance import compute_report
+        from fleet.reports.compliance import compute_newest_offered, compute_report
         from fleet.reports.inputs import compute_forecast, observe_inputs, observe_memberships
         now = parse_at(at)
         horizon = timedelta(days=horizon_days)
@@ -98,25 +130,37 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
             forecast, more = compute_forecast(inputs, now, horizon, durations)
             notes += more
         rep = compute_report(inputs.plan, lc, now, forecast=forecast, memberships=memberships, horizon=horizon,
-                             notes=inputs.notes + notes)
-        if format == "table" and output is None:
-            from fleet.reports.accuracy import render_accuracy_text
-            from fleet.reports.inputs import observe_kept_accuracy
-            from fleet.reports.render_table import render_table
-            sys.stdout.write(render_table(rep, color=sys.stdout.isatty()))
-            kept = observe_kept_accuracy(state or inputs.state_url)    # forecast at run start vs actual (#18)
-            if kept is not None:
-                sys.stdout.write(render_accuracy_text(kept))
-            return
-        write_output(renderer(format)(rep), output)
+                             notes=inputs.notes + notes,
+                             newest_offered=compute_newest_offered(inputs.clusters, inputs.offers),
+                             policies=inputs.policies)
+        from fleet.reports.render_table import render_table
+        if fmt in ("table", "wide"):
+            text = render_table(rep, color=output is None and sys.stdout.isatty(), wide=fmt == "wide")
+            if output is None:
+                from fleet.reports.accuracy import render_accuracy_text
+                from fleet.reports.inputs import observe_kept_accuracy
+                kept = observe_kept_accuracy(state or inputs.state_url)    # forecast at run start vs actual (#18)
+                if kept is not None:
+                    text += render_accuracy_text(kept)
+            write_output(text, output)
+        elif fmt == "yaml":
+            import yaml
+
+            from fleet.reports.render_json import report_dict
+            write_output(yaml.safe_dump(report_dict(rep), sort_keys=False, allow_unicode=True), output)
+        elif fmt == "html" and compare is not None:
+            from fleet.reports.render_html import render_html
+            write_output(render_html(rep, before=read_previous(compare)), output)
+        else:
+            write_output(renderer(fmt)(rep), output)
     run_guarded(body)
 
 
 def forecast(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: PoliciesOpt = None, at: AtOpt = None,
-             format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+             output: OutputOpt = "table", format: FormatOpt = None,
              horizon_days: HorizonOpt = 365, step_duration: StepDurationOpt = None) -> None:
     """Simulate the rollout forward in virtual time: when each cluster reaches its target, when the fleet is done."""
-    check_choice(format, ("table", "json"), "--format")
+    fmt = choose_output(output, format)
     durations = parse_step_durations(step_duration)
 
     def body() -> None:
@@ -141,8 +185,8 @@ def forecast(config: ConfigOpt = None, inventory: InventoryOpt = None, policies:
                "waves": [{"name": n, "start": iso(s), "end": iso(e)}
                          for n, (s, e) in sorted(fc.waves.items(), key=lambda kv: (iso(kv[1][0]) or "~", kv[0]))],
                "clusters": rows}
-        if format == "json":
-            sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        if fmt in ("json", "yaml"):
+            print_doc(doc, fmt)
             return
         from rich.table import Table
 
@@ -156,7 +200,7 @@ def forecast(config: ConfigOpt = None, inventory: InventoryOpt = None, policies:
                       r["late"] or ("-" if r["status"] != "needs-upgrade" else "not within the horizon"))
         t.caption = (f"fleet done: {doc['fleetDone'] or 'not within the horizon'} likely, "
                      f"{doc['fleetLate'] or 'not within the horizon'} late")
-        out.print(t)
+        (wide_console() if fmt == "wide" else out).print(t)
         for n in notes_out:     # the assumptions (approvals) and where the step durations come from
             out.print(f"note: {n}", markup=False, highlight=False)
     run_guarded(body)

@@ -4,18 +4,29 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from fleet.cli.common import ConfigOpt, actor, fail_input, now, out, run_guarded
+from fleet.cli.common import (
+    ConfigOpt,
+    FormatOpt,
+    OutputOpt,
+    actor,
+    choose_output,
+    fail_input,
+    now,
+    out,
+    print_doc,
+    run_guarded,
+    wide_console,
+)
 from fleet.cli.remote import ServerOpt, TokenFileOpt, connect, need_config, seg
 from fleet.errors import Problem
 
-OptConfig = Annotated[Path | None, typer.Option("--config", "-c", help="FleetConfig file (its state store)")]
+OptConfig = Annotated[Path | None, typer.Option("--config", "-c", envvar="FLEET_CONFIG",
+                                                help="FleetConfig file (its state store)")]
 
 
 def apply(config: ConfigOpt,
@@ -44,10 +55,11 @@ def apply(config: ConfigOpt,
     run_guarded(body)
 
 
-def status(config: OptConfig = None,
-           format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+def status(config: OptConfig = None, output: OutputOpt = "table", format: FormatOpt = None,
            server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
     """Show runs, their clusters and whether new steps are paused."""
+    fmt = choose_output(output, format)
+
     def body() -> None:
         client = connect(server, token_file)
         if client is not None:
@@ -56,12 +68,13 @@ def status(config: OptConfig = None,
             from fleet.execution.status import status_dict
             from fleet.runtime import open_config_store
             d = status_dict(open_config_store(need_config(config, "status")), now())
-        if format == "json":
-            sys.stdout.write(json.dumps(d, indent=2, default=str) + "\n")
+        if fmt in ("json", "yaml"):
+            print_doc(d, fmt)
         else:
             from fleet.cli.views import status_tables_from
+            console = wide_console() if fmt == "wide" else out
             for t in status_tables_from(d):
-                out.print(t)
+                console.print(t)
     run_guarded(body)
 
 
@@ -125,7 +138,7 @@ def retry(run: Annotated[str, typer.Argument(help="run id")],
                 n = retry_run(open_config_store(need_config(config, "retry")), now(), run, actor())
             except NotFoundError as exc:
                 fail_input([Problem("fleet retry", None, "run", str(exc))])
-        out.print(f"re-queued {n} failed clusters of run {run}")
+        out.print(f"re-queued {n} failed cluster{'' if n == 1 else 's'} of run {run}")
     run_guarded(body)
 
 
@@ -185,10 +198,11 @@ def release(kind: KindArg, target: Annotated[str, typer.Argument(help="run id or
 
 
 def history(cluster: Annotated[str, typer.Argument(help="cluster id")],
-            config: OptConfig = None,
-            format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+            config: OptConfig = None, output: OutputOpt = "table", format: FormatOpt = None,
             server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
     """The audit log of one cluster."""
+    fmt = choose_output(output, format)
+
     def body() -> None:
         from fleet.clock import iso
         client = connect(server, token_file)
@@ -203,11 +217,21 @@ def history(cluster: Annotated[str, typer.Argument(help="cluster id")],
             store = open_config_store(need_config(config, "history"))
             evs = with_gate_evaluations(store.events(cluster_id=cluster, limit=100000),
                                         store.gate_evaluations(cluster_id=cluster, limit=100000))
-        if format == "json":
+        if not evs:             # known only as a member of a run (no event of its own yet), or unknown
+            if client is not None:
+                runs = client.get("/api/v1/status")["runs"]
+                known = any(c["cluster"] == cluster for r in runs for c in r["clusters"])
+            else:
+                known = cluster in store.latest_memberships()
+            if not known:
+                fail_input([Problem("fleet history", None, "cluster",
+                                    f"no history for cluster {cluster!r}: no event or run in this state store "
+                                    "names it (check the id with `fleet status` or `fleet plan`)")])
+        if fmt in ("json", "yaml"):
             for e in evs:
                 e["at"] = iso(e["at"])
-            sys.stdout.write(json.dumps(evs, indent=2, default=str) + "\n")
+            print_doc(evs, fmt)
             return
         from fleet.cli.views import history_table
-        out.print(history_table(cluster, evs))
+        (wide_console() if fmt == "wide" else out).print(history_table(cluster, evs))
     run_guarded(body)

@@ -30,16 +30,31 @@ def status_tables_from(d: dict[str, Any]) -> list[Table]:
             counts[c["status"]] = counts.get(c["status"], 0) + 1
         runs.add_row(r["id"], r["policy"], Text(r["status"], style="red" if r["status"] == "halted" else ""),
                      str(r["failures"]), ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())), r["createdAt"])
-    members = Table(title="clusters in active runs")
-    for col in ("cluster", "run", "wave", "status", "message"):
+    members = Table(title="clusters in active runs, and clusters whose latest run left them failed or blocked")
+    members.add_column("cluster", no_wrap=True)
+    for col in ("run", "wave", "status", "message"):
         members.add_column(col, overflow="fold")
-    for r in d["runs"]:
-        if r["status"] not in ("running", "halted"):
-            continue
-        for c in r["clusters"]:
-            members.add_row(c["cluster"], r["id"], c["wave"], Text(c["status"], style=STATUS_STYLE.get(c["status"], "")),
-                            c["message"])
+    for r, c in attention_rows(d):
+        members.add_row(c["cluster"], r["id"], c["wave"], Text(c["status"], style=STATUS_STYLE.get(c["status"], "")),
+                        c["message"])
     return [runs, members, *gate_tables(d)]
+
+
+def attention_rows(d: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(run, member) rows ``fleet status`` lists: every member of an active run, and each cluster whose latest
+    run (by creation) finished with it failed or blocked — a failed cluster stays visible after its run ends,
+    until a later run takes it."""
+    latest: dict[str, str] = {}
+    for r in d["runs"]:                     # runs come in creation order: the last one naming a cluster wins
+        for c in r["clusters"]:
+            latest[c["cluster"]] = r["id"]
+    out = []
+    for r in d["runs"]:
+        active = r["status"] in ("running", "halted")
+        for c in r["clusters"]:
+            if active or (c["status"] in ("failed", "blocked") and latest.get(c["cluster"]) == r["id"]):
+                out.append((r, c))
+    return out
 
 
 def gate_tables(d: dict[str, Any]) -> list[Table]:
@@ -47,7 +62,8 @@ def gate_tables(d: dict[str, Any]) -> list[Table]:
     out = []
     if d["gates"]:
         t = Table(title="gates (latest evaluation, clusters in active runs)")
-        for col in ("cluster", "gate", "phase", "result", "at", "reason"):
+        t.add_column("cluster", no_wrap=True)
+        for col in ("gate", "phase", "result", "at", "reason"):
             t.add_column(col, overflow="fold")
         for g in d["gates"]:
             style = "green" if g["result"] in ("pass", "overridden") else "red"
@@ -77,7 +93,8 @@ def plan_table_from(d: dict[str, Any]) -> Table:
     """The plan table of a plan's JSON form (the daemon's /api/v1/plan), as fleet.render.plan_table shows a
     Plan."""
     t = Table(title=f"Upgrade plan at {d.get('at') or '-'}")
-    for col in ("cluster", "policy", "status", "path", "pool steps", "wave", "next window", "notes"):
+    t.add_column("cluster", no_wrap=True)
+    for col in ("policy", "status", "path", "pool steps", "wave", "next window", "notes"):
         t.add_column(col, overflow="fold")
     counts: dict[str, int] = {}
     for c in d.get("clusters", []):

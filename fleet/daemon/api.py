@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from fleet.clock import iso
 from fleet.daemon.auth import Authenticator, AuthError, Principal, Role
-from fleet.errors import NotFoundError
+from fleet.errors import NotFoundError, NothingToApproveError
 
 
 def _bearer(request: Request) -> str | None:
@@ -103,6 +103,7 @@ def create_app(daemon: Any) -> FastAPI:
     app = FastAPI(title="fleet", version="v1", description="Fleet upgrade daemon API")
     app.add_middleware(_Guard, max_body=daemon.max_body_bytes,
                        allowed_hosts=list(getattr(daemon, "allowed_hosts", ["*"])))
+    add_query_errors(app)
     auth = authenticator_of(daemon)
     add_probe_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth))
     add_read_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth))
@@ -110,12 +111,27 @@ def create_app(daemon: Any) -> FastAPI:
     if hasattr(daemon, "hold"):
         add_hold_routes(app, daemon, lambda role: require(auth, role),
                         require(auth, "viewer", optional=not auth.reads_need_auth))
+    from fleet.daemon.dashboard import add_dashboard_routes  # the live dashboard (docs/api.md)
+    add_dashboard_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth))
     from fleet.daemon.gates_api import add_gate_routes  # overrides: the approver role (docs/gates.md)
     add_gate_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth),
                     require(auth, "approver"))
     for extra in getattr(daemon, "route_plugins", ()):   # more commands' routes
         extra(app, daemon, lambda role: require(auth, role))
     return app
+
+
+def add_query_errors(app: FastAPI) -> None:
+    """A bad query or path value (``?limit=0``, ``?after=x``, a reason with control characters) is the
+    client's mistake: 400 with FastAPI's error list, naming the parameter. A bad JSON body stays 422."""
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.exceptions import RequestValidationError
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        in_url = all(e.get("loc", ("",))[0] in ("query", "path") for e in errors)
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=400 if in_url else 422)
 
 
 def require(auth: Authenticator, role: Role, *, optional: bool = False) -> Dependency:
@@ -161,6 +177,12 @@ def add_probe_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
         return Response(daemon.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
+def check_choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    """400 naming the query parameter and the values it accepts, unless ``value`` is absent or allowed."""
+    if value is not None and value not in allowed:
+        raise HTTPException(400, f"{name}: {value!r} is not one of {', '.join(allowed)}")
+
+
 def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
     """``/api/v1`` reads: leader, plan, clusters, rollouts, events."""
     read = [Depends(can_read)]
@@ -177,9 +199,18 @@ def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
 
     @app.get("/api/v1/clusters", dependencies=read)
     async def clusters(status: str | None = None, provider: str | None = None,
-                 limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0)) -> Any:
-        """``{"total": N, "clusters": [...]}``: one page of the plan view of every cluster with its rollout."""
-        return Response(daemon.cluster_view_json(status=status, provider=provider, limit=limit, offset=offset),
+                       compliance: str | None = None, upgrade_state: str | None = Query(None, alias="upgradeState"),
+                       limit: int = Query(1000, ge=1, le=100000), offset: int = Query(0, ge=0)) -> Any:
+        """``{"total": N, "clusters": [...]}``: one page of the plan view of every cluster with its rollout, its
+        compliance status and its upgrade state; filtered by plan ``status``, ``provider``, ``compliance``
+        status and ``upgradeState`` (an unknown value is answered 400)."""
+        from fleet.planning.plan import STATUSES as PLAN_STATUSES
+        from fleet.reports.compliance import STATUSES, UPGRADE_STATES
+        check_choice("status", status, PLAN_STATUSES)
+        check_choice("compliance", compliance, STATUSES)
+        check_choice("upgradeState", upgrade_state, UPGRADE_STATES)
+        return Response(daemon.cluster_view_json(status=status, provider=provider, limit=limit, offset=offset,
+                                                 compliance=compliance, upgrade_state=upgrade_state),
                         media_type="application/json")
 
     @app.get("/api/v1/stages", dependencies=read)
@@ -195,8 +226,9 @@ def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
         return dict(status_dict(daemon.store, daemon.clock.now()))
 
     @app.get("/api/v1/rollouts", dependencies=read)
-    def rollouts() -> dict[str, Any]:
-        return {"paused": daemon.paused(), "rollouts": daemon.rollouts()}
+    def rollouts(members: bool = True) -> dict[str, Any]:
+        """Every run; ``?members=false`` leaves out each run's cluster rows (the dashboard: counts only)."""
+        return {"paused": daemon.paused(), "rollouts": daemon.rollouts(members) if not members else daemon.rollouts()}
 
     @app.get("/api/v1/events", dependencies=read)
     def events(cluster: str | None = None, run: str | None = None, kind: str | None = None,
@@ -226,6 +258,8 @@ def add_write_routes(app: FastAPI, daemon: Any, role: Callable[[Role], Dependenc
     def approve(run_id: str, wave: str, who: Principal = approver) -> dict[str, Any]:
         try:
             daemon.approve(run_id, wave, actor_of(who))
+        except NothingToApproveError as exc:
+            raise HTTPException(409, str(exc.args[0])) from None
         except NotFoundError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         return {"approved": wave, "run": run_id}

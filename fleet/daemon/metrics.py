@@ -7,6 +7,8 @@ the tick's instant) come from the same classification as ``fleet report`` (fleet
 - ``fleet_cluster_support_days{cluster,provider,support="standard"|"extended"}`` days until the control-plane
   minor leaves that support (negative once past; no series when the lifecycle data does not know the minor)
 - ``fleet_clusters_by_compliance{status}`` clusters per compliance status (every status, zeros included)
+- ``fleet_clusters_by_upgrade_state{state}`` clusters per upgrade state (blocked, waiting-approval, ...; every
+  state, zeros included): independent of the compliance status
 - ``fleet_clusters_support_unknown`` clusters whose minor is not in the lifecycle data
 - ``fleet_lifecycle_as_of_timestamp_seconds`` the lifecycle dataset's as-of date
 """
@@ -92,6 +94,9 @@ class Metrics:
                                   ["cluster", "provider", "support"], registry=r)
         self.by_compliance = Gauge("fleet_clusters_by_compliance", "Clusters by compliance status", ["status"],
                                    registry=r)
+        self.by_upgrade_state = Gauge("fleet_clusters_by_upgrade_state",
+                                      "Clusters by upgrade state (failed, upgrading, blocked, waiting-*, pending, none)",
+                                      ["state"], registry=r)
         self.support_unknown = Gauge("fleet_clusters_support_unknown",
                                      "Clusters whose minor is not in the lifecycle data", registry=r)
         r.register(ApiCallsCollector())
@@ -131,8 +136,8 @@ class Metrics:
                            memberships: Mapping[str, Membership] | None = None, *,
                            store: Any = None) -> list[ClusterCompliance]:
         """Classify every planned cluster at ``at`` (as ``fleet report`` does), export the results and return
-        them. Run states (upgrading/failed) come from ``memberships``, or are read from ``store`` when given."""
-        from fleet.reports.compliance import STATUSES, compute_cluster
+        them. Upgrade states (upgrading, failed, waiting-approval ...) come from ``memberships``, or are read from ``store`` when given."""
+        from fleet.reports.compliance import STATUSES, UPGRADE_STATES, compute_cluster
         self.lifecycle_as_of.set(datetime.combine(lifecycle.as_of, time(0), UTC).timestamp())
         if plan is None:
             return []
@@ -145,6 +150,7 @@ class Metrics:
                 memberships = {}  # run states unknown this tick; versions and support still export
         memberships = memberships or {}
         counts = dict.fromkeys(STATUSES, 0)
+        states = dict.fromkeys(UPGRADE_STATES, 0)
         unknown = 0
         self.compliance_info.clear()
         self.support_days.clear()
@@ -153,6 +159,7 @@ class Metrics:
             c = compute_cluster(cp, lifecycle, at, memberships.get(cp.id))
             out.append(c)
             counts[c.status] += 1
+            states[c.upgrade_state] += 1
             self.compliance_info.labels(c.id, c.provider, c.control_plane, c.support.minor or "", c.status).set(1)
             if not c.support.known:
                 unknown += 1
@@ -162,6 +169,8 @@ class Metrics:
                 self.support_days.labels(c.id, c.provider, "extended").set(c.days_to_extended)
         for status, n in counts.items():
             self.by_compliance.labels(status).set(n)
+        for state, n in states.items():
+            self.by_upgrade_state.labels(state).set(n)
         self.support_unknown.set(unknown)
         return out
 

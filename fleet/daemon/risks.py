@@ -3,8 +3,9 @@ announces each one entering the list as a ``cluster-at-risk`` event (fleet.notif
 
 The list is the report's (fleet.reports.compliance.compute_risk over the compliance the daemon computes for
 its metrics anyway), as ``fleet report --no-forecast`` computes it: the daemon does not run the forecast
-simulation on every tick, so a cluster still being upgraded towards a minor whose standard support ends
-within the horizon is listed with reason ``no-forecast``.
+simulation on every tick, so only what is certain without one is listed (compute_risk with forecast=False):
+blocked or failed clusters, clusters their policy keeps on a minor leaving support, clusters already past end
+of standard support (``past-end-of-standard-support``) or whose next window opens after it.
 
 The store's risk list (fleet.state.risks) is what de-duplicates: the daemon hands a list over only when its
 clusters differ from the stored ones, and the notifier announces only the clusters new on it. So each cluster
@@ -39,7 +40,7 @@ def compute_risk_list(clusters: Iterable[ClusterCompliance], at: datetime,
     from fleet.reports.compliance import DEFAULT_HORIZON, compute_risk
     out = {}
     for c in clusters:
-        r = compute_risk(c, at, horizon or DEFAULT_HORIZON)
+        r = compute_risk(c, at, horizon or DEFAULT_HORIZON, forecast=False)
         if r is not None:
             out[r.cluster] = describe_risk(r)
     return out

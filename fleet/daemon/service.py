@@ -88,6 +88,7 @@ class Daemon:
         self._lock = threading.Lock()
         self._ticks = 0
         self._view_pair: tuple[list[dict[str, Any]], list[bytes]] = ([], [])
+        self._compliance: dict[str, Any] = {}     # cluster id -> ClusterCompliance of the last tick
         self._scheduler: Any = None
         self._stopping = threading.Event()
         self._init_watchdog()
@@ -271,28 +272,45 @@ class Daemon:
         self.wake_now()
         return done
 
-    def rollouts(self) -> list[dict[str, Any]]:
+    def rollouts(self, members: bool = True) -> list[dict[str, Any]]:
+        """Every run with its counts; ``members``: with each cluster's row too (heavy with 10,000 clusters)."""
         out = []
         for r in self.store.runs():
-            members = self.store.members(r.id)
+            rows = self.store.members(r.id)
             counts: dict[str, int] = {}
-            for m in members:
+            for m in rows:
                 counts[m.status.value] = counts.get(m.status.value, 0) + 1
+            from fleet.reports.inputs import compute_waves_awaiting_approval
+            waiting = compute_waves_awaiting_approval(r.policy_snapshot, r.approved_waves)
             out.append({"id": r.id, "policy": r.policy, "status": r.status.value, "failures": r.failures,
                         "createdAt": iso(r.created_at), "approvedWaves": list(r.approved_waves),
+                        "awaitingApproval": sorted(waiting) if r.status.value == "running" else [],
                         "waveDoneAt": dict(r.wave_done_at), "clusters": counts,
-                        "members": [{"cluster": m.cluster_id, "wave": m.wave, "status": m.status.value,
-                                     "message": m.message} for m in members]})
+                        **({"members": [{"cluster": m.cluster_id, "wave": m.wave, "status": m.status.value,
+                                         "message": m.message} for m in rows]} if members else {})})
         return out
 
-    def cluster_view_json(self, *, status: str | None, provider: str | None, limit: int, offset: int) -> bytes:
-        """``{"total": N, "clusters": [...]}``: one page of the plan view (every cluster with its rollout) as
-        JSON bytes, joined from rows encoded once per tick (50 clients reading 10,000 clusters must not
-        re-encode them on every request)."""
+    def compliance_summary(self) -> dict[str, Any]:
+        """The last tick's tallies: clusters by compliance status and by upgrade state (every value), at risk."""
+        from fleet.reports.compliance import STATUSES, UPGRADE_STATES
+        by_c, by_u = dict.fromkeys(STATUSES, 0), dict.fromkeys(UPGRADE_STATES, 0)
+        for c in self._compliance.values():
+            by_c[c.status] += 1
+            by_u[c.upgrade_state] += 1
+        return {"clusters": len(self._compliance), "byCompliance": by_c, "byUpgradeState": by_u,
+                "atRisk": sum(1 for c in self._compliance.values() if c.at_risk)}
+
+    def cluster_view_json(self, *, status: str | None, provider: str | None, limit: int, offset: int,
+                          compliance: str | None = None, upgrade_state: str | None = None) -> bytes:
+        """``{"total": N, "clusters": [...]}``: one page of the plan view (every cluster with its rollout, its
+        compliance status and its upgrade state) as JSON bytes, joined from rows encoded once per tick (50
+        clients reading 10,000 clusters must not re-encode them on every request)."""
         rows, encoded = self._view_pair
-        if status or provider:
+        if status or provider or compliance or upgrade_state:
             encoded = [e for r, e in zip(rows, encoded, strict=True)
-                       if (not status or r["status"] == status) and (not provider or r["provider"] == provider)]
+                       if (not status or r["status"] == status) and (not provider or r["provider"] == provider)
+                       and (not compliance or (r.get("compliance") or {}).get("status") == compliance)
+                       and (not upgrade_state or (r.get("upgradeState") or {}).get("state") == upgrade_state)]
         return b'{"total":%d,"clusters":[%s]}' % (len(encoded), b",".join(encoded[offset:offset + limit]))
 
     def _refresh_view(self) -> None:
@@ -305,6 +323,9 @@ class Daemon:
             d = c.to_dict()
             m = latest.get(c.id)
             d["rollout"] = None if m is None else {"run": m.run_id, "status": m.status.value, "message": m.message}
+            cc = self._compliance.get(c.id)      # fleet.reports.compliance: one status, one upgrade state
+            d["compliance"] = None if cc is None else {"status": cc.status, "atRisk": cc.at_risk}
+            d["upgradeState"] = None if cc is None else {"state": cc.upgrade_state, "reason": cc.upgrade_reason}
             view.append(d)
         encoded = [json.dumps(d, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode() for d in view]
         self._view_pair = (view, encoded)
@@ -350,6 +371,16 @@ class Daemon:
         now = self.clock.now()
         self.metrics.observe_plan(plan)
         compliance = self.metrics.observe_compliance(plan, self.metrics.active_lifecycle(), now, store=self.store)
+        try:                                # a wave waiting for a person: one event (and webhook) per wave
+            from fleet.execution.approvals import reconcile_approval_waits
+            reconcile_approval_waits(self.store, now)
+        except StateError as exc:           # tried again after the next tick
+            log.warning("cannot record approval waits", extra={"reason": str(exc)})
+        from fleet.daemon.risks import compute_risk_list
+        at_risk = compute_risk_list(compliance, now)
+        for c in compliance:
+            c.at_risk = c.id in at_risk
+        self._compliance = {c.id: c for c in compliance}
         if self.notifier is not None:
             try:
                 reconcile_risk_list(self.store, self.notifier, compliance, now, self.engine.owns)

@@ -36,6 +36,7 @@ class DemoReport:
     notes: list[str] = field(default_factory=list)
     forecast: Any = None                   # fleet.reports.forecast.Forecast the report was made with, if any
     forecast_inputs: Any = None            # (policies, clusters, offers by cluster id) it was made from
+    newest_offered: dict[str, str] = field(default_factory=dict)  # cluster id -> newest offered control plane
 
 
 def _reports_available() -> bool:
@@ -50,8 +51,8 @@ def _reports_available() -> bool:
 
 
 def compute_demo_report(plan: Plan, at: datetime, *, memberships: Mapping[str, Member] | None = None,
-                        forecast: Any = None) -> DemoReport:
-    out = DemoReport(at, plan)
+                        forecast: Any = None, newest_offered: Mapping[str, str] | None = None) -> DemoReport:
+    out = DemoReport(at, plan, newest_offered=dict(newest_offered or {}))
     if not _reports_available():
         out.notes.append("fleet.reports is not installed: showing the plan instead of the compliance report")
         out.statuses = {c.id: c.status for c in plan.clusters}
@@ -59,7 +60,8 @@ def compute_demo_report(plan: Plan, at: datetime, *, memberships: Mapping[str, M
     from fleet.reports.compliance import Membership, compute_report
     from fleet.reports.lifecycle import load_builtin
     ms = {cid: Membership(m.run_id, m.status.value, m.message) for cid, m in (memberships or {}).items()}
-    out.report = compute_report(plan, load_builtin(), at, forecast=forecast, memberships=ms)
+    out.report = compute_report(plan, load_builtin(), at, forecast=forecast, memberships=ms,
+                                newest_offered=newest_offered)
     out.statuses = {c.id: c.status for c in out.report.clusters}
     return out
 

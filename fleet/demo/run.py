@@ -133,7 +133,8 @@ def run_demo(opts: DemoOptions, console: Console) -> int:
             raise FleetError("the daemon completed no reconcile; see " + str(d / "daemon.log"))
         if not opts.keep:
             service.stop()
-        after = compute_demo_report(final_plan, final_plan.at, memberships=memberships)
+        after = compute_demo_report(final_plan, final_plan.at, memberships=memberships,
+                                    newest_offered=before.newest_offered)
         write_html(d / "report.html", after)
         write_json(d / "report.json", after)
         print_after(console, before, after, d / "report.html")
@@ -180,7 +181,9 @@ def _report_before(daemon: Any, at: datetime) -> Any:
     policies = eng.current_policies()
     plan = eng.compute_fleet_plan(obs, policies)
     forecast, notes = compute_forecast(policies, obs, eng.observer, at)
-    rep = compute_demo_report(plan, at, forecast=forecast)
+    from fleet.reports.compliance import compute_newest_offered
+    newest = compute_newest_offered(obs.clusters.values(), lambda c: eng.observer.offers_for(c, at))
+    rep = compute_demo_report(plan, at, forecast=forecast, newest_offered=newest)
     rep.forecast = forecast
     clusters = list(obs.clusters.values())
     rep.forecast_inputs = (policies, clusters, {c.id: eng.observer.offers_for(c, at) for c in clusters})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from fleet.errors import NotFoundError
+from fleet.errors import NotFoundError, NothingToApproveError
 from fleet.execution import journal
 from fleet.execution.model import Run, RunStatus
 from fleet.state.base import Store
@@ -42,9 +42,13 @@ def approve_wave(store: Store, now: datetime, run_id: str, wave: str, actor: str
     def check(r: Run | None) -> None:
         _run(run_id)(r)
         assert r is not None
-        waves = [w["name"] for w in r.policy_snapshot["spec"].get("rollout", {}).get("waves", [])]
+        specs = r.policy_snapshot["spec"].get("rollout", {}).get("waves", [])
+        waves = [w["name"] for w in specs]
         if wave not in waves:
             raise NotFoundError(f"run {run_id} has no wave {wave!r} (waves: {', '.join(waves) or 'none'})")
+        if next(w for w in specs if w["name"] == wave).get("approval") != "required":
+            raise NothingToApproveError(f"wave {wave!r} of run {run_id} needs no approval (its policy does not "
+                                        "require one): nothing was recorded")
     journal.mark_wave_approved(store, now, actor, run_id, wave, check)
 
 

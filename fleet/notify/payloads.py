@@ -27,6 +27,7 @@ _TITLES = {
     "run-halted": ("Run halted", ":octagonal_sign:"),
     "run-done": ("Run finished", ":checkered_flag:"),
     "cluster-at-risk": ("Cluster entered the risk list", ":warning:"),
+    "wave-awaiting-approval": ("Wave waits for approval", ":raised_hand:"),
 }
 
 
@@ -48,6 +49,8 @@ def compute_summary(event: Mapping[str, Any]) -> str:
         return f"Run {run} finished{tail}"
     if kind == "cluster-at-risk":
         return f"Cluster {cluster} entered the risk list{tail}"
+    if kind == "wave-awaiting-approval":
+        return f"Run {run}: {msg or 'a wave waits for approval'}"
     return f"{kind}{tail}"
 
 

@@ -521,7 +521,7 @@ class HttpConfig(Strict):
 
 # Event kinds a webhook may subscribe to (fleet.notify follows them in the events table).
 NotifyEvent = Literal["run-started", "wave-done", "cluster-upgraded", "cluster-failed", "run-halted", "run-done",
-                     "cluster-at-risk"]
+                     "cluster-at-risk", "wave-awaiting-approval"]
 NOTIFY_EVENTS: tuple[NotifyEvent, ...] = get_args(NotifyEvent)
 
 

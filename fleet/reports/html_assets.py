@@ -39,9 +39,13 @@ h2{font-size:16px;margin:0 0 10px;font-weight:600}
 .controls .count{color:var(--muted);font-size:13px}
 table{border-collapse:collapse;width:100%;background:var(--card);border:1px solid var(--line);font-size:13px}
 th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;white-space:nowrap}
-td.wrap{white-space:normal;min-width:260px;max-width:420px;color:var(--muted);font-size:12px}
+td.wrap{max-width:420px;overflow:hidden;text-overflow:ellipsis;color:var(--muted);font-size:12px}
+h3.sub{font-size:13px;font-weight:600;color:var(--muted);margin:14px 0 6px}
+.hint{color:var(--muted);font-size:12px;margin:-4px 0 8px}
+span.up{color:#b71c1c;font-weight:600}span.down{color:#2e7d32;font-weight:600}
+.card,.timeline,section .scroll{min-width:0}
 .scroll{overflow-x:auto;max-width:100%}
-td.pools{white-space:normal;min-width:170px;max-width:230px}
+td.pools{max-width:230px;overflow:hidden;text-overflow:ellipsis}
 th{background:#eef2f7;position:sticky;top:0;font-weight:600;user-select:none}
 #clusters th{cursor:pointer}
 #clusters th[aria-sort=ascending]::after{content:" \\25B2";font-size:10px}
@@ -61,7 +65,7 @@ JS = r"""
 "use strict";
 var PAGE = 500;
 var data = JSON.parse(document.getElementById("report-data").textContent);
-var cols = data.columns, rows = data.rows, colors = data.statusColors;
+var cols = data.columns, rows = data.rows, colors = data.statusColors, ucolors = data.upgradeColors;
 var C = {}; cols.forEach(function(c, i){ C[c] = i; });
 Object.keys(data.dicts).forEach(function(name){   // undo the dictionary encoding of repeated values
   var i = C[name], values = data.dicts[name];
@@ -75,7 +79,7 @@ function verKey(v){
 var VERSION_COLS = {controlPlane:1, oldest:1, newest:1, target:1};
 var hay = rows.map(function(r){
   return [r[C.id], r[C.provider], r[C.location], r[C.controlPlane], r[C.oldest], r[C.newest], r[C.policy],
-          r[C.target], r[C.status], r[C.wave], r[C.labels]].join(" ").toLowerCase();
+          r[C.target], r[C.status], r[C.upgrade], r[C.wave], r[C.labels]].join(" ").toLowerCase();
 });
 var keys = {};
 function sortKey(col){
@@ -97,8 +101,9 @@ function el(tag, attrs, text){
   if(text !== undefined && text !== null) e.textContent = String(text);
   return e;
 }
-function statusCell(s){
-  var td = el("td"), span = el("span", {"class": "st", style: "--c:" + (colors[s] || "#888")}, s);
+function statusCell(s, palette, title){
+  var td = el("td", title ? {title: title} : null),
+      span = el("span", {"class": "st", style: "--c:" + ((palette || colors)[s] || "#888")}, s);
   td.appendChild(span); return td;
 }
 function daysCell(v){
@@ -108,16 +113,18 @@ function daysCell(v){
 }
 var state = {sort: null, dir: 1, shown: PAGE, order: null};
 var q = document.getElementById("q"), fs = document.getElementById("f-status"),
-    fp = document.getElementById("f-provider"), fr = document.getElementById("f-risk");
+    fp = document.getElementById("f-provider"), fr = document.getElementById("f-risk"),
+    fu = document.getElementById("f-upgrade");
 var tbody = document.querySelector("#clusters tbody"), count = document.getElementById("count"),
     more = document.getElementById("more");
 function compute(){
-  var text = q.value.trim().toLowerCase(), st = fs.value, pr = fp.value, risk = fr.checked;
+  var text = q.value.trim().toLowerCase(), st = fs.value, pr = fp.value, risk = fr.checked, up = fu.value;
   var idx = [];
   for(var i = 0; i < rows.length; i++){
     var r = rows[i];
     if(st && r[C.status] !== st) continue;
     if(pr && r[C.provider] !== pr) continue;
+    if(up && r[C.upgrade] !== up) continue;
     if(risk && !r[C.atRisk]) continue;
     if(text && hay[i].indexOf(text) < 0) continue;
     idx.push(i);
@@ -140,13 +147,14 @@ function render(){
     tr.appendChild(el("td", null, r[C.policy] || "\u2013"));
     tr.appendChild(el("td", null, r[C.target] || "\u2013"));
     tr.appendChild(statusCell(r[C.status]));
+    tr.appendChild(statusCell(r[C.upgrade], ucolors, r[C.upgradeReason]));
     tr.appendChild(daysCell(r[C.daysStd]));
     tr.appendChild(daysCell(r[C.daysExt]));
     tr.appendChild(el("td", null, r[C.nextWindow] || ""));
     tr.appendChild(el("td", null, r[C.wave] || ""));
     var fc = el("td", r[C.atRisk] ? {"class": "risk", title: "at risk"} : null, r[C.completion] || "");
     tr.appendChild(fc);
-    tr.appendChild(el("td", {"class": "wrap"}, r[C.reasons]));
+    tr.appendChild(el("td", {"class": "wrap", title: r[C.reasons]}, r[C.reasons]));
     frag.appendChild(tr);
   }
   tbody.textContent = "";
@@ -155,7 +163,7 @@ function render(){
   more.hidden = idx.length <= n;
 }
 function refresh(){ state.shown = PAGE; compute(); render(); }
-[q, fs, fp, fr].forEach(function(e){ e.addEventListener("input", refresh); e.addEventListener("change", refresh); });
+[q, fs, fp, fr, fu].forEach(function(e){ e.addEventListener("input", refresh); e.addEventListener("change", refresh); });
 more.addEventListener("click", function(){ state.shown += PAGE; render(); });
 document.querySelectorAll("#clusters th[data-col]").forEach(function(th){
   th.addEventListener("click", function(){
@@ -168,16 +176,24 @@ document.querySelectorAll("#clusters th[data-col]").forEach(function(th){
 });
 document.querySelectorAll(".tile[data-status]").forEach(function(t){
   t.addEventListener("click", function(){
-    fs.value = t.getAttribute("data-status"); fr.checked = false; refresh();
+    fs.value = t.getAttribute("data-status"); fu.value = ""; fr.checked = false; refresh();
     document.getElementById("clusters-section").scrollIntoView();
   });
 });
+document.querySelectorAll(".tile[data-upgrade]").forEach(function(t){
+  t.addEventListener("click", function(){
+    fu.value = t.getAttribute("data-upgrade"); fs.value = ""; fr.checked = false; refresh();
+    document.getElementById("clusters-section").scrollIntoView();
+  });
+});
+var newestTile = document.querySelector(".tile[data-newest]");
+if(newestTile) newestTile.addEventListener("click", function(){ document.getElementById("on-newest").scrollIntoView(); });
 var riskTile = document.querySelector(".tile[data-risk]");
 if(riskTile) riskTile.addEventListener("click", function(){
-  fs.value = ""; fr.checked = true; refresh(); document.getElementById("clusters-section").scrollIntoView();
+  fs.value = ""; fu.value = ""; fr.checked = true; refresh(); document.getElementById("clusters-section").scrollIntoView();
 });
 var allTile = document.querySelector(".tile[data-all]");
-if(allTile) allTile.addEventListener("click", function(){ fs.value = ""; fr.checked = false; q.value = ""; fp.value = ""; refresh(); });
+if(allTile) allTile.addEventListener("click", function(){ fs.value = ""; fu.value = ""; fr.checked = false; q.value = ""; fp.value = ""; refresh(); });
 // risk list
 var risks = data.risks, rb = document.querySelector("#risks tbody"), rmore = document.getElementById("risk-more");
 var rshown = 200;
@@ -187,11 +203,14 @@ function renderRisks(){
     var x = risks[i], tr = el("tr");
     [x.cluster, x.provider, x.controlPlane].forEach(function(v){ tr.appendChild(el("td", null, v)); });
     tr.appendChild(statusCell(x.status));
+    tr.appendChild(statusCell(x.upgradeState, ucolors));
     tr.appendChild(el("td", null, x.reason));
     tr.appendChild(el("td", null, x.endOfStandardSupport));
     tr.appendChild(el("td", null, x.endOfExtendedSupport || "unknown"));
-    tr.appendChild(el("td", null, x.forecastCompletion || "\u2013"));
-    tr.appendChild(el("td", {"class": "num"}, x.daysLate === null ? "" : x.daysLate));
+    if(data.forecast){
+      tr.appendChild(el("td", null, x.forecastCompletion || "\u2013"));
+      tr.appendChild(el("td", {"class": "num"}, x.daysLate === null ? "" : x.daysLate));
+    }
     frag.appendChild(tr);
   }
   rb.textContent = ""; rb.appendChild(frag);

@@ -77,12 +77,23 @@ def observe_latest_memberships(store: Store) -> dict[str, Membership]:
     """Each cluster's row in the latest run (by creation) that contains it; a member its pre-flight gates
     block now is ``blocked-by-gate`` with the reason (docs/gates.md). Reads only."""
     from fleet.gates.status import blocked_clusters
-    out = {cid: Membership(m.run_id, m.status.value, m.message) for cid, m in store.latest_memberships().items()}
+    latest = store.latest_memberships()
+    awaiting = {r.id: compute_waves_awaiting_approval(r.policy_snapshot, r.approved_waves)
+                for r in store.runs(active_only=True)}
+    out = {cid: Membership(m.run_id, m.status.value, m.message,
+                           "approval" if m.status.value == "pending" and m.wave in awaiting.get(m.run_id, ()) else None)
+           for cid, m in latest.items()}
     for cid, why in blocked_clusters(store.latest_gate_evaluations()).items():
         m = out.get(cid)
         if m is not None and m.status in ("pending", "active"):
             out[cid] = Membership(m.run_id, "blocked-by-gate", why)
     return out
+
+
+def compute_waves_awaiting_approval(policy_snapshot: Mapping[str, Any], approved: Any) -> frozenset[str]:
+    """The waves of a run's policy that require approval and have not been given it."""
+    waves = policy_snapshot.get("spec", {}).get("rollout", {}).get("waves", [])
+    return frozenset(w["name"] for w in waves if w.get("approval") == "required" and w["name"] not in approved)
 
 
 def observe_memberships(state_url: str | None) -> tuple[dict[str, Membership], list[str]]:

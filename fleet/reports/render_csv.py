@@ -14,7 +14,7 @@ from fleet.reports.compliance import ComplianceReport
 from fleet.reports.render_json import cluster_dict
 
 COLUMNS = ("id", "provider", "location", "name", "labels", "controlPlane", "nodePoolOldest", "nodePoolNewest",
-           "nodePoolCount", "policy", "target", "status", "minor", "endOfStandardSupport",
+           "nodePoolCount", "policy", "target", "status", "upgradeState", "upgradeReason", "minor", "endOfStandardSupport",
            "daysToEndOfStandardSupport", "endOfExtendedSupport", "daysToEndOfExtendedSupport",
            "nextWindowStart", "nextWindowEnd", "wave", "forecastCompletion", "atRisk", "reasons",
            "reportAt", "lifecycleAsOf")
@@ -38,7 +38,7 @@ def csv_rows(r: ComplianceReport) -> list[list[str]]:
             d["id"], d["provider"], d["location"], d["name"],
             ";".join(f"{k}={v}" for k, v in d["labels"].items()), d["controlPlane"],
             d["nodePools"]["oldest"], d["nodePools"]["newest"], d["nodePools"]["count"], d["policy"], d["target"],
-            d["status"], s["minor"], s["endOfStandardSupport"], s["daysToEndOfStandardSupport"],
+            d["status"], d["upgradeState"]["state"], d["upgradeState"]["reason"], s["minor"], s["endOfStandardSupport"], s["daysToEndOfStandardSupport"],
             s["endOfExtendedSupport"], s["daysToEndOfExtendedSupport"], nw.get("start"), nw.get("end"),
             d["wave"], d["forecastCompletion"], d["atRisk"], " | ".join(d["reasons"]), at, as_of)])
     return rows

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fleet.clock import iso
-from fleet.reports.compliance import STATUSES, ComplianceReport
-from fleet.reports.render_json import cluster_dict, risk_dict
+from fleet.reports.compliance import STATUSES, UPGRADE_STATES, ComplianceReport
+from fleet.reports.render_json import cluster_dict, newest_dict, risk_dict
+from fleet.reports.render_table import risk_heading
 
 
 def _esc(v: object) -> str:
@@ -38,19 +39,29 @@ def render_markdown(r: ComplianceReport) -> str:
         lines.append(f"> {n}")
     if r.notes:
         lines.append("")
-    lines += ["## Summary", ""] + _table(["status", "clusters"], [[s, r.counts[s]] for s in STATUSES]) + [""]
+    lines += ["## Summary", ""] + _table(["compliance status", "clusters"], [[s, r.counts[s]] for s in STATUSES]) + [""]
+    lines += _table(["upgrade state", "clusters"], [[s, r.upgrade_counts.get(s, 0)] for s in UPGRADE_STATES]) + [""]
     lines += ["## Versions by provider", ""]
     lines += _table(["provider", "minor", "clusters", "support"],
                     [[p, v.minor, v.clusters, v.support] for p, vs in r.versions.items() for v in vs]) + [""]
-    lines += ["## At risk", ""]
+    lines += ["## At risk", "", risk_heading(r) + ".", ""]
     if r.risks:
-        lines += _table(["cluster", "provider", "control plane", "reason", "end of standard support",
-                         "end of extended support", "forecast completion", "days late"],
-                        [[d["cluster"], d["provider"], d["controlPlane"], d["reason"], d["endOfStandardSupport"],
-                          d["endOfExtendedSupport"], d["forecastCompletion"], d["daysLate"]]
-                         for d in map(risk_dict, r.risks)])
+        head = ["cluster", "provider", "control plane", "upgrade state", "reason", "end of standard support",
+                "end of extended support"] + (["forecast completion", "days late"] if r.forecast_computed else [])
+        lines += _table(head, [[d["cluster"], d["provider"], d["controlPlane"], d["upgradeState"], d["reason"],
+                                d["endOfStandardSupport"], d["endOfExtendedSupport"]]
+                               + ([d["forecastCompletion"], d["daysLate"]] if r.forecast_computed else [])
+                               for d in map(risk_dict, r.risks)])
     else:
         lines.append("No cluster is at risk.")
+    lines += ["", "## On the newest offered version", "",
+              "Support ends within the horizon and nothing newer is offered yet.", ""]
+    if r.newest:
+        lines += _table(["cluster", "provider", "control plane", "support ends on", "extended support ends on"],
+                        [[d["cluster"], d["provider"], d["controlPlane"], d["endOfStandardSupport"],
+                          d["endOfExtendedSupport"]] for d in map(newest_dict, r.newest)])
+    else:
+        lines.append("None.")
     lines += ["", "## Clusters", ""]
     rows = []
     for c in r.clusters:
@@ -58,10 +69,10 @@ def render_markdown(r: ComplianceReport) -> str:
         s, pools, nw = d["support"], d["nodePools"], d["nextWindow"]
         rows.append([d["id"], d["provider"], d["location"], d["controlPlane"],
                      f"{pools['oldest'] or '–'} … {pools['newest'] or '–'}" if pools["count"] else "",
-                     d["policy"], d["target"], d["status"], _days(s["daysToEndOfStandardSupport"]),
+                     d["policy"], d["target"], d["status"], d["upgradeState"]["state"], _days(s["daysToEndOfStandardSupport"]),
                      _days(s["daysToEndOfExtendedSupport"]), nw["start"] if nw else None, d["wave"],
                      d["forecastCompletion"]])
     lines += _table(["cluster", "provider", "location", "control plane", "node pools (oldest … newest)", "policy",
-                     "target", "status", "days to end of standard support", "days to end of extended support",
+                     "target", "status", "upgrade state", "days to end of standard support", "days to end of extended support",
                      "next window", "wave", "forecast completion"], rows)
     return "\n".join(lines) + "\n"

@@ -21,6 +21,11 @@ from fleet.state import schema as S
 from fleet.state.values import check_row
 
 
+def rfc3339(t: datetime) -> str:
+    """RFC 3339 in UTC with ``Z`` (sub-seconds kept), as every instant in JSON and the API."""
+    return utc(t).isoformat().replace("+00:00", "Z")
+
+
 @dataclass(frozen=True, slots=True)
 class GateEvaluation:
     """One evaluation of one gate for one cluster (result: pass | fail | error | overridden)."""
@@ -45,7 +50,7 @@ class GateEvaluation:
                    step_key=r.get("step_key"))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "at": self.at.isoformat(), "cluster": self.cluster_id, "gate": self.gate,
+        return {"id": self.id, "at": rfc3339(self.at), "cluster": self.cluster_id, "gate": self.gate,
                 "type": self.gate_type, "phase": self.phase, "result": self.result, "reason": self.reason,
                 "evidence": dict(self.evidence), "run": self.run_id, "step": self.step_key}
 
@@ -75,9 +80,9 @@ class GateOverride:
 
     def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
         d: dict[str, Any] = {"id": self.id, "cluster": self.cluster_id, "gate": self.gate,
-                             "until": self.until.isoformat(), "reason": self.reason, "actor": self.actor,
-                             "createdAt": self.created_at.isoformat(),
-                             "revokedAt": self.revoked_at.isoformat() if self.revoked_at else None,
+                             "until": rfc3339(self.until), "reason": self.reason, "actor": self.actor,
+                             "createdAt": rfc3339(self.created_at),
+                             "revokedAt": rfc3339(self.revoked_at) if self.revoked_at else None,
                              "revokedBy": self.revoked_by}
         if now is not None:
             d["active"] = self.active(now)

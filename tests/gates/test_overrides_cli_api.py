@@ -86,7 +86,7 @@ def test_api_overrides_need_the_write_token_and_gates_are_shown(tmp_path):
         r = client.post("/api/v1/overrides", json=body, headers=auth)
         assert r.status_code == 201, r.text
         oid = r.json()["id"]
-        assert r.json()["until"] == (START + timedelta(hours=1)).isoformat() and r.json()["actor"] == "legacy:write-token"   # the principal (docs/security.md)
+        assert r.json()["until"] == (START + timedelta(hours=1)).isoformat().replace("+00:00", "Z") and r.json()["actor"] == "legacy:write-token"   # the principal (docs/security.md)
         assert client.post("/api/v1/overrides", json={**body, "gate": "nope"}, headers=auth).status_code == 422
         assert client.post("/api/v1/overrides", json={**body, "until": "2000-01-01T00:00:00Z"},
                            headers=auth).status_code == 422

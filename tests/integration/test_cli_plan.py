@@ -86,7 +86,7 @@ def test_validate_ok(files):
     pol, inv = files
     r = fleet("validate", pol, inv)
     assert r.returncode == 0, r.stderr
-    assert "ok: 1 policies, 1 inventories" in r.stdout
+    assert "ok: 1 policy, 1 inventory" in r.stdout
     no_traceback(r)
 
 

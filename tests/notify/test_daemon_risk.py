@@ -45,5 +45,5 @@ def test_daemon_announces_each_cluster_entering_the_risk_list_once(tmp_path):
     for r, b in zip(rx.requests, bodies, strict=True):
         assert r.headers["x-fleet-event"] == "cluster-at-risk" and verify(SECRET, r.headers, r.body)
         assert b["kind"] == "cluster-at-risk" and b["actor"] == "reports"
-        assert b["message"] == "no-forecast: control plane 1.28.3, end of standard support 2024-11-26"
+        assert b["message"] == "past-end-of-standard-support: control plane 1.28.3, end of standard support 2024-11-26"
         assert b["summary"].startswith(f"Cluster {b['cluster']} entered the risk list")

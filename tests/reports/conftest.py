@@ -32,6 +32,6 @@ def lifecycle_env(tmp_path_factory) -> dict[str, str]:
 def example_html(tmp_path_factory, lifecycle_env) -> Path:
     """The example fleet's HTML report, with the forecast (the browser tests and the CLI tests share it)."""
     out = tmp_path_factory.mktemp("html") / "report.html"
-    r = run_fleet("report", *EXAMPLE, "--at", AT, "--format", "html", "--output", str(out), env=lifecycle_env)
+    r = run_fleet("report", *EXAMPLE, "--at", AT, "-o", "html", "--out-file", str(out), env=lifecycle_env)
     assert r.returncode == 0, r.stderr
     return out

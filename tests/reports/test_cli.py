@@ -52,7 +52,7 @@ def test_json(lifecycle_env):
 
 def test_csv(lifecycle_env, tmp_path):
     out = tmp_path / "r.csv"
-    assert report("csv", lifecycle_env, "--output", str(out)) == ""
+    assert report("csv", lifecycle_env, "--out-file", str(out)) == ""
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"), newline="")))
     assert tuple(rows[0]) == COLUMNS and {r["id"] for r in rows} == IDS
     crm = next(r for r in rows if r["id"] == "aks/westeurope/crm-eu-1")
@@ -67,12 +67,12 @@ def test_markdown_renders_tables(lifecycle_env):
     assert "Lifecycle data as of **2026-08-20**" in text
     tokens = MarkdownIt("commonmark").enable("table").parse(text)
     tables = [i for i, t in enumerate(tokens) if t.type == "table_open"]
-    assert len(tables) == 4  # summary, versions, risks, clusters
-    # the cluster table (last) has a header row plus one row per cluster, each with 13 cells
+    assert len(tables) == 5  # compliance statuses, upgrade states, versions, risks, clusters
+    # the cluster table (last) has a header row plus one row per cluster, each with 14 cells
     last = tokens[tables[-1]:]
     rows = [t for t in last if t.type == "tr_open"]
     cells = [t for t in last if t.type in ("td_open", "th_open")]
-    assert len(rows) == 11 and len(cells) == 11 * 13
+    assert len(rows) == 11 and len(cells) == 11 * 14
     inline = [t.content for t in last if t.type == "inline"]
     assert "eks/eu-west-1/payments-eu-1" in inline
 
@@ -124,8 +124,9 @@ def test_bad_step_duration_exits_2(value):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--format", "pdf"], "--format: format: must be one of table, json, csv, markdown, html"),
-    (["--output", "/nonexistent-dir/r.json", "--format", "json"], "--output: output: folder /nonexistent-dir does not exist"),
+    (["--format", "pdf"], "--output: output: must be one of table, wide, json, yaml, csv, markdown, html"),
+    (["-o", "pdf"], "--output: output: must be one of table, wide, json, yaml, csv, markdown, html"),
+    (["--out-file", "/nonexistent-dir/r.json", "-o", "json"], "--out-file: out-file: folder /nonexistent-dir does not exist"),
     (["--at", "yesterday"], "--at: at: not an ISO-8601 instant"),
 ])
 def test_bad_input_exits_2(lifecycle_env, args, message):
@@ -195,8 +196,10 @@ def test_report_from_config_reads_run_states(tmp_path):
     r = run_fleet("report", "--config", str(cfg), "--at", AT, "--format", "json", "--no-forecast",
                   env={"FLEET_LIFECYCLE_FILE": str(tmp_path / "none.yaml")})
     assert r.returncode == 0, r.stderr
-    st = {c["id"]: c["status"] for c in json.loads(r.stdout)["clusters"]}
-    assert st == {"eks/lab/c0": "upgrading", "eks/lab/c1": "failed", "eks/lab/c2": "end-of-extended-support"}
+    st = {c["id"]: (c["status"], c["upgradeState"]["state"]) for c in json.loads(r.stdout)["clusters"]}
+    assert st == {"eks/lab/c0": ("end-of-extended-support", "upgrading"),
+                  "eks/lab/c1": ("end-of-extended-support", "failed"),
+                  "eks/lab/c2": ("end-of-extended-support", "pending")}
 
 
 def test_missing_state_store_is_not_created(tmp_path):

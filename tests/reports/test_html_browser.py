@@ -93,6 +93,49 @@ def test_sorting(page):
     cps = page.eval_on_selector_all("#clusters tbody tr", "rows => rows.map(r => r.cells[3].textContent)")
     assert cps[0].startswith("1.32")
     page.click("#clusters th[data-col='daysStd']")
-    days = page.eval_on_selector_all("#clusters tbody tr", "rows => rows.map(r => Number(r.cells[8].textContent))")
+    days = page.eval_on_selector_all("#clusters tbody tr", "rows => rows.map(r => Number(r.cells[9].textContent))")
     assert days == sorted(days) and days[0] == -538
     assert page.problems == []
+
+
+def test_upgrade_state_tiles_show_blocked_and_tables_fit_at_1400px(browser, tmp_path):
+    """edge-lab: blocked by a missing image AND past end of extended support — counted under both; rows are
+    one line each, every table fits or scrolls inside its own container, the page never scrolls sideways."""
+    from fleet.reports.compliance import compute_report
+    from fleet.reports.render_html import render_html
+
+    from .helpers import AT, lifecycle, plan_of, planned
+    long_id = "capi/mgmt-eu-central-production-cluster-registry/" + "edge-lab-with-a-very-long-name-" * 3
+    cps = [planned("v1.30.4", provider="oke", cid="edge-lab", status="blocked",
+                   reasons=["node pool a: image ocid1.image.oc1..missing was not found " * 4]),
+           planned("1.34.2", cid=long_id, reasons=["a very long reason " * 20]),
+           *[planned("1.33.4", cid=f"eks/c{i}") for i in range(30)]]
+    html = tmp_path / "r.html"
+    html.write_text(render_html(compute_report(plan_of(*cps), lifecycle(), AT,
+                                               newest_offered={c.id: "1.35.2" for c in cps})), encoding="utf-8")
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(html.as_uri())
+    pg.wait_for_selector("body[data-ready='1']")
+    assert pg.text_content(".tile.big[data-upgrade='blocked'] .n") == "1"
+    assert pg.text_content("#upgrade-tiles .tile[data-upgrade='blocked'] .n") == "1"
+    assert pg.text_content("#status-tiles .tile[data-status='end-of-extended-support'] .n") == "1"
+    pg.click(".tile.big[data-upgrade='blocked']")
+    assert _ids(pg) == ["edge-lab"]
+    cells = pg.eval_on_selector_all("#clusters tbody tr", "rows => rows.map(r => r.cells[8].textContent)")
+    assert cells == ["blocked"]
+    pg.click(".tile[data-all]")
+    heights = pg.eval_on_selector_all("#clusters tbody tr", "rows => rows.map(r => r.getBoundingClientRect().height)")
+    assert len(heights) == 32 and max(heights) - min(heights) < 1, heights     # rows of even height
+    assert long_id in _ids(pg)                                                # ids whole
+    assert pg.evaluate("document.documentElement.scrollWidth") <= 1400         # no sideways page scroll
+    overflow = pg.evaluate("""() => [...document.querySelectorAll('table')].map(t => {
+        const box = t.parentElement.getBoundingClientRect(), main = document.querySelector('main').getBoundingClientRect();
+        return [t.id, box.right <= main.right + 1, getComputedStyle(t.parentElement).overflowX]; })""")
+    for tid, inside, scroll in overflow:
+        assert inside and scroll == "auto", (tid, scroll)
+    pg.screenshot(path=str(tmp_path / "blocked.png"), full_page=True)
+    assert errors == []
+    ctx.close()

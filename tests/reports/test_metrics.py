@@ -24,13 +24,15 @@ def test_observe_compliance():
     m.observe_compliance(plan, lifecycle(), AT, {"a": Membership("r1", "failed")})
     s = _samples(m)
     info = {dict(k[1])["cluster"]: dict(k[1]) for k in s if k[0] == "fleet_cluster_compliance_info"}
-    assert info["a"]["status"] == "failed" and info["b"]["status"] == "end-of-standard-support"
+    assert info["a"]["status"] == "compliant" and info["b"]["status"] == "end-of-standard-support"
     assert info["c"] == {"cluster": "c", "provider": "eks", "version": "1.36.1", "minor": "1.36", "status": "compliant"}
     days = {(dict(k[1])["cluster"], dict(k[1])["support"]): v for k, v in s.items() if k[0] == "fleet_cluster_support_days"}
     assert days[("a", "standard")] == 104 and days[("b", "standard")] == -150 and days[("b", "extended")] == 215
     assert ("c", "standard") not in days  # unknown: no series rather than a guess
     by = {dict(k[1])["status"]: v for k, v in s.items() if k[0] == "fleet_clusters_by_compliance"}
-    assert len(by) == 10 and by["failed"] == 1 and by["compliant"] == 1 and by["behind-minor"] == 0
+    assert len(by) == 7 and by["compliant"] == 2 and by["behind-minor"] == 0
+    states = {dict(k[1])["state"]: v for k, v in s.items() if k[0] == "fleet_clusters_by_upgrade_state"}
+    assert len(states) == 8 and states["failed"] == 1 and states["none"] == 2 and states["blocked"] == 0
     assert s[("fleet_clusters_support_unknown", ())] == 1
     assert s[("fleet_lifecycle_as_of_timestamp_seconds", ())] == 1785542400  # 2026-08-01
 
@@ -64,4 +66,4 @@ def test_memberships_from_a_store(tmp_path):
     m = Metrics()
     m.observe_compliance(plan_of(planned("1.34.2", cid="a")), lifecycle(), AT, store=store)
     store.close()
-    assert 'status="upgrading"' in m.render().decode()
+    assert 'fleet_clusters_by_upgrade_state{state="upgrading"} 1.0' in m.render().decode()

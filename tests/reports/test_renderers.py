@@ -13,6 +13,7 @@ from fleet.reports.formats import FORMATS, renderer
 from fleet.reports.render_csv import COLUMNS
 from fleet.reports.render_html import svg_timeline
 from fleet.reports.render_json import TOP_LEVEL_KEYS
+from fleet.reports.render_table import render_table
 
 from .helpers import AT, CF, FakeForecast, lifecycle, plan_of, planned
 
@@ -91,7 +92,19 @@ def test_no_forecast():
     assert json.loads(renderer("json")(r))["forecast"] is None
 
 
-def test_table_cuts_long_cells():
-    cp = planned("1.34.2", cid="x" * 80)
+def test_table_cuts_long_cells_but_never_ids():
+    cp = planned("1.34.2", cid="x" * 80, reasons=["y" * 80])
     text = renderer("table")(compute_report(plan_of(cp), lifecycle(), datetime(2026, 8, 20, tzinfo=UTC)))
-    assert "x" * 41 + "…" in text and "x" * 43 not in text
+    assert "x" * 80 in text                               # an id is whole, on one line
+    wide = render_table(compute_report(plan_of(cp), lifecycle(), datetime(2026, 8, 20, tzinfo=UTC)), wide=True)
+    assert "y" * 41 + "…" in wide and "y" * 43 not in wide  # other long cells are cut
+
+
+def test_no_forecast_claims_no_forecast():
+    cp = planned("1.33.4", status="needs-upgrade", target="1.34.2", steps=[])
+    r = compute_report(plan_of(cp), lifecycle(), AT)
+    table, html, md = renderer("table")(r), renderer("html")(r), renderer("markdown")(r)
+    for text in (table, html, md):
+        assert "forecast to finish" not in text and "no forecast computed" in text
+    assert "forecast (UTC)" not in table and "days late" not in html
+    assert json.loads(renderer("json")(r))["summary"]["forecastComputed"] is False
