@@ -51,18 +51,24 @@ def missing_modules() -> list[str]:
 def demo_options(name: str, directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """For one provider type: its emulator's options (demo timings and scenario accounts) and what the demo
     adds to the emulator's adapter settings (timeouts, poll intervals)."""
-    from datetime import timedelta
     polls: dict[str, Any] = {"timeoutSeconds": 10, "pollIntervalSeconds": 60}
     if name == "eks":
-        return ({"cp_update_seconds": 900, "node_update_seconds": 600, "regions": EKS_REGIONS,
+        cp, pool = S.DEMO_STEP_DURATIONS["eks"]
+        return ({"cp_update_seconds": int(cp.total_seconds()), "node_update_seconds": int(pool.total_seconds()),
+                 "regions": EKS_REGIONS,
                  "profile": "fleet-demo"}, {"pollIntervalSeconds": 60})
     if name == "gke":
-        return {"master_seconds": 900, "node_seconds": 240, "project": S.GKE_PROJECT}, polls
+        cp, pool = S.DEMO_STEP_DURATIONS["gke"]
+        return ({"master_seconds": int(cp.total_seconds()), "node_seconds": int(pool.total_seconds()),
+                 "project": S.GKE_PROJECT}, polls)
     if name == "aks":
-        return ({"control_plane_duration": timedelta(minutes=15), "node_batch_duration": timedelta(minutes=5),
+        cp, pool = S.DEMO_STEP_DURATIONS["aks"]
+        return ({"control_plane_duration": cp, "node_batch_duration": pool,
                  "subscription": S.AKS_SUBSCRIPTION}, polls)
     if name == "oke":
-        return {"regions": OKE_REGIONS, "key_file": True}, polls
+        cp, pool = S.DEMO_STEP_DURATIONS["oke"]
+        return ({"regions": OKE_REGIONS, "key_file": True, "cluster_minutes": cp.total_seconds() / 60,
+                 "node_minutes": pool.total_seconds() / 60}, polls)
     if name == "capi":
         images = {kind: {v: image_for(kind, v) for v in versions} for kind, versions in S.CAPI_IMAGES.items()}
         return ({"capi_version": "v1beta2", "token": CAPI_TOKEN, "context": S.CAPI_MANAGEMENT, "images": images},

@@ -72,8 +72,13 @@ def compute_forecast(policies: list[Any], observation: Any, observer: Any, at: d
         from fleet.reports.forecast import forecast_fleet
     except ImportError:
         return None, ["forecast unavailable: fleet.reports.forecast is not installed"]
+    from fleet.demo.scenario import DEMO_STEP_DURATIONS
     clusters = list(observation.clusters.values())
-    return forecast_fleet(policies, clusters, lambda c: observer.offers_for(c, at), at, horizon=FORECAST_HORIZON), []
+    fc = forecast_fleet(policies, clusters, lambda c: observer.offers_for(c, at), at, horizon=FORECAST_HORIZON,
+                        durations=DEMO_STEP_DURATIONS)
+    fc.notes.append("step durations: the demo's emulated clouds' own (fleet.demo.scenario.DEMO_STEP_DURATIONS), "
+                    "as `fleet forecast --step-duration` would give them")
+    return fc, []
 
 
 def compute_calibrated_forecast(before: DemoReport, store: Any) -> tuple[Any, Any] | None:

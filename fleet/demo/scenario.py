@@ -11,7 +11,7 @@ Pure data: the versions each cloud offers (newest last, each in its own spelling
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 SCENARIO_START = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)   # a Monday; the demo's virtual "now" at start
 WEEK_PER_MINUTE = 7 * 24 * 3600 / 60      # the demo's default speed: 10,080 virtual seconds per real second
@@ -43,6 +43,21 @@ KOPS_VERSIONS = ["1.33.13", "1.34.11", "1.35.8", "1.36.4"]
 # the emulated kops binary: kops X.Y applies Kubernetes up to X.Y (providers/kops/rules.py), so the demo runs
 # the release that matches the newest minor its channel offers
 KOPS_BINARY = "1.36.0"
+
+# How fast the demo's emulated clouds upgrade (virtual time): (control-plane step, node-pool batch). The EKS,
+# GKE, AKS and OKE emulators are configured with these (fleet.demo.emulators.demo_options); the Cluster API
+# and kops emulators replace machines/instances one at a time on their own controller timings, and these two
+# rows are what a week of the demo measured for them (docs/demo.md). The demo hands the table to its forecast,
+# as a user would with `fleet forecast --step-duration TYPE=CP/POOL` for clouds they know; without it the
+# forecast uses the documented defaults for real clouds (EKS 40/12 min ...), which these emulators beat.
+DEMO_STEP_DURATIONS: dict[str, tuple[timedelta, timedelta]] = {
+    "eks": (timedelta(minutes=15), timedelta(minutes=10)),
+    "gke": (timedelta(minutes=15), timedelta(minutes=4)),
+    "aks": (timedelta(minutes=15), timedelta(minutes=5)),
+    "oke": (timedelta(minutes=20), timedelta(minutes=5)),
+    "capi": (timedelta(minutes=15), timedelta(minutes=5)),
+    "kops": (timedelta(minutes=10), timedelta(minutes=5)),
+}
 
 GKE_PROJECT = "acme-shop"
 AKS_SUBSCRIPTION = "5f0c1d2e-3a4b-4c5d-8e9f-0a1b2c3d4e5f"

@@ -112,6 +112,9 @@ def test_the_demo_ended_because_the_fleet_settled_and_compared_its_forecast(demo
     upgraded = {c["id"] for c in o["clusters"] if c["doneAt"]}
     assert {c["cluster"] for c in acc["clusters"] if c["actual"]} == upgraded
     assert acc["summary"]["compared"] == len(upgraded) and "Forecast vs actual, per cluster" in r.stdout
+    # #18's bar: the forecast made before the week (with the demo clouds' step durations) is within 30
+    # simulated minutes of what happened, for every cluster
+    assert acc["summary"]["maxMinutes"] <= 30, acc["summary"]
 
 
 def test_only_the_lab_cluster_without_an_image_stays_blocked(demo) -> None:
