@@ -112,7 +112,7 @@ def create_app(daemon: Any) -> FastAPI:
         add_hold_routes(app, daemon, lambda role: require(auth, role),
                         require(auth, "viewer", optional=not auth.reads_need_auth))
     from fleet.daemon.dashboard import add_dashboard_routes  # the live dashboard (docs/api.md)
-    add_dashboard_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth))
+    add_dashboard_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth), auth)
     from fleet.daemon.gates_api import add_gate_routes  # overrides: the approver role (docs/gates.md)
     add_gate_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth),
                     require(auth, "approver"))
