@@ -1,8 +1,9 @@
 """The live dashboard: one self-contained page served by the daemon at ``/dashboard`` (same origin as the API,
 no build step). The page holds no data: its script reads the API with the user's bearer token (kept in the
 tab's sessionStorage only) — who it is from ``/api/v1/whoami`` (the page shows only the buttons its roles
-allow), fleet tiles from ``/api/v1/summary``, runs and their progress from ``/api/v1/rollouts``, one page of clusters at a time from ``/api/v1/clusters`` (filtered and paged server-side,
-so 10,000 clusters cost one page), the event stream from ``/api/v1/events?after=`` — and its buttons call the
+allow), fleet tiles from ``/api/v1/summary``, runs and their progress from ``/api/v1/rollouts``, the rollout's
+stages with their progress from ``/api/v1/stages?members=false``, one page of clusters at a time from
+``/api/v1/clusters`` (filtered and paged server-side, so 10,000 clusters cost one page), the event stream from ``/api/v1/events?after=`` — and its buttons call the
 write endpoints (pause/resume, approve a waiting wave, retry a run's failed clusters, override a gate); the API
 still decides what the token's role allows and the page shows its answer (403 included).
 """
@@ -53,6 +54,8 @@ button.act{font:inherit;font-size:12px;padding:2px 8px;border:1px solid var(--li
 <div class="grid"><div>
 <section><h2>Runs</h2><div class="card"><table id="runs"><thead><tr><th>run</th><th>policy</th><th>status</th>
 <th>progress</th><th>failures</th><th>actions</th></tr></thead><tbody></tbody></table></div></section>
+<section id="stages" hidden><h2>Rollout stages <span id="ro-name" style="color:var(--muted);font-weight:400"></span></h2>
+<div class="card"><table id="stage-table"><thead></thead><tbody></tbody></table></div></section>
 <section><h2>Clusters <span id="filter" style="color:var(--muted);font-weight:400"></span></h2><div class="card">
 <table id="clusters"><thead><tr><th>cluster</th><th>provider</th><th>control plane</th><th>target</th><th>compliance</th>
 <th>upgrade state</th><th>waits for / why</th><th>actions</th></tr></thead><tbody></tbody></table>
@@ -139,6 +142,28 @@ function loadRuns(){
     });
   });
 }
+function loadStages(){
+  return api("GET", "/api/v1/stages?members=false").then(function(d){
+    var ro = d.rollout, sec = document.getElementById("stages"); sec.hidden = !ro; if(!ro) return;
+    document.getElementById("ro-name").textContent = ro.name;
+    var versions = Object.keys(ro.versions), head = el("tr");
+    ["stage", "clusters", "progress", "upgrade states"].forEach(function(h){ head.appendChild(el("th", null, h)); });
+    versions.forEach(function(v){ head.appendChild(el("th", null, v)); });
+    var th = document.querySelector("#stage-table thead"), tb = document.querySelector("#stage-table tbody");
+    th.textContent = ""; th.appendChild(head); tb.textContent = "";
+    ro.stages.forEach(function(st){
+      var tr = el("tr", {"data-stage": st.name}); tr.appendChild(el("td", null, st.name)); tr.appendChild(el("td", null, st.clusters));
+      var pg = el("td", {"class": "progress"}), bar = el("span", {"class": "bar", title: st.upToDate + " of " + st.clusters + " up to date"}), fill = el("i");
+      fill.style.width = (st.clusters ? Math.round(100 * st.upToDate / st.clusters) : 0) + "%"; bar.appendChild(fill); pg.appendChild(bar);
+      pg.appendChild(document.createTextNode(" " + st.upToDate + "/" + st.clusters + " up to date")); tr.appendChild(pg);
+      var us = el("td", {"class": "states"});
+      Object.keys(st.byUpgradeState).forEach(function(k){ us.appendChild(badge(k)); us.appendChild(document.createTextNode(" " + st.byUpgradeState[k] + " ")); });
+      tr.appendChild(us);
+      versions.forEach(function(v){ var why = ro.versions[v][st.name] || ""; tr.appendChild(el("td", {"class": "why", title: why}, why)); });
+      tb.appendChild(tr);
+    });
+  });
+}
 function loadClusters(){
   var q = "?limit=" + PAGE + "&offset=" + state.offset + (state.compliance ? "&compliance=" + state.compliance : "")
         + (state.upgrade ? "&upgradeState=" + state.upgrade : "");
@@ -178,7 +203,7 @@ function loadEvents(){
   });
 }
 function refresh(){
-  return loadWho().then(function(){ return Promise.all([loadSummary(), loadRuns(), loadClusters(), loadEvents()]); })
+  return loadWho().then(function(){ return Promise.all([loadSummary(), loadRuns(), loadStages(), loadClusters(), loadEvents()]); })
     .then(function(){ if(msg.style.color !== "rgb(46, 125, 50)") msg.textContent = ""; document.body.setAttribute("data-ready", "1"); })
     .catch(function(e){ msg.style.color = "#b71c1c"; msg.textContent = (String(e.message).indexOf("401") === 0 ? "enter an API token: " : "") + e.message; document.body.setAttribute("data-ready", "1"); });
 }
@@ -194,6 +219,24 @@ refresh(); setInterval(refresh, 5000);
 })();
 </script></body></html>
 """
+
+
+def stage_progress(plan: Any, upgrade_states: dict[str, str]) -> dict[str, Any]:
+    """The plan's fleet rollout with each stage's cluster ids replaced by counts: ``clusters``, ``upToDate``
+    (the planner has nothing left to do) and ``byUpgradeState`` (non-zero states only) - what the dashboard
+    draws, a few hundred bytes however many clusters a stage holds."""
+    ro = plan.rollout
+    status = {c.id: c.status for c in plan.clusters}
+    stages = []
+    for st in ro["stages"]:
+        by: dict[str, int] = {}
+        for cid in st["clusters"]:
+            u = upgrade_states.get(cid, "none")
+            by[u] = by.get(u, 0) + 1
+        stages.append({"name": st["name"], "clusters": len(st["clusters"]),
+                       "upToDate": sum(1 for cid in st["clusters"] if status.get(cid) == "up-to-date"),
+                       "byUpgradeState": by})
+    return {"name": ro["name"], "stages": stages, "versions": ro["versions"]}
 
 
 def add_dashboard_routes(app: FastAPI, daemon: Any, can_read: Any, auth: Any = None) -> None:

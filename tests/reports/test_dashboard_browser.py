@@ -174,3 +174,77 @@ def test_dashboard_buttons_follow_the_role_and_override_is_audited(browser, tmp_
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+STAGED_ROLLOUT = """apiVersion: fleet.dev/v1alpha1
+kind: RolloutStrategy
+metadata: {name: rings}
+spec:
+  stages:
+    - {name: canary, selector: {matchLabels: {ring: canary}}}
+    - {name: rest, selector: {matchLabels: {env: test}}, approval: required}
+"""
+
+
+def test_dashboard_shows_rollout_stages_with_progress(browser, tmp_path):  # noqa: F811
+    port = free_port()
+    cfg = write_fleet(tmp_path, n=3, port=port)
+    inv = tmp_path / "inventory.yaml"             # c0 is the canary; c1 and c2 wait for the rest stage's approval
+    inv.write_text(inv.read_text().replace("name: c0, labels: {env: test}", "name: c0, labels: {env: test, ring: canary}"))
+    (tmp_path / "policies" / "rollout.yaml").write_text(STAGED_ROLLOUT)
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([FLEET, "daemon", "--config", str(cfg)], stdout=(tmp_path / "daemon.log").open("ab"),
+                            stderr=subprocess.STDOUT)
+    try:
+        def canary_done() -> bool:
+            ro = httpx.get(f"{base}/api/v1/stages?members=false", timeout=5).json()["rollout"]
+            return ro is not None and ro["stages"][0]["upToDate"] == 1
+        _wait(canary_done, 90)
+        ro = httpx.get(f"{base}/api/v1/stages?members=false", timeout=5).json()["rollout"]
+        full = httpx.get(f"{base}/api/v1/stages", timeout=5).json()["rollout"]
+        assert [(s["name"], len(s["clusters"])) for s in full["stages"]] == \
+            [(s["name"], s["clusters"]) for s in ro["stages"]] == [("canary", 1), ("rest", 2), ("unstaged", 0)]
+        rest = ro["stages"][1]
+        assert rest["upToDate"] == 0 and sum(rest["byUpgradeState"].values()) == 2, rest
+        assert ro["versions"] == full["versions"] and ro["versions"], ro
+        version = next(iter(ro["versions"]))      # the first step's version: the canary may start it, the rest wait
+        assert ro["versions"][version]["canary"] == "may start", ro
+        assert "approval" in ro["versions"][version]["rest"], ro
+        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/dashboard")
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.is_visible("#stages") and page.text_content("#ro-name") == "rings"
+        assert page.text_content("tr[data-stage='canary'] td.progress").strip() == "1/1 up to date"
+        assert page.text_content("tr[data-stage='rest'] td.progress").strip() == "0/2 up to date"
+        width = page.eval_on_selector("tr[data-stage='canary'] .bar i", "e => e.style.width")
+        assert width == "100%", width
+        assert version in page.text_content("#stage-table thead")
+        assert "approval" in page.text_content("tr[data-stage='rest']")
+        page.screenshot(path=str(tmp_path / "dashboard-stages.png"), full_page=True)
+        assert errors == []
+        ctx.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def test_dashboard_hides_stages_without_a_rollout_strategy(browser, tmp_path):  # noqa: F811
+    port = free_port()
+    cfg = write_fleet(tmp_path, n=1, port=port)
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([FLEET, "daemon", "--config", str(cfg)], stdout=(tmp_path / "daemon.log").open("ab"),
+                            stderr=subprocess.STDOUT)
+    try:
+        _wait(lambda: httpx.get(f"{base}/api/v1/summary", timeout=5).json()["clusters"] == 1)
+        assert httpx.get(f"{base}/api/v1/stages?members=false", timeout=5).json() == {"rollout": None}
+        page = browser.new_page()
+        page.goto(f"{base}/dashboard")
+        page.wait_for_selector("body[data-ready='1']")
+        assert not page.is_visible("#stages")
+        page.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
