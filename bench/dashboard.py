@@ -35,7 +35,8 @@ def main(n: int) -> None:
         print(f"{n} clusters: first tick (plan, run of {n}) {time.perf_counter() - t0:.1f} s")
         client = TestClient(create_app(daemon), base_url="http://127.0.0.1")
         total_b, total_s = 0, 0.0
-        for path in ("/dashboard", "/api/v1/summary", "/api/v1/rollouts?members=false", "/api/v1/clusters?limit=50&offset=0",
+        for path in ("/dashboard", "/api/v1/whoami", "/api/v1/summary", "/api/v1/rollouts?members=false",
+                     "/api/v1/stages?members=false", "/api/v1/clusters?limit=50&offset=0",
                      "/api/v1/clusters?limit=50&upgradeState=upgrading", "/api/v1/events?after=0&limit=200"):
             best = float("inf")
             for _ in range(3):
@@ -46,7 +47,7 @@ def main(n: int) -> None:
             total_b += len(r.content)
             total_s += best if path != "/api/v1/clusters?limit=50&upgradeState=upgrading" else 0
             print(f"  {path:52s} {len(r.content) / 1024:8.1f} KiB  {best * 1000:7.1f} ms")
-        print(f"one dashboard load (page + summary + rollouts + one page of clusters + events): "
+        print(f"one dashboard load (page + whoami + summary + rollouts + stages + one page of clusters + events): "
               f"{total_b / 1024:.0f} KiB, {total_s * 1000:.0f} ms of server time")
         daemon.stop()
 

@@ -1,7 +1,7 @@
 """``fleet override``: let exactly one gate pass for one cluster until a time, audited (docs/gates.md).
 
     fleet override CLUSTER --gate NAME --until TIME --reason TEXT   # TIME: ISO-8601 instant or a duration (2h)
-    fleet override list [--all] [--format json]                     # active ones (--all: expired, revoked too)
+    fleet override list [--all] [-o table|json|yaml|wide]           # active ones (--all: expired, revoked too)
     fleet override revoke ID
 
 With ``--server URL`` (or ``FLEET_SERVER``) and a token (fleet.cli.remote) each goes through the daemon's API
@@ -10,15 +10,24 @@ With ``--server URL`` (or ``FLEET_SERVER``) and a token (fleet.cli.remote) each 
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from fleet.cli.common import actor, fail_input, now, out, run_guarded
+from fleet.cli.common import (
+    FormatOpt,
+    OutputOpt,
+    actor,
+    choose_output,
+    fail_input,
+    now,
+    out,
+    print_doc,
+    run_guarded,
+    wide_console,
+)
 from fleet.cli.remote import ApiClient, OptConfig, ServerOpt, TokenFileOpt, connect, need_config
 from fleet.errors import NotFoundError, Problem
 
@@ -44,7 +53,7 @@ def _gate_names(config: Path) -> set[str]:
             for g in [*p.spec.gates.preflight, *p.spec.gates.post_step]}
 
 
-def _list(config: Path | None, client: ApiClient | None, all_: bool, format: str) -> None:
+def _list(config: Path | None, client: ApiClient | None, all_: bool, fmt: str) -> None:
     at = now()
     if client is not None:
         rows = client.get("/api/v1/overrides", all="true" if all_ else "false")["overrides"]
@@ -52,8 +61,8 @@ def _list(config: Path | None, client: ApiClient | None, all_: bool, format: str
         from fleet.runtime import open_config_store
         rows = [o.to_dict(at) for o in open_config_store(need_config(config, "override list")).gate_overrides()
                 if all_ or o.active(at)]
-    if format == "json":
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    if fmt in ("json", "yaml"):
+        print_doc(rows, fmt)
         return
     from rich.table import Table
     t = Table(title="gate overrides" + ("" if all_ else " (active)"))
@@ -62,7 +71,7 @@ def _list(config: Path | None, client: ApiClient | None, all_: bool, format: str
     for o in rows:
         state = "active" if o.get("active") else ("revoked" if o.get("revokedAt") else "expired")
         t.add_row(str(o["id"]), o["cluster"], o["gate"], o["until"], o["actor"], o["reason"], state)
-    out.print(t)
+    (wide_console() if fmt == "wide" else out).print(t)
 
 
 def override(target: Annotated[str, typer.Argument(help="a cluster id, or 'list', or 'revoke'")],
@@ -71,14 +80,15 @@ def override(target: Annotated[str, typer.Argument(help="a cluster id, or 'list'
              until: Annotated[str | None, typer.Option("--until", help="ISO-8601 instant or duration (e.g. 4h)")] = None,
              reason: Annotated[str | None, typer.Option("--reason", help="why (kept in the audit log)")] = None,
              all_: Annotated[bool, typer.Option("--all", help="list: expired and revoked ones too")] = False,
-             format: Annotated[str, typer.Option("--format", help="list: table or json")] = "table",
+             output: OutputOpt = "table", format: FormatOpt = None,
              config: OptConfig = None, server: ServerOpt = None, token_file: TokenFileOpt = None) -> None:
     """Let one gate pass for one cluster until a time (audited, expiring); list or revoke overrides
     (with --server: through the daemon's API, as the approver role)."""
     def body() -> None:
+        fmt = choose_output(output, format)
         client = connect(server, token_file)
         if target == "list":
-            _list(config, client, all_, format)
+            _list(config, client, all_, fmt)
             return
         if target == "revoke":
             if override_id is None:

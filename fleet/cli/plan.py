@@ -116,12 +116,13 @@ def plan(
     run_guarded(body)
 
 
-def fail_providers(unread: dict[str, str]) -> NoReturn:
-    """Exit 1 naming every provider that could not be read, and why: a plan without them is not the fleet's."""
+def fail_providers(unread: dict[str, str], what: str = "the plan above") -> NoReturn:
+    """Exit 1 naming every provider that could not be read, and why: a plan (or report) without them is not
+    the fleet's."""
     from fleet.cli.common import EXIT_FAILED, err
     for name, reason in sorted(unread.items()):
         err.print(f"error: provider {name} could not be read: {reason}", markup=False, highlight=False)
-    err.print(f"error: {len(unread)} of the providers could not be read: the plan above leaves their clusters out",
+    err.print(f"error: {len(unread)} of the providers could not be read: {what} leaves their clusters out",
               markup=False, highlight=False)
     raise typer.Exit(EXIT_FAILED)
 

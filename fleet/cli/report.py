@@ -123,6 +123,9 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
         now = parse_at(at)
         horizon = timedelta(days=horizon_days)
         lc = load_lifecycle(lifecycle)
+        if config is not None:
+            from fleet.logs import configure
+            configure("text", "ERROR")      # unread providers are reported at the end, by name and reason
         inputs = observe_inputs(config=config, inventory=inventory, policies=policies, at=now)
         memberships, notes = observe_memberships(state or inputs.state_url)
         forecast = None
@@ -153,6 +156,9 @@ def report(config: ConfigOpt = None, inventory: InventoryOpt = None, policies: P
             write_output(render_html(rep, before=read_previous(compare)), output)
         else:
             write_output(renderer(fmt)(rep), output)
+        if inputs.unread:        # the report is written (its notes name them) but is not the whole fleet's
+            from fleet.cli.plan import fail_providers
+            fail_providers(inputs.unread, "the report")
     run_guarded(body)
 
 

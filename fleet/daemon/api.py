@@ -112,7 +112,7 @@ def create_app(daemon: Any) -> FastAPI:
         add_hold_routes(app, daemon, lambda role: require(auth, role),
                         require(auth, "viewer", optional=not auth.reads_need_auth))
     from fleet.daemon.dashboard import add_dashboard_routes  # the live dashboard (docs/api.md)
-    add_dashboard_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth))
+    add_dashboard_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth), auth)
     from fleet.daemon.gates_api import add_gate_routes  # overrides: the approver role (docs/gates.md)
     add_gate_routes(app, daemon, require(auth, "viewer", optional=not auth.reads_need_auth),
                     require(auth, "approver"))
@@ -214,10 +214,14 @@ def add_read_routes(app: FastAPI, daemon: Any, can_read: Dependency) -> None:
                         media_type="application/json")
 
     @app.get("/api/v1/stages", dependencies=read)
-    def stages() -> dict[str, Any]:
-        """The fleet rollout: its stages and, per planned version, per stage, "may start" or what it waits for."""
+    def stages(members: bool = True) -> dict[str, Any]:
+        """The fleet rollout: its stages and, per planned version, per stage, "may start" or what it waits for;
+        ``?members=false``: each stage's cluster count and progress instead of its cluster ids (the dashboard)."""
         p = daemon.last_plan()
-        return {"rollout": p.rollout if p else None}
+        if p is None or p.rollout is None or members:
+            return {"rollout": p.rollout if p else None}
+        from fleet.daemon.dashboard import stage_progress
+        return {"rollout": stage_progress(p, daemon.upgrade_states())}
 
     @app.get("/api/v1/status", dependencies=read)
     def status() -> dict[str, Any]:

@@ -300,6 +300,10 @@ class Daemon:
         return {"clusters": len(self._compliance), "byCompliance": by_c, "byUpgradeState": by_u,
                 "atRisk": sum(1 for c in self._compliance.values() if c.at_risk)}
 
+    def upgrade_states(self) -> dict[str, str]:
+        """Each cluster's upgrade state as of the last tick (fleet.reports.compliance.UPGRADE_STATES)."""
+        return {cid: c.upgrade_state for cid, c in self._compliance.items()}
+
     def cluster_view_json(self, *, status: str | None, provider: str | None, limit: int, offset: int,
                           compliance: str | None = None, upgrade_state: str | None = None) -> bytes:
         """``{"total": N, "clusters": [...]}``: one page of the plan view (every cluster with its rollout, its

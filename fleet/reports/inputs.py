@@ -32,6 +32,7 @@ class FleetInputs:
     state_url: str | None = None
     notes: list[str] = field(default_factory=list)
     rollout: Any = None             # the policies folder's RolloutStrategy, if any (fleet.policy.rollout)
+    unread: dict[str, str] = field(default_factory=dict)   # provider -> why it could not be read (--config)
 
 
 def observe_inputs(*, config: Path | None, inventory: Path | None, policies: Path | None,
@@ -63,7 +64,8 @@ def _observe_live(config_file: Path, at: datetime) -> FleetInputs:
     live = observe_live(config_file, at)
     notes = [f"provider {n} could not be read: {e}" for n, e in sorted(live.errors.items())]
     return FleetInputs(live.policies, live.clusters, live.offers, live.plan,
-                       resolve_state_url(config_file, live.config.spec.state.url), notes, live.rollout)
+                       resolve_state_url(config_file, live.config.spec.state.url), notes, live.rollout,
+                       dict(live.errors))
 
 
 def _sqlite_missing(url: str) -> bool:

@@ -60,6 +60,24 @@ def test_cli_override_create_list_revoke(tmp_path):
     assert [e["kind"] for e in hist] == ["gate-override", "gate-override-revoked"]
 
 
+def test_cli_override_list_output_formats(tmp_path):
+    """``-o/--output table|json|yaml|wide`` like every other command; ``--format`` stays as a hidden alias."""
+    import yaml
+    cfg = gated_fleet(tmp_path)
+    assert fleet("override", "eks/lab/c1", "--gate", "smoke", "--until", "3h", "--reason", "hook down",
+                 "-c", cfg, cwd=tmp_path).returncode == 0
+    as_json = json.loads(fleet("override", "list", "-o", "json", "-c", cfg, cwd=tmp_path).stdout)
+    as_yaml = yaml.safe_load(fleet("override", "list", "--output", "yaml", "-c", cfg, cwd=tmp_path).stdout)
+    alias = json.loads(fleet("override", "list", "--format", "json", "-c", cfg, cwd=tmp_path).stdout)
+    assert as_json == as_yaml == alias and [(o["cluster"], o["gate"]) for o in as_json] == [("eks/lab/c1", "smoke")]
+    table = fleet("override", "list", "-o", "wide", "-c", cfg, cwd=tmp_path).stdout
+    assert "eks/lab/c1" in table and "hook down" in table and "active" in table
+    bad = fleet("override", "list", "-o", "xml", "-c", cfg, cwd=tmp_path)
+    assert bad.returncode == 2 and "--output" in bad.stderr and "yaml" in bad.stderr, bad.stderr
+    helptext = fleet("override", "--help", cwd=tmp_path).stdout
+    assert "--output" in helptext and "--format" not in helptext
+
+
 @pytest.mark.parametrize("args, field", [
     (["--gate", "nope", "--until", "2h", "--reason", "x"], "gate"),
     (["--gate", "blockers", "--until", "2h"], "reason"),

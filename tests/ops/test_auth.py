@@ -176,6 +176,19 @@ def test_the_audit_log_names_the_principal(env):
     assert actors[-2:] == ["token:operator-user", "oidc:carol@example.com"]
 
 
+def test_whoami_names_the_principal_and_its_roles(env):
+    served, issuer = env
+    for role, tok in TOKENS.items():
+        r = httpx.get(served.url + "/api/v1/whoami", headers={"Authorization": f"Bearer {tok}"}, timeout=30)
+        assert r.status_code == 200 and r.json() == {"principal": f"token:{role}-user",
+                                                     "roles": list(ROLES[:_rank(role) + 1])}, r.text
+    jwt_ = issuer.token("dave@example.com", ["fleet-ops"])
+    assert httpx.get(served.url + "/api/v1/whoami", headers={"Authorization": f"Bearer {jwt_}"}).json() == \
+        {"principal": "oidc:dave@example.com", "roles": ["viewer", "operator"]}
+    assert httpx.get(served.url + "/api/v1/whoami").status_code == 401          # reads need a viewer here
+    assert httpx.get(served.url + "/api/v1/whoami", headers={"Authorization": "Bearer nope-" + "x" * 20}).status_code == 401
+
+
 def test_reads_and_metrics_need_a_viewer(env):
     served, issuer = env
     for path in ("/api/v1/plan", "/api/v1/rollouts", "/metrics"):

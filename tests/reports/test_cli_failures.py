@@ -57,6 +57,24 @@ def test_plan_names_each_unread_provider_and_fails(tmp_path):
     assert "discovery failed" not in r.stderr          # the bare log line is not what the user sees
 
 
+def test_report_names_each_unread_provider_and_fails(tmp_path):
+    cfg = write_fleet(tmp_path, n=2)
+    cfg.write_text(cfg.read_text().replace("        nodePoolDuration: 1s\n",
+                                           "        nodePoolDuration: 1s\n        faults: {apiErrorRate: 1.0}\n"))
+    out = tmp_path / "report.json"
+    r = run_fleet("report", "--config", str(cfg), "--at", AT, "--no-forecast", "-o", "json", "--out-file", str(out))
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "error: provider sim could not be read: simulated API error in discover" in r.stderr
+    assert "the report leaves their clusters out" in r.stderr
+    assert "discovery failed" not in r.stderr          # the bare log line is not what the user sees
+    assert any("provider sim could not be read" in n for n in json.loads(out.read_text())["notes"])
+    table = run_fleet("report", "--config", str(cfg), "--at", AT, "--no-forecast")
+    assert table.returncode == 1 and "provider sim could not be read" in table.stderr, table.stderr
+    healthy = write_fleet(tmp_path / "ok", n=2)           # the same fleet, readable: exit 0, nothing on stderr
+    ok = run_fleet("report", "--config", str(healthy), "--at", AT, "--no-forecast", "-o", "json")
+    assert ok.returncode == 0 and "could not be read" not in ok.stderr, ok.stderr
+
+
 def test_history_of_an_unknown_cluster_is_an_error(tmp_path):
     cfg = write_fleet(tmp_path, n=1)
     _store_with(cfg, [("r1", "done", {})], [("r1", "eks/lab/c0", "default", "done")])
