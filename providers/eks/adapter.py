@@ -121,7 +121,10 @@ class EksProvider:
         self._config = import_optional("botocore.config", "eks").Config(
             retries={"total_max_attempts": 1, "mode": "standard"},
             connect_timeout=self.settings.connectTimeoutSeconds, read_timeout=self.settings.readTimeoutSeconds,
-            user_agent_appid="fleet")
+            # botocore keeps 10 connections per client unless told (Config max_pool_connections, boto/botocore
+            # PR 1026: "a noticeable difference whenever num_threads > max_pool_connection"); one client serves
+            # every worker of its account+region, so it gets as many connections as there are workers
+            max_pool_connections=max(10, self.settings.apiConcurrency), user_agent_appid="fleet")
         self._sessions: dict[int, tuple[Any, datetime | None]] = {}
         self._clients: dict[tuple[int, str, str], Any] = {}
         self._client_lock = threading.Lock()   # sessions and clients are made once, shared by the pool

@@ -51,6 +51,32 @@ def find(p: AksProvider, name: str) -> Cluster:
     return next(c for c in p.discover() if c.name == name)
 
 
+@pytest.mark.parametrize("page_size", [2, 3, 100])
+def test_a_discovery_makes_one_request_per_page_and_none_per_cluster(page_size):
+    """ManagedClusters_List returns each cluster with its agentPoolProfiles (ManagedClusterListResult ->
+    ManagedCluster, managedClusters.json 2026-08-01): pool versions come from the list, never from a GET."""
+    e = AksEmulator(FakeClock(), page_size=page_size).start()
+    try:
+        for i in range(7):
+            e.add_cluster(f"c{i}", "1.29.2", {"sys": "1.29.2", "gpu": "1.28.9" if i % 2 else "1.29.2"}, VERSIONS,
+                          subscription=SUB_A, resource_group="rg-a1")
+        before = len(e.log)
+        found = provider(e).discover()
+        asked = e.log[before:]
+        assert len(asked) == -(-7 // page_size)                   # ceil(7 / page size) list pages, nothing else
+        assert {r.path.split("?")[0].rsplit("/", 1)[-1] for r in asked} == {"managedClusters"}
+        assert [c.name for c in found] == [f"c{i}" for i in range(7)]
+        assert [{p.name: p.version for p in c.node_pools}["gpu"] for c in found] == [
+            "1.28.9" if i % 2 else "1.29.2" for i in range(7)]
+    finally:
+        e.stop()
+
+
+def test_the_emulator_refuses_a_page_size_below_one():
+    with pytest.raises(ValueError, match="page_size"):
+        AksEmulator(FakeClock(), page_size=0)
+
+
 def test_discovery_over_subscriptions_and_resource_groups(emu):
     for name in ("c1", "c2", "c3"):
         emu.add_cluster(name, "1.29.2", {"sys": "1.29.2"}, VERSIONS, subscription=SUB_A, resource_group="rg-a1")

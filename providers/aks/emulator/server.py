@@ -63,6 +63,10 @@ POOL_SKEW = 2
 # No source found gives AKS's error code for a PUT that would leave a pool more than POOL_SKEW minors behind
 # the control plane; the emulator's code says so (docs/fidelity/aks.md)
 UNDOCUMENTED_SKEW_CODE = "EmulatorUndocumentedNodePoolSkew"
+# ManagedClusters_List / _ListByResourceGroup are `x-ms-pageable` (nextLinkName `nextLink`) and take no page-size
+# parameter (api-version and the path only, managedClusters.json 2026-08-01): ARM does not document how many
+# clusters a page holds. 2 is a test device (a few clusters already exercise nextLink), not ARM's size; an
+# AksEmulator(page_size=...) sets another (bench/scale_api.py measures both, docs/scale.md).
 PAGE_SIZE = 2
 _SUB = r"(?i)/subscriptions/(?P<sub>[^/]+)"
 _RG = _SUB + r"/resourceGroups/(?P<rg>[^/]+)"
@@ -78,8 +82,12 @@ class AksEmulator(ServedEmulator):
     def __init__(self, clock: Clock | None = None, *, port: int = 0,
                  control_plane_duration: timedelta = timedelta(minutes=10),
                  node_batch_duration: timedelta = timedelta(minutes=4),
-                 update_duration: timedelta = timedelta(minutes=1), retry_after: int = 2):
+                 update_duration: timedelta = timedelta(minutes=1), retry_after: int = 2,
+                 page_size: int = PAGE_SIZE):
+        if page_size < 1:
+            raise ValueError(f"page_size must be at least 1, got {page_size}")
         self.clock = clock or SystemClock()
+        self.page_size = page_size
         self.cp_duration, self.batch_duration, self.update_duration = (control_plane_duration,
                                                                        node_batch_duration, update_duration)
         self.clusters: dict[tuple[str, str, str], EmuCluster] = {}
@@ -304,26 +312,25 @@ class AksEmulator(ServedEmulator):
         return sorted(out, key=lambda x: parse_version(x[0]))
 
     # ---- handlers: reads ---------------------------------------------------------------------------------
-    def _page(self, items: list[dict[str, Any]], req: Request) -> tuple[int, Any, None]:
+    def _page(self, found: list[EmuCluster], req: Request) -> tuple[int, Any, None]:
+        """One page of a list: only the clusters on it are rendered (a page costs its own size, not the list's)."""
         start = int(req.param("$skipToken") or 0)
-        out: dict[str, Any] = {"value": items[start:start + PAGE_SIZE]}
-        if start + PAGE_SIZE < len(items):
+        out: dict[str, Any] = {"value": [self._render_cluster(c) for c in found[start:start + self.page_size]]}
+        if start + self.page_size < len(found):
             host = req.headers.get("Host", "127.0.0.1")
             out["nextLink"] = (f"http://{host}{req.path}?api-version={req.param('api-version')}"
-                               f"&$skipToken={start + PAGE_SIZE}")
+                               f"&$skipToken={start + self.page_size}")
         return 200, out, None
 
     def _list_subscription(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
         sub = match.group("sub").lower()
-        items = [self._render_cluster(c) for k, c in sorted(self.clusters.items()) if k[0] == sub]
-        return self._page(items, req)
+        return self._page([c for k, c in sorted(self.clusters.items()) if k[0] == sub], req)
 
     def _list_group(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
         sub, rg = match.group("sub").lower(), match.group("rg").lower()
         if (sub, rg) not in self.resource_groups:
             raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{match.group('rg')}' could not be found.")
-        items = [self._render_cluster(c) for k, c in sorted(self.clusters.items()) if k[:2] == (sub, rg)]
-        return self._page(items, req)
+        return self._page([c for k, c in sorted(self.clusters.items()) if k[:2] == (sub, rg)], req)
 
     def _get_cluster(self, match: re.Match[str], body: Any, req: Request) -> tuple[int, Any, None]:
         return 200, self._render_cluster(self._find(match)), None
