@@ -30,7 +30,7 @@ def _problems(cfg) -> list[str]:
     ("      secret: x\n", 26, "spec.notifications[0].secret: unknown field"),
     ("      events: [run-started, cluster-exploded]\n", 26,
      "spec.notifications[0].events[1]: must be 'run-started', 'wave-done', 'cluster-upgraded', 'cluster-failed', "
-     "'run-halted', 'run-done' or 'cluster-at-risk'"),
+     "'run-halted', 'run-done', 'cluster-at-risk' or 'wave-awaiting-approval'"),
     ("      events: []\n", 26, "spec.notifications[0].events: Value error, list at least one event kind"),
     ("      format: teams\n", 26, "spec.notifications[0].format: must be 'json' or 'slack'"),
     ("      timeout: 0s\n", 26, "spec.notifications[0].timeout: Value error, must be longer than zero"),

@@ -64,9 +64,13 @@ def test_dashboard_shows_waits_and_approves(browser, tmp_path):  # noqa: F811
         page.locator("button[data-approve$='/main']").click()
         _wait(lambda: "approved wave main" in page.text_content("#msg"), 20)
         page.click("#upgrade .tile[data-state='upgrading']")     # filtered server-side
-        _wait(lambda: page.locator("#clusters tbody tr").count() > 0, 30)
-        states = page.eval_on_selector_all("#clusters tbody tr", "rows => rows.map(r => r.cells[5].textContent)")
-        assert states and set(states) == {"upgrading"}, states
+
+        def states() -> list[str]:
+            return page.eval_on_selector_all("#clusters tbody tr", "rows => rows.map(r => r.cells[5].textContent)")
+
+        # the rows shown before the filtered answer arrives (and before the daemon's next tick starts the
+        # approved wave) are replaced by the page's refresh: wait for the filtered, upgrading rows
+        _wait(lambda: bool(states()) and set(states()) == {"upgrading"}, 45)
         assert errors == []
         ctx.close()
     finally:

@@ -115,7 +115,7 @@ def test_cli_validate_and_schema(tmp_path):
     write(tmp_path, "prod.yaml", POLICY)
     write(tmp_path, "rollout.yaml", ROLLOUT)
     r = CliRunner().invoke(app, ["validate", str(tmp_path)])
-    assert r.exit_code == 0 and "1 rollout strategies" in r.output
+    assert r.exit_code == 0 and "1 rollout strategy\n" in r.output
     write(tmp_path, "rollout.yaml", ROLLOUT.replace("approval: required", "approval: maybe"))
     r = CliRunner().invoke(app, ["validate", str(tmp_path)])
     assert r.exit_code == 2 and "rollout.yaml:11" in r.output
