@@ -25,7 +25,8 @@ from fleet.errors import FleetError, Problem
 ServerOpt = Annotated[str | None, typer.Option(
     "--server", envvar="FLEET_SERVER", help="the daemon's API (https://fleet.example:8080): act through it, "
                                             "not on the state store")]
-OptConfig = Annotated[Path | None, typer.Option("--config", "-c", help="FleetConfig file (its state store)")]
+OptConfig = Annotated[Path | None, typer.Option("--config", "-c", envvar="FLEET_CONFIG",
+                                                help="FleetConfig file (its state store)")]
 TokenFileOpt = Annotated[Path | None, typer.Option(
     "--token-file", envvar="FLEET_TOKEN_FILE", help="file holding the API token (default: $FLEET_TOKEN)")]
 

@@ -22,11 +22,8 @@ from fleet.cli.common import (
     run_guarded,
     wide_console,
 )
-from fleet.cli.remote import ServerOpt, TokenFileOpt, connect, need_config, seg
+from fleet.cli.remote import OptConfig, ServerOpt, TokenFileOpt, connect, need_config, seg
 from fleet.errors import Problem
-
-OptConfig = Annotated[Path | None, typer.Option("--config", "-c", envvar="FLEET_CONFIG",
-                                                help="FleetConfig file (its state store)")]
 
 
 def apply(config: ConfigOpt,

@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from providers.capi.emulator.controllers import LABEL_CLUSTER, Budget, Timings, version_key
+from providers.capi.emulator.controllers import LABEL_CLUSTER, Budget, Timings, _get, version_key
 from providers.capi.emulator.schema import Cause, ResourceType
 from providers.capi.emulator.store import ObjectStore, StatusError, clone
 
@@ -78,14 +78,6 @@ CONTROL_PLANES: dict[str, tuple[tuple[tuple[str, ...], ...], tuple[str, ...], bo
 INFRA_POOLS = ("AWSManagedMachinePool", "OCIManagedMachinePool", "AzureManagedMachinePool", "GCPManagedMachinePool",
                "DevMachinePool")
 _SEMVER = re.compile(r"^v?\d+\.\d+(\.\d+)?([-+][0-9A-Za-z.+-]+)?$")
-
-
-def _get(obj: Any, *path: str, default: Any = None) -> Any:
-    for p in path:
-        if not isinstance(obj, dict) or p not in obj:
-            return default
-        obj = obj[p]
-    return obj
 
 
 def _minor(v: str) -> tuple[int, int]:
