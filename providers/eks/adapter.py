@@ -19,7 +19,9 @@ operation. The SDK makes one attempt per call (the engine retries) with short ti
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
+import math
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
@@ -280,12 +282,23 @@ class EksProvider:
         return minors, info
 
     def _due(self, key: tuple[int, str, str], now: datetime) -> bool:
+        """New, busy (cluster or node group not ACTIVE) and stale clusters are described again. A cluster is
+        stale at ``describeEverySeconds``, or from half of it once it passes its own slot of the period (a
+        stable hash of the cluster): a fleet described at once at start-up is re-described spread over the
+        period, not all again in one discovery each period (docs/scale.md)."""
         hit = self._described.get(key)
-        if hit is None or not self.settings.describeEverySeconds:
+        ttl = self.settings.describeEverySeconds
+        if hit is None or not ttl:
             return True
         at, c, ngs = hit
         busy = c.get("status") != "ACTIVE" or any(ng.get("status") != "ACTIVE" for ng in ngs)
-        return busy or not timedelta(0) <= now - at < timedelta(seconds=self.settings.describeEverySeconds)
+        age = (now - at).total_seconds()
+        if busy or age < 0 or age >= ttl:
+            return True
+        if age < ttl / 2:
+            return False
+        phase = int.from_bytes(hashlib.sha256(repr(key).encode()).digest()[:8], "big") / 2**64 * ttl
+        return math.floor((now.timestamp() + phase) / ttl) != math.floor((at.timestamp() + phase) / ttl)
 
     def _describe_all(self, names: list[tuple[Scope, str, str]]) -> list[tuple[dict[str, Any], list[Any]]]:
         """DescribeCluster, ListNodegroups and DescribeNodegroup for ``(scope, region, name)``, each stage

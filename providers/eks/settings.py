@@ -68,7 +68,8 @@ class EksSettings(BaseModel):
     """Calls per account and region that may go at once before the sustained rate applies."""
     describeEverySeconds: float = Field(default=0.0, ge=0)
     """Incremental discovery: a cluster listed again is described again only when its last description is
-    older than this (new clusters and clusters or node groups not ACTIVE always are); offered versions are
+    older than this (new clusters and clusters or node groups not ACTIVE always are), or from half of it once
+    it passes its own slot of the period (so re-descriptions are spread over the period); offered versions are
     cached per region as long. 0: describe every cluster at every discovery."""
 
     @model_validator(mode="after")

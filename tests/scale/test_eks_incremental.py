@@ -78,3 +78,29 @@ def test_the_rate_limit_paces_calls_on_the_provider_clock(eks: EksHarness) -> No
     assert calls >= 15
     assert eks.clock.now() - start >= timedelta(seconds=calls - 2 - 1)   # all but the burst, 1 per second
     assert time.monotonic() - t0 < (calls - 2) / 2        # far less than those seconds on the wall clock
+
+
+def test_re_descriptions_are_spread_over_the_period(eks: EksHarness) -> None:
+    """A fleet described at once at start-up is not described again all at once every describeEverySeconds:
+    each cluster has its own slot in the period, and none goes undescribed longer than the period."""
+    names = [f"s{i:02d}" for i in range(30)]
+    for n in names:
+        eks.seed(n, "1.29", {"ng": "1.29.0-20240105"}, ["1.29", "1.30"])
+    p = eks.provider(describeEverySeconds=1800)
+    assert len(p.discover()) == 30
+    last = {n: eks.clock.now() for n in names}
+    per_discovery = []
+    for _ in range(12):                                   # two hours of discoveries every 10 minutes
+        eks.clock.advance(timedelta(minutes=10))
+        m = len(eks.emulator.server.log)
+        assert len(p.discover()) == 30
+        described = {r.path.rsplit("/", 1)[-1] for r in eks.emulator.server.log[m:]
+                     if r.method == "GET" and r.path.startswith("/clusters/s") and r.path.count("/") == 2}
+        per_discovery.append(len(described))
+        for n in described:
+            last[n] = eks.clock.now()
+        assert all(eks.clock.now() - t <= timedelta(seconds=1800) for t in last.values())
+    assert per_discovery[0] == 0                          # 10 minutes: nothing is half a period old
+    assert max(per_discovery) < 30, per_discovery         # before: all 30 at 30, 60, 90 minutes
+    assert max(per_discovery[5:]) <= 20, per_discovery    # after the first period: spread over its slots
+    assert sum(per_discovery) <= 30 * 5, per_discovery    # about once a period each, as before
