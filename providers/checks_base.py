@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from fleet.errors import ProviderError, TemporaryProviderError
-from fleet.provider import BuiltinCheck, CheckOutcome, CheckResult, Step
+from fleet.provider import BuiltinCheck, CheckOutcome, CheckResult, Cluster, Step
 from fleet.versions import InvalidVersion
 
 
@@ -66,3 +66,23 @@ def max_age_seconds(params: Mapping[str, Any]) -> int | None:
 
 
 ALL_CHECKS = frozenset(c.value for c in BuiltinCheck)
+
+
+class BuiltinChecks:
+    """``supported_checks`` and ``run_check`` of the provider contract for an adapter that declares
+    ``SUPPORTED_CHECKS`` and returns its runners from ``check_runners``: every check runs ``guarded``."""
+
+    SUPPORTED_CHECKS: ClassVar[frozenset[BuiltinCheck]] = frozenset()
+    name: str
+
+    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
+        return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
+
+    def check_runners(self, cluster: Cluster, step: Step, params: Mapping[str, Any],
+                      now: datetime) -> Mapping[str, Callable[[], CheckOutcome]]:
+        raise NotImplementedError
+
+    def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
+                  now: datetime) -> CheckOutcome:
+        runners = self.check_runners(cluster, step, params, now)
+        return guarded(str(check), self.name, self.supported_checks(cluster), lambda: runners[str(check)]())

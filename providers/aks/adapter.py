@@ -54,7 +54,7 @@ from providers.aks.budget import compute_upgrade_settings
 from providers.aks.errors import is_sdk_error, translate
 from providers.aks.rules import Facts, compute_pool_offers, compute_rules
 from providers.aks.settings import AksSettings, parse_settings
-from providers.checks_base import force_active, guarded, parse_instant
+from providers.checks_base import BuiltinChecks, force_active, parse_instant
 
 log = logging.getLogger("providers.aks")
 T = TypeVar("T")
@@ -109,7 +109,7 @@ def _same(a: str | None, b: str | None) -> bool:
         return a == b
 
 
-class AksProvider:
+class AksProvider(BuiltinChecks):
     type = "aks"
     settings_model = AksSettings   # the schema of this provider's settings (FleetConfig validates against it)
     facts_model = Facts            # per-cluster facts an inventory may state (none for AKS: see rules.Facts)
@@ -508,17 +508,13 @@ class AksProvider:
     SUPPORTED_CHECKS = frozenset({BuiltinCheck.UPGRADE_BLOCKERS, BuiltinCheck.CLUSTER_HEALTH,
                                   BuiltinCheck.NODES_READY})
 
-    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
-        return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
-
-    def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
-                  now: datetime) -> CheckOutcome:
-        runners: dict[str, Callable[[], CheckOutcome]] = {
+    def check_runners(self, cluster: Cluster, step: Step, params: Mapping[str, Any],
+                      now: datetime) -> Mapping[str, Callable[[], CheckOutcome]]:
+        return {
             BuiltinCheck.UPGRADE_BLOCKERS: lambda: self._check_blockers(cluster, step),
             BuiltinCheck.CLUSTER_HEALTH: lambda: self._check_health(cluster),
             BuiltinCheck.NODES_READY: lambda: self._check_ready(cluster, step),
         }
-        return guarded(str(check), self.name, self.supported_checks(cluster), lambda: runners[str(check)]())
 
     @classmethod
     def rollback_support(cls, cluster: Cluster, step: Step) -> RollbackSupport | None:

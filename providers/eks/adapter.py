@@ -47,7 +47,7 @@ from fleet.provider import (
 )
 from fleet.ratelimit import ScopeLimiter
 from fleet.versions import InvalidVersion, Version, parse_version
-from providers.checks_base import force_active, guarded
+from providers.checks_base import BuiltinChecks, force_active
 from providers.eks import gates
 from providers.eks.budget import compute_update_config, config_matches
 from providers.eks.errors import translate
@@ -99,7 +99,7 @@ def _pool_version(ng: Mapping[str, Any]) -> str:
     return minor
 
 
-class EksProvider:
+class EksProvider(BuiltinChecks):
     """Settings: ``regions``, ``profile``, ``roleArn``, ``externalId``, ``accounts`` (``[{alias, profile,
     roleArn, externalId, regions}]``), ``endpoint``, ``ssmEndpoint``, ``stsEndpoint``, ``credentialsFile``,
     ``connectTimeoutSeconds``, ``readTimeoutSeconds``, ``pollIntervalSeconds``, ``roleSessionSeconds``."""
@@ -525,17 +525,13 @@ class EksProvider:
     SUPPORTED_CHECKS = frozenset({BuiltinCheck.UPGRADE_BLOCKERS, BuiltinCheck.CLUSTER_HEALTH,
                                   BuiltinCheck.NODES_READY})
 
-    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
-        return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
-
-    def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
-                  now: datetime) -> CheckOutcome:
-        runners: dict[str, Callable[[], CheckOutcome]] = {
+    def check_runners(self, cluster: Cluster, step: Step, params: Mapping[str, Any],
+                      now: datetime) -> Mapping[str, Callable[[], CheckOutcome]]:
+        return {
             BuiltinCheck.UPGRADE_BLOCKERS: lambda: self._check_blockers(cluster, step),
             BuiltinCheck.CLUSTER_HEALTH: lambda: self._check_health(cluster),
             BuiltinCheck.NODES_READY: lambda: self._check_ready(cluster, step),
         }
-        return guarded(str(check), self.name, self.supported_checks(cluster), lambda: runners[str(check)]())
 
     @classmethod
     def rollback_support(cls, cluster: Cluster, step: Step) -> RollbackSupport | None:

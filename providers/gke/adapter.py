@@ -52,7 +52,7 @@ from fleet.provider import (
 )
 from fleet.ratelimit import ScopeLimiter
 from fleet.versions import InvalidVersion, parse_version
-from providers.checks_base import guarded
+from providers.checks_base import BuiltinChecks
 from providers.gke import gates
 from providers.gke.budget import check_step as compute_warnings
 from providers.gke.budget import compute_drain_config, compute_upgrade_settings
@@ -145,7 +145,7 @@ def compute_pool_nodes(gc: Any) -> tuple[dict[str, int], str]:
     return shares, "currentNodeCount shared by estimate (approximate)"
 
 
-class GkeProvider:
+class GkeProvider(BuiltinChecks):
     type = "gke"
     settings_model = GkeSettings   # the schema of this provider's settings (FleetConfig validates against it)
     facts_model = Facts            # per-cluster facts an inventory may state (autopilot)
@@ -433,16 +433,12 @@ class GkeProvider:
     SUPPORTED_CHECKS = frozenset({BuiltinCheck.CLUSTER_HEALTH, BuiltinCheck.NODES_READY})
     ROLLBACK_API = "RollbackNodePoolUpgrade (POST v1/{name=projects/*/locations/*/clusters/*/nodePools/*}:rollback)"
 
-    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
-        return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
-
-    def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
-                  now: datetime) -> CheckOutcome:
-        runners: dict[str, Callable[[], CheckOutcome]] = {
+    def check_runners(self, cluster: Cluster, step: Step, params: Mapping[str, Any],
+                      now: datetime) -> Mapping[str, Callable[[], CheckOutcome]]:
+        return {
             BuiltinCheck.CLUSTER_HEALTH: lambda: self._check_health(cluster),
             BuiltinCheck.NODES_READY: lambda: self._check_ready(cluster, step),
         }
-        return guarded(str(check), self.name, self.supported_checks(cluster), lambda: runners[str(check)]())
 
     def _check_health(self, cluster: Cluster) -> CheckOutcome:
         t = self._target(cluster)

@@ -57,7 +57,7 @@ from fleet.provider import (
 )
 from fleet.ratelimit import ScopeLimiter
 from fleet.versions import InvalidVersion, parse_version
-from providers.checks_base import guarded
+from providers.checks_base import BuiltinChecks
 from providers.oke import gates
 from providers.oke.budget import compute_cycling
 from providers.oke.errors import translate
@@ -95,7 +95,7 @@ def _sorted_versions(versions: set[str]) -> tuple[str, ...]:
     return tuple(sorted(versions, key=parse_version))
 
 
-class OkeProvider:
+class OkeProvider(BuiltinChecks):
     type = "oke"
     settings_model = OkeSettings   # the schema of this provider's settings (FleetConfig validates against it)
     facts_model = Facts            # the per-cluster facts of an inventory cluster (rules.py)
@@ -474,16 +474,12 @@ class OkeProvider:
     # ---- safety gates (fleet.provider: BuiltinCheck; providers/oke/gates.py; docs/gates-providers.md) -----
     SUPPORTED_CHECKS = frozenset({BuiltinCheck.CLUSTER_HEALTH, BuiltinCheck.NODES_READY})
 
-    def supported_checks(self, cluster: Cluster) -> frozenset[str]:
-        return frozenset(str(c) for c in self.SUPPORTED_CHECKS)
-
-    def run_check(self, cluster: Cluster, check: str, step: Step, params: Mapping[str, Any],
-                  now: datetime) -> CheckOutcome:
-        runners: dict[str, Callable[[], CheckOutcome]] = {
+    def check_runners(self, cluster: Cluster, step: Step, params: Mapping[str, Any],
+                      now: datetime) -> Mapping[str, Callable[[], CheckOutcome]]:
+        return {
             BuiltinCheck.CLUSTER_HEALTH: lambda: self._check_health(cluster),
             BuiltinCheck.NODES_READY: lambda: self._check_ready(cluster, step),
         }
-        return guarded(str(check), self.name, self.supported_checks(cluster), lambda: runners[str(check)]())
 
     @classmethod
     def rollback_support(cls, cluster: Cluster, step: Step) -> RollbackSupport | None:
