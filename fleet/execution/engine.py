@@ -122,6 +122,10 @@ class Engine:
         self._held_clusters: set[str] = set()    # clusters on hold this tick (fleet.execution.holds)
         self._holds: Holds | None = None
         self.over_budget: list[str] = []    # runs abandoned in the last tick past their own budget (fleet.budget.item)
+        # a run abandoned past its own budget resumes next tick with the member it stopped at (then the others
+        # in turn), so one slow cluster does not stop the same members behind it every tick
+        self._resume_at: dict[str, str] = {}   # run id -> cluster id
+        self._doing: str | None = None          # the member whose step is being settled or dispatched
         self._run_caches: dict[str, _RunCache] = {}   # per active run: its compiled snapshot, memo and plans
         # the fleet rollout (RolloutStrategy): read with the policies; its gate is recomputed every tick from
         # the journal's history (re-read only when the store changed)
@@ -221,6 +225,7 @@ class Engine:
             what = f"run {run.id} (policy {run.policy})"
             budget.check("reconciling", what)   # a safe point: between runs
             sub = TickResult(at=now, next_wake=now + self.interval)
+            self._doing = None
             with budget.item(what) as item:     # past its own budget, this run alone waits for the next tick
                 try:
                     self._reconcile_run(run, obs, now, paused or run.id in held.runs, sub)
@@ -229,6 +234,10 @@ class Engine:
             if item.exceeded is not None:
                 self.over_budget.append(str(item.exceeded))
                 log.error("run abandoned for this tick at a safe point", extra={"reason": str(item.exceeded)})
+                if self._doing is not None:
+                    self._resume_at[run.id] = self._doing
+            else:
+                self._resume_at.pop(run.id, None)
             result.dispatched += sub.dispatched
             result.polled += sub.polled
             result.finished_steps += sub.finished_steps
@@ -288,7 +297,7 @@ class Engine:
     def _plan_between_steps(self, ctx: _RunCtx, obs: Observation, now: datetime) -> list[tuple[Member, ClusterPlan]]:
         """Active members with no open step: finished now (marked so), or their plan for the next step."""
         ready = []
-        for m in list(ctx.members.values()):
+        for m in self._in_turn(ctx):
             if m.status is MemberStatus.ACTIVE and m.cluster_id not in ctx.open_steps:
                 cp = self._plan_member(ctx, m, obs, now)
                 if cp is not None:
@@ -383,6 +392,7 @@ class Engine:
     def _dispatch(self, ctx: _RunCtx, m: Member, cp: ClusterPlan, obs: Observation, now: datetime,
                   result: TickResult) -> bool:
         """Start the member's next step if it may start now and its pre-flight gates pass; True if started."""
+        self._doing = m.cluster_id
         budget.check("dispatching the next step of", m.cluster_id)     # a safe point: between steps
         if m.cluster_id in self._held_clusters:    # on hold: no new step (its open one, if any, finishes)
             return False
@@ -465,11 +475,18 @@ class Engine:
         plan = " ".join(s.key for s in hit[2].steps) if hit is not None else step.key
         return replace(step.step, origin=f"run={step.run_id} policy={ctx.run.policy} plan={plan}")
 
+    def _in_turn(self, ctx: _RunCtx) -> list[Member]:
+        """The run's members in order, starting with the one its last tick was abandoned at (if any)."""
+        members = list(ctx.members.values())
+        start = self._resume_at.get(ctx.run.id)
+        at = next((i for i, m in enumerate(members) if m.cluster_id == start), 0)
+        return members[at:] + members[:at]
+
     def _settle_open_steps(self, ctx: _RunCtx, obs: Observation, now: datetime, paused: bool,
                            result: TickResult) -> bool:
         """Advance every open step that is due; True when any was looked at."""
         settled = False
-        for m in ctx.members.values():
+        for m in self._in_turn(ctx):
             step = ctx.open_steps.get(m.cluster_id)
             if step is not None and m.status is MemberStatus.ACTIVE:
                 if step.next_action_at is None or step.next_action_at <= now:
@@ -479,6 +496,7 @@ class Engine:
 
     def _settle_step(self, ctx: _RunCtx, step: StepRecord, obs: Observation, now: datetime, paused: bool,
                      result: TickResult) -> None:
+        self._doing = step.cluster_id
         budget.check("settling the open step of", step.cluster_id)     # a safe point: between steps
         if not obs.fresh(step.cluster_id):
             return

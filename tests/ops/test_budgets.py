@@ -47,7 +47,7 @@ metadata: {{name: {name}}}
 spec:
   selector: {{providers: [{provider}]}}
   target: {{version: "1.30"}}
-  rollout: {{maxConcurrentClusters: 3, maxFailures: 2}}
+  rollout: {{maxConcurrentClusters: {slots}, maxFailures: 2}}
 """
 CONFIG = """apiVersion: fleet.dev/v1alpha1
 kind: FleetConfig
@@ -65,15 +65,15 @@ spec:
 """
 
 
-def _fleet(d: Path) -> Path:
+def _fleet(d: Path, slow: int = 3) -> Path:
     (d / "policies").mkdir()
-    for name in ("slow", "fast"):
+    for name, count in (("slow", slow), ("fast", 3)):
         clusters = "\n".join(f"  - {{provider: eks, location: lab, name: {name}{i}, controlPlane: \"1.28.3\", "
-                             f"nodePools: [{{name: ng, version: \"1.28.3\", nodes: 1}}]}}" for i in range(3))
+                             f"nodePools: [{{name: ng, version: \"1.28.3\", nodes: 1}}]}}" for i in range(count))
         (d / f"{name}.yaml").write_text(INVENTORY.format(clusters=clusters))
     # "a-slow" sorts first: its run is reconciled before the fast one's
-    (d / "policies" / "slow.yaml").write_text(POLICY.format(name="a-slow", provider="slow"))
-    (d / "policies" / "fast.yaml").write_text(POLICY.format(name="b-fast", provider="fast"))
+    (d / "policies" / "slow.yaml").write_text(POLICY.format(name="a-slow", provider="slow", slots=slow))
+    (d / "policies" / "fast.yaml").write_text(POLICY.format(name="b-fast", provider="fast", slots=3))
     (d / "token").write_text("t0ken-for-the-budget-test-0123456789\n")
     cfg = d / "fleet.yaml"
     cfg.write_text(CONFIG)
@@ -124,6 +124,42 @@ def test_a_slow_run_is_abandoned_alone_and_the_rest_of_the_tick_goes_on(tmp_path
     finally:
         daemon.stop()
 
+
+
+def test_a_run_abandoned_past_its_budget_resumes_where_it_stopped(tmp_path: Path):
+    """The slow run overruns its budget every tick; it does not stop at the same member every time (the
+    members behind it would never be polled): the next tick starts with the member it stopped at."""
+    clock = RealLatencyClock(START)
+    daemon = Daemon(build_runtime(_fleet(tmp_path, slow=8), clock), clock)
+    try:
+        assert daemon.tick() is not None
+        run = next(r for r in daemon.store.runs() if r.policy == "a-slow")
+
+        def polls() -> dict[str, int]:
+            out: dict[str, int] = {}
+            for s in daemon.store.steps(run_id=run.id):
+                out[s.cluster_id] = out.get(s.cluster_id, 0) + s.polls
+            return out
+
+        daemon.engine.providers["slow"].world.faults.latency_s = SLOW_CALL_S
+        before, stopped_at = polls(), []
+        for _ in range(4):
+            clock.advance(timedelta(minutes=30))
+            assert daemon.tick() is not None
+            stopped = [w.rsplit(" ", 1)[-1] for w in daemon.engine.over_budget if "a-slow" in w]
+            if stopped:      # the next tick starts with the member this one stopped at
+                assert daemon.engine._resume_at[run.id] == stopped[0]
+                assert [m.cluster_id for m in daemon.engine._in_turn(daemon.engine._observe_run(run))][0] == stopped[0]
+            else:
+                assert run.id not in daemon.engine._resume_at
+            stopped_at += stopped
+        after = polls()
+        assert len(stopped_at) >= 2 and len(set(stopped_at)) >= 2, stopped_at     # not the same member each tick
+        # about two members fit in the 1s budget per tick: in four ticks all eight were polled (before, the
+        # tick started with the same first members every time and the last ones were never reached)
+        assert all(after.get(c, 0) > before.get(c, 0) for c in (f"eks/lab/slow{i}" for i in range(8))), (before, after)
+    finally:
+        daemon.stop()
 
 def test_item_budgets_nest_and_the_enclosing_budget_still_wins():
     with Budget(60, "reconcile", item_seconds=0.05) as outer:
