@@ -7,7 +7,8 @@
      │    └── PolicyError           a policy-level problem found while planning (e.g. priority tie)
      ├── PlanningError              the planner could not produce a valid plan (an internal check failed)
      ├── ProviderError              raised by adapters; foreign SDK exceptions are translated to these
-     │    ├── TemporaryProviderError   throttling, 5xx, "operation in progress": try later (retry_after)
+     │    ├── TemporaryProviderError   5xx, "operation in progress", timeouts: try later (retry_after)
+     │    │    └── ThrottledError        the cloud's request quota said "slow down" (429, ThrottlingException...)
      │    └── PermanentProviderError   not found, forbidden, invalid version: mark failed and stop
      │         └── OperationNotFound    poll: the operation record is gone (expired): re-read the cluster
      ├── ProviderNotFound           an unknown provider type (lists the known ones)
@@ -67,11 +68,19 @@ class ProviderError(FleetError):
 
 
 class TemporaryProviderError(ProviderError):
-    """Try again later: throttling, 5xx, an operation already in progress, a timeout."""
+    """Try again later: 5xx, an operation already in progress, a timeout; throttling is ``ThrottledError``."""
 
     def __init__(self, message: str, *, provider: str = "", code: str = "", retry_after: float | None = None):
         super().__init__(message, provider=provider, code=code)
         self.retry_after = retry_after
+
+
+class ThrottledError(TemporaryProviderError):
+    """The cloud refused the call for its request quota (429 / TooManyRequests, ThrottlingException,
+    RESOURCE_EXHAUSTED, S3 SlowDown...): try after ``retry_after``. Decided by the adapter's error translation,
+    from the cloud's own throttling codes. The provider kit (fleet.ratelimit) pauses the call's scope and
+    retries only these, and counts only these as throttles; any other temporary error (a 5xx, even one with
+    Retry-After; an operation in progress) is not a quota signal and goes back to the adapter."""
 
 
 class PermanentProviderError(ProviderError):

@@ -10,13 +10,16 @@ little code::
 ``run`` executes the calls on a thread pool of ``concurrency`` workers, never more than ``per_scope`` at
 once in one scope, each only when its scope's bucket has a token. A worker never waits on a bucket: a call
 whose scope has no token stays queued while calls of other scopes go ahead, so one slow or throttled scope
-never delays the others. A call that raises ``TemporaryProviderError`` with ``retry_after`` (429 /
-Retry-After, the clouds' throttling codes, translated by the adapter) pauses its scope until then and is
-retried (at most ``retries`` times); other errors are returned in its slot, for the adapter to handle.
+never delays the others. A call that raises ``ThrottledError`` (the cloud's request quota said "slow down":
+429, ThrottlingException, RESOURCE_EXHAUSTED..., as the adapter's error translation decides) pauses its
+scope for its ``retry_after`` and is retried (at most ``retries`` times). Every other error, temporary ones
+included, is returned in its slot for the adapter, and not retried here: a 5xx (even with Retry-After) or an
+operation in progress says nothing about the scope's quota, so it neither pauses the scope nor delays its
+other calls; the step machine or the next discovery tries again (with the error's ``retry_after``).
 
-Per-scope call counts, throttles and latency are kept in ``STATS`` (plain numbers, no dependency); the
-daemon exports them as Prometheus metrics (fleet.daemon.metrics: ``fleet_provider_api_calls_total``,
-``fleet_provider_api_throttles_total``, ``fleet_provider_api_call_seconds``).
+Per-scope call counts, throttles (``ThrottledError`` only) and latency are kept in ``STATS`` (plain
+numbers, no dependency); the daemon exports them as Prometheus metrics (fleet.daemon.metrics:
+``fleet_provider_api_calls_total``, ``fleet_provider_api_throttles_total``, ``fleet_provider_api_call_seconds``).
 
 Buckets fill, and waits pass, on the provider's injected clock (fleet.clock; the wall clock in production),
 like every other time in fleet: a cloud's quota is per second of the time its API runs in. The demo's clouds
@@ -41,10 +44,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleet.clock import Clock, SystemClock
-from fleet.errors import TemporaryProviderError
+from fleet.errors import ThrottledError
 
 DEFAULT_CONCURRENCY = 16
 WAKE_S = 0.02      # real seconds between looks at the buckets while calls run and others wait for a token
+THROTTLE_PAUSE_S = 1.0   # a throttle that names no delay (the adapters' translations default theirs)
 
 
 class TokenBucket:
@@ -178,7 +182,7 @@ class ScopeLimiter:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def call(self, scope: Hashable, fn: Callable[[], Any]) -> Any:
-        """One call in ``scope`` on the calling thread (waits for a token; honours Retry-After)."""
+        """One call in ``scope`` on the calling thread (waits for a token; a throttle pauses and retries)."""
         out = self.run([(scope, fn)])[0]
         if isinstance(out, BaseException):
             raise out
@@ -206,8 +210,8 @@ class ScopeLimiter:
         t0 = time.monotonic()     # latency is a figure for operators: real seconds
         try:
             out = task.fn()
-        except TemporaryProviderError as exc:
-            record(self.provider, str(task.scope), time.monotonic() - t0, exc.retry_after is not None, True)
+        except ThrottledError:
+            record(self.provider, str(task.scope), time.monotonic() - t0, True, True)
             raise
         except Exception:
             record(self.provider, str(task.scope), time.monotonic() - t0, False, True)
@@ -294,8 +298,9 @@ class ScopeLimiter:
         exc = fut.exception()
         if exc is None:
             results[task.index] = fut.result()
-        elif isinstance(exc, TemporaryProviderError) and exc.retry_after is not None and task.tries < self.retries:
-            self.bucket(task.scope).pause(min(float(exc.retry_after), self.max_pause))
+        elif isinstance(exc, ThrottledError) and task.tries < self.retries:
+            pause = THROTTLE_PAUSE_S if exc.retry_after is None else float(exc.retry_after)
+            self.bucket(task.scope).pause(min(pause, self.max_pause))
             task.tries += 1
             queue.insert(0, task)
         else:

@@ -7,9 +7,10 @@ Routes are ``(METHOD, regex, handler)``; a handler gets ``(match, body, request)
 the body of a fault in its own cloud's error shape through ``error_body``.
 
 For benchmarks (docs/scale.md) every request can cost ``latency_s`` seconds (a cloud API round trip, e.g.
-0.05) and the server can meter requests with a token bucket (``rate_limit`` per second, ``rate_burst``):
-a request over the limit is answered as the ``throttle`` fault above (429 with Retry-After, in the cloud's own
-error shape), as the clouds document for exceeded request quotas.
+0.05) and the server can meter requests with a token bucket (``rate_limit`` per second, ``rate_burst``; on
+real time, or on the clock given to ``meter``, e.g. a test's FakeClock): a request over the limit is answered
+as the ``throttle`` fault above (429 with Retry-After, in the cloud's own error shape), as the clouds document
+for exceeded request quotas.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class EmulatorServer:
 
     def __post_init__(self) -> None:
         self._buckets: dict[str, Any] = {}
+        self._rate_now: Callable[[], float] = time.monotonic    # what the rate limit's buckets fill on (meter)
         self._routes = [(m, re.compile(p), h) for m, p, h in self.routes]
         self._lock = threading.Lock()
         self.httpd = _QuietServer(("127.0.0.1", self.port), self._handler_class())
@@ -89,10 +91,13 @@ class EmulatorServer:
             self.faults.append(fault)
 
     def meter(self, latency_s: float = 0.0, rate_limit: float | None = None, burst: int = 10,
-              key: Callable[[Request], str] | None = None) -> None:
-        """Benchmarks: add ``latency_s`` to every request; allow ``rate_limit`` requests/s per ``key``."""
+              key: Callable[[Request], str] | None = None, clock: Clock | None = None) -> None:
+        """Benchmarks: add ``latency_s`` (real seconds) to every request; allow ``rate_limit`` requests/s per
+        ``key``, the buckets filling on ``clock``: by default real time (a benchmark meters real requests); a
+        test passes the clock its adapter waits on (the harness's FakeClock), so the metering is exact."""
         with self._lock:
             self.latency_s, self.rate_limit, self.rate_burst, self.rate_key = latency_s, rate_limit, burst, key
+            self._rate_now = (lambda: clock.now().timestamp()) if clock is not None else time.monotonic
             self._buckets = {}
 
     def _next_fault(self, req: Request) -> str | None:
@@ -104,7 +109,7 @@ class EmulatorServer:
                 key = self.rate_key(req) if self.rate_key is not None else ""
                 bucket = self._buckets.get(key)
                 if bucket is None:
-                    bucket = self._buckets[key] = TokenBucket(self.rate_limit, self.rate_burst)
+                    bucket = self._buckets[key] = TokenBucket(self.rate_limit, self.rate_burst, now=self._rate_now)
                 if bucket.take() > 0:
                     self.throttled += 1
                     return "throttle"

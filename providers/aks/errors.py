@@ -19,8 +19,12 @@
      └── (anything else)                                                                        -> Permanent
     SerializationError, DeserializationError (ValueError)                                       -> Permanent
 
-Status codes: 408, 409, 412, 429 and every 5xx are Temporary (``Retry-After`` honoured, seconds or an
-HTTP date); every other 4xx is Permanent. The ARM error code (e.g. ``OperationNotAllowed``) is kept in
+Status codes: 429 is Throttled (``ThrottledError``: ARM answers its request throttling with 429
+TooManyRequests and Retry-After, "Understand how Azure Resource Manager throttles requests",
+learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling; the provider kit
+pauses the subscription and retries); 408, 409, 412 and every 5xx are Temporary (a 503 with Retry-After
+included: not a quota signal); ``Retry-After`` honoured, seconds or an HTTP date; every other 4xx is
+Permanent. The ARM error code (e.g. ``OperationNotAllowed``) is kept in
 ``code`` as ``"<status>/<ARM code>"``.
 """
 
@@ -30,9 +34,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from fleet.clock import Clock
-from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError, ThrottledError
 
-TEMPORARY_STATUS = frozenset({408, 409, 412, 429})
+THROTTLED_STATUS = 429
+TEMPORARY_STATUS = frozenset({408, 409, 412, THROTTLED_STATUS})
 # AKS's deprecated-API upgrade block (400 ValidationError, subcode UpgradeBlockedOnDeprecatedAPIUsage:
 # learn.microsoft.com/azure/aks/stop-cluster-upgrade-api-breaking-changes): permanent, and the message says
 # what the operator can do
@@ -85,7 +90,8 @@ def translate(exc: BaseException, *, provider: str, operation: str, clock: Clock
             retry = _retry_after(exc.response, clock)
             if retry is None:
                 retry = DEFAULT_RETRY_AFTER.get(status or 0, 15.0)
-            return TemporaryProviderError(message, provider=provider, code=code, retry_after=retry)
+            error = ThrottledError if status == THROTTLED_STATUS else TemporaryProviderError
+            return error(message, provider=provider, code=code, retry_after=retry)
         if isinstance(exc, ae.DecodeError) and (status is None or status < 400):
             return TemporaryProviderError(message, provider=provider, code=code or "decode", retry_after=5.0)
         if DEPRECATED_API_BLOCK in _body(exc):

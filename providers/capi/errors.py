@@ -4,6 +4,12 @@
         (Retry-After header or Status details.retryAfterSeconds -> retry_after)
     400, 401, 403, 404, 405, 415, 422 and other 4xx, TLS errors, client-side argument errors,
     kubeconfig errors                                                          -> PermanentProviderError
+
+Of those, a 429 is a ``ThrottledError`` (a TemporaryProviderError): the API server answers a request over its
+limits (API Priority and Fairness, ``--max-requests-inflight``) with 429 and Retry-After
+(kubernetes.io/docs/concepts/cluster-administration/flow-control/; the Status reason ``TooManyRequests``),
+the throttle the provider kit pauses the management cluster for and retries. A 5xx (``ServiceUnavailable``,
+even with Retry-After) or a 409 is not a quota signal: plain TemporaryProviderError.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError, ThrottledError
 
 DEFAULT_RETRY_AFTER = {429: 5.0, 409: 1.0}
 TEMPORARY_STATUS = {0, 408, 409, 410, 429}
@@ -65,7 +71,8 @@ def translate(exc: BaseException, *, provider: str, operation: str) -> ProviderE
         text = f"{operation}: {status} {reason}: {message}".strip()
         if status in TEMPORARY_STATUS or status >= 500:
             retry = _retry_after(exc, body) or DEFAULT_RETRY_AFTER.get(status)
-            return TemporaryProviderError(text, provider=provider, code=str(status), retry_after=retry)
+            kind = ThrottledError if status == 429 else TemporaryProviderError
+            return kind(text, provider=provider, code=str(status), retry_after=retry)
         return PermanentProviderError(text, provider=provider, code=str(status))
     if isinstance(exc, SSLError):
         return PermanentProviderError(f"{operation}: TLS error: {_text(exc)}", provider=provider, code="tls")

@@ -1,9 +1,12 @@
 """The one place where boto3/botocore exceptions become fleet errors (EKS, STS AssumeRole, SSM GetParameters).
 
-Temporary (try later): throttling (429), 5xx, ``ResourceInUseException`` (an update is already in progress),
-``ResourcePropagationDelayException``, expired session tokens, timeouts and connection errors. Permanent:
-not found, forbidden, invalid version / bad request, quota, missing credentials or bad configuration.
-Unknown codes fall back on the HTTP status: 429 and 5xx are temporary, everything else permanent.
+Throttled (``ThrottledError``: the provider kit pauses the account+region and retries): the throttling codes
+(``THROTTLING_CODES``) and any other 429. Temporary (try later): 5xx (a 503 ``ServiceUnavailableException``
+with Retry-After included: not a quota signal), ``ResourceInUseException`` (an update is already in
+progress), ``ResourcePropagationDelayException``, expired session tokens, timeouts and connection errors.
+Permanent: not found, forbidden, invalid version / bad request, quota, missing credentials or bad
+configuration. Unknown codes fall back on the HTTP status: 429 is throttled, 5xx temporary, everything else
+permanent.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError, ThrottledError
 
+# the codes AWS answers when a request quota is exceeded: those of botocore's own retry handler
+# (botocore/retries/standard.py, ThrottledRetryableChecker._THROTTLED_ERROR_CODES) that EKS, STS and SSM use
+# (EKS and SSM: ThrottlingException; STS's query protocol: Throttling), and S3's SlowDown
 THROTTLING_CODES = frozenset({
     "ThrottlingException", "Throttling", "ThrottledException", "TooManyRequestsException",
     "RequestLimitExceeded", "RequestThrottled", "RequestThrottledException", "SlowDown",
@@ -67,9 +73,13 @@ def _retry_after(headers: dict[str, Any], code: str, status: int) -> float | Non
                     return max(0.0, (when - sent).total_seconds())
             except (TypeError, ValueError, KeyError):
                 pass
-    if code in THROTTLING_CODES or status == 429:
+    if _throttled(code, status):
         return DEFAULT_RETRY_AFTER["throttle"]
     return DEFAULT_RETRY_AFTER.get(code)
+
+
+def _throttled(code: str, status: int) -> bool:
+    return code in THROTTLING_CODES or status == 429
 
 
 def _classes(module: Any, names: tuple[str, ...]) -> tuple[type, ...]:
@@ -91,8 +101,9 @@ def translate(exc: BaseException, *, provider: str = "eks", operation: str = "")
         message = f"{where}{code or status}: {err.get('Message') or exc}{HINTS.get(code, '')}"
         temporary = code in TEMPORARY_CODES or (code not in PERMANENT_CODES and (status == 429 or status >= 500))
         if temporary:
-            return TemporaryProviderError(message, provider=provider, code=code or str(status),
-                                          retry_after=_retry_after(meta.get("HTTPHeaders") or {}, code, status))
+            kind = ThrottledError if _throttled(code, status) else TemporaryProviderError
+            return kind(message, provider=provider, code=code or str(status),
+                        retry_after=_retry_after(meta.get("HTTPHeaders") or {}, code, status))
         return PermanentProviderError(message, provider=provider, code=code or str(status))
     if isinstance(exc, bex.BotoCoreError):
         name = type(exc).__name__

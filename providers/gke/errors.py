@@ -2,10 +2,12 @@
 fleet errors. Table (first match wins)::
 
     api_core RetryError (retry budget spent)                                  Temporary
-    429 TooManyRequests / ResourceExhausted                                   Temporary, retry_after
+    429 TooManyRequests / ResourceExhausted, or any call error whose
+        reason names a rate limit (THROTTLE_REASONS)                          Throttled, retry_after
     501 MethodNotImplemented                                                  Permanent
     other 5xx (Internal, BadGateway, ServiceUnavailable, GatewayTimeout,
-        DeadlineExceeded, Unknown, DataLoss, ServerError)                     Temporary, retry_after
+        DeadlineExceeded, Unknown, DataLoss, ServerError; a 503 with
+        Retry-After too: not a quota signal)                                  Temporary, retry_after
     409 AlreadyExists                                                         Permanent
     FAILED_PRECONDITION (400 with that status: "Operation ... is currently
         upgrading ..."), 409 Conflict / Aborted, 499 Cancelled                Temporary, retry_after
@@ -16,6 +18,12 @@ fleet errors. Table (first match wins)::
     requests ConnectionError / Timeout / ChunkedEncodingError / RetryError /
         ContentDecodingError; builtin TimeoutError / ConnectionError          Temporary
     other requests errors (InvalidURL, ...), other GoogleAPIError             Permanent
+
+Throttled is ``ThrottledError`` (the provider kit pauses the project and retries it): Google APIs answer a
+request quota exceeded with 429 RESOURCE_EXHAUSTED (cloud.google.com/apis/design/errors, "Handling errors";
+cloud.google.com/docs/quotas), an ErrorInfo reason ``RATE_LIMIT_EXCEEDED`` (google/api/error_reason.proto),
+and in the older JSON error format ``errors[].reason`` ``rateLimitExceeded`` / ``userRateLimitExceeded``
+(with a 403 on some APIs, e.g. Compute Engine's API rate limits).
 """
 
 from __future__ import annotations
@@ -24,11 +32,12 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError, ThrottledError
 from fleet.provider import import_optional
 
 BUSY_RETRY_AFTER = 60.0       # seconds to wait when another operation runs on the cluster
 THROTTLE_RETRY_AFTER = 10.0   # when a throttling answer names no delay
+THROTTLE_REASONS = frozenset({"RATE_LIMIT_EXCEEDED", "rateLimitExceeded", "userRateLimitExceeded"})
 
 
 def _payload_status(exc: Any) -> str | None:
@@ -51,6 +60,13 @@ def _payload_status(exc: Any) -> str | None:
 def _duration_seconds(text: Any) -> float | None:
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)s?\s*", str(text))
     return float(m.group(1)) if m else None
+
+
+def _rate_limited(exc: Any) -> bool:
+    """The error's reason (ErrorInfo, or the older JSON ``errors[].reason``) names a rate limit."""
+    reasons = {getattr(exc, "reason", None)}
+    reasons |= {e.get("reason") for e in getattr(exc, "errors", None) or () if isinstance(e, dict)}
+    return bool(reasons & THROTTLE_REASONS)
 
 
 def retry_after_of(exc: Any) -> float | None:
@@ -77,9 +93,10 @@ def translate(exc: BaseException, *, provider: str, operation: str) -> ProviderE
     auth = import_optional("google.auth.exceptions", "gke")
     rexc = import_optional("requests.exceptions", "gke")
 
-    def temporary(code: str, default: float | None = None) -> TemporaryProviderError:
-        return TemporaryProviderError(f"GKE {operation}: {exc}", provider=provider, code=code,
-                                      retry_after=retry_after_of(exc) or default)
+    def temporary(code: str, default: float | None = None, *,
+                  kind: type[TemporaryProviderError] = TemporaryProviderError) -> TemporaryProviderError:
+        return kind(f"GKE {operation}: {exc}", provider=provider, code=code,
+                    retry_after=retry_after_of(exc) or default)
 
     def permanent(code: str) -> PermanentProviderError:
         return PermanentProviderError(f"GKE {operation}: {exc}", provider=provider, code=code)
@@ -110,8 +127,8 @@ def _api_error(exc: Any, gexc: Any, temporary: Callable[..., TemporaryProviderEr
     """A GoogleAPICallError (an HTTP status from the API), by status and class."""
     status = exc.code if isinstance(exc.code, int) else None
     code = str(status) if status is not None else type(exc).__name__
-    if isinstance(exc, (gexc.TooManyRequests, gexc.ResourceExhausted)) or status == 429:
-        return temporary("429", THROTTLE_RETRY_AFTER)
+    if isinstance(exc, (gexc.TooManyRequests, gexc.ResourceExhausted)) or status == 429 or _rate_limited(exc):
+        return temporary("429" if status in (429, None) else code, THROTTLE_RETRY_AFTER, kind=ThrottledError)
     if isinstance(exc, gexc.MethodNotImplemented) or status == 501:
         return permanent(code)
     if isinstance(exc, (gexc.ServerError, gexc.DeadlineExceeded)) or (status or 0) >= 500:

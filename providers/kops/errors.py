@@ -1,10 +1,11 @@
 """The one place where everything the kops adapter can hit is translated into fleet's error types.
 
 ``translate(exc)`` maps, in order: fleet ProviderErrors (unchanged); botocore ``ClientError`` by error code,
-then HTTP status (Retry-After honoured); botocore's own exceptions by class (connection and timeout
+then HTTP status (Retry-After honoured; the throttling codes, S3's 503 SlowDown included, and 429 are
+``ThrottledError``, other 5xx plain temporary); botocore's own exceptions by class (connection and timeout
 problems are temporary, configuration problems permanent); a failed kops command by what kops printed
-(kops exits 1 for every error, so its message is all there is: AWS throttling/5xx/network text is
-temporary, anything else permanent); a kops command that overran its timeout (temporary); a missing or
+(kops exits 1 for every error, so its message is all there is: AWS throttling text is throttled, 5xx and
+network text temporary, anything else permanent); a kops command that overran its timeout (temporary); a missing or
 non-executable kops binary (permanent); channel downloads (urllib); a corrupt state store (YAML, permanent).
 """
 
@@ -16,15 +17,19 @@ import urllib.error
 from dataclasses import dataclass, field
 from typing import Any
 
-from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError, ThrottledError
 
-# S3 / AWS error codes that mean "try again later"
-TEMPORARY_CODES = frozenset({
+# S3 / AWS error codes that mean "over the request quota, slow down" (ThrottledError): botocore's own retry
+# handler's throttling codes (botocore/retries/standard.py, ThrottledRetryableChecker._THROTTLED_ERROR_CODES),
+# S3's SlowDown among them (a 503: "Please reduce your request rate", Amazon S3 error responses)
+THROTTLING_CODES = frozenset({
     "SlowDown", "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled",
     "RequestThrottledException", "RequestLimitExceeded", "TooManyRequests", "TooManyRequestsException",
-    "BandwidthLimitExceeded", "EC2ThrottledException", "PriorRequestNotComplete", "RequestTimeout",
-    "RequestTimeoutException", "InternalError", "InternalFailure", "ServiceUnavailable",
-    "ServiceUnavailableException", "OperationAborted", "IDPCommunicationError"})
+    "BandwidthLimitExceeded", "EC2ThrottledException"})
+# S3 / AWS error codes that mean "try again later"
+TEMPORARY_CODES = THROTTLING_CODES | frozenset({
+    "PriorRequestNotComplete", "RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure",
+    "ServiceUnavailable", "ServiceUnavailableException", "OperationAborted", "IDPCommunicationError"})
 # ... and codes that will not get better by waiting
 PERMANENT_CODES = frozenset({
     "AccessDenied", "AccessDeniedException", "AllAccessDisabled", "Forbidden", "InvalidAccessKeyId",
@@ -40,11 +45,14 @@ TEMPORARY_BOTOCORE = frozenset({
 # SSLError is a ConnectionError subclass but a certificate problem does not go away by waiting
 PERMANENT_BOTOCORE_OVERRIDES = frozenset({"SSLError"})
 
-# what kops prints when AWS or the network failed underneath it
+# what kops prints when AWS throttled it (aws-sdk-go-v2's "api error <Code>", AWS's "Rate exceeded")
+_KOPS_THROTTLED = re.compile(
+    r"StatusCode: 429|api error (SlowDown|Throttling\w*|RequestLimitExceeded|TooManyRequests\w*)|Rate exceeded",
+    re.IGNORECASE)
+# ... and when AWS or the network failed underneath it otherwise
 _KOPS_TEMPORARY = re.compile(
-    r"StatusCode: (429|5\d\d)|api error (SlowDown|Throttling\w*|RequestLimitExceeded|TooManyRequests\w*|"
-    r"InternalError|ServiceUnavailable\w*|RequestTimeout\w*)|Rate exceeded|connection refused|connection reset|"
-    r"i/o timeout|TLS handshake timeout|context deadline exceeded|Client\.Timeout|no such host|"
+    r"StatusCode: 5\d\d|api error (InternalError|ServiceUnavailable\w*|RequestTimeout\w*)|connection refused|"
+    r"connection reset|i/o timeout|TLS handshake timeout|context deadline exceeded|Client\.Timeout|no such host|"
     r"send request failed|dial tcp|unexpected EOF", re.IGNORECASE)
 
 DEFAULT_RETRY_THROTTLE = 10.0
@@ -93,7 +101,11 @@ def translate(exc: BaseException, *, provider: str = "kops", operation: str = ""
         return exc
     if isinstance(exc, KopsCommandError):
         text = f"{prefix}kops {' '.join(exc.argv[:2])} failed: {exc.message}"
-        if _KOPS_TEMPORARY.search(exc.stderr or exc.message):
+        printed = exc.stderr or exc.message
+        if _KOPS_THROTTLED.search(printed):
+            return ThrottledError(text, provider=provider, code=f"exit {exc.returncode}",
+                                  retry_after=DEFAULT_RETRY_SERVER)
+        if _KOPS_TEMPORARY.search(printed):
             return TemporaryProviderError(text, provider=provider, code=f"exit {exc.returncode}",
                                           retry_after=DEFAULT_RETRY_SERVER)
         return PermanentProviderError(text, provider=provider, code=f"exit {exc.returncode}")
@@ -110,8 +122,9 @@ def translate(exc: BaseException, *, provider: str = "kops", operation: str = ""
     if isinstance(exc, urllib.error.HTTPError):
         status = exc.code
         if status == 429 or status >= 500:
-            return TemporaryProviderError(f"{prefix}{exc}", provider=provider, code=str(status),
-                                          retry_after=_retry_after(dict(exc.headers or {}), DEFAULT_RETRY_SERVER))
+            kind = ThrottledError if status == 429 else TemporaryProviderError
+            return kind(f"{prefix}{exc}", provider=provider, code=str(status),
+                        retry_after=_retry_after(dict(exc.headers or {}), DEFAULT_RETRY_SERVER))
         return PermanentProviderError(f"{prefix}{exc}", provider=provider, code=str(status))
     if isinstance(exc, (urllib.error.URLError, TimeoutError, ConnectionError)):
         return TemporaryProviderError(f"{prefix}{exc}", provider=provider, code="network",
@@ -135,10 +148,10 @@ def _translate_botocore(exc: BaseException, provider: str, prefix: str) -> Provi
         text = f"{prefix}S3 {code or status}: {response.get('Error', {}).get('Message') or exc}"
         temporary = code in TEMPORARY_CODES or (code not in PERMANENT_CODES and (status == 429 or status >= 500))
         if temporary:
-            default = DEFAULT_RETRY_THROTTLE if status == 429 or "Throttl" in code or code == "SlowDown" \
-                else DEFAULT_RETRY_SERVER
-            return TemporaryProviderError(text, provider=provider, code=code or str(status),
-                                          retry_after=_retry_after(headers, default))
+            throttled = status == 429 or code in THROTTLING_CODES
+            default = DEFAULT_RETRY_THROTTLE if throttled else DEFAULT_RETRY_SERVER
+            kind = ThrottledError if throttled else TemporaryProviderError
+            return kind(text, provider=provider, code=code or str(status), retry_after=_retry_after(headers, default))
         return PermanentProviderError(text, provider=provider, code=code or str(status))
     names = {c.__name__ for c in type(exc).__mro__}
     if names & TEMPORARY_BOTOCORE and not names & PERMANENT_BOTOCORE_OVERRIDES:

@@ -3,11 +3,11 @@
 ::
 
     oci.exceptions.ServiceError (and TransientServiceError)   by HTTP status / OCI error code:
-        429 TooManyRequests                      -> Temporary (Retry-After, else DEFAULT_THROTTLE_S)
+        429 TooManyRequests                      -> Throttled (Retry-After, else DEFAULT_THROTTLE_S)
         409 IncorrectState / Conflict / ...      -> Temporary (an update is already running)
         409 NotAuthorizedOrResourceAlreadyExists -> Permanent
         412 NoEtagMatch                          -> Temporary (someone else changed the resource)
-        408, 5xx, and status -1 (no response)    -> Temporary
+        408, 5xx, and status -1 (no response)    -> Temporary (a 503 with Retry-After too)
         400, 401, 403, 404, other 4xx            -> Permanent (bad version, forbidden, not found)
     oci.exceptions.ConnectTimeout, RequestException, requests' Timeout/ConnectionError -> Temporary
     oci.exceptions.MaximumWaitTimeExceeded, circuitbreaker.CircuitBreakerError        -> Temporary
@@ -15,6 +15,10 @@
         InvalidKeyFilePath, MissingPrivateKeyPassphrase, WaitUntilNotSupported, ...),
         CompositeOperationError, MissingEndpointForNonRegionalServiceClientError,
         any other class from an ``oci.*`` module                                      -> Permanent
+
+Throttled is ``ThrottledError`` (the provider kit pauses the tenancy+region and retries it): OCI answers a
+request rate exceeded with 429 ``TooManyRequests`` (OCI API Errors, docs.oracle.com/iaas/Content/API/
+References/apierrors.htm; docs/fidelity/oke.md); a 5xx says nothing about the quota, with Retry-After or not.
 
 Anything else is not an SDK error (a bug): ``translate`` returns None and the caller re-raises it.
 Messages carry the action, status, OCI code and the service's message: never a credential.
@@ -25,7 +29,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fleet.errors import MissingExtraError, PermanentProviderError, ProviderError, TemporaryProviderError
+from fleet.errors import (
+    MissingExtraError,
+    PermanentProviderError,
+    ProviderError,
+    TemporaryProviderError,
+    ThrottledError,
+)
 from fleet.provider import import_optional
 
 DEFAULT_THROTTLE_S = 10.0
@@ -51,8 +61,8 @@ def translate(exc: BaseException, *, provider: str, operation: str) -> ProviderE
         msg = f"{operation}: OKE returned {status} {code}: {exc.message}"
         retry = _retry_after(exc.headers)
         if status == 429:
-            return TemporaryProviderError(msg, provider=provider, code=code or "429",
-                                          retry_after=retry if retry else DEFAULT_THROTTLE_S)
+            return ThrottledError(msg, provider=provider, code=code or "429",
+                                  retry_after=retry if retry else DEFAULT_THROTTLE_S)
         if status == 409 and code != "NotAuthorizedOrResourceAlreadyExists":
             return TemporaryProviderError(msg, provider=provider, code=code or "409",
                                           retry_after=retry if retry else DEFAULT_BUSY_S)

@@ -2,13 +2,14 @@
 
     SimApiError (providers/sim/world.py, an HTTP status)
       403                  -> PermanentProviderError   (mark failed, stop)
+      429                  -> ThrottledError           (the simulated request quota: retry after retry_after)
       anything else        -> TemporaryProviderError   (retry later, with the world's retry_after)
     FleetError             -> unchanged
 """
 
 from __future__ import annotations
 
-from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError, ThrottledError
 from providers.sim.world import SimApiError
 
 
@@ -21,4 +22,5 @@ def translate(exc: BaseException, *, provider: str, operation: str = "") -> Prov
         return None
     if exc.status == 403:
         return PermanentProviderError(str(exc), provider=provider, code=str(exc.status))
-    return TemporaryProviderError(str(exc), provider=provider, code=str(exc.status), retry_after=exc.retry_after)
+    kind = ThrottledError if exc.status == 429 else TemporaryProviderError
+    return kind(str(exc), provider=provider, code=str(exc.status), retry_after=exc.retry_after)

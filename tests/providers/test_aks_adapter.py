@@ -9,7 +9,7 @@ import azure.mgmt.containerservice  # noqa: F401  (the SDK must be installed: pi
 import pytest
 
 from fleet.clock import FakeClock
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, TemporaryProviderError, ThrottledError
 from fleet.provider import Cluster, Component, OperationRef, OperationState, Step
 from providers.aks.adapter import PLACEHOLDER_AUTH, AksProvider
 from providers.aks.emulator.server import AksEmulator
@@ -212,22 +212,25 @@ def test_failed_operation_and_refusals(emu):
     assert info.value.retry_after == 2
 
 
-def test_timeouts_are_temporary(emu):
+def test_timeouts_are_temporary_and_only_throttles_are_retried_by_the_kit(emu):
     emu.add_cluster("slow", "1.29.2", {"sys": "1.29.2"}, VERSIONS, subscription=SUB_A)
     emu.server.timeout_delay_s = 1.0
     p = provider(emu, timeoutSeconds=0.3)
     c = find(p, "slow")
-    # offers reads go through the rate-limit kit (fleet.ratelimit): a temporary error with a retry delay is
-    # retried after it (on the provider's clock); one that outlasts the retries reaches the caller
-    for _ in range(1 + p.limiter.retries):
-        emu.inject("timeout")
-    with pytest.raises(TemporaryProviderError) as info:
-        p.offers(c)
-    assert info.value.code == "connection"
+    # offers reads go through the rate-limit kit (fleet.ratelimit): a timeout is temporary, not a throttle,
+    # so it reaches the caller at once (the next read tries again), without pausing the subscription
     start = emu.clock.now()
     emu.inject("timeout")
-    assert p.offers(c).control_plane            # one timeout: retried, answered
-    assert (emu.clock.now() - start).total_seconds() >= 5
+    with pytest.raises(TemporaryProviderError) as info:
+        p.offers(c)
+    assert info.value.code == "connection" and not isinstance(info.value, ThrottledError)
+    assert emu.clock.now() == start
+    assert p.offers(c).control_plane
+    # a 429 (ARM throttling) pauses the subscription for its Retry-After (on the provider's clock) and is
+    # retried by the kit: answered
+    emu.inject("throttle")
+    assert p.offers(c).control_plane
+    assert (emu.clock.now() - start).total_seconds() >= 2
 
 
 def test_no_token_or_credential_reaches_the_logs(emu, caplog):

@@ -12,7 +12,7 @@ from azure.core import exceptions as ae
 from azure.identity import _exceptions as identity_exceptions
 
 from fleet.clock import FakeClock
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, TemporaryProviderError, ThrottledError
 from providers.aks.errors import translate
 
 CLOCK = FakeClock()
@@ -37,7 +37,9 @@ def http(cls: type, status: int, code: str = "Code", **headers: str):
     return lambda: cls(response=Resp(status, code, {k.replace("_", "-"): v for k, v in headers.items()}))
 
 
-T, P = TemporaryProviderError, PermanentProviderError
+# Th: a throttle (ARM answers request throttling with 429 TooManyRequests + Retry-After, "Understand how Azure
+# Resource Manager throttles requests"); T: temporary but not a throttle (a 503 with Retry-After included)
+T, P, Th = TemporaryProviderError, PermanentProviderError, ThrottledError
 HTTP_DATE = (CLOCK.now() + timedelta(seconds=42)).strftime("%a, %d %b %Y %H:%M:%S GMT")
 
 CASES = [
@@ -49,9 +51,9 @@ CASES = [
     ("HttpResponseError", http(ae.HttpResponseError, 400, "InvalidParameter"), P, None),
     ("HttpResponseError", http(ae.HttpResponseError, 403, "AuthorizationFailed"), P, None),
     ("HttpResponseError", http(ae.HttpResponseError, 408), T, 15.0),
-    ("HttpResponseError", http(ae.HttpResponseError, 429, "TooManyRequests", Retry_After="7"), T, 7.0),
-    ("HttpResponseError", http(ae.HttpResponseError, 429, "TooManyRequests", Retry_After=HTTP_DATE), T, 42.0),
-    ("HttpResponseError", http(ae.HttpResponseError, 429, "TooManyRequests"), T, 10.0),
+    ("HttpResponseError", http(ae.HttpResponseError, 429, "TooManyRequests", Retry_After="7"), Th, 7.0),
+    ("HttpResponseError", http(ae.HttpResponseError, 429, "TooManyRequests", Retry_After=HTTP_DATE), Th, 42.0),
+    ("HttpResponseError", http(ae.HttpResponseError, 429, "TooManyRequests"), Th, 10.0),
     ("HttpResponseError", http(ae.HttpResponseError, 500), T, 15.0),
     ("HttpResponseError", http(ae.HttpResponseError, 502), T, 15.0),
     ("HttpResponseError", http(ae.HttpResponseError, 503, "ServiceUnavailable", Retry_After="3"), T, 3.0),
@@ -88,7 +90,7 @@ def test_each_sdk_error_is_mapped(name, factory, expected, retry_after):
     got = translate(exc, provider="aks", operation="test", clock=CLOCK)
     assert type(got) is expected
     assert got.provider == "aks"
-    if expected is TemporaryProviderError:
+    if issubclass(expected, TemporaryProviderError):
         assert got.retry_after == pytest.approx(retry_after)
 
 

@@ -10,7 +10,7 @@ from kubernetes.config.config_exception import ConfigException
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError, ThrottledError
 from fleet.provider import BlueGreen, Component, Step
 from providers.capi.budget import compute_kcp_surge, compute_pool_knobs, compute_warnings
 from providers.capi.errors import translate
@@ -99,11 +99,13 @@ def test_every_urllib3_error_type_is_mapped(cls):
     assert type(err) is want
 
 
+# 429 is the API server's throttle (API Priority and Fairness, --max-requests-inflight: 429 + Retry-After,
+# kubernetes.io/docs/concepts/cluster-administration/flow-control/); a 5xx is temporary, not a throttle
 @pytest.mark.parametrize("status,want", [
     (0, TemporaryProviderError), (400, PermanentProviderError), (401, PermanentProviderError),
     (403, PermanentProviderError), (404, PermanentProviderError), (405, PermanentProviderError),
     (408, TemporaryProviderError), (409, TemporaryProviderError), (410, TemporaryProviderError),
-    (415, PermanentProviderError), (422, PermanentProviderError), (429, TemporaryProviderError),
+    (415, PermanentProviderError), (422, PermanentProviderError), (429, ThrottledError),
     (500, TemporaryProviderError), (502, TemporaryProviderError), (503, TemporaryProviderError),
     (504, TemporaryProviderError)])
 def test_status_codes(status, want):

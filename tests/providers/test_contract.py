@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError, ThrottledError
 from fleet.provider import Component, OperationState, Provider, Step
 from fleet.versions import parse_version
 from tests.providers.harness import HARNESS_TYPES, make_harness
@@ -105,8 +105,8 @@ def test_start_is_idempotent_after_a_crash(h):
 
 
 @pytest.mark.parametrize("fault,error", [
-    ("throttle", TemporaryProviderError),
-    ("server-error", TemporaryProviderError),
+    ("throttle", ThrottledError),                 # 429 + Retry-After
+    ("server-error", TemporaryProviderError),     # 503 + Retry-After: temporary, but not a throttle
     ("forbidden", PermanentProviderError),
 ])
 def test_errors_are_mapped(h, fault, error):
@@ -114,14 +114,15 @@ def test_errors_are_mapped(h, fault, error):
     cid = h.seed("errs", cur, {"poola": cur}, list(h.versions()))
     p = h.provider()
     c = _find(p, cid)
-    # a provider on the rate-limit kit (fleet.ratelimit) retries a temporary error that names a Retry-After
-    # itself: the fault must outlast its retries to reach the caller
+    # a provider on the rate-limit kit (fleet.ratelimit) retries a throttle itself: the fault must outlast its
+    # retries to reach the caller; any other error reaches the caller at once (one fault, not retried)
     limiter = getattr(p, "limiter", None)
-    for _ in range(1 + (limiter.retries if limiter is not None and fault != "forbidden" else 0)):
+    for _ in range(1 + (limiter.retries if limiter is not None and fault == "throttle" else 0)):
         h.inject(fault)
     with pytest.raises(error) as info:
         p.offers(c)
     assert isinstance(info.value, ProviderError)
+    assert isinstance(info.value, ThrottledError) is (fault == "throttle")
     if fault == "throttle":
         assert info.value.retry_after is not None and info.value.retry_after > 0
     # the next call succeeds: the fault was one-shot

@@ -6,10 +6,12 @@ import botocore.exceptions as bex
 import botocore.session
 import pytest
 
-from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
-from providers.eks.errors import PERMANENT_CODES, TEMPORARY_CODES, translate
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError, ThrottledError
+from providers.eks.errors import PERMANENT_CODES, TEMPORARY_CODES, THROTTLING_CODES, translate
 
-T, P = TemporaryProviderError, PermanentProviderError
+# Th: a throttle (AWS's throttling codes, those of botocore's retry handler: botocore/retries/standard.py
+# ThrottledRetryableChecker; or a 429); T: temporary but not a throttle (5xx, a 503 with Retry-After included)
+T, P, Th = TemporaryProviderError, PermanentProviderError, ThrottledError
 
 # Every modeled error of the operations the adapter calls, with the kind we expect. A botocore upgrade that
 # adds an error shape makes test_every_modeled_error_is_in_the_table fail until it is classified here.
@@ -19,7 +21,7 @@ EXPECTED = {
     "InvalidRequestException": P, "InvalidStateException": P, "NotFoundException": P,
     "ResourceInUseException": T, "ResourceLimitExceededException": P, "ResourceNotFoundException": P,
     "ResourcePropagationDelayException": T, "ServerException": T, "ServiceUnavailableException": T,
-    "ThrottlingException": T, "UnsupportedAvailabilityZoneException": P,
+    "ThrottlingException": Th, "UnsupportedAvailabilityZoneException": P,
     # STS AssumeRole
     "MalformedPolicyDocument": P, "PackedPolicyTooLarge": P, "RegionDisabledException": P,
     "ExpiredTokenException": T,
@@ -59,13 +61,13 @@ def test_modeled_error_is_mapped(code, status):
     err = translate(_client_error(code, status), provider="eks", operation="UpdateClusterVersion")
     assert type(err) is EXPECTED[code]
     assert err.code == code and err.provider == "eks" and "UpdateClusterVersion" in str(err)
-    if err.__class__ is T and code == "ThrottlingException":
+    if err.__class__ is Th:
         assert err.retry_after and err.retry_after > 0
 
 
 @pytest.mark.parametrize("status,kind", [
     (400, P), (401, P), (403, P), (404, P), (409, P), (412, P),
-    (429, T), (500, T), (502, T), (503, T), (504, T),
+    (429, Th), (500, T), (502, T), (503, T), (504, T),
 ])
 def test_unknown_codes_fall_back_on_the_status(status, kind):
     err = translate(_client_error("SomethingNew", status))
@@ -74,9 +76,23 @@ def test_unknown_codes_fall_back_on_the_status(status, kind):
 
 def test_generic_codes_without_a_useful_status():
     # the query protocol (STS) gives up on non-XML bodies and reports the status as the code
-    assert type(translate(_client_error("429", 429))) is T
+    assert type(translate(_client_error("429", 429))) is Th
     assert type(translate(_client_error("AccessDenied", 403))) is P
-    assert type(translate(_client_error("Throttling", 400))) is T
+    assert type(translate(_client_error("Throttling", 400))) is Th
+
+
+@pytest.mark.parametrize("code,status", [(c, 400) for c in sorted(THROTTLING_CODES)] + [("SlowDown", 503)])
+def test_every_throttling_code_is_a_throttle(code, status):
+    err = translate(_client_error(code, status, {"retry-after": "3"}))
+    assert type(err) is Th and err.retry_after == 3.0
+
+
+@pytest.mark.parametrize("code,status", [("ServiceUnavailableException", 503), ("ServerException", 500),
+                                         ("ResourceInUseException", 409), ("InternalFailure", 500),
+                                         ("SomethingNew", 503)])
+def test_a_5xx_or_busy_answer_with_retry_after_is_not_a_throttle(code, status):
+    err = translate(_client_error(code, status, {"retry-after": "3"}))
+    assert type(err) is T and err.retry_after == 3.0
 
 
 def test_retry_after():

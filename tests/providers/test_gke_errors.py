@@ -9,10 +9,12 @@ import google.auth.exceptions as auth
 import pytest
 import requests as requests
 
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, TemporaryProviderError, ThrottledError
 from providers.gke.errors import BUSY_RETRY_AFTER, THROTTLE_RETRY_AFTER, translate
 
-T, P = TemporaryProviderError, PermanentProviderError
+# Th: a throttle (Google APIs answer a request quota exceeded with 429 RESOURCE_EXHAUSTED,
+# cloud.google.com/apis/design/errors); T: temporary but not a throttle (5xx, with Retry-After or RetryInfo)
+T, P, Th = TemporaryProviderError, PermanentProviderError, ThrottledError
 
 API_CORE = {
     "Aborted": T, "AlreadyExists": P, "BadGateway": T, "BadRequest": P, "Cancelled": T, "ClientError": P,
@@ -21,8 +23,8 @@ API_CORE = {
     "InvalidArgument": P, "LengthRequired": P, "MethodNotAllowed": P, "MethodNotImplemented": P,
     "MissingStatusHeaderError": P, "MovedPermanently": P, "NotFound": P, "NotModified": P, "OutOfRange": P,
     "PermissionDenied": P, "PreconditionFailed": P, "Redirection": P, "RequestRangeNotSatisfiable": P,
-    "ResourceExhausted": T, "ResumableTransferError": P, "ResumeIncomplete": P, "RetryError": T, "ServerError": T,
-    "ServiceUnavailable": T, "TemporaryRedirect": P, "TooManyRequests": T, "TransferStalledError": P,
+    "ResourceExhausted": Th, "ResumableTransferError": P, "ResumeIncomplete": P, "RetryError": T, "ServerError": T,
+    "ServiceUnavailable": T, "TemporaryRedirect": P, "TooManyRequests": Th, "TransferStalledError": P,
     "Unauthenticated": P, "Unauthorized": P, "Unknown": T, "UnseekableStreamError": P, "UploadCancelledError": P,
 }
 AUTH = {
@@ -75,7 +77,7 @@ def test_every_known_sdk_error_type_is_mapped(module, base, table):
 
 
 @pytest.mark.parametrize("status,expected", [
-    (400, P), (401, P), (403, P), (404, P), (405, P), (409, T), (411, P), (412, P), (416, P), (429, T), (499, T),
+    (400, P), (401, P), (403, P), (404, P), (405, P), (409, T), (411, P), (412, P), (416, P), (429, Th), (499, T),
     (500, T), (501, P), (502, T), (503, T), (504, T),
 ])
 def test_every_http_status_is_mapped(status, expected):
@@ -109,6 +111,7 @@ def test_retry_after_from_header_and_retry_info():
     info = _http_error(503, {"error": {"code": 503, "status": "UNAVAILABLE", "message": "u", "details": [
         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "12s"}]}})
     assert translate(info, provider="gke", operation="x").retry_after == 12.0
+    assert type(translate(info, provider="gke", operation="x")) is T        # a retry delay, but not a throttle
     bare = _http_error(429, {"error": {"code": 429, "message": "q"}})
     assert translate(bare, provider="gke", operation="x").retry_after == THROTTLE_RETRY_AFTER
 
@@ -117,3 +120,29 @@ def test_retryable_refresh_error_and_foreign_exceptions():
     assert isinstance(translate(auth.RefreshError("r", retryable=True), provider="gke", operation="x"), T)
     assert isinstance(translate(TimeoutError("t"), provider="gke", operation="x"), T)
     assert translate(KeyError("not an SDK error"), provider="gke", operation="x") is None
+
+
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
+
+
+@pytest.mark.parametrize("status,error,headers,expected", [
+    (429, {"status": "RESOURCE_EXHAUSTED"}, {}, Th),
+    (429, {"status": "RESOURCE_EXHAUSTED", "details": [
+        {"@type": ERROR_INFO, "reason": "RATE_LIMIT_EXCEEDED", "domain": "googleapis.com"}]}, {}, Th),
+    # the older JSON error format: a rate limit answered 403 with errors[].reason (e.g. Compute Engine)
+    (403, {"status": "PERMISSION_DENIED", "errors": [{"reason": "rateLimitExceeded", "domain": "usageLimits"}]},
+     {}, Th),
+    (403, {"status": "PERMISSION_DENIED", "errors": [{"reason": "userRateLimitExceeded"}]}, {}, Th),
+    (403, {"status": "PERMISSION_DENIED", "details": [
+        {"@type": ERROR_INFO, "reason": "RATE_LIMIT_EXCEEDED", "domain": "googleapis.com"}]}, {}, Th),
+    (403, {"status": "PERMISSION_DENIED", "errors": [{"reason": "forbidden"}]}, {}, P),
+    (503, {"status": "UNAVAILABLE"}, {"Retry-After": "5"}, T),
+    (500, {"status": "INTERNAL"}, {"Retry-After": "5"}, T),
+    (400, {"status": "FAILED_PRECONDITION"}, {}, T),
+])
+def test_throttles_are_told_from_other_temporary_errors(status, error, headers, expected):
+    exc = _http_error(status, {"error": {"code": status, "message": "m", **error}}, headers)
+    err = translate(exc, provider="gke", operation="list clusters")
+    assert type(err) is expected
+    if expected is Th:
+        assert err.retry_after and err.retry_after > 0

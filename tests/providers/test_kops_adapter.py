@@ -15,14 +15,15 @@ from email.message import Message
 import pytest
 import yaml
 
-from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, ProviderError, TemporaryProviderError, ThrottledError
 from fleet.provider import BlueGreen, Cluster, Component, NodePool, OperationState, Step
 from providers.kops.adapter import KopsProvider, parse_settings
 from providers.kops.budget import translate_step
 from providers.kops.errors import KopsCommandError, translate
 from tests.providers.harness_kops import CONTROL_PLANE_IG, KopsHarness
 
-T, P = TemporaryProviderError, PermanentProviderError
+# Th: a throttle (botocore's throttling codes, S3's 503 SlowDown included, or a 429); T: temporary, not a throttle
+T, P, Th = TemporaryProviderError, PermanentProviderError, ThrottledError
 
 # ---- error mapping: every known error type ----------------------------------------------------------------
 
@@ -57,15 +58,15 @@ def _client_error(code: str, status: int, headers: dict[str, str] | None = None,
 
 
 @pytest.mark.parametrize("code,status,headers,expected,retry_after", [
-    ("SlowDown", 503, {"retry-after": "7"}, T, 7.0), ("SlowDown", 503, {}, T, 10.0), ("Throttling", 400, {}, T, 10.0),
-    ("ThrottlingException", 400, {}, T, 10.0), ("RequestLimitExceeded", 503, {}, T, None),
-    ("TooManyRequests", 429, {"retry-after": "3"}, T, 3.0), ("InternalError", 500, {}, T, 30.0),
-    ("ServiceUnavailable", 503, {}, T, None), ("RequestTimeout", 400, {}, T, None), ("OperationAborted", 409, {}, T, None),
+    ("SlowDown", 503, {"retry-after": "7"}, Th, 7.0), ("SlowDown", 503, {}, Th, 10.0), ("Throttling", 400, {}, Th, 10.0),
+    ("ThrottlingException", 400, {}, Th, 10.0), ("RequestLimitExceeded", 503, {}, Th, None),
+    ("TooManyRequests", 429, {"retry-after": "3"}, Th, 3.0), ("InternalError", 500, {}, T, 30.0),
+    ("ServiceUnavailable", 503, {}, T, None), ("ServiceUnavailable", 503, {"retry-after": "7"}, T, 7.0), ("RequestTimeout", 400, {}, T, None), ("OperationAborted", 409, {}, T, None),
     ("AccessDenied", 403, {}, P, None), ("AllAccessDisabled", 403, {}, P, None), ("NoSuchBucket", 404, {}, P, None),
     ("NoSuchKey", 404, {}, P, None), ("InvalidAccessKeyId", 403, {}, P, None), ("SignatureDoesNotMatch", 403, {}, P, None),
     ("ExpiredToken", 400, {}, P, None), ("InvalidBucketName", 400, {}, P, None), ("PermanentRedirect", 301, {}, P, None),
     ("RequestTimeTooSkewed", 403, {}, P, None), ("InvalidRequest", 400, {}, P, None),
-    ("429", 429, {}, T, 10.0), ("500", 500, {}, T, 30.0), ("502", 502, {}, T, None), ("503", 503, {}, T, None),
+    ("429", 429, {}, Th, 10.0), ("500", 500, {}, T, 30.0), ("502", 502, {}, T, None), ("503", 503, {}, T, None),
     ("504", 504, {}, T, None), ("400", 400, {}, P, None), ("403", 403, {}, P, None), ("404", 404, {}, P, None),
     ("409", 409, {}, P, None), ("SomethingNew", 500, {}, T, None), ("SomethingNew", 418, {}, P, None),
 ])
@@ -88,9 +89,9 @@ def test_every_modeled_s3_exception_is_mapped():
 
 @pytest.mark.parametrize("stderr,expected", [
     (("\nError: error reading cluster configuration: operation error S3: GetObject, https response error "
-      "StatusCode: 503, RequestID: X, HostID: Y, api error SlowDown: Please reduce your request rate.\n"), T),
+      "StatusCode: 503, RequestID: X, HostID: Y, api error SlowDown: Please reduce your request rate.\n"), Th),
     ("\nError: ... https response error StatusCode: 500, api error InternalError: We encountered an internal error\n", T),
-    ("\nError: ... https response error StatusCode: 429, api error TooManyRequests: slow down\n", T),
+    ("\nError: ... https response error StatusCode: 429, api error TooManyRequests: slow down\n", Th),
     ("\nError: ... StatusCode: 403, RequestID: X, api error AccessDenied: Access Denied\n", P),
     ('\nError: error listing nodes in cluster: Get "https://api.c/api/v1/nodes": dial tcp 1.2.3.4:443: i/o timeout\n', T),
     ("\nError: error reading the state store: dial tcp: [Errno 111] Connection refused\n", T),
@@ -118,6 +119,7 @@ def test_process_network_and_state_errors_are_mapped():
         (urllib.error.HTTPError("https://x/channels/stable", 404, "nope", Message(), None), P),
         (urllib.error.URLError("no route"), T), (TimeoutError("slow"), T), (ConnectionResetError("reset"), T),
         (yaml.YAMLError("bad yaml"), P), (RuntimeError("surprise"), P),
+        (urllib.error.HTTPError("https://x/channels/stable", 429, "slow down", headers, None), Th),
     ]
     for exc, expected in cases:
         err = translate(exc)

@@ -9,10 +9,12 @@ import oci
 import pytest
 from oci._vendor.requests import exceptions as rex
 
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, TemporaryProviderError, ThrottledError
 from providers.oke.errors import DEFAULT_BUSY_S, DEFAULT_THROTTLE_S, translate
 
-T, P = TemporaryProviderError, PermanentProviderError
+# Th: OCI's throttle, 429 TooManyRequests (OCI API Errors, docs.oracle.com/iaas/Content/API/References/
+# apierrors.htm); T: temporary but not a throttle (5xx, with Retry-After or not; 409 busy)
+T, P, Th = TemporaryProviderError, PermanentProviderError, ThrottledError
 
 
 def _service(status: int, code: str, headers: dict | None = None, cls=oci.exceptions.ServiceError):
@@ -26,7 +28,7 @@ SERVICE_TABLE = [
     (404, "NotAuthorizedOrNotFound", P), (404, "NotFound", P), (405, "MethodNotAllowed", P),
     (408, "RequestTimeout", T), (409, "IncorrectState", T), (409, "Conflict", T),
     (409, "NotAuthorizedOrResourceAlreadyExists", P), (412, "NoEtagMatch", T), (413, "PayloadTooLarge", P),
-    (422, "UnprocessableEntity", P), (429, "TooManyRequests", T), (431, "RequestHeaderFieldsTooLarge", P),
+    (422, "UnprocessableEntity", P), (429, "TooManyRequests", Th), (431, "RequestHeaderFieldsTooLarge", P),
     (500, "InternalServerError", T), (501, "MethodNotImplemented", T), (502, "BadGateway", T),
     (503, "ServiceUnavailable", T), (504, "GatewayTimeout", T), (-1, "RequestException", T),
 ]
@@ -47,8 +49,8 @@ def test_retry_after_is_honoured_and_defaulted():
                            operation="a").retry_after == 3.0
     assert translate(_service(429, "TooManyRequests"), provider="o", operation="a").retry_after == DEFAULT_THROTTLE_S
     assert translate(_service(409, "IncorrectState"), provider="o", operation="a").retry_after == DEFAULT_BUSY_S
-    assert translate(_service(503, "ServiceUnavailable", {"Retry-After": "5"}), provider="o",
-                           operation="a").retry_after == 5.0
+    unavailable = translate(_service(503, "ServiceUnavailable", {"Retry-After": "5"}), provider="o", operation="a")
+    assert unavailable.retry_after == 5.0 and type(unavailable) is T      # Retry-After, but not a throttle
 
 
 def _instance(cls: type[BaseException]) -> BaseException:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, TemporaryProviderError, ThrottledError
 from providers.sim.errors import translate
 from providers.sim.world import SimApiError
 
 
 @pytest.mark.parametrize("status,retry_after,kind", [
     (403, None, PermanentProviderError),
-    (429, 7.0, TemporaryProviderError),
+    (429, 7.0, ThrottledError),           # the simulated request quota: the kit pauses and retries it
     (500, None, TemporaryProviderError),
-    (503, 5.0, TemporaryProviderError),
+    (503, 5.0, TemporaryProviderError),   # a 5xx with Retry-After: temporary, not a throttle
 ])
 def test_statuses(status, retry_after, kind):
     err = translate(SimApiError(status, "boom", retry_after=retry_after), provider="sim", operation="start")

@@ -6,10 +6,12 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from fleet import ratelimit
 from fleet.clock import FakeClock, ScaledClock
 from fleet.daemon.metrics import Metrics
-from fleet.errors import PermanentProviderError, TemporaryProviderError
+from fleet.errors import PermanentProviderError, TemporaryProviderError, ThrottledError
 from fleet.ratelimit import ScopeLimiter, TokenBucket
 
 
@@ -46,21 +48,63 @@ def test_a_slow_scope_never_delays_the_others() -> None:
     assert done["slow3"] >= 1.4                                   # 1 burst + 3 at 2/s
 
 
-def test_retry_after_is_honoured_and_counted() -> None:
-    lim = ScopeLimiter("test-throttle", rate=100, burst=10)
-    tries: list[float] = []
-    t0 = time.monotonic()
+# ---- only a throttle (ThrottledError, decided by the adapter's translation) pauses the scope and is retried --
+
+START = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("error,retried", [
+    (ThrottledError("429 slow down", code="ThrottlingException", retry_after=2.0), True),
+    (ThrottledError("429 without Retry-After", code="429"), True),          # paused THROTTLE_PAUSE_S
+    # a 5xx with Retry-After is not a quota signal: the adapter gets it back, the step machine retries
+    (TemporaryProviderError("503 unavailable", code="503", retry_after=2.0), False),
+    (TemporaryProviderError("update in progress", code="ResourceInUseException", retry_after=60.0), False),
+    (TemporaryProviderError("read timed out", code="connection"), False),
+    (PermanentProviderError("not found", code="404"), False),
+], ids=lambda v: getattr(v, "code", str(v)))
+def test_only_throttles_pause_their_scope_are_retried_and_counted(error: Exception, retried: bool) -> None:
+    clock = FakeClock(START)
+    name = f"test-kind-{type(error).__name__}-{getattr(error, 'code', '')}"
+    lim = ScopeLimiter(name, rate=100, burst=10, clock=clock)
+    tries: list[datetime] = []
 
     def flaky() -> str:
-        tries.append(time.monotonic() - t0)
+        tries.append(clock.now())
         if len(tries) == 1:
-            raise TemporaryProviderError("slow down", code="ThrottlingException", retry_after=0.3)
+            raise error
         return "ok"
 
-    assert lim.call("acct:us-east-1", flaky) == "ok"
-    assert len(tries) == 2 and tries[1] - tries[0] >= 0.29
-    st = ratelimit.snapshot()[("test-throttle", "acct:us-east-1")]
-    assert (st.calls, st.throttles) == (2, 1)
+    out = lim.run([("acct:us-east-1", flaky), ("acct:eu-west-1", lambda: "other")])
+    assert out[1] == "other"
+    st = ratelimit.snapshot()[(name, "acct:us-east-1")]
+    text = Metrics().render().decode()
+    throttles = f'fleet_provider_api_throttles_total{{provider="{name}",scope="acct:us-east-1"}}'
+    if retried:
+        pause = error.retry_after or ratelimit.THROTTLE_PAUSE_S           # type: ignore[attr-defined]
+        assert out[0] == "ok" and len(tries) == 2
+        assert tries[1] - tries[0] >= timedelta(seconds=pause)           # the scope was paused, on the clock
+        assert (st.calls, st.throttles, st.errors) == (2, 1, 1)
+        assert f"{throttles} 1.0" in text
+    else:
+        assert out[0] is error and len(tries) == 1                       # returned in its slot, not retried
+        assert (st.calls, st.throttles, st.errors) == (1, 0, 1)
+        assert f"{throttles} 0.0" in text
+        assert lim.bucket("acct:us-east-1").take() == 0                  # the scope was not paused
+        assert clock.now() == START                                      # nothing waited
+
+
+def test_a_throttle_that_outlasts_the_retries_comes_back_in_its_slot() -> None:
+    clock = FakeClock(START)
+    lim = ScopeLimiter("test-throttle-out", rate=100, burst=10, retries=2, clock=clock)
+
+    def always() -> None:
+        raise ThrottledError("429", code="429", retry_after=5.0)
+
+    out = lim.run([("sub-1", always), ("sub-2", lambda: 2)])
+    assert isinstance(out[0], ThrottledError) and out[1] == 2
+    st = ratelimit.snapshot()[("test-throttle-out", "sub-1")]
+    assert (st.calls, st.throttles) == (3, 3)                            # the call and its 2 retries
+    assert clock.now() - START >= timedelta(seconds=10)                  # two pauses of 5 s
 
 
 def test_errors_come_back_in_their_slot() -> None:
