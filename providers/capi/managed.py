@@ -1,7 +1,8 @@
 """The adapter's side of MachinePools and managed control planes (see pools.py for the kinds and fields).
 
-``ManagedOps`` reads and patches through the CapiProvider's SDK boundary (its ``_call``/``_get``/``_list``/
-``_patch``), so errors are translated in one place. Discovery finds each kind in whatever API version the
+``ManagedOps`` reads and patches through the CapiProvider's SDK boundary (its ``_read``/``_get``/``_list``/
+``_patch``), so errors are translated in one place and the reads of discovery and offers are metered per
+management cluster (the rate-limit kit). Discovery finds each kind in whatever API version the
 management cluster serves it (``kind_version``: the group's versions, v1beta2 first, whose resource list has
 the kind). Offers: ``settings.versions[<control plane kind>]`` is the allow-list of a managed cluster (its
 control plane and its MachinePools); MachinePools of kubeadm clusters are offered the versions with an image
@@ -65,7 +66,7 @@ def kind_version(a: CapiProvider, m: _Mgmt, group: str, kind: str) -> str:
     versions = sorted((m.groups.get(group) or ([], ""))[0], key=lambda v: (v != "v1beta2", v), reverse=False)
     for v in versions:
         if (group, v) not in m.plurals:
-            res = a._call(f"{m.name}: discover {group}/{v}", m.custom.get_api_resources, group, v)
+            res = a._read(m, f"{m.name}: discover {group}/{v}", m.custom.get_api_resources, group, v)
             m.plurals[(group, v)] = {r.kind: r.name for r in res.resources if "/" not in r.name}
         if kind in m.plurals[(group, v)]:
             return v
