@@ -393,13 +393,14 @@ class CapiProvider:
             for o in self._list(m, CAPI, cv, "machinedeployments", ns, CLUSTER_NAME_LABEL):
                 v = MdView(cv, o)
                 mds.setdefault((v.namespace, o["metadata"]["labels"][CLUSTER_NAME_LABEL]), []).append(v)
+            mps = self._managed.list_pools(m, ns)        # one list per scope, not one per cluster
             for c in self._list(m, CAPI, cv, "clusters", ns):
                 cns, cname = c["metadata"]["namespace"], c["metadata"]["name"]
                 ref = get(c, "spec", "controlPlaneRef", default={}) or {}
                 kcp = kcps.get((cns, ref.get("name", "")))
                 if ref.get("kind") in MANAGED_CONTROL_PLANES:
                     try:
-                        out.append(self._managed.build(m, c, ref))
+                        out.append(self._managed.build(m, c, ref, mps.get((cns, cname), [])))
                     except PermanentProviderError as exc:
                         if exc.code != "404":
                             raise
@@ -411,8 +412,8 @@ class CapiProvider:
                               ref.get("kind"), extra={"provider": self.name, "cluster": cname,
                                                       "reason": "no KubeadmControlPlane"})
                     continue
-                out.append(self._managed.extend(m, self._build(m, c, kcp, sorted(mds.get((cns, cname), []),
-                                                                                key=lambda v: v.name))))
+                built = self._build(m, c, kcp, sorted(mds.get((cns, cname), []), key=lambda v: v.name))
+                out.append(self._managed.extend(m, built, mps.get((cns, cname), [])))
         return out
 
     @staticmethod

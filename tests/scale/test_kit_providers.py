@@ -232,6 +232,30 @@ def test_capi_starts_and_polls_stay_off_the_kit_offers_do_not(mgmts: Any) -> Non
     assert len(west.log) > n and _calls("west")[0] == calls              # start and poll: not on the kit
 
 
+@pytest.mark.parametrize("flavour", ["kubeadm", "eks"])
+def test_capi_discovery_requests_do_not_grow_with_the_clusters(flavour: str) -> None:
+    """Clusters, KubeadmControlPlanes, MachineDeployments and MachinePools: one list each per namespace scope
+    (a managed control plane, and an infrastructure pool, is still one get each)."""
+    h = make_harness("capi", flavour=flavour)
+    h.start()
+    try:
+        for i in range(2):
+            h.kit.seed(f"a{i}", "v1.29.2", {f"a{i}-pool": "v1.29.2"}, ["v1.29.2", "v1.30.4"])
+        p = h.provider()
+        p.discover()                                      # API groups and resources, read once
+        few = _discovery_requests(h, p)
+        for i in range(6):
+            h.kit.seed(f"b{i}", "v1.29.2", {f"b{i}-pool": "v1.29.2"}, ["v1.29.2", "v1.30.4"])
+        assert len(p.discover()) == 8
+        many = _discovery_requests(h, p)
+        per_cluster = 0 if flavour == "kubeadm" else 2    # EKS: its AWSManagedControlPlane, its node group
+        assert many == few + 6 * per_cluster
+        if flavour == "kubeadm":
+            assert few == 4                               # KCPs, MachineDeployments, MachinePools, Clusters
+    finally:
+        h.stop()
+
+
 def test_capi_rate_limit_settings() -> None:
     base = {"managementClusters": [{"kubeconfig": "k"}]}
     s = parse_settings(base)
