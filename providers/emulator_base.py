@@ -156,8 +156,8 @@ class EmulatorServer:
                         status, out = 404, outer.error_body("not-found", 404)
                 data = b"" if out is None else (out if isinstance(out, bytes) else json.dumps(out).encode())
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                for k, v in (headers or {}).items():
+                # JSON unless the handler names its own Content-Type (a plain-text answer)
+                for k, v in {"Content-Type": "application/json", **(headers or {})}.items():
                     self.send_header(k, v)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()

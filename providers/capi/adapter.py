@@ -19,12 +19,22 @@ managed.py / pools.py. BYOH (ByoMachineTemplate): no template copy, the version 
 Templates are never edited in place. A step is done when the status reports every replica up to date and
 available at the new version and ``observedGeneration`` caught up. ``start`` is idempotent: an object whose
 spec already asks for ``step.to`` yields an operation for it and nothing is created.
+
+Rate limits (the provider kit, fleet.ratelimit; docs/scale.md): the scope is one management cluster (its API
+server). Discovery reads each management cluster on its own worker (``limiter.spread``) and every GET of
+discovery and of ``offers`` (API groups, a group version's resources, lists, gets) takes one token of its
+management cluster's bucket and is counted per scope (``_read``); a 429 with Retry-After pauses that
+management cluster only and the read is retried. Starts, polls and checks go straight to the API server (their
+temporary errors are the step machine's to retry).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -50,6 +60,7 @@ from fleet.provider import (
     VersionOffers,
     import_optional,
 )
+from fleet.ratelimit import ScopeLimiter
 from fleet.versions import InvalidVersion, parse_version
 from providers.capi import gates
 from providers.capi.budget import compute_kcp_surge, compute_pool_knobs, compute_warnings
@@ -112,7 +123,8 @@ class _Mgmt:
 
 class CapiProvider:
     """Settings: see providers/capi/settings.py (managementClusters, namespaces, images, imageFields,
-    endpoint, controlPlaneMaxSurge, requestTimeoutSeconds, rolloutTimeoutSeconds, pollIntervalSeconds)."""
+    endpoint, controlPlaneMaxSurge, requestTimeoutSeconds, rolloutTimeoutSeconds, pollIntervalSeconds,
+    apiRatePerSecond, apiBurst, apiConcurrency)."""
 
     facts_model = Facts            # the per-cluster facts of an inventory cluster (rules.py)
 
@@ -135,6 +147,11 @@ class CapiProvider:
         self._mgmts = {mc.name or mc.context or f"mgmt{i}": _Mgmt(mc.name or mc.context or f"mgmt{i}", mc)
                        for i, mc in enumerate(self.settings.management_clusters)}
         self._managed = ManagedOps(self)         # MachinePools and managed control planes (managed.py)
+        # bounded concurrency and a token bucket per management cluster, on this provider's clock (docs/scale.md)
+        s = self.settings
+        self.limiter = ScopeLimiter(name, s.api_rate_per_second, s.api_burst, concurrency=s.api_concurrency,
+                                    clock=self.clock)
+        self._local = threading.local()          # .metered: this thread reads for discovery or offers
 
     # ---- the SDK boundary ----------------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -145,6 +162,24 @@ class CapiProvider:
             if err is None:
                 raise
             raise err from exc
+
+    def _read(self, m: _Mgmt, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Every GET of management cluster ``m``. While metered (discovery, offers): through the limiter, one
+        token of ``m``'s bucket, counted per scope, Retry-After honoured; otherwise (starts, polls, checks)
+        straight to the API server."""
+        if getattr(self._local, "metered", False):
+            return self.limiter.call(m.name, lambda: self._call(what, fn, *args, **kwargs))
+        return self._call(what, fn, *args, **kwargs)
+
+    @contextmanager
+    def _metered(self) -> Iterator[None]:
+        """The reads of this thread inside go through the limiter (``_read``)."""
+        before = getattr(self._local, "metered", False)
+        self._local.metered = True
+        try:
+            yield
+        finally:
+            self._local.metered = before
 
     def _connect(self, m: _Mgmt) -> _Mgmt:
         if m.custom is not None:
@@ -189,7 +224,7 @@ class CapiProvider:
     def _served(self, m: _Mgmt, group: str) -> str:
         """The CAPI version to use for ``group``: v1beta2 when served, else v1beta1."""
         if m.groups is None:
-            res = self._call(f"{m.name}: discover API groups", m.apis.get_api_versions)
+            res = self._read(m, f"{m.name}: discover API groups", m.apis.get_api_versions)
             m.groups = {g.name: ([v.version for v in g.versions],
                                  g.preferred_version.version if g.preferred_version else g.versions[0].version)
                         for g in res.groups}
@@ -202,7 +237,7 @@ class CapiProvider:
 
     def _plural(self, m: _Mgmt, group: str, version: str, kind: str) -> str:
         if (group, version) not in m.plurals:
-            res = self._call(f"{m.name}: discover {group}/{version}", m.custom.get_api_resources, group, version)
+            res = self._read(m, f"{m.name}: discover {group}/{version}", m.custom.get_api_resources, group, version)
             m.plurals[(group, version)] = {r.kind: r.name for r in res.resources if "/" not in r.name}
         plural = m.plurals[(group, version)].get(kind)
         if plural is None:
@@ -215,13 +250,13 @@ class CapiProvider:
         what = f"{m.name}: list {plural}" + (f" in {ns}" if ns else "")
         kw = {"label_selector": selector} if selector else {}
         if ns is None:
-            res = self._call(what, m.custom.list_cluster_custom_object, group, version, plural, **kw)
+            res = self._read(m, what, m.custom.list_cluster_custom_object, group, version, plural, **kw)
         else:
-            res = self._call(what, m.custom.list_namespaced_custom_object, group, version, ns, plural, **kw)
+            res = self._read(m, what, m.custom.list_namespaced_custom_object, group, version, ns, plural, **kw)
         return list(res.get("items") or [])
 
     def _get(self, m: _Mgmt, group: str, version: str, plural: str, ns: str, name: str) -> dict[str, Any]:
-        return self._call(f"{m.name}: get {plural} {ns}/{name}", m.custom.get_namespaced_custom_object, group,
+        return self._read(m, f"{m.name}: get {plural} {ns}/{name}", m.custom.get_namespaced_custom_object, group,
                           version, ns, plural, name)
 
     def _patch(self, m: _Mgmt, group: str, version: str, plural: str, ns: str, name: str,
@@ -327,44 +362,58 @@ class CapiProvider:
 
     # ---- contract ------------------------------------------------------------------------------------------
     def discover(self) -> list[Cluster]:
+        """Each management cluster on its own worker (``limiter.spread``, at most ``apiConcurrency`` at once),
+        its reads paced by its own bucket: a slow or throttled management cluster delays only itself."""
+        found = self.limiter.spread([functools.partial(self._discover_in, name) for name in self._mgmts])
         out: list[Cluster] = []
-        for name in self._mgmts:
-            m = self._mgmt(name)
-            cv = self._served(m, CAPI)
-            try:
-                kv: str | None = kind_version(self, m, CP, KCP)
-            except PermanentProviderError as exc:
-                if exc.code != "404":
-                    raise
-                kv = None                                  # only managed control planes are installed
-            scopes: list[str | None] = [*(m.settings.namespaces or self.settings.namespaces or [])] or [None]
-            for ns in scopes:
-                kcps = {(o["metadata"]["namespace"], o["metadata"]["name"]): KcpView(kv or "", o)
-                        for o in (self._list(m, CP, kv, "kubeadmcontrolplanes", ns) if kv else [])}
-                mds: dict[tuple[str, str], list[MdView]] = {}
-                for o in self._list(m, CAPI, cv, "machinedeployments", ns, CLUSTER_NAME_LABEL):
-                    v = MdView(cv, o)
-                    mds.setdefault((v.namespace, o["metadata"]["labels"][CLUSTER_NAME_LABEL]), []).append(v)
-                for c in self._list(m, CAPI, cv, "clusters", ns):
-                    cns, cname = c["metadata"]["namespace"], c["metadata"]["name"]
-                    ref = get(c, "spec", "controlPlaneRef", default={}) or {}
-                    kcp = kcps.get((cns, ref.get("name", "")))
-                    if ref.get("kind") in MANAGED_CONTROL_PLANES:
-                        try:
-                            out.append(self._managed.build(m, c, ref))
-                        except PermanentProviderError as exc:
-                            if exc.code != "404":
-                                raise
-                            _log.info("capi: skipping cluster %s/%s: %s", cns, cname, exc,
-                                      extra={"provider": self.name, "cluster": cname, "reason": str(exc)})
-                        continue
-                    if ref.get("kind") != KCP or kcp is None:
-                        _log.info("capi: skipping cluster %s/%s: no KubeadmControlPlane (%s)", cns, cname,
-                                  ref.get("kind"), extra={"provider": self.name, "cluster": cname,
-                                                          "reason": "no KubeadmControlPlane"})
-                        continue
-                    out.append(self._managed.extend(m, self._build(m, c, kcp, sorted(mds.get((cns, cname), []),
-                                                                                    key=lambda v: v.name))))
+        for part in found:
+            if isinstance(part, BaseException):
+                raise part
+            out.extend(part)
+        return out
+
+    def _discover_in(self, name: str) -> list[Cluster]:
+        with self._metered():
+            return self._discover_mgmt(self._mgmt(name))
+
+    def _discover_mgmt(self, m: _Mgmt) -> list[Cluster]:
+        out: list[Cluster] = []
+        cv = self._served(m, CAPI)
+        try:
+            kv: str | None = kind_version(self, m, CP, KCP)
+        except PermanentProviderError as exc:
+            if exc.code != "404":
+                raise
+            kv = None                                  # only managed control planes are installed
+        scopes: list[str | None] = [*(m.settings.namespaces or self.settings.namespaces or [])] or [None]
+        for ns in scopes:
+            kcps = {(o["metadata"]["namespace"], o["metadata"]["name"]): KcpView(kv or "", o)
+                    for o in (self._list(m, CP, kv, "kubeadmcontrolplanes", ns) if kv else [])}
+            mds: dict[tuple[str, str], list[MdView]] = {}
+            for o in self._list(m, CAPI, cv, "machinedeployments", ns, CLUSTER_NAME_LABEL):
+                v = MdView(cv, o)
+                mds.setdefault((v.namespace, o["metadata"]["labels"][CLUSTER_NAME_LABEL]), []).append(v)
+            mps = self._managed.list_pools(m, ns)        # one list per scope, not one per cluster
+            for c in self._list(m, CAPI, cv, "clusters", ns):
+                cns, cname = c["metadata"]["namespace"], c["metadata"]["name"]
+                ref = get(c, "spec", "controlPlaneRef", default={}) or {}
+                kcp = kcps.get((cns, ref.get("name", "")))
+                if ref.get("kind") in MANAGED_CONTROL_PLANES:
+                    try:
+                        out.append(self._managed.build(m, c, ref, mps.get((cns, cname), [])))
+                    except PermanentProviderError as exc:
+                        if exc.code != "404":
+                            raise
+                        _log.info("capi: skipping cluster %s/%s: %s", cns, cname, exc,
+                                  extra={"provider": self.name, "cluster": cname, "reason": str(exc)})
+                    continue
+                if ref.get("kind") != KCP or kcp is None:
+                    _log.info("capi: skipping cluster %s/%s: no KubeadmControlPlane (%s)", cns, cname,
+                              ref.get("kind"), extra={"provider": self.name, "cluster": cname,
+                                                      "reason": "no KubeadmControlPlane"})
+                    continue
+                built = self._build(m, c, kcp, sorted(mds.get((cns, cname), []), key=lambda v: v.name))
+                out.append(self._managed.extend(m, built, mps.get((cns, cname), [])))
         return out
 
     @staticmethod
@@ -372,6 +421,10 @@ class CapiProvider:
         return ((cluster.extra or {}).get("controlPlane") or {}).get("kind") in MANAGED_CONTROL_PLANES
 
     def offers(self, cluster: Cluster) -> VersionOffers:
+        with self._metered():
+            return self._offers(cluster)
+
+    def _offers(self, cluster: Cluster) -> VersionOffers:
         m, ns = self._locate(cluster)
         if self._is_managed(cluster):
             return self._managed.offers(m, cluster)

@@ -2,6 +2,13 @@
 
     429, 5xx, 409 Conflict, 408/410, no response, connection errors, timeouts -> TemporaryProviderError
         (Retry-After header or Status details.retryAfterSeconds -> retry_after)
+
+A 429 comes in two shapes, both read here: the API server's max-in-flight and API Priority and Fairness
+filters answer plain text "Too many requests, please try again later." with ``Retry-After: 1`` (k8s.io/apiserver
+pkg/server/filters/maxinflight.go ``tooManyRequests``, used by priority-and-fairness.go too); handlers that
+return ``NewTooManyRequests`` answer a Status with reason TooManyRequests and ``details.retryAfterSeconds``
+(apimachinery pkg/api/errors; the API conventions' "TooManyRequests" reason) and the same header. The
+TemporaryProviderError's ``retry_after`` lets the rate-limit kit pause the management cluster and retry.
     400, 401, 403, 404, 405, 415, 422 and other 4xx, TLS errors, client-side argument errors,
     kubeconfig errors                                                          -> PermanentProviderError
 

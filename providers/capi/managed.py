@@ -1,7 +1,8 @@
 """The adapter's side of MachinePools and managed control planes (see pools.py for the kinds and fields).
 
-``ManagedOps`` reads and patches through the CapiProvider's SDK boundary (its ``_call``/``_get``/``_list``/
-``_patch``), so errors are translated in one place. Discovery finds each kind in whatever API version the
+``ManagedOps`` reads and patches through the CapiProvider's SDK boundary (its ``_read``/``_get``/``_list``/
+``_patch``), so errors are translated in one place and the reads of discovery and offers are metered per
+management cluster (the rate-limit kit). Discovery finds each kind in whatever API version the
 management cluster serves it (``kind_version``: the group's versions, v1beta2 first, whose resource list has
 the kind). Offers: ``settings.versions[<control plane kind>]`` is the allow-list of a managed cluster (its
 control plane and its MachinePools); MachinePools of kubeadm clusters are offered the versions with an image
@@ -65,7 +66,7 @@ def kind_version(a: CapiProvider, m: _Mgmt, group: str, kind: str) -> str:
     versions = sorted((m.groups.get(group) or ([], ""))[0], key=lambda v: (v != "v1beta2", v), reverse=False)
     for v in versions:
         if (group, v) not in m.plurals:
-            res = a._call(f"{m.name}: discover {group}/{v}", m.custom.get_api_resources, group, v)
+            res = a._read(m, f"{m.name}: discover {group}/{v}", m.custom.get_api_resources, group, v)
             m.plurals[(group, v)] = {r.kind: r.name for r in res.resources if "/" not in r.name}
         if kind in m.plurals[(group, v)]:
             return v
@@ -78,13 +79,32 @@ class ManagedOps:
         self.a = adapter
 
     # ---- observe -------------------------------------------------------------------------------------------
-    def _pools(self, m: _Mgmt, ns: str, cluster: str) -> list[PoolView]:
+    def pools_served(self, m: _Mgmt) -> str | None:
+        """The version MachinePools are served in; None when they are not (not installed)."""
         try:
-            mv = kind_version(self.a, m, CAPI, MP)
+            return kind_version(self.a, m, CAPI, MP)
         except PermanentProviderError:
+            return None
+
+    def list_pools(self, m: _Mgmt, ns: str | None) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """Every MachinePool of ``ns`` (None: all namespaces) in one list, by (namespace, cluster name):
+        discovery reads them once per namespace scope, not once per cluster."""
+        mv = self.pools_served(m)
+        out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for o in self.a._list(m, CAPI, mv, "machinepools", ns, CLUSTER_NAME_LABEL) if mv else []:
+            out.setdefault((o["metadata"]["namespace"], o["metadata"]["labels"][CLUSTER_NAME_LABEL]), []).append(o)
+        return out
+
+    def _pools(self, m: _Mgmt, ns: str, cluster: str, listed: list[dict[str, Any]] | None = None) -> list[PoolView]:
+        """The cluster's MachinePools with their infrastructure pools; ``listed``: its MachinePool objects from
+        ``list_pools`` (else they are listed here)."""
+        mv = self.pools_served(m)
+        if mv is None:
             return []                                    # MachinePools not installed: none
         out = []
-        for o in self.a._list(m, CAPI, mv, "machinepools", ns, f"{CLUSTER_NAME_LABEL}={cluster}"):
+        objs = listed if listed is not None else self.a._list(m, CAPI, mv, "machinepools", ns,
+                                                              f"{CLUSTER_NAME_LABEL}={cluster}")
+        for o in objs:
             view = PoolView(mv, o, None)
             ref = view.infra_ref
             if ref.kind:
@@ -126,11 +146,12 @@ class ManagedOps:
         return {p.name: self._pool_offers(cp.kind if cp else None, p) for p in pools}
 
     # ---- discovery -----------------------------------------------------------------------------------------
-    def build(self, m: _Mgmt, c: dict[str, Any], ref: dict[str, Any]) -> Cluster:
-        """A Cluster whose control plane is a managed one."""
+    def build(self, m: _Mgmt, c: dict[str, Any], ref: dict[str, Any],
+              listed: list[dict[str, Any]] | None = None) -> Cluster:
+        """A Cluster whose control plane is a managed one (``listed``: its MachinePools, see ``_pools``)."""
         ns, name = c["metadata"]["namespace"], c["metadata"]["name"]
         cp = self._cp(m, ns, ref)
-        pools = self._pools(m, ns, name)
+        pools = self._pools(m, ns, name, listed)
         offers = self.offers_for(cp, pools)
         extra = {"managementCluster": m.name, "namespace": ns, "capiVersion": self.a._served(m, CAPI),
                  "topology": False, "clusterClass": None,
@@ -157,10 +178,10 @@ class ManagedOps:
         return tuple(NodePool(p.name, p.infra_version or p.version, p.replicas, available=offers[p.name],
                               healthy=p.ready_replicas >= p.replicas, upgrading=not p.settled()) for p in pools)
 
-    def extend(self, m: _Mgmt, cluster: Cluster) -> Cluster:
-        """A kubeadm cluster plus its MachinePools (next to its MachineDeployments)."""
+    def extend(self, m: _Mgmt, cluster: Cluster, listed: list[dict[str, Any]] | None = None) -> Cluster:
+        """A kubeadm cluster plus its MachinePools (next to its MachineDeployments; ``listed``: see ``_pools``)."""
         ns = str((cluster.extra or {}).get("namespace"))
-        pools = self._pools(m, ns, cluster.name)
+        pools = self._pools(m, ns, cluster.name, listed)
         if not pools:
             return cluster
         extra = {**(cluster.extra or {}), "machinePools": self._pool_extra(pools)}

@@ -19,6 +19,9 @@
     requestTimeoutSeconds: 10
     rolloutTimeoutSeconds: null    # a rollout without progress... that long fails the step; default: never
     pollIntervalSeconds: 30
+    apiRatePerSecond: 10           # discovery and offers reads per second per management cluster (client pace)
+    apiBurst: 20                   # reads per management cluster that may go at once before that pace applies
+    apiConcurrency: 8              # management clusters read at once
 """
 
 from __future__ import annotations
@@ -77,6 +80,14 @@ class CapiSettings(_Strict):
     """A rollout without progress for that long fails the step (default: never)."""
     poll_interval_seconds: float = Field(30.0, gt=0)
     """Suggested delay between polls of a rollout, in seconds."""
+    api_rate_per_second: float = Field(10.0, gt=0)
+    """Sustained discovery and offers reads per second per management cluster (token bucket): a client pace
+    (client-go's default is 5/s, burst 10), not a server rule; the API server bounds requests in flight
+    (docs/scale.md)."""
+    api_burst: int = Field(20, ge=1)
+    """Reads per management cluster that may go at once before the sustained rate applies."""
+    api_concurrency: int = Field(8, ge=1, le=128)
+    """Management clusters discovered at once (each on its own worker; its reads go one after the other)."""
 
     @field_validator("images")
     @classmethod

@@ -327,6 +327,20 @@ def test_api_faults_are_one_shot_status_errors(emu, fault, status, reason):
     assert co.list_namespaced_custom_object(CAPI, emu.capi_version, "default", "clusters")["items"]
 
 
+def test_apf_throttle_answers_as_the_api_servers_filters(emu):
+    """max-in-flight / API Priority and Fairness reject with plain text and Retry-After: 1 (maxinflight.go)."""
+    co = custom(emu)
+    emu.inject("apf-throttle")
+    with pytest.raises(client.ApiException) as info:
+        co.list_namespaced_custom_object(CAPI, emu.capi_version, "default", "clusters")
+    exc = info.value
+    assert exc.status == 429 and exc.headers["Retry-After"] == "1"
+    assert exc.headers["Content-Type"].startswith("text/plain")
+    text = exc.body.decode() if isinstance(exc.body, bytes) else exc.body
+    assert text == "Too many requests, please try again later.\n"
+    assert co.list_namespaced_custom_object(CAPI, emu.capi_version, "default", "clusters")["items"]
+
+
 def test_machine_never_ready_stalls_and_machine_fails_reports(emu):
     v1 = emu.capi_version == "v1beta1"
     emu.inject("machine-never-ready", target="c1-control-plane")

@@ -19,8 +19,12 @@ defaulted to a leading ``v``; infrastructure templates immutable). Each check ci
 shape (422 reason Invalid with details.causes, 409 Conflict / AlreadyExists, 404 NotFound).
 ``controllers.py`` simulates the CAPI controllers over the injected clock.
 
-Faults (``inject``): ``throttle`` (429 + Retry-After), ``server-error`` (503), ``internal-error`` (500),
-``forbidden`` (403), ``timeout`` for the next request; ``machine-never-ready`` / ``machine-fails`` for the
+Faults (``inject``): ``throttle`` (429 + Retry-After, a Status with reason TooManyRequests and
+``details.retryAfterSeconds``: apimachinery ``NewTooManyRequests``), ``apf-throttle`` (429 as the API server's
+max-in-flight and API Priority and Fairness filters answer it: plain text "Too many requests, please try again
+later." and ``Retry-After: 1``, k8s.io/apiserver pkg/server/filters/maxinflight.go ``tooManyRequests``, which
+priority-and-fairness.go calls too; after authentication, as in the real filter chain), ``server-error`` (503),
+``internal-error`` (500), ``forbidden`` (403), ``timeout`` for the next request; ``machine-never-ready`` / ``machine-fails`` for the
 next Machine created (optionally only for one KCP / MachineDeployment: ``inject(f, target=name)``).
 ``upgrade_log`` lists every accepted request that changed a Kubernetes version (KCP ``spec.version``, MD
 ``spec.template.spec.version``, Cluster ``spec.topology.version``).
@@ -75,6 +79,10 @@ _FAULT_STATUS = {
     404: ("NotFound", "the server could not find the requested resource"),
     500: ("InternalError", "Internal error occurred: simulated server error"),
 }
+# the max-in-flight / APF filters' answer (k8s.io/apiserver pkg/server/filters/maxinflight.go: ``retryAfter = "1"``,
+# ``http.Error``, which sets text/plain and nosniff)
+APF_BODY = b"Too many requests, please try again later.\n"
+APF_HEADERS = {"Retry-After": "1", "Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"}
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,7 @@ class CapiEmulator(ServedEmulator):
         self.pools = pooling.PoolControllers(self.store, self.types, self.ctrl.timings)
         self.ctrl.plugins.append(self.pools)
         self.upgrade_log: list[UpgradeRequest] = []
+        self.apf_rejections = 0               # requests still to reject as APF does (inject("apf-throttle"))
         routes: list[tuple[str, str, Any]] = [
             ("GET", r"/version/?", self._h(self._version)),
             ("GET", r"/api/?", self._h(self._core_versions)),
@@ -148,6 +157,9 @@ class CapiEmulator(ServedEmulator):
         if fault in ("machine-never-ready", "machine-fails"):
             with self.store.lock:
                 self.ctrl.inject(fault, target)
+        elif fault == "apf-throttle":
+            with self.store.lock:
+                self.apf_rejections += 1
         else:
             self.server.inject(fault)
 
@@ -228,6 +240,9 @@ class CapiEmulator(ServedEmulator):
             if self.token is not None and _header(req, "Authorization") != f"Bearer {self.token}":
                 return 401, StatusError(401, "Unauthorized", "Unauthorized").body(), None
             with self.store.lock:
+                if self.apf_rejections:
+                    self.apf_rejections -= 1
+                    return 429, APF_BODY, dict(APF_HEADERS)
                 try:
                     self.ctrl.advance()
                     return fn(m, body, req)
