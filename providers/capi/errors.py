@@ -8,7 +8,8 @@ filters answer plain text "Too many requests, please try again later." with ``Re
 pkg/server/filters/maxinflight.go ``tooManyRequests``, used by priority-and-fairness.go too); handlers that
 return ``NewTooManyRequests`` answer a Status with reason TooManyRequests and ``details.retryAfterSeconds``
 (apimachinery pkg/api/errors; the API conventions' "TooManyRequests" reason) and the same header. The
-TemporaryProviderError's ``retry_after`` lets the rate-limit kit pause the management cluster and retry.
+ThrottledError's ``retry_after`` lets the rate-limit kit pause the management cluster and retry.
+
     400, 401, 403, 404, 405, 415, 422 and other 4xx, TLS errors, client-side argument errors,
     kubeconfig errors                                                          -> PermanentProviderError
 
