@@ -18,6 +18,17 @@ Settings (camelCase, validated strictly):
                   <config_dir>/.kops-rolls, else <tmp>/fleet-kops-<uid>)
   exportClock     give kops the adapter's clock as FLEET_EMULATOR_NOW (for the kops emulator under virtual
                   time; real kops ignores it)
+  apiRatePerSecond, apiBurst, apiConcurrency
+                  the rate-limit kit (fleet.ratelimit, docs/scale.md): a token bucket per state store (and per
+                  channel location) for the reads of discovery and offers, and the workers reading stores at once
+                  (default 100/s, burst 200, 8 workers)
+
+Discovery and offers are on the rate-limit kit: every state store is read on its own worker of the limiter
+(``limiter.spread``), every object read (a GET, a page of a listing) is one token and one count of the store's
+scope, its URL (``limiter.call``); a channel is its own scope, its location. S3's 503 ``SlowDown`` (and a
+channel server's 429) becomes ThrottledError(retry_after) inside the limiter
+(providers.kops.errors.translate), so the limiter pauses that scope and retries the read while the other
+stores go on. Starts, polls and checks (kops commands and their reads) are not metered.
 
 Commands: only commands and flags of the kops CLI reference (kubernetes/kops docs/cli, shipped in
 providers/kops/emulator/reference/; a test checks every argv the adapter sends against it). ``kops set`` was
@@ -47,6 +58,7 @@ a still-running roll (recorded in logDir) or re-runs it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -79,6 +91,7 @@ from fleet.provider import (
     VersionOffers,
     import_optional,
 )
+from fleet.ratelimit import ScopeLimiter
 from fleet.versions import InvalidVersion, parse_version
 from providers.checks_base import guarded
 from providers.kops import gates
@@ -129,6 +142,11 @@ class KopsProvider:
             config = Config(retries={"total_max_attempts": 1, "mode": "standard"},
                             connect_timeout=min(5.0, s.requestTimeout), read_timeout=s.requestTimeout)
             self.reader = StateStoreReader(session.client("s3", endpoint_url=s.endpoint, config=config))
+        # bounded concurrency and a token bucket per state store (and channel), on this provider's clock
+        # (docs/scale.md); ``_metered`` is the reader of discovery and offers, each request through the limiter
+        self.limiter = ScopeLimiter(name, s.apiRatePerSecond, s.apiBurst, concurrency=s.apiConcurrency,
+                                    clock=self.clock)
+        self._metered = self.reader.metered(self._request)
         default_logs = (Path(config_dir) / ".kops-rolls" if config_dir
                         else Path(tempfile.gettempdir()) / f"fleet-kops-{os.getuid()}")
         self.log_dir = Path(s.logDir) if s.logDir else default_logs
@@ -144,6 +162,15 @@ class KopsProvider:
             raise
         except Exception as exc:  # every foreign error is translated in one place: providers.kops.errors
             raise translate(exc, provider=self.name, operation=what) from exc
+
+    def _request(self, scope: str, fn: Callable[[], Any]) -> Any:
+        """One state-store or channel read through the limiter: a token of ``scope`` (a state store's URL, a
+        channel's location), counted in its figures. The foreign error is translated here, inside the limiter,
+        so S3's 503 SlowDown becomes ThrottledError(retry_after) and pauses this scope only."""
+        def attempt() -> Any:
+            with self._boundary(f"read {scope}"):
+                return fn()
+        return self.limiter.call(scope, attempt)
 
     def _env(self, store: StateStore) -> dict[str, str]:
         s = self.settings
@@ -173,9 +200,6 @@ class KopsProvider:
         return done
 
     # ---- discovery ---------------------------------------------------------------------------------------
-    def _names(self, store: StateStore) -> list[str]:
-        return list(self.settings.clusters) if self.settings.clusters else self.reader.cluster_names(store)
-
     def kops_version(self) -> str:
         """The kops binary's release, from ``kops version --short`` (kops_version.md: "only print the main kOps
         version"; cmd/kops/version.go prints kops.Version and a newline); read once per adapter."""
@@ -191,34 +215,42 @@ class KopsProvider:
         return self._kops_version
 
     def discover(self) -> list[Cluster]:
+        """Every state store on its own worker (``limiter.spread``), each of its object reads a token of the
+        store (``limiter.call``): one throttled store waits alone. Then every channel the clusters name, once
+        each, concurrently, each its own scope (docs/scale.md)."""
         with self._boundary("discover"):
             facts = {"kopsVersion": self.kops_version()}
-            channels: dict[str, tuple[str, ...]] = {}
+            read: list[KopsCluster] = []
+            for part in self.limiter.spread([functools.partial(self._discover_store, s) for s in self.stores]):
+                if isinstance(part, BaseException):
+                    raise part
+                read.extend(part)
+            locations = sorted({self._channel_location(kc) for kc in read})
+            found = self.limiter.spread([functools.partial(self._channel_offers, loc) for loc in locations])
+            offers = dict(zip(locations, found, strict=True))
             out = []
-            for store in self.stores:
-                for name in self._names(store):
-                    kc = self.reader.read(store, name)
-                    if kc is None:
-                        continue
-                    try:
-                        out.append(self._to_cluster(kc, self._cached_offers(kc, channels), facts))
-                    except InvalidVersion as exc:   # one odd cluster must not hide the others
-                        log.warning("skipping kops cluster %s in %s: %s", name, store.url, exc,
-                                    extra={"provider": self.name, "cluster": name, "reason": str(exc)})
+            for kc in read:
+                try:
+                    out.append(self._to_cluster(kc, offers[self._channel_location(kc)], facts))
+                except InvalidVersion as exc:   # one odd cluster must not hide the others
+                    log.warning("skipping kops cluster %s in %s: %s", kc.name, kc.store.url, exc,
+                                extra={"provider": self.name, "cluster": kc.name, "reason": str(exc)})
             return out
 
-    def _cached_offers(self, kc: KopsCluster, cache: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-        location = self._channel_location(kc)
-        if location not in cache:
-            cache[location] = ()
-            try:                # discovery still reports the cluster; offers() raises the mapped error
-                with self._boundary(f"channel {location}"):
-                    cache[location] = tuple(channel_versions(self.reader.channel(location,
-                                                                                 self.settings.requestTimeout)))
-            except ProviderError as err:
-                log.warning("kops channel unreadable: %s", err,
-                            extra={"provider": self.name, "operation": f"read channel {location}", "reason": err.code})
-        return cache[location]
+    def _discover_store(self, store: StateStore) -> list[KopsCluster]:
+        """One state store's clusters (run on the store's worker; every read through the limiter)."""
+        names = list(self.settings.clusters) if self.settings.clusters else self._metered.cluster_names(store)
+        return [kc for kc in (self._metered.read(store, name) for name in names) if kc is not None]
+
+    def _channel_offers(self, location: str) -> tuple[str, ...]:
+        """A channel's versions; unreadable: none (discovery still reports the cluster; offers() raises)."""
+        try:
+            with self._boundary(f"channel {location}"):
+                return tuple(channel_versions(self._metered.channel(location, self.settings.requestTimeout)))
+        except ProviderError as err:
+            log.warning("kops channel unreadable: %s", err,
+                        extra={"provider": self.name, "operation": f"read channel {location}", "reason": err.code})
+            return ()
 
     def _channel_location(self, kc: KopsCluster) -> str:
         return self.settings.channel or str(kc.spec.get("channel") or "stable")
@@ -246,11 +278,12 @@ class KopsProvider:
         raise PermanentProviderError(f"{cluster.id}: state store {cluster.location!r} is not configured",
                                      provider=self.name, code="404")
 
-    def _read(self, cluster: Cluster) -> KopsCluster:
+    def _read(self, cluster: Cluster, *, metered: bool = False) -> KopsCluster:
+        """The cluster from its state store; ``metered``: each read through the limiter (offers)."""
         if not CLUSTER_NAME_RE.match(cluster.name):
             raise PermanentProviderError(f"refusing to pass {cluster.name!r} to kops: not a kops cluster name",
                                          provider=self.name, code="400")
-        kc = self.reader.read(self._store_of(cluster), cluster.name)
+        kc = (self._metered if metered else self.reader).read(self._store_of(cluster), cluster.name)
         if kc is None:
             raise PermanentProviderError(f"cluster {cluster.name} not found in {cluster.location}",
                                          provider=self.name, code="404")
@@ -258,11 +291,12 @@ class KopsProvider:
 
     def offers(self, cluster: Cluster) -> VersionOffers:
         with self._boundary("offers"):
-            kc = self._read(cluster)
-            return self._offers(kc)
+            kc = self._read(cluster, metered=True)
+            return self._offers(kc, metered=True)
 
-    def _offers(self, kc: KopsCluster) -> VersionOffers:
-        versions = channel_versions(self.reader.channel(self._channel_location(kc), self.settings.requestTimeout))
+    def _offers(self, kc: KopsCluster, *, metered: bool = False) -> VersionOffers:
+        reader = self._metered if metered else self.reader
+        versions = channel_versions(reader.channel(self._channel_location(kc), self.settings.requestTimeout))
         cp = parse_version(kc.control_plane_version)
         cp_offers = tuple(v for v in versions if parse_version(v) >= cp)
         pools = tuple(sorted(set(cp_offers) | ({kc.desired} if kc.desired else set()), key=parse_version))

@@ -44,6 +44,12 @@ class KopsSettings(BaseModel):
     """Where background `kops rolling-update` output and roll records go (default <config folder>/.kops-rolls)."""
     exportClock: bool = False
     """Give kops the adapter's clock as FLEET_EMULATOR_NOW (the kops emulator under virtual time; real kops ignores it)."""
+    apiConcurrency: int = Field(8, ge=1, le=128)
+    """State stores read at once, each on its own worker with its reads one after the other (then the channels, likewise); the limiter's workers (docs/scale.md)."""
+    apiRatePerSecond: float = Field(100.0, gt=0)
+    """Sustained object reads per second per state store (token bucket): a conservative client pace, far below the 5,500 GET/HEAD per second S3 documents per partitioned prefix, which kops and etcd-manager share (docs/scale.md)."""
+    apiBurst: int = Field(200, ge=1)
+    """Object reads per state store that may go at once before the sustained rate applies."""
 
     @field_validator("stateStore")
     @classmethod

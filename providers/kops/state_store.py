@@ -5,6 +5,11 @@ for), ``instancegroup/<ig>`` (role, sizes, ``spec.rollingUpdate``) and, written 
 ``igconfig/<role>/<ig>/nodeupconfig.yaml``: the configuration new instances of that group boot with, whose
 kubelet asset URL carries the Kubernetes version the group has actually been given (kops >= 1.31 holds node
 groups back while the control plane still runs an older version).
+
+Every request (one GET of an object, one page of a listing, one channel download) goes through the reader's
+``request(scope, fn)``: directly by default; the adapter's discovery and offers reads use a reader whose
+``request`` is the rate-limit kit (``StateStoreReader.metered``), the scope being the state store's URL for its
+objects and the channel's location for a channel (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,26 +110,53 @@ class KopsCluster:
                 "appliedVersion": self.applied.get(ig)}
 
 
+Request = Callable[[str, Callable[[], Any]], Any]   # (scope, one request) -> its result
+
+
+def _direct(scope: str, fn: Callable[[], Any]) -> Any:
+    return fn()
+
+
+def channel_url(location: str) -> str:
+    """Where a channel is read from: bare names are kops' own channels (its GitHub ``channels/`` folder)."""
+    if "://" not in location and not location.startswith("/"):
+        return DEFAULT_CHANNEL_BASE + location
+    return location
+
+
 class StateStoreReader:
-    """Thin reads over a boto3 S3 client; every SDK error propagates to the adapter's boundary."""
+    """Thin reads over a boto3 S3 client; every SDK error propagates to ``request`` (the adapter translates it).
+    ``request(scope, fn)`` makes each single request (default: directly)."""
 
-    def __init__(self, s3: Any):
+    def __init__(self, s3: Any, request: Request | None = None):
         self.s3 = s3
+        self.request: Request = request or _direct
 
-    def get(self, bucket: str, key: str) -> bytes | None:
+    def metered(self, request: Request) -> StateStoreReader:
+        """The same S3 client, each request made through ``request(scope, fn)`` (the adapter's limiter)."""
+        return StateStoreReader(self.s3, request)
+
+    def _get(self, bucket: str, key: str) -> bytes | None:
         try:
             return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
         except self.s3.exceptions.NoSuchKey:
             return None
 
-    def keys(self, bucket: str, prefix: str, delimiter: str = "") -> tuple[list[str], list[str]]:
+    def get(self, bucket: str, key: str, scope: str | None = None) -> bytes | None:
+        """One GET (None when the key does not exist), a request of ``scope`` (default ``s3://bucket``)."""
+        return self.request(scope or f"s3://{bucket}", lambda: self._get(bucket, key))
+
+    def keys(self, bucket: str, prefix: str, delimiter: str = "", scope: str | None = None
+             ) -> tuple[list[str], list[str]]:
+        """Every key (and common prefix) under ``prefix``: one ListObjectsV2 request of ``scope`` per page."""
         keys: list[str] = []
         prefixes: list[str] = []
         kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
         if delimiter:
             kwargs["Delimiter"] = delimiter
         while True:
-            page = self.s3.list_objects_v2(**kwargs)
+            args = dict(kwargs)
+            page = self.request(scope or f"s3://{bucket}", lambda: self.s3.list_objects_v2(**args))
             keys += [o["Key"] for o in page.get("Contents") or []]
             prefixes += [p["Prefix"] for p in page.get("CommonPrefixes") or []]
             if not page.get("IsTruncated"):
@@ -132,42 +165,48 @@ class StateStoreReader:
 
     def cluster_names(self, store: StateStore) -> list[str]:
         """Like kops' ListClusters: the top-level "directories" that hold a ``config``."""
-        _, prefixes = self.keys(store.bucket, store.key("") + ("/" if store.prefix else ""), "/")
+        _, prefixes = self.keys(store.bucket, store.key("") + ("/" if store.prefix else ""), "/", store.url)
         return sorted(p.rstrip("/").rsplit("/", 1)[-1] for p in prefixes)
 
     def read(self, store: StateStore, name: str) -> KopsCluster | None:
-        raw = self.get(store.bucket, store.key(name, "config"))
+        """Cluster ``name`` from its objects (each GET and each listed page a request of the store's scope)."""
+        scope = store.url
+        raw = self.get(store.bucket, store.key(name, "config"), scope)
         if raw is None:
             return None
         kc = KopsCluster(store, name, yaml.safe_load(raw) or {})
-        for key in self.keys(store.bucket, store.key(name, "instancegroup") + "/")[0]:
-            data = self.get(store.bucket, key)
+        for key in self.keys(store.bucket, store.key(name, "instancegroup") + "/", scope=scope)[0]:
+            data = self.get(store.bucket, key, scope)
             if data is not None:
                 ig = yaml.safe_load(data) or {}
                 kc.igs[(ig.get("metadata") or {}).get("name") or key.rsplit("/", 1)[-1]] = ig
-        for key in self.keys(store.bucket, store.key(name, "igconfig") + "/")[0]:
+        for key in self.keys(store.bucket, store.key(name, "igconfig") + "/", scope=scope)[0]:
             parts = key.split("/")
             if parts[-1] == "nodeupconfig.yaml" and len(parts) >= 3 and parts[-2] in kc.igs:
-                data = self.get(store.bucket, key)
+                data = self.get(store.bucket, key, scope)
                 kc.applied[parts[-2]] = nodeup_version(yaml.safe_load(data) or {}) if data else None
         return kc
 
     def channel(self, location: str, timeout: float) -> dict[str, Any]:
-        """A kops channel document from s3://, http(s):// or a local file; bare names are kops' own channels."""
-        if "://" not in location and not location.startswith("/"):
-            location = DEFAULT_CHANNEL_BASE + location
-        if location.startswith("s3://"):
-            bucket, _, key = location[5:].partition("/")
-            data = self.get(bucket, key)
-            if data is None:
-                raise self.s3.exceptions.NoSuchKey({"Error": {"Code": "NoSuchKey", "Message":
-                                                              f"channel {location} not found"}}, "GetObject")
-        elif location.startswith(("https://", "http://")):
-            with urllib.request.urlopen(location, timeout=timeout) as resp:   # noqa: S310 (scheme checked)
-                data = resp.read()
-        else:
-            data = Path(location.removeprefix("file://")).read_bytes()
-        return yaml.safe_load(data) or {}
+        """A kops channel document from s3://, http(s):// or a local file; bare names are kops' own channels.
+        One request, whose scope is the channel's location (``channel_url``): another server than the state
+        store (GitHub for kops' own channels, another bucket), so a throttled channel never pauses a store."""
+        url = channel_url(location)
+
+        def fetch() -> bytes:
+            if url.startswith("s3://"):
+                bucket, _, key = url[5:].partition("/")
+                data = self._get(bucket, key)
+                if data is None:
+                    raise self.s3.exceptions.NoSuchKey({"Error": {"Code": "NoSuchKey", "Message":
+                                                                  f"channel {url} not found"}}, "GetObject")
+                return data
+            if url.startswith(("https://", "http://")):
+                with urllib.request.urlopen(url, timeout=timeout) as resp:   # noqa: S310 (scheme checked)
+                    return bytes(resp.read())
+            return Path(url.removeprefix("file://")).read_bytes()
+
+        return yaml.safe_load(self.request(url, fetch)) or {}
 
 
 def channel_versions(channel: dict[str, Any]) -> list[str]:

@@ -240,6 +240,30 @@ def test_proxy_faults_use_s3_error_shapes(h):
         assert s3.get_object(Bucket=h.emu.bucket, Key=f"{c}/config")["Body"].read()
 
 
+def test_slow_down_throttles_one_state_store_like_s3(h):
+    """``slow_down(store, n)``: the next n requests for that store's objects (GETs and listings under its
+    prefix) answer S3's 503 SlowDown without Retry-After; other stores and channels are served meanwhile."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    s3 = boto3.client("s3", endpoint_url=h.emu.url, region_name="us-east-1", aws_access_key_id="x",
+                      aws_secret_access_key="x", config=Config(retries={"total_max_attempts": 1}))
+    slow, other = f"{h.emu.state_store}/slow-team", f"{h.emu.state_store}/other-team"
+    for store in (slow, other):
+        h.emu.seed_cluster("sd.k8s.local", "1.29.2", {CP: {"role": "ControlPlane"}}, store=store)
+    h.emu.slow_down(slow, times=2)
+    with pytest.raises(ClientError) as info:
+        s3.list_objects_v2(Bucket=h.emu.bucket, Prefix="slow-team/", Delimiter="/")
+    err = info.value.response
+    assert (err["Error"]["Code"], err["ResponseMetadata"]["HTTPStatusCode"]) == ("SlowDown", 503)
+    assert "retry-after" not in err["ResponseMetadata"]["HTTPHeaders"]
+    assert s3.get_object(Bucket=h.emu.bucket, Key="other-team/sd.k8s.local/config")["Body"].read()
+    with pytest.raises(ClientError, match="SlowDown"):
+        s3.get_object(Bucket=h.emu.bucket, Key="slow-team/sd.k8s.local/config")
+    assert s3.get_object(Bucket=h.emu.bucket, Key="slow-team/sd.k8s.local/config")["Body"].read()
+    assert h.emu.slowed_down == [f"{h.emu.bucket}/slow-team/", f"{h.emu.bucket}/slow-team/sd.k8s.local/config"]
+
+
 def test_upgrade_cluster_moves_to_the_channel_recommendation(h):
     c = seed(h, "upgrade")
     dry = kops(h, "upgrade", "cluster", c)

@@ -5,7 +5,9 @@
 - starts moto's S3 (``moto.server.ThreadedMotoServer``) on 127.0.0.1 and creates a fresh state-store bucket;
 - starts a recording, fault-injecting proxy in front of it (providers.emulator_base.EmulatorServer): ``.url``
   is what the *adapter's* boto3 client uses, so ``inject('throttle'|'server-error'|'forbidden'|'not-found'|
-  'timeout')`` fails the adapter's next S3 request with S3's XML error shape;
+  'timeout')`` fails the adapter's next S3 request with S3's XML error shape; ``slow_down(store, times)`` answers
+  the adapter's next ``times`` requests for one state store's objects ``503 SlowDown`` (S3 throttling one
+  prefix, while the other stores are served);
 - ``write_launcher(dir)`` writes a tiny ``kops`` script running providers.kops.emulator.cli; ``kops_env()`` is
   the environment for it (KOPS_STATE_STORE, S3_ENDPOINT/AWS_ENDPOINT_URL_S3 pointing at moto directly, fake
   credentials, PATH with the launcher first). kops invocations never go through the proxy, so an injected
@@ -29,6 +31,7 @@ import os
 import stat
 import sys
 import threading
+import urllib.parse
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -79,6 +82,9 @@ class KopsEmulator:
         self.proxy: EmulatorServer | None = None
         self.s3_url = ""
         self.url = ""
+        self._slow_lock = threading.Lock()
+        self._slow: dict[str, int] = {}       # "bucket/prefix/" -> requests still to answer 503 SlowDown
+        self.slowed_down: list[str] = []      # the "bucket/key" of every request answered 503 SlowDown
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> Self:
@@ -122,7 +128,28 @@ class KopsEmulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    @staticmethod
+    def object_of(req: Request) -> str:
+        """``bucket/key`` a path-style S3 request is about; for a listing, ``bucket/<its prefix parameter>``."""
+        bucket, _, key = urllib.parse.unquote(req.path).lstrip("/").partition("/")
+        return f"{bucket}/{key or req.param('prefix') or ''}"
+
+    def _slowed(self, req: Request) -> bool:
+        target = self.object_of(req)
+        with self._slow_lock:
+            for under, left in self._slow.items():
+                if left > 0 and target.startswith(under):
+                    self._slow[under] = left - 1
+                    self.slowed_down.append(target)
+                    return True
+        return False
+
     def _forward(self, _m: Any, _body: Any, req: Request) -> tuple[int, bytes, dict[str, str]]:
+        if self._slowed(req):
+            # S3 answers a request rate over what a partitioned prefix sustains with HTTP 503, code SlowDown,
+            # "Please reduce your request rate." (Amazon S3 error responses; "Why am I getting 503 Slow Down
+            # errors from Amazon S3...", AWS Knowledge Center), and documents no Retry-After for it
+            return 503, _s3_error_body("throttle", 503), {}
         host, _, port = self.s3_url.removeprefix("http://").partition(":")
         conn = http.client.HTTPConnection(host, int(port), timeout=30)
         try:
@@ -279,6 +306,15 @@ class KopsEmulator:
         else:
             raise ValueError(f"unknown fault {fault!r}")
         self.store.put_globals(g)
+
+    def slow_down(self, store: str, times: int = 1) -> None:
+        """The adapter's next ``times`` requests for objects of state store ``store`` (``s3://bucket[/prefix]``:
+        a GET of a key under it, a listing of a prefix under it) answer ``503 SlowDown``, as S3 does when the
+        request rate of a prefix is exceeded; requests for other stores and channels are served."""
+        layout = Layout.parse(store)
+        under = f"{layout.bucket}/" + (f"{layout.prefix}/" if layout.prefix else "")
+        with self._slow_lock:
+            self._slow[under] = self._slow.get(under, 0) + times
 
     def inject_validation_failure(self, cluster: str, ig: str, message: str | None = None) -> None:
         """From now on, a rolling update reaching ``ig`` fails validation (after --validation-timeout)."""
