@@ -80,8 +80,8 @@ class TokenBucket:
         t = self._fill()
         if t < self._paused_until:
             return self._paused_until - t
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if self._tokens >= 1 - 1e-9:       # refills computed from epoch seconds may land a hair short of 1
+            self._tokens = max(0.0, self._tokens - 1)
             return 0.0
         return (1 - self._tokens) / self.rate if self.rate > 0 else 1.0
 
