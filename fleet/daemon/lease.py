@@ -70,6 +70,7 @@ class LeaderElector:
         self.health: Callable[[], str | None] = lambda: None
         self._leader = False
         self._deadline: datetime | None = None
+        self._attempted_at: datetime | None = None   # when the last attempt began (the renew schedule's anchor)
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -111,6 +112,7 @@ class LeaderElector:
         """Try to acquire or renew once; returns whether this replica may act."""
         with self._lock:
             now = self.clock.now()
+            self._attempted_at = now
             if self._leader and not self.is_leader():
                 self._lose("the lease was not renewed before its deadline")
             wedged = self.health()
@@ -166,8 +168,18 @@ class LeaderElector:
         factor = float(getattr(self.clock, "factor", 1.0)) or 1.0
         return max(0.01, virtual.total_seconds() / factor)
 
+    def _until_next_attempt(self) -> float:
+        """Real seconds until the next attempt, due ``renew_every`` after the previous attempt BEGAN. The deadline
+        counts from that instant too, so the time an attempt took (a slow store or API server, a takeover
+        waiting for the tick lock) must not push the next renewal towards the deadline: with renewals spaced
+        from the END of the previous attempt, one attempt slower than ``renew_every`` cost the lease."""
+        last = self._attempted_at
+        if last is None:
+            return self._wall_seconds(self.renew_every)
+        return self._wall_seconds(last + self.renew_every - self.clock.now())
+
     def _loop(self) -> None:
-        while not self._stop.wait(self._wall_seconds(self.renew_every)):
+        while not self._stop.wait(self._until_next_attempt()):
             try:
                 self.step()
             except Exception:  # noqa: BLE001 - the renew thread must not die

@@ -91,6 +91,7 @@ class Daemon:
         self._compliance: dict[str, Any] = {}     # cluster id -> ClusterCompliance of the last tick
         self._scheduler: Any = None
         self._stopping = threading.Event()
+        self._providers_stale = False              # set on a takeover; the next tick reopens the providers
         self._init_watchdog()
         # ---- webhook notifications (fleet.notify): secrets are read now, delivery runs on wall time ----
         from fleet.notify.webhooks import build_notifier
@@ -128,8 +129,11 @@ class Daemon:
             return res
         except BudgetExceeded as exc:
             error = str(exc)
-            self.metrics.reconcile_abandoned.inc()
-            log.error("reconcile abandoned at a safe point", extra={"reason": error})
+            if not self.is_leader():     # cancelled by _on_lose: as a fenced write would have stopped it
+                log.warning("the lease was lost during a tick; stopped acting", extra={"reason": error})
+            else:
+                self.metrics.reconcile_abandoned.inc()
+                log.error("reconcile abandoned at a safe point", extra={"reason": error})
         except FencedError as exc:
             error = f"lease lost: {exc}"
             log.warning("the lease was lost during a tick; stopped acting", extra={"reason": str(exc)})
@@ -162,26 +166,36 @@ class Daemon:
         leader.health = self.watchdog.health         # a wedged reconcile loop lets the lease go
 
     def _on_acquire(self, epoch: int, previous: str | None) -> None:
-        # runs under self._lock. Another replica may have acted since our providers were built: reopen
-        # them, so a provider's cached or file-backed view (the sim's stateFile) is read afresh.
+        # runs under self._lock, in the lease's renew thread: keep it short (the lease's deadline runs from the
+        # attempt that won it). Another replica may have acted since our providers were built: they are
+        # reopened by the first tick (_reopen_providers), not here.
         if previous is not None and previous != getattr(self.leader, "identity", None):
-            from fleet.execution.observe import Observer
-            from fleet.runtime import build_providers
-            try:
-                providers = build_providers(self.rt.config_file, self.rt.config, self.engine.clock)
-            except Exception as exc:  # noqa: BLE001 - keep the providers we have; they were valid at start-up
-                log.warning("could not re-open the providers on taking over", extra={"reason": str(exc)[:300]})
-            else:
-                self.rt.providers = providers
-                self.engine.providers = dict(providers)
-                self.engine.observer = Observer(self.engine.providers)
+            self._providers_stale = True
         self.metrics.leader.set(1)
         self.watchdog.became_leader()
         self.wake_now()
 
+    def _reopen_providers(self) -> None:
+        """Before the first tick after a takeover from another replica: reopen the providers, so a provider's
+        cached or file-backed view (the sim's stateFile) is read afresh."""
+        self._providers_stale = False
+        from fleet.execution.observe import Observer
+        from fleet.runtime import build_providers
+        try:
+            providers = build_providers(self.rt.config_file, self.rt.config, self.engine.clock)
+        except Exception as exc:  # noqa: BLE001 - keep the providers we have; they were valid at start-up
+            log.warning("could not re-open the providers on taking over", extra={"reason": str(exc)[:300]})
+            return
+        self.rt.providers = providers
+        self.engine.providers = dict(providers)
+        self.engine.observer = Observer(self.engine.providers)
+
     def _on_lose(self, why: str) -> None:
         self.metrics.leader.set(0)
         self.watchdog.lost_leadership()
+        tick = self._tick_budget
+        if tick is not None:         # fenced already; stop the tick at its next safe point, so that it does not
+            tick.cancel("the lease was lost")   # hold the tick lock a re-acquisition waits for
 
     def leader_info(self) -> dict[str, Any]:
         if self.leader is None:
@@ -344,6 +358,8 @@ class Daemon:
             if self._stopping.is_set() or not self.is_leader():   # stop() may have begun while we waited
                 return None
             t0 = time.perf_counter()
+            if self._providers_stale:
+                self._reopen_providers()
             try:
                 res = self._run_tick()
             finally:

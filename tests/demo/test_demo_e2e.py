@@ -29,15 +29,6 @@ def clean_env(home: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
-    base = tmp_path_factory.mktemp("demo")
-    out = base / "out"
-    r = subprocess.run([FLEET, "demo", "--short", "--dir", str(out)], capture_output=True, text=True,
-                       timeout=DEMO_TIMEOUT_S, env=clean_env(base / "home"), cwd=base, check=False)
-    return r, out
-
-
 def _outcome(out: Path) -> dict[str, Any]:
     return json.loads((out / "outcome.json").read_text())
 

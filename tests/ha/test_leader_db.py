@@ -143,6 +143,33 @@ def test_release_hands_over_at_once_and_epochs_grow_per_holder(store_url):
     assert row["holder"] == "A" and row["epoch"] == 3
 
 
+def test_a_store_slower_than_the_renew_period_does_not_cost_the_lease(store_url):
+    """Renewals are due a third of the lease after the previous attempt BEGAN (the deadline counts from there
+    too): a lease attempt taking 0.6 s of a 1.5 s lease (renew every 0.5 s, deadline 1 s) keeps the lease.
+    Spaced from the end of each attempt instead, the second attempt began 1.1 s after the first: lost."""
+    import time
+
+    from fleet.clock import SystemClock
+
+    class SlowStoreLease(DatabaseLease):
+        def _attempt(self, now):
+            time.sleep(0.6)
+            return super()._attempt(now)
+
+    store = Store(store_url)
+    a = SlowStoreLease(store, "fleet-leader", "A", timedelta(seconds=1.5), SystemClock())
+    lost: list[str] = []
+    a.on_lose.append(lost.append)
+    try:
+        a.start()
+        assert a.is_leader()
+        time.sleep(3.0)                                               # two lease durations
+        assert lost == [] and a.epoch == 1
+    finally:
+        a.abandon()
+        store.close()
+
+
 def test_renew_thread_keeps_the_lease_in_real_time(store_url):
     """start() wins at once and the background thread renews at a third of the lease on the wall clock."""
     from fleet.clock import SystemClock
