@@ -188,7 +188,9 @@ class Daemon:
             return
         self.rt.providers = providers
         self.engine.providers = dict(providers)
-        self.engine.observer = Observer(self.engine.providers)
+        old = self.engine.observer      # a new observer of the new providers, on the configured cadence
+        self.engine.observer = Observer(self.engine.providers, offers_ttl=old.offers_ttl,
+                                        discovery_interval=old.discovery_interval)
 
     def _on_lose(self, why: str) -> None:
         self.metrics.leader.set(0)

@@ -95,3 +95,21 @@ def test_cluster_view_shows_the_membership_in_the_newest_run(tmp_path) -> None:
     view = json.loads(daemon.cluster_view_json(status=None, provider=None, limit=10, offset=0))
     assert [c["rollout"] for c in view["clusters"]] == [{"run": "new", "status": "active", "message": "new"}]
     store.close()
+
+
+def test_a_takeover_reopens_the_providers_on_the_configured_discovery_cadence(tmp_path) -> None:
+    """After a takeover from another replica the first tick reopens the providers with a new observer: it keeps
+    the configured discoveryInterval (before, the new observer discovered the whole fleet every tick)."""
+    clock = FakeClock(datetime(2026, 3, 2, tzinfo=UTC))
+    cfg = write_fleet(tmp_path, n=1)
+    cfg.write_text(cfg.read_text() + "  discoveryInterval: 15m\n")
+    daemon = Daemon(build_runtime(cfg, clock), clock)
+    try:
+        before = daemon.engine.observer
+        assert before.discovery_interval == timedelta(minutes=15)
+        daemon._reopen_providers()
+        assert daemon.engine.observer is not before
+        assert daemon.engine.observer.discovery_interval == timedelta(minutes=15)
+        assert daemon.engine.observer.offers_ttl == before.offers_ttl
+    finally:
+        daemon.store.close()
