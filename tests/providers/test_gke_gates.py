@@ -81,8 +81,9 @@ def test_nodes_ready_follows_the_pool_and_the_control_plane(h):
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])
 @pytest.mark.parametrize("fault,temporary", kit.FAULTS)
 def test_cloud_errors_are_error_outcomes(h, check, fault, temporary):
-    p = GkeProvider("gke", h.settings(timeoutSeconds=0.2), clock=h.clock)
-    kit.assert_fault_is_error(h, p, _cluster(p), check, _pool(), fault, temporary, delay_s=0.4)
+    c = _cluster(h.provider())
+    p = GkeProvider("gke", h.settings(timeoutSeconds=0.2 if fault == "timeout" else 30), clock=h.clock)
+    kit.assert_fault_is_error(h, p, c, check, _pool(), fault, temporary, delay_s=0.4)
 
 
 @pytest.mark.parametrize("check", ["cluster-health", "nodes-ready"])
