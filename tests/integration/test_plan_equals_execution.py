@@ -116,7 +116,10 @@ def test_every_provider_path_pool_mode_and_budget_executes_its_plan(kit: KitHarn
         assert plan[cid].status == "needs-upgrade", (COMBOS[i], plan[cid].reasons)
 
     store = open_state("memory://")
-    engine = build_engine(store, providers, lambda: policies, kit.clock, reconcile_interval=timedelta(minutes=1))
+    # the daemon's default discovery cadence (FleetConfig spec.discoveryInterval: 10 min): between discoveries
+    # the engine re-reads only the clusters it acts on, as in production
+    engine = build_engine(store, providers, lambda: policies, kit.clock, reconcile_interval=timedelta(minutes=1),
+                          discovery_interval=timedelta(minutes=10))
 
     def done() -> bool:
         runs = store.runs()
